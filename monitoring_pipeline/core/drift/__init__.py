@@ -1,0 +1,1 @@
+"""Drift statistics and verdicts (pure NumPy/Polars)."""

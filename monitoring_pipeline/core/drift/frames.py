@@ -1,0 +1,96 @@
+"""Drift between two Polars frames (the ad-hoc path behind `monitoring-pipeline drift` and the Python API).
+
+Bins are frozen from the reference frame; KS and Wasserstein are exact on the raw rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from monitoring_pipeline.core.bins import (
+    DEFAULT_TOP_K,
+    DEFAULT_VOCAB_CAP,
+    Bins,
+    CategoricalBins,
+    categorical_bins_from_counts,
+    category_counts,
+    numeric_bins_from_sorted,
+    sorted_finite,
+)
+from monitoring_pipeline.core.drift.compare import DriftReport, DriftSettings, compare_profiles
+from monitoring_pipeline.core.drift.registry import ColumnKind
+from monitoring_pipeline.core.profile import ColumnProfile, profile_frame, profile_from_row, profile_sorted
+
+CATEGORICAL_DTYPES = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
+
+
+def column_kind(dtype: pl.DataType, column: str) -> ColumnKind:
+    if dtype.is_numeric():
+        return ColumnKind.NUMERIC
+    if isinstance(dtype, CATEGORICAL_DTYPES):
+        return ColumnKind.CATEGORICAL
+    raise TypeError(f"column {column!r} has type {dtype}; drift supports numeric, string, categorical and boolean")
+
+
+def infer_kinds(schema: pl.Schema, columns: Sequence[str]) -> dict[str, ColumnKind]:
+    return {c: column_kind(schema[c], c) for c in columns}
+
+
+def drift_frames(
+    reference: pl.DataFrame | pl.LazyFrame,
+    current: pl.DataFrame | pl.LazyFrame,
+    columns: Sequence[str] | None = None,
+    settings: Mapping[str, DriftSettings] | None = None,
+    top_k: int = DEFAULT_TOP_K,
+) -> DriftReport:
+    """Drift of `current` against `reference` for `columns` (default: every column both frames share)."""
+    ref_schema, cur_schema = reference.lazy().collect_schema(), current.lazy().collect_schema()
+    if columns is None:
+        columns = [c for c in ref_schema.names() if c in cur_schema]
+    for side, schema in (("reference", ref_schema), ("current", cur_schema)):
+        missing = [c for c in columns if c not in schema]
+        if missing:
+            raise KeyError(f"{side} frame has no column {missing[0]!r} (columns: {schema.names()})")
+    kinds = infer_kinds(ref_schema, columns)
+    numeric = [c for c, k in kinds.items() if k is ColumnKind.NUMERIC]
+    categorical = [c for c, k in kinds.items() if k is ColumnKind.CATEGORICAL]
+
+    ref_sorted, cur_sorted = sorted_finite(reference, numeric), sorted_finite(current, numeric)
+    ref_counts = dict(zip(categorical, pl.collect_all([category_counts(reference, c) for c in categorical]), strict=True))
+    bins: dict[str, Bins] = {c: numeric_bins_from_sorted(ref_sorted[c]) for c in numeric}
+    bins |= {c: categorical_bins_from_counts(ref_counts[c], top_k, DEFAULT_VOCAB_CAP) for c in categorical}
+
+    ref_profiles = _profiles(reference, bins, ref_sorted)
+    cur_profiles = _profiles(current, bins, cur_sorted)
+    settings = settings or {}
+    return compare_profiles(
+        ref_profiles,
+        cur_profiles,
+        bins,
+        roles={c: "feature" for c in columns},
+        settings={c: settings.get(c, DriftSettings()) for c in columns},
+        exact={c: (ref_sorted[c], cur_sorted[c]) for c in numeric},
+    )
+
+
+def _profiles(
+    frame: pl.DataFrame | pl.LazyFrame, bins: dict[str, Bins], sorted_values: dict[str, np.ndarray]
+) -> dict[str, ColumnProfile]:
+    numeric = list(sorted_values)
+    counts = frame.lazy().select(
+        pl.len().alias("n_rows"),
+        *[pl.col(c).null_count().alias(f"{c}\x00null") for c in numeric],
+        *[pl.col(c).cast(pl.Float64).is_nan().sum().alias(f"{c}\x00nan") for c in numeric],
+    ).collect().row(0, named=True)
+    profiles = {
+        c: profile_sorted(c, sorted_values[c], counts["n_rows"], counts[f"{c}\x00null"], counts[f"{c}\x00nan"], bins[c])
+        for c in numeric
+    }
+    categorical = {c: b for c, b in bins.items() if isinstance(b, CategoricalBins)}
+    if categorical:
+        rows = profile_frame(frame, categorical)
+        profiles |= {row["column"]: profile_from_row(row) for row in rows.iter_rows(named=True)}
+    return profiles

@@ -1,0 +1,1 @@
+"""Adapters to storage and services (Delta Lake, config files). Still no Dagster."""
