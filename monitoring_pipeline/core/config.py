@@ -1,0 +1,242 @@
+"""The project configuration: the lake, the monitored models, their columns, windows and drift settings.
+
+`parse_config(mapping)` validates a plain mapping (as read from YAML) into frozen dataclasses; every error names
+the path of the offending key, e.g. `models.credit_risk.reference.kind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
+from monitoring_pipeline.core.drift.compare import DriftSettings
+from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info
+from monitoring_pipeline.core.text import derived_text_columns
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names its path."""
+
+
+@dataclass(frozen=True)
+class MonitoredColumn:
+    name: str
+    kind: ColumnKind
+    role: str  # "feature", "output" or "prompt"
+
+
+@dataclass(frozen=True)
+class ReferenceWindow:
+    """Which days a day is compared against.
+
+    - `fixed`: the days from `start` to `end` inclusive (a training window); with `match_weekday`, only those
+      falling on the same weekday as the day judged (for weekly seasonality).
+    - `rolling`: the `days` days before the day judged.
+    - `same_weekday`: the same weekday in each of the `weeks` weeks before the day judged.
+    """
+
+    kind: str
+    start: date | None = None
+    end: date | None = None
+    days: int | None = None
+    weeks: int | None = None
+    match_weekday: bool = False
+
+    KINDS = ("fixed", "rolling", "same_weekday")
+
+    def days_for(self, day: date) -> list[date]:
+        if self.kind == "fixed":
+            span = [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+            return [d for d in span if d.weekday() == day.weekday()] if self.match_weekday else span
+        if self.kind == "rolling":
+            return [day - timedelta(days=i) for i in range(self.days, 0, -1)]
+        return [day - timedelta(weeks=i) for i in range(self.weeks, 0, -1)]
+
+    def describe(self) -> str:
+        if self.kind == "fixed":
+            return f"fixed {self.start}..{self.end}" + (" same weekday" if self.match_weekday else "")
+        if self.kind == "rolling":
+            return f"rolling {self.days} days"
+        return f"same weekday, last {self.weeks} weeks"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    log_table: str
+    label_table: str | None
+    start_date: date
+    end_date: date | None  # exclusive; None = open-ended (production)
+    baseline: ReferenceWindow  # where bins are frozen
+    reference: ReferenceWindow
+    columns: tuple[MonitoredColumn, ...]
+    text_output: str | None
+    prompt_text: str | None
+    prompt_context: str | None
+    drift: Mapping[str, DriftSettings] = field(default_factory=dict)
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        """The log columns read to compute the monitored columns."""
+        derived = derived_text_columns(self.text_output, self.prompt_text, self.prompt_context)
+        plain = tuple(c.name for c in self.columns if c.name not in derived)
+        return plain + tuple(s for s in (self.text_output, self.prompt_text, self.prompt_context) if s)
+
+    def columns_with_role(self, *roles: str) -> tuple[MonitoredColumn, ...]:
+        return tuple(c for c in self.columns if c.role in roles)
+
+    def settings_for(self, column: str) -> DriftSettings:
+        return self.drift.get(column, self.drift.get("*", DriftSettings()))
+
+
+@dataclass(frozen=True)
+class LakeSpec:
+    root: str
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    lake: LakeSpec
+    models: Mapping[str, ModelSpec]
+    top_k: int = DEFAULT_TOP_K
+    vocab_cap: int = DEFAULT_VOCAB_CAP
+
+    def model(self, name: str) -> ModelSpec:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise ConfigError(f"unknown model {name!r}; configured: {sorted(self.models)}") from None
+
+
+# -- parsing ----------------------------------------------------------------------------------------------------
+
+
+def _require(mapping: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in mapping or mapping[key] is None:
+        raise ConfigError(f"{path}.{key}: required")
+    return mapping[key]
+
+
+def _date(value: Any, path: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{path}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _positive_int(value: Any, path: str) -> int:
+    if not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{path}: expected a positive integer, got {value!r}")
+    return value
+
+
+def parse_window(raw: Mapping[str, Any], path: str) -> ReferenceWindow:
+    kind = _require(raw, "kind", path)
+    if kind not in ReferenceWindow.KINDS:
+        raise ConfigError(f"{path}.kind: expected one of {list(ReferenceWindow.KINDS)}, got {kind!r}")
+    if kind == "fixed":
+        start, end = _date(_require(raw, "start", path), f"{path}.start"), _date(_require(raw, "end", path), f"{path}.end")
+        if end < start:
+            raise ConfigError(f"{path}: end {end} is before start {start}")
+        return ReferenceWindow(kind, start=start, end=end, match_weekday=bool(raw.get("match_weekday", False)))
+    if kind == "rolling":
+        return ReferenceWindow(kind, days=_positive_int(_require(raw, "days", path), f"{path}.days"))
+    return ReferenceWindow(kind, weeks=_positive_int(_require(raw, "weeks", path), f"{path}.weeks"))
+
+
+def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
+    parsed = {}
+    for method, bounds in raw.items():
+        try:
+            method_info(method)
+            parsed[method] = Thresholds(float(bounds["warn"]), float(bounds["drift"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}.{method}: {exc}") from None
+    return parsed
+
+
+def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings = DriftSettings()) -> DriftSettings:
+    decide_on = tuple(raw.get("decide_on", base.decide_on))
+    for method in decide_on:
+        try:
+            method_info(method)
+        except ValueError as exc:
+            raise ConfigError(f"{path}.decide_on: {exc}") from None
+    return DriftSettings(
+        decide_on=decide_on,
+        thresholds={**base.thresholds, **_thresholds(raw.get("thresholds", {}), f"{path}.thresholds")},
+        alpha=float(raw.get("alpha", base.alpha)),
+        min_sample=int(raw.get("min_sample", base.min_sample)),
+    )
+
+
+def _columns(raw: Mapping[str, Any], role: str, path: str) -> list[MonitoredColumn]:
+    columns = []
+    for kind in ColumnKind:
+        names = raw.get(kind.value, []) or []
+        if not isinstance(names, list):
+            raise ConfigError(f"{path}.{kind.value}: expected a list of column names")
+        columns.extend(MonitoredColumn(str(n), kind, role) for n in names)
+    unknown = set(raw) - {k.value for k in ColumnKind} - {"text"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; expected numeric, categorical, text")
+    return columns
+
+
+def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
+    path = f"models.{name}"
+    outputs = raw.get("outputs", {}) or {}
+    prompt = raw.get("prompt", {}) or {}
+    text_output, prompt_text, prompt_context = outputs.get("text"), prompt.get("text"), prompt.get("context")
+    columns = _columns(raw.get("features", {}) or {}, "feature", f"{path}.features")
+    columns += _columns(outputs, "output", f"{path}.outputs")
+    for derived, role in derived_text_columns(text_output, prompt_text, prompt_context).items():
+        columns.append(MonitoredColumn(derived, ColumnKind.NUMERIC, role))
+    names = [c.name for c in columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"{path}: columns listed twice: {duplicated}")
+    if not columns:
+        raise ConfigError(f"{path}: no monitored columns (features or outputs)")
+    drift_raw = raw.get("drift", {}) or {}
+    defaults = parse_drift_settings(drift_raw.get("defaults", {}) or {}, f"{path}.drift.defaults")
+    drift = {"*": defaults}
+    for column, settings in (drift_raw.get("columns", {}) or {}).items():
+        if column not in names:
+            raise ConfigError(f"{path}.drift.columns.{column}: not a monitored column of {name}")
+        drift[column] = parse_drift_settings(settings, f"{path}.drift.columns.{column}", defaults)
+    end = raw.get("end_date")
+    return ModelSpec(
+        name=name,
+        log_table=str(_require(raw, "log_table", path)),
+        label_table=raw.get("label_table"),
+        start_date=_date(_require(raw, "start_date", path), f"{path}.start_date"),
+        end_date=_date(end, f"{path}.end_date") if end else None,
+        baseline=parse_window({"kind": "fixed", **_require(raw, "baseline", path)}, f"{path}.baseline"),
+        reference=parse_window(_require(raw, "reference", path), f"{path}.reference"),
+        columns=tuple(columns),
+        text_output=text_output,
+        prompt_text=prompt_text,
+        prompt_context=prompt_context,
+        drift=drift,
+    )
+
+
+def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
+    lake = _require(raw, "lake", "config")
+    models = _require(raw, "models", "config")
+    if not isinstance(models, Mapping) or not models:
+        raise ConfigError("config.models: expected a mapping of model name -> model settings")
+    profile = raw.get("profile", {}) or {}
+    return ProjectConfig(
+        lake=LakeSpec(str(_require(lake, "root", "lake")), dict(lake.get("storage_options", {}) or {})),
+        models={name: parse_model(name, spec) for name, spec in models.items()},
+        top_k=_positive_int(profile.get("top_k", DEFAULT_TOP_K), "profile.top_k"),
+        vocab_cap=_positive_int(profile.get("vocab_cap", DEFAULT_VOCAB_CAP), "profile.vocab_cap"),
+    )

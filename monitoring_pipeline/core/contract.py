@@ -1,0 +1,115 @@
+"""The prediction-log contract, enforced on read.
+
+Schema breaches (a missing column, a wrong type, naive timestamps) stop the read with a `ContractError` naming
+the table, the column and an example row. Row breaches that can be set aside without losing anything (a null or
+duplicate `prediction_id`, a null or future `event_ts`, another model's row) go to the rejects table with a
+reason, the full row kept as JSON. Counts always reconcile: rows read = valid + rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from monitoring_pipeline.core.config import ModelSpec
+from monitoring_pipeline.core.drift.registry import ColumnKind
+
+ID, MODEL, VERSION, TS = "prediction_id", "model_name", "model_version", "event_ts"
+REJECTS_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "event_ts": pl.Datetime("us", "UTC"),
+    "reason": pl.String(),
+    "row_json": pl.String(),
+}
+
+
+class ContractError(ValueError):
+    """The log breaks the contract in a way no row-level quarantine can absorb."""
+
+    def __init__(self, table: str, column: str, problem: str, example: dict | None = None) -> None:
+        self.table, self.column, self.problem, self.example = table, column, problem, example
+        shown = f"; example row: {example}" if example else ""
+        super().__init__(f"table {table}: column {column!r}: {problem}{shown}")
+
+
+@dataclass(frozen=True)
+class ContractResult:
+    valid: pl.DataFrame
+    rejects: pl.DataFrame
+    n_read: int
+
+    def __post_init__(self) -> None:
+        if self.valid.height + self.rejects.height != self.n_read:
+            raise AssertionError("contract split lost rows")  # a bug, never bad input
+
+
+def _family(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp"
+    if dtype.is_numeric():
+        return "numeric"
+    if isinstance(dtype, (pl.String, pl.Categorical, pl.Enum)):
+        return "string"
+    if isinstance(dtype, pl.Boolean):
+        return "boolean"
+    return str(dtype)
+
+
+def expected_families(model: ModelSpec) -> dict[str, set[str]]:
+    """Column -> acceptable type families, for every column the contract requires of this model's log."""
+    expected: dict[str, set[str]] = {ID: {"string"}, MODEL: {"string"}, VERSION: {"string"}, TS: {"timestamp"}}
+    text_sources = {model.text_output, model.prompt_text, model.prompt_context} - {None}
+    for column in model.source_columns:
+        if column in text_sources:
+            expected[column] = {"string"}
+        else:
+            kind = next(c.kind for c in model.columns if c.name == column)
+            expected[column] = {"numeric"} if kind is ColumnKind.NUMERIC else {"string", "boolean", "numeric"}
+    return expected
+
+
+def check_schema(schema: pl.Schema, model: ModelSpec, table: str, sample: pl.DataFrame | None = None) -> None:
+    """Raise ContractError for the first missing column, wrong type or naive timestamp column."""
+    example = sample.row(0, named=True) if sample is not None and sample.height else None
+    for column, families in expected_families(model).items():
+        if column not in schema:
+            raise ContractError(table, column, f"missing (the log has {schema.names()})")
+        dtype = schema[column]
+        if _family(dtype) not in families:
+            shown = {ID: example.get(ID), column: example.get(column)} if example else None
+            raise ContractError(table, column, f"has type {dtype}, expected {' or '.join(sorted(families))}", shown)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            shown = {ID: example.get(ID), column: str(example.get(column))} if example else None
+            raise ContractError(table, column, "timestamps are naive; the contract requires UTC timestamps", shown)
+
+
+def split_rows(frame: pl.DataFrame, model: ModelSpec, now: datetime) -> ContractResult:
+    """Set aside rows that break the contract, each with its reason; the first reason found wins."""
+    ts = pl.col(TS).dt.convert_time_zone("UTC")
+    frame = frame.with_columns(ts.alias(TS))
+    order = frame.select(pl.struct(pl.all()).hash(seed=0).alias("h"))["h"]
+    ranked = frame.with_columns(order.alias("__tiebreak")).sort([ID, TS, "__tiebreak"], nulls_last=True)
+    reason = (
+        pl.when(pl.col(ID).is_null())
+        .then(pl.lit("null_prediction_id"))
+        .when(pl.col(TS).is_null())
+        .then(pl.lit("null_event_ts"))
+        .when(pl.col(TS) > pl.lit(now).dt.convert_time_zone("UTC"))
+        .then(pl.lit("event_ts_in_future"))
+        .when(pl.col(MODEL) != model.name)
+        .then(pl.lit("other_model_name"))
+        .when(~pl.col(ID).is_first_distinct())
+        .then(pl.lit("duplicate_prediction_id"))
+    )
+    ranked = ranked.drop("__tiebreak").with_columns(reason.alias("__reason"))
+    valid = ranked.filter(pl.col("__reason").is_null()).drop("__reason")
+    bad = ranked.filter(pl.col("__reason").is_not_null())
+    rejects = bad.select(
+        pl.col(ID),
+        pl.col(TS),
+        pl.col("__reason").alias("reason"),
+        pl.struct(pl.exclude("__reason")).struct.json_encode().alias("row_json"),
+    )
+    return ContractResult(valid, rejects.cast(REJECTS_SCHEMA), frame.height)

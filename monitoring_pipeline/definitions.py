@@ -1,0 +1,28 @@
+"""The Dagster code location: one asset chain per monitored model, plus its nightly schedule."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from monitoring_pipeline.defs.assets import build_model_assets
+from monitoring_pipeline.defs.resources import ProjectResource
+from monitoring_pipeline.defs.schedules import nightly_job, nightly_schedule
+from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+
+
+def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Definitions:
+    config = load_config(config_path, lake_root)
+    jobs = [nightly_job(model) for model in config.models.values()]
+    return dg.Definitions(
+        assets=[a for model in config.models.values() for a in build_model_assets(model)],
+        jobs=jobs,
+        schedules=[nightly_schedule(job) for job in jobs],
+        resources={"project": ProjectResource(config_path=str(config_path), lake_root=lake_root)},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(os.environ.get("MP_CONFIG", str(DEFAULT_CONFIG)), os.environ.get("MP_LAKE_ROOT"))

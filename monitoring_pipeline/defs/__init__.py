@@ -1,0 +1,1 @@
+"""The thin Dagster layer: assets, checks, schedules and resources that call `monitoring_pipeline.steps`."""

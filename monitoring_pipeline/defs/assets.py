@@ -1,0 +1,150 @@
+"""Per-model asset factory: reference_bins -> prediction_log -> feature/output profiles -> drift_report.
+
+Each asset is a thin wrapper: it calls one step of `monitoring_pipeline.steps` and attaches metadata.
+"""
+
+
+from datetime import date, datetime, timezone
+
+import dagster as dg
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.core.config import ModelSpec
+from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
+from monitoring_pipeline.defs.partitions import daily_partitions
+from monitoring_pipeline.defs.resources import ProjectResource
+
+REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
+REFERENCE_COVERAGE_CHECK = "reference_window_complete"
+MAX_REJECTED_SHARE = 0.01
+
+
+def _day(context: dg.AssetExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def model_asset_keys(model_name: str) -> dict[str, dg.AssetKey]:
+    names = ("reference_bins", "prediction_log", "feature_profiles", "output_profiles", "drift_report")
+    return {name: dg.AssetKey([model_name, name]) for name in names}
+
+
+def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
+    keys = model_asset_keys(model.name)
+    partitions = daily_partitions(model)
+    group = model.name
+
+    @dg.asset(
+        key=keys["reference_bins"],
+        group_name=group,
+        kinds={"polars", "delta"},
+        description=f"Bins frozen from {model.name}'s baseline window {model.baseline.describe()}.",
+    )
+    def reference_bins(project: ProjectResource) -> dg.MaterializeResult:
+        config = project.load()
+        bins, fingerprint, rows = steps.freeze_model_bins(config, config.model(model.name), _now())
+        return dg.MaterializeResult(
+            metadata={"bins_version": fingerprint, "baseline_rows": rows, "columns": len(bins)},
+            data_version=dg.DataVersion(fingerprint),
+        )
+
+    @dg.asset(
+        key=keys["prediction_log"],
+        group_name=group,
+        partitions_def=partitions,
+        kinds={"delta"},
+        description=f"One UTC day of {model.name}'s prediction log, read under the log contract.",
+        check_specs=[dg.AssetCheckSpec(REJECTED_SHARE_CHECK, asset=keys["prediction_log"])],
+    )
+    def prediction_log(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        config = project.load()
+        log = steps.check_log_day(config, config.model(model.name), _day(context), _now())
+        rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0
+        return dg.MaterializeResult(
+            metadata={
+                "rows_read": log.n_read,
+                "rows_valid": log.valid.height,
+                "rows_rejected": log.rejects.height,
+                "reject_reasons": counts_by(log.rejects, "reason"),
+                "log_table": str(steps.log_table(config, config.model(model.name))),
+                "log_delta_version": log.log_version,
+            },
+            data_version=dg.DataVersion(f"delta-v{log.log_version}"),
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=REJECTED_SHARE_CHECK,
+                    passed=rejected_share <= MAX_REJECTED_SHARE,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"rejected_share": rejected_share, "limit": MAX_REJECTED_SHARE},
+                )
+            ],
+        )
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(keys["feature_profiles"], deps=[keys["prediction_log"], keys["reference_bins"]],
+                         group_name=group, kinds={"polars", "delta"},
+                         description="Mergeable daily profiles of the input features, per model version."),
+            dg.AssetSpec(keys["output_profiles"], deps=[keys["prediction_log"], keys["reference_bins"]],
+                         group_name=group, kinds={"polars", "delta"},
+                         description="Mergeable daily profiles of the outputs and prompt-side signals."),
+        ],
+        partitions_def=partitions,
+        name=f"{model.name}__profiles",
+    )
+    def profiles(context: dg.AssetExecutionContext, project: ProjectResource):
+        config = project.load()
+        result = steps.profile_day(config, config.model(model.name), _day(context), _now())
+        for key, rows in ((keys["feature_profiles"], result.features), (keys["output_profiles"], result.outputs)):
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "rows_profiled": result.log.valid.height,
+                    "profile_rows": rows.height,
+                    "model_versions": sorted({v for v in rows["model_version"].to_list() if v}),
+                    "bins_version": result.bins_version,
+                    "log_delta_version": result.log.log_version,
+                },
+            )
+
+    @dg.asset(
+        key=keys["drift_report"],
+        group_name=group,
+        partitions_def=partitions,
+        deps=[keys["feature_profiles"], keys["output_profiles"]],
+        kinds={"polars", "delta"},
+        description=f"Drift of each monitored column against the reference window ({model.reference.describe()}).",
+        check_specs=[dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"])],
+    )
+    def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        config = project.load()
+        result = steps.drift_day(config, config.model(model.name), _day(context))
+        verdicts = {c.column: c for c in result.report.columns}
+        drifted = {role: sorted(n for n, c in verdicts.items() if c.role in roles and c.verdict == "drift")
+                   for role, roles in (("features", ("feature",)), ("outputs", ("output", "prompt")))}
+        missing_days = sorted(set(result.reference_days) - set(result.reference_days_found))
+        return dg.MaterializeResult(
+            metadata={
+                "drifted_features": len(drifted["features"]),
+                "drifted_outputs": len(drifted["outputs"]),
+                "drifted": dg.MetadataValue.json(drifted),
+                "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
+                "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.frame)),
+                "reference": model.reference.describe(),
+                "reference_days_found": len(result.reference_days_found),
+                "report_rows": result.frame.height,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=REFERENCE_COVERAGE_CHECK,
+                    passed=not missing_days and bool(result.reference_days_found),
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"missing_reference_days": [d.isoformat() for d in missing_days]},
+                )
+            ],
+        )
+
+    return [reference_bins, prediction_log, profiles, drift_report]

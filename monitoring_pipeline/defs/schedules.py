@@ -1,0 +1,17 @@
+"""Nightly: each model's daily assets for the last complete UTC day."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from monitoring_pipeline.core.config import ModelSpec
+from monitoring_pipeline.defs.partitions import daily_partitions
+
+
+def nightly_job(model: ModelSpec) -> dg.UnresolvedAssetJobDefinition:
+    daily = dg.AssetSelection.groups(model.name) - dg.AssetSelection.assets([model.name, "reference_bins"])
+    return dg.define_asset_job(f"{model.name}_nightly", selection=daily, partitions_def=daily_partitions(model))
+
+
+def nightly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    return dg.build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=0)

@@ -1,0 +1,31 @@
+"""Load the project config from YAML; a relative local lake root is resolved against the config file's folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = PROJECT_ROOT / "monitoring.yaml"
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG, lake_root: str | None = None) -> ProjectConfig:
+    """Read and validate the config; `lake_root` (e.g. a test's temp dir) replaces the configured root."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping at the top level")
+    lake = dict(raw.get("lake") or {})
+    root = lake_root or str(lake.get("root", ""))
+    if root and "://" not in root and not Path(root).is_absolute():
+        root = str((path.parent / root).resolve())
+    raw["lake"] = {**lake, "root": root}
+    return parse_config(raw)

@@ -1,0 +1,225 @@
+"""The pipeline's steps for one model and one day: read the log under its contract, profile it on frozen bins,
+compare with the reference window. Each step reads and writes Delta through `io.delta` and calls the pure
+`core` functions; Dagster assets and the CLI both call these, and neither knows the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import TS, VERSION, check_schema, split_rows
+from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles
+from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, merge_rows, profile_frame
+from monitoring_pipeline.core.text import text_metric_exprs
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.io.delta import Lake, TableRef
+
+FEATURE_PROFILES = "reports/feature_profiles"
+OUTPUT_PROFILES = "reports/output_profiles"
+DRIFT_REPORT = "reports/drift_report"
+LOG_REJECTS = "reports/log_rejects"
+REFERENCE_BINS = "reports/reference_bins"
+
+PROFILE_KEYS: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    "model_version": pl.String(),
+    "role": pl.String(),
+    "bins_version": pl.String(),
+}
+
+
+class MissingReferenceBins(LookupError):
+    pass
+
+
+def lake_of(config: ProjectConfig) -> Lake:
+    return Lake(config.lake.root, config.lake.storage_options)
+
+
+def log_table(config: ProjectConfig, model: ModelSpec) -> TableRef:
+    return lake_of(config).table(model.log_table)
+
+
+# -- reading a log under its contract ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayLog:
+    valid: pl.DataFrame  # contract-valid rows with the derived text columns added
+    rejects: pl.DataFrame
+    n_read: int
+    log_version: int
+
+
+def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: datetime) -> DayLog:
+    """Read the log rows of `days` at the table's current version, enforce the contract, derive text columns."""
+    table = log_table(config, model)
+    log_version = delta.version(table)
+    if log_version is None:
+        raise FileNotFoundError(f"prediction log table {table} of model {model.name} does not exist")
+    scan = delta.scan(table, log_version)
+    check_schema(scan.collect_schema(), model, str(table), scan.head(1).collect())
+    frames = [delta.scan_day(table, day, TS, log_version) for day in days]
+    raw = pl.concat(frames).collect() if frames else scan.head(0).collect()
+    split = split_rows(raw, model, now)
+    valid = split.valid.with_columns(text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context))
+    return DayLog(valid, split.rejects, split.n_read, log_version)
+
+
+def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayLog:
+    """Enforce the contract on one day and replace that day's rejects partition."""
+    log = read_log(config, model, [day], now)
+    rejects = log.rejects.with_columns(pl.lit(model.name).alias("model_name"), pl.lit(day).alias("day"))
+    delta.write_partition(lake_of(config).table(LOG_REJECTS), rejects, {"model_name": model.name, "day": day})
+    return log
+
+
+# -- frozen bins -------------------------------------------------------------------------------------------------
+
+
+def _baseline_days(model: ModelSpec) -> list[date]:
+    window = model.baseline
+    return [window.start + timedelta(days=i) for i in range((window.end - window.start).days + 1)]
+
+
+def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) -> tuple[dict[str, Bins], str, int]:
+    """Freeze the model's bins from its baseline window and store them; returns (bins, fingerprint, rows used)."""
+    log = read_log(config, model, _baseline_days(model), now)
+    kinds = {c.name: c.kind for c in model.columns}
+    bins = freeze_bins(log.valid, kinds, config.top_k, config.vocab_cap)
+    fingerprint = bins_fingerprint(bins)
+    rows = pl.DataFrame(
+        {
+            "model_name": model.name,
+            "column": list(bins),
+            "bins_json": [b.to_json() for b in bins.values()],
+            "bins_version": fingerprint,
+            "baseline_start": model.baseline.start,
+            "baseline_end": model.baseline.end,
+            "baseline_rows": log.valid.height,
+            "log_version": log.log_version,
+        }
+    )
+    delta.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
+    return bins, fingerprint, log.valid.height
+
+
+def load_model_bins(config: ProjectConfig, model: ModelSpec) -> tuple[dict[str, Bins], str]:
+    table = lake_of(config).table(REFERENCE_BINS)
+    rows = delta.scan(table).filter(pl.col("model_name") == model.name).collect() if delta.exists(table) else None
+    if rows is None or rows.is_empty():
+        raise MissingReferenceBins(
+            f"no frozen bins for model {model.name} in {table}; materialize {model.name}/reference_bins first"
+        )
+    bins = {row["column"]: bins_from_json(row["bins_json"]) for row in rows.iter_rows(named=True)}
+    missing = [c.name for c in model.columns if c.name not in bins]
+    if missing:
+        raise MissingReferenceBins(f"frozen bins of model {model.name} lack columns {missing}; re-freeze them")
+    return bins, rows["bins_version"][0]
+
+
+# -- profiles ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayProfiles:
+    features: pl.DataFrame
+    outputs: pl.DataFrame
+    log: DayLog
+    bins_version: str
+
+
+def _profile_rows(valid: pl.DataFrame, model: ModelSpec, bins: dict[str, Bins], roles: tuple[str, ...], day: date, bins_version: str) -> pl.DataFrame:
+    columns = model.columns_with_role(*roles)
+    selected = {c.name: bins[c.name] for c in columns}
+    role_of = {c.name: c.role for c in columns}
+    if valid.height:
+        rows = profile_frame(valid.with_columns(pl.col(VERSION).cast(pl.String)), selected, [VERSION])
+    else:  # an empty day still gets rows, so "profiled, empty" differs from "not profiled"
+        rows = pl.DataFrame(
+            [{VERSION: None, **empty_profile(c, b).to_row()} for c, b in selected.items()],
+            schema={VERSION: pl.String(), **PROFILE_SCHEMA},
+            orient="row",
+        )
+    return rows.with_columns(
+        pl.lit(model.name).alias("model_name"),
+        pl.lit(day).alias("day"),
+        pl.col("column").replace_strict(role_of, return_dtype=pl.String).alias("role"),
+        pl.lit(bins_version).alias("bins_version"),
+    ).select(*PROFILE_KEYS, *PROFILE_SCHEMA).cast(PROFILE_KEYS)
+
+
+def profile_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayProfiles:
+    """Profile one day's valid rows per model version; replace that day's feature and output profiles."""
+    bins, bins_version = load_model_bins(config, model)
+    log = read_log(config, model, [day], now)
+    features = _profile_rows(log.valid, model, bins, ("feature",), day, bins_version)
+    outputs = _profile_rows(log.valid, model, bins, ("output", "prompt"), day, bins_version)
+    lake = lake_of(config)
+    partition = {"model_name": model.name, "day": day}
+    delta.write_partition(lake.table(FEATURE_PROFILES), features, partition)
+    delta.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition)
+    return DayProfiles(features, outputs, log, bins_version)
+
+
+def read_profiles(config: ProjectConfig, model: ModelSpec, days: list[date]) -> pl.DataFrame:
+    lake = lake_of(config)
+    frames = []
+    for name in (FEATURE_PROFILES, OUTPUT_PROFILES):
+        table = lake.table(name)
+        if delta.exists(table):
+            frames.append(
+                delta.scan(table).filter((pl.col("model_name") == model.name) & pl.col("day").is_in(days)).collect()
+            )
+    return pl.concat(frames) if frames else pl.DataFrame(schema={**PROFILE_KEYS, **PROFILE_SCHEMA})
+
+
+# -- drift -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayDrift:
+    report: DriftReport
+    frame: pl.DataFrame
+    reference_days: list[date]
+    reference_days_found: list[date]
+
+
+def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
+    """Compare one day's profiles with the merged profiles of its reference window; replace that day's report."""
+    bins, bins_version = load_model_bins(config, model)
+    reference_days = [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
+    profiles = read_profiles(config, model, [*reference_days, day]).filter(pl.col("bins_version") == bins_version)
+    current_rows = profiles.filter(pl.col("day") == day)
+    if current_rows.is_empty():
+        raise LookupError(f"no profiles of model {model.name} for {day}; materialize {model.name}/feature_profiles first")
+    reference_rows = profiles.filter(pl.col("day") != day)
+    found = sorted(set(reference_rows["day"].to_list()))
+    report = compare_profiles(
+        merge_rows(reference_rows, bins),
+        merge_rows(current_rows, bins),
+        bins,
+        roles={c.name: c.role for c in model.columns},
+        settings={c.name: model.settings_for(c.name) for c in model.columns},
+    )
+    versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
+    frame = report.to_frame().with_columns(
+        pl.lit(model.name).alias("model_name"),
+        pl.lit(day).alias("day"),
+        pl.lit(model.reference.describe()).alias("reference"),
+        pl.lit(found[0] if found else None, pl.Date).alias("reference_start"),
+        pl.lit(found[-1] if found else None, pl.Date).alias("reference_end"),
+        pl.lit(len(found)).alias("reference_days"),
+        pl.lit(len(reference_days)).alias("reference_days_expected"),
+        pl.lit(",".join(versions)).alias("model_versions"),
+        pl.lit(bins_version).alias("bins_version"),
+    )
+    frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
+    delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
+    return DayDrift(report, frame, reference_days, found)
