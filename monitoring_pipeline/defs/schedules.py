@@ -8,9 +8,13 @@ from monitoring_pipeline.core.config import ModelSpec
 from monitoring_pipeline.defs.partitions import daily_partitions
 
 
+def nightly_job_name(model: ModelSpec) -> str:
+    return f"{model.name}_nightly"
+
+
 def nightly_job(model: ModelSpec) -> dg.UnresolvedAssetJobDefinition:
     daily = dg.AssetSelection.groups(model.name) - dg.AssetSelection.assets([model.name, "reference_bins"])
-    return dg.define_asset_job(f"{model.name}_nightly", selection=daily, partitions_def=daily_partitions(model))
+    return dg.define_asset_job(nightly_job_name(model), selection=daily, partitions_def=daily_partitions(model))
 
 
 def nightly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:

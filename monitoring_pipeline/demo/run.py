@@ -2,44 +2,77 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.defs.partitions import daily_partitions
+from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.steps import DRIFT_REPORT, lake_of
 
 
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def materialize_all(config_path: Path, lake_root: str | None, progress: Callable[[str], None]) -> None:
-    """Per model: freeze bins, profile every day, then judge every day (profiles first, so every reference
-    window is complete whatever its kind)."""
+    """Materialize every model's assets, one worker process per model (models are independent)."""
+    model_names = list(build_definitions(str(config_path), lake_root).resources["project"].load().models)
+    workers = min(len(model_names), os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:  # Delta's runtime forbids fork
+        futures = [pool.submit(materialize_model, config_path, lake_root, name) for name in model_names]
+        for future in as_completed(futures):
+            progress(future.result())
+
+
+def materialize_model(config_path: Path, lake_root: str | None, model_name: str) -> str:
+    """Freeze bins, profile the baseline days, then run the nightly job for every day in order.
+
+    Every reference window looks back in time, except a fixed window judging its own days: profiling the
+    baseline days first makes every window complete, whatever its kind.
+    """
+    started = time.perf_counter()
     defs = build_definitions(str(config_path), lake_root)
-    config = defs.resources["project"].load()
+    model = defs.resources["project"].load().model(model_name)
     instance = dg.DagsterInstance.get()
-    for model in config.models.values():
-        keys = model_asset_keys(model.name)
-        profile_job = dg.define_asset_job(
+    keys = model_asset_keys(model.name)
+    setup_jobs = [
+        dg.define_asset_job(f"{model.name}_demo_bins", selection=dg.AssetSelection.assets(keys["reference_bins"])),
+        dg.define_asset_job(
             f"{model.name}_demo_profiles",
             selection=dg.AssetSelection.assets(keys["prediction_log"], keys["feature_profiles"], keys["output_profiles"]),
-        )
-        drift_job = dg.define_asset_job(f"{model.name}_demo_drift", selection=dg.AssetSelection.assets(keys["drift_report"]))
-        bins_job = dg.define_asset_job(f"{model.name}_demo_bins", selection=dg.AssetSelection.assets(keys["reference_bins"]))
-        resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[profile_job, drift_job, bins_job]))
-        _run(resolved, f"{model.name}_demo_bins", None, instance)
-        partitions = resolved.get_job_def(f"{model.name}_demo_profiles").partitions_def.get_partition_keys()
-        for stage in ("profiles", "drift"):
-            progress(f"{model.name}: materializing {stage} for {len(partitions)} daily partitions")
-            for key in partitions:
-                _run(resolved, f"{model.name}_demo_{stage}", key, instance)
+            partitions_def=daily_partitions(model),
+        ),
+    ]
+    resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=setup_jobs))
+    _run(resolved, f"{model.name}_demo_bins", None, instance)
+    for day in _window_days(model):
+        _run(resolved, f"{model.name}_demo_profiles", day.isoformat(), instance)
+    partitions = daily_partitions(model).get_partition_keys()
+    for key in partitions:
+        _run(resolved, nightly_job_name(model), key, instance)
+    return f"{model.name}: {len(partitions)} daily partitions materialized in {time.perf_counter() - started:.0f} s"
+
+
+def _window_days(model: ModelSpec) -> list[date]:
+    window = model.reference if model.reference.kind == "fixed" else model.baseline
+    return [window.start + timedelta(days=i) for i in range((window.end - window.start).days + 1)]
 
 
 def _run(defs: dg.Definitions, job_name: str, partition_key: str | None, instance: dg.DagsterInstance) -> None:
-    result = defs.get_job_def(job_name).execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=True)
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        partition_key=partition_key, instance=instance, run_config=QUIET_LOGS, raise_on_error=True
+    )
     if not result.success:
         raise RuntimeError(f"run of {job_name} for partition {partition_key} failed")
 
