@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from monitoring_pipeline.defs.assets import build_model_assets
+from monitoring_pipeline.defs.checks import build_log_expectations_check
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.defs.schedules import nightly_job, nightly_schedule
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
@@ -17,6 +18,7 @@ def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Defi
     jobs = [nightly_job(model) for model in config.models.values()]
     return dg.Definitions(
         assets=[a for model in config.models.values() for a in build_model_assets(model)],
+        asset_checks=[build_log_expectations_check(model) for model in config.models.values()],
         jobs=jobs,
         schedules=[nightly_schedule(job) for job in jobs],
         resources={"project": ProjectResource(config_path=str(config_path), lake_root=lake_root)},

@@ -18,6 +18,7 @@ from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, merg
 from monitoring_pipeline.core.text import text_metric_exprs
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.delta import Lake, TableRef
+from monitoring_pipeline.io.expectations import LogExpectations, ValidationSummary, validate_log_day
 
 FEATURE_PROFILES = "reports/feature_profiles"
 OUTPUT_PROFILES = "reports/output_profiles"
@@ -80,6 +81,20 @@ def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datet
     return log
 
 
+def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date) -> ValidationSummary:
+    """Run the model's data expectations (Great Expectations) on the raw rows of one day."""
+    table = log_table(config, model)
+    raw = delta.scan_day(table, day, TS).collect()
+    settings = model.expectations
+    expectations = LogExpectations(
+        score_column=settings.score_column,
+        score_range=settings.score_range,
+        max_null_share=dict(settings.max_null_share),
+        categorical_sets=dict(settings.allowed_values),
+    )
+    return validate_log_day(raw, str(table), expectations)
+
+
 # -- frozen bins -------------------------------------------------------------------------------------------------
 
 
@@ -94,17 +109,15 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
     kinds = {c.name: c.kind for c in model.columns}
     bins = freeze_bins(log.valid, kinds, config.top_k, config.vocab_cap)
     fingerprint = bins_fingerprint(bins)
-    rows = pl.DataFrame(
-        {
-            "model_name": model.name,
-            "column": list(bins),
-            "bins_json": [b.to_json() for b in bins.values()],
-            "bins_version": fingerprint,
-            "baseline_start": model.baseline.start,
-            "baseline_end": model.baseline.end,
-            "baseline_rows": log.valid.height,
-            "log_version": log.log_version,
-        }
+    rows = pl.DataFrame({"column": list(bins), "bins_json": [b.to_json() for b in bins.values()]}).select(
+        pl.lit(model.name).alias("model_name"),
+        "column",
+        "bins_json",
+        pl.lit(fingerprint).alias("bins_version"),
+        pl.lit(model.baseline.start).alias("baseline_start"),
+        pl.lit(model.baseline.end).alias("baseline_end"),
+        pl.lit(log.valid.height, pl.Int64).alias("baseline_rows"),
+        pl.lit(log.log_version, pl.Int64).alias("log_version"),
     )
     delta.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
     return bins, fingerprint, log.valid.height
@@ -189,6 +202,7 @@ class DayDrift:
     frame: pl.DataFrame
     reference_days: list[date]
     reference_days_found: list[date]
+    profile_versions: dict[str, int | None]  # Delta version of each profile table read
 
 
 def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
@@ -215,11 +229,13 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         pl.lit(model.reference.describe()).alias("reference"),
         pl.lit(found[0] if found else None, pl.Date).alias("reference_start"),
         pl.lit(found[-1] if found else None, pl.Date).alias("reference_end"),
-        pl.lit(len(found)).alias("reference_days"),
-        pl.lit(len(reference_days)).alias("reference_days_expected"),
+        pl.lit(len(found), pl.Int64).alias("reference_days"),
+        pl.lit(len(reference_days), pl.Int64).alias("reference_days_expected"),
         pl.lit(",".join(versions)).alias("model_versions"),
         pl.lit(bins_version).alias("bins_version"),
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
     delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
-    return DayDrift(report, frame, reference_days, found)
+    lake = lake_of(config)
+    versions = {name: delta.version(lake.table(name)) for name in (FEATURE_PROFILES, OUTPUT_PROFILES)}
+    return DayDrift(report, frame, reference_days, found, versions)

@@ -1,7 +1,8 @@
-"""Shared fixtures: small configs and frames built in memory, temp lakes on disk."""
+"""Shared fixtures: configs cut from the shipped one, temp lakes on disk."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,23 +12,16 @@ from monitoring_pipeline.core.config import ProjectConfig, parse_config
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 
 
-def shortened_config(days: int = 14, baseline_days: int = 7) -> dict:
-    """The shipped demo config, cut to `days` days with a `baseline_days`-day baseline (fast end-to-end tests)."""
+def write_short_config(folder: Path, start: date, days: int, baseline_days: int) -> Path:
+    """The shipped demo config cut to `days` days from `start`; the reference is the same weekday in the first
+    `baseline_days` days."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    baseline = {"start": start, "end": start + timedelta(days=baseline_days - 1)}
     for model in raw["models"].values():
-        start = model["start_date"]
-        model["end_date"] = start.replace(day=start.day + days)
-        end = start.replace(day=start.day + baseline_days - 1)
-        model["baseline"] = {"start": start, "end": end}
-        model["reference"] = {"kind": "fixed", "start": start, "end": end, "match_weekday": False}
-    return raw
-
-
-@pytest.fixture
-def short_config_path(tmp_path: Path) -> Path:
-    raw = shortened_config()
-    raw["lake"]["root"] = str(tmp_path / "lake")
-    path = tmp_path / "monitoring.yaml"
+        model |= {"start_date": start, "end_date": start + timedelta(days=days), "baseline": baseline}
+        model["reference"] = {"kind": "fixed", **baseline, "match_weekday": True}
+    raw["lake"]["root"] = str(folder / "lake")
+    path = folder / "monitoring.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
 

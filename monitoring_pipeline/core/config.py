@@ -64,6 +64,16 @@ class ReferenceWindow:
 
 
 @dataclass(frozen=True)
+class ExpectationSettings:
+    """Data expectations on each day of the raw log (run with Great Expectations as an asset check)."""
+
+    score_column: str | None = None
+    score_range: tuple[float, float] = (0.0, 1.0)
+    max_null_share: Mapping[str, float] = field(default_factory=dict)
+    allowed_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     log_table: str
@@ -77,6 +87,7 @@ class ModelSpec:
     prompt_text: str | None
     prompt_context: str | None
     drift: Mapping[str, DriftSettings] = field(default_factory=dict)
+    expectations: ExpectationSettings = ExpectationSettings()
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -189,6 +200,20 @@ def _columns(raw: Mapping[str, Any], role: str, path: str) -> list[MonitoredColu
     return columns
 
 
+def parse_expectations(raw: Mapping[str, Any], names: list[str], path: str) -> ExpectationSettings:
+    unknown = [c for c in [*raw.get("max_null_share", {}), *raw.get("allowed_values", {})] if c not in names]
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]!r} is not a monitored column")
+    score = raw.get("score_column", "score" if "score" in names else None)
+    low, high = raw.get("score_range", (0.0, 1.0))
+    return ExpectationSettings(
+        score_column=score,
+        score_range=(float(low), float(high)),
+        max_null_share={c: float(v) for c, v in (raw.get("max_null_share") or {}).items()},
+        allowed_values={c: tuple(str(v) for v in values) for c, values in (raw.get("allowed_values") or {}).items()},
+    )
+
+
 def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     path = f"models.{name}"
     outputs = raw.get("outputs", {}) or {}
@@ -225,6 +250,7 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         prompt_text=prompt_text,
         prompt_context=prompt_context,
         drift=drift,
+        expectations=parse_expectations(raw.get("expectations", {}) or {}, names, f"{path}.expectations"),
     )
 
 

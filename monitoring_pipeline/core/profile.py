@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
-from monitoring_pipeline.core.bins import Bins, CategoricalBins, NumericBins
+from monitoring_pipeline.core.bins import Bins, CategoricalBins, NumericBins, quantiles_sorted
 from monitoring_pipeline.core.drift.methods import cdf_knots
 from monitoring_pipeline.core.drift.registry import ColumnKind
 
@@ -322,5 +322,5 @@ def profile_sorted(column: str, sorted_values: np.ndarray, n_rows: int, n_null: 
         minimum=float(sorted_values[0]) if has else None,
         maximum=float(sorted_values[-1]) if has else None,
         counts=counts,
-        quantiles=tuple(float(v) for v in np.quantile(sorted_values, QUANTILES)) if has else (None,) * len(QUANTILES),
+        quantiles=tuple(float(v) for v in quantiles_sorted(sorted_values, QUANTILES)) if has else (None,) * len(QUANTILES),
     )

@@ -19,7 +19,7 @@ REFERENCE_COVERAGE_CHECK = "reference_window_complete"
 MAX_REJECTED_SHARE = 0.01
 
 
-def _day(context: dg.AssetExecutionContext) -> date:
+def day_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
 
 
@@ -57,11 +57,11 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         partitions_def=partitions,
         kinds={"delta"},
         description=f"One UTC day of {model.name}'s prediction log, read under the log contract.",
-        check_specs=[dg.AssetCheckSpec(REJECTED_SHARE_CHECK, asset=keys["prediction_log"])],
+        check_specs=[dg.AssetCheckSpec(REJECTED_SHARE_CHECK, asset=keys["prediction_log"], partitions_def=partitions)],
     )
     def prediction_log(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
-        log = steps.check_log_day(config, config.model(model.name), _day(context), _now())
+        log = steps.check_log_day(config, config.model(model.name), day_of(context), _now())
         rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0
         return dg.MaterializeResult(
             metadata={
@@ -97,7 +97,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     )
     def profiles(context: dg.AssetExecutionContext, project: ProjectResource):
         config = project.load()
-        result = steps.profile_day(config, config.model(model.name), _day(context), _now())
+        result = steps.profile_day(config, config.model(model.name), day_of(context), _now())
         for key, rows in ((keys["feature_profiles"], result.features), (keys["output_profiles"], result.outputs)):
             yield dg.MaterializeResult(
                 asset_key=key,
@@ -117,11 +117,11 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         deps=[keys["feature_profiles"], keys["output_profiles"]],
         kinds={"polars", "delta"},
         description=f"Drift of each monitored column against the reference window ({model.reference.describe()}).",
-        check_specs=[dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"])],
+        check_specs=[dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"], partitions_def=partitions)],
     )
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
-        result = steps.drift_day(config, config.model(model.name), _day(context))
+        result = steps.drift_day(config, config.model(model.name), day_of(context))
         verdicts = {c.column: c for c in result.report.columns}
         drifted = {role: sorted(n for n, c in verdicts.items() if c.role in roles and c.verdict == "drift")
                    for role, roles in (("features", ("feature",)), ("outputs", ("output", "prompt")))}
@@ -135,6 +135,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.frame)),
                 "reference": model.reference.describe(),
                 "reference_days_found": len(result.reference_days_found),
+                "profile_delta_versions": result.profile_versions,
                 "report_rows": result.frame.height,
             },
             check_results=[

@@ -35,7 +35,9 @@ def materialize_all(config_path: Path, lake_root: str | None, progress: Callable
             progress(future.result())
 
 
-def materialize_model(config_path: Path, lake_root: str | None, model_name: str) -> str:
+def materialize_model(
+    config_path: Path, lake_root: str | None, model_name: str, instance: dg.DagsterInstance | None = None
+) -> str:
     """Freeze bins, profile the baseline days, then run the nightly job for every day in order.
 
     Every reference window looks back in time, except a fixed window judging its own days: profiling the
@@ -44,7 +46,7 @@ def materialize_model(config_path: Path, lake_root: str | None, model_name: str)
     started = time.perf_counter()
     defs = build_definitions(str(config_path), lake_root)
     model = defs.resources["project"].load().model(model_name)
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     keys = model_asset_keys(model.name)
     setup_jobs = [
         dg.define_asset_job(f"{model.name}_demo_bins", selection=dg.AssetSelection.assets(keys["reference_bins"])),

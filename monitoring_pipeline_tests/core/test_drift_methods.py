@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial.distance import jensenshannon
 
-from monitoring_pipeline.core.bins import numeric_bins_from_sorted
+from monitoring_pipeline.core.bins import numeric_bins_from_sorted, quantiles_sorted
 from monitoring_pipeline.core.drift import methods
 
 
@@ -17,20 +17,22 @@ def _samples(seed: int, n1: int, n2: int, shift: float = 0.0) -> tuple[np.ndarra
 @pytest.mark.parametrize(("n1", "n2", "shift"), [(50, 70, 0.0), (1000, 800, 0.3), (20_000, 30_000, 0.05)])
 def test_ks_and_wasserstein_match_scipy(n1: int, n2: int, shift: float) -> None:
     ref, cur = _samples(n1, n1, n2, shift)
-    assert methods.ks_sorted(ref, cur) == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=1e-9)
-    assert methods.wasserstein_sorted(ref, cur) == pytest.approx(stats.wasserstein_distance(ref, cur), abs=1e-9)
+    ks, wasserstein = methods.ks_wasserstein_sorted(ref, cur)
+    assert ks == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=1e-9)
+    assert wasserstein == pytest.approx(stats.wasserstein_distance(ref, cur), abs=1e-9)
 
 
 def test_ks_and_wasserstein_with_ties_match_scipy() -> None:
     rng = np.random.default_rng(3)
     ref, cur = np.sort(rng.integers(0, 5, 400).astype(float)), np.sort(rng.integers(1, 6, 300).astype(float))
-    assert methods.ks_sorted(ref, cur) == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=1e-9)
-    assert methods.wasserstein_sorted(ref, cur) == pytest.approx(stats.wasserstein_distance(ref, cur), abs=1e-9)
+    ks, wasserstein = methods.ks_wasserstein_sorted(ref, cur)
+    assert ks == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=1e-9)
+    assert wasserstein == pytest.approx(stats.wasserstein_distance(ref, cur), abs=1e-9)
 
 
 def test_ks_pvalue_matches_scipy_asymptotic_on_large_samples() -> None:
     ref, cur = _samples(7, 20_000, 20_000, 0.02)
-    d = methods.ks_sorted(ref, cur)
+    d, _ = methods.ks_wasserstein_sorted(ref, cur)
     expected = stats.ks_2samp(ref, cur, method="asymp").pvalue
     assert methods.ks_pvalue(d, len(ref), len(cur)) == pytest.approx(expected, rel=0.05)
 
@@ -82,5 +84,26 @@ def test_binned_ks_and_wasserstein_are_close_to_exact() -> None:
         return np.diff(np.concatenate([[0, below], np.searchsorted(sample, bins.edges, "right"), [len(sample)]]))
 
     ks, w = methods.binned_ks_wasserstein(bins.edges, fine(ref), fine(cur), (ref[0], ref[-1]), (cur[0], cur[-1]))
-    assert ks == pytest.approx(methods.ks_sorted(ref, cur), abs=0.01)
-    assert w == pytest.approx(methods.wasserstein_sorted(ref, cur), rel=0.05)
+    exact_ks, exact_w = methods.ks_wasserstein_sorted(ref, cur)
+    assert ks == pytest.approx(exact_ks, abs=0.01)
+    assert w == pytest.approx(exact_w, rel=0.05)
+
+
+@pytest.mark.parametrize("dof", [1, 2, 5, 30, 499])
+def test_chi2_sf_matches_scipy(dof: int) -> None:
+    for statistic in (0.0, 0.01, 0.5, float(dof), 3.0 * dof, 10.0 * dof + 50):
+        expected = special.chdtrc(dof, statistic)
+        assert methods.chi2_sf(statistic, dof) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_kolmogorov_sf_matches_scipy() -> None:
+    for z in (0.05, 0.3, 0.7, 0.99, 1.0, 1.2, 2.0, 4.0, 8.0):
+        assert methods.kolmogorov_sf(z) == pytest.approx(special.kolmogorov(z), rel=1e-9, abs=1e-300)
+
+
+def test_quantiles_on_sorted_arrays_equal_numpy_bit_for_bit() -> None:
+    rng = np.random.default_rng(9)
+    for n in (1, 2, 7, 1000):
+        values = np.sort(rng.lognormal(size=n))
+        probabilities = np.arange(101) / 100
+        assert (quantiles_sorted(values, probabilities) == np.quantile(values, probabilities)).all()

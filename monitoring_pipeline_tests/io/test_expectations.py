@@ -1,6 +1,6 @@
 """Prediction-log expectations against real Great Expectations (ephemeral context, no mocks).
 
-Each validate_log_day call runs GX once; the file keeps to five of them (the first pays the ~3 s GX import).
+Each validate_log_day call runs GX once; the file makes four of them (the first pays the ~3 s GX import).
 """
 
 import os

@@ -137,15 +137,14 @@ def _statistics(
     reference: ColumnProfile,
     current: ColumnProfile,
     bins: Bins,
-    exact: tuple[np.ndarray, np.ndarray] | None,
+    exact: tuple[float, float] | None,
 ) -> dict[str, tuple[float | None, float | None]]:
     """method -> (value, p_value) for every method that applies to the column's kind."""
     ref, cur = reference.counts, current.counts
     if isinstance(bins, NumericBins):
         ref_deciles, cur_deciles = bins.decile_counts(ref), bins.decile_counts(cur)
         if exact is not None:
-            ks = methods.ks_sorted(*exact)
-            wasserstein = methods.wasserstein_sorted(*exact)
+            ks, wasserstein = exact
         else:
             ks, wasserstein = methods.binned_ks_wasserstein(
                 bins.edges, ref, cur, (reference.minimum, reference.maximum), (current.minimum, current.maximum)
@@ -195,9 +194,10 @@ def compare_column(
     bins: Bins,
     role: str,
     settings: DriftSettings,
-    exact: tuple[np.ndarray, np.ndarray] | None = None,
+    exact: tuple[float, float] | None = None,
 ) -> ColumnDrift:
-    """All methods for one column; the verdict is set later by `build_report` (it needs every column's p-value)."""
+    """All methods for one column; `exact` is (KS, Wasserstein) computed on raw rows, else they are estimated from
+    the fine histograms. The verdict is set later by `build_report` (it needs every column's p-value)."""
     kind = bins.kind
     deciding = settings.deciding(kind)
     blocked = _blocking_status(reference, current, settings)
@@ -268,7 +268,7 @@ def compare_profiles(
     bins: Mapping[str, Bins],
     roles: Mapping[str, str],
     settings: Mapping[str, DriftSettings],
-    exact: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    exact: Mapping[str, tuple[float, float]] | None = None,
 ) -> DriftReport:
     """A drift report over every column in `bins`; a column absent on one side is compared with an empty profile."""
     columns = []

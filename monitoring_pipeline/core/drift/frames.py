@@ -5,7 +5,9 @@ Bins are frozen from the reference frame; KS and Wasserstein are exact on the ra
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -21,6 +23,7 @@ from monitoring_pipeline.core.bins import (
     sorted_finite,
 )
 from monitoring_pipeline.core.drift.compare import DriftReport, DriftSettings, compare_profiles
+from monitoring_pipeline.core.drift.methods import ks_wasserstein_sorted
 from monitoring_pipeline.core.drift.registry import ColumnKind
 from monitoring_pipeline.core.profile import ColumnProfile, profile_frame, profile_from_row, profile_sorted
 
@@ -72,8 +75,17 @@ def drift_frames(
         bins,
         roles={c: "feature" for c in columns},
         settings={c: settings.get(c, DriftSettings()) for c in columns},
-        exact={c: (ref_sorted[c], cur_sorted[c]) for c in numeric},
+        exact=_exact_ks_wasserstein(numeric, ref_sorted, cur_sorted),
     )
+
+
+def _exact_ks_wasserstein(
+    columns: list[str], reference: dict[str, np.ndarray], current: dict[str, np.ndarray]
+) -> dict[str, tuple[float, float]]:
+    """Exact KS and Wasserstein per column, in threads (NumPy releases the GIL in these kernels)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        results = pool.map(lambda c: ks_wasserstein_sorted(reference[c], current[c]), columns)
+        return dict(zip(columns, results, strict=True))
 
 
 def _profiles(

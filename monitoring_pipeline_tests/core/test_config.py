@@ -1,0 +1,67 @@
+"""Config parsing and reference windows."""
+
+from datetime import date
+
+import pytest
+
+from monitoring_pipeline.core.config import ConfigError, ReferenceWindow, parse_config, parse_window
+from monitoring_pipeline.core.drift.registry import Thresholds
+
+MINIMAL = {
+    "lake": {"root": "/tmp/lake"},
+    "models": {
+        "m": {
+            "log_table": "logs/m",
+            "start_date": "2026-01-01",
+            "baseline": {"start": "2026-01-01", "end": "2026-01-14"},
+            "reference": {"kind": "rolling", "days": 7},
+            "features": {"numeric": ["x"], "categorical": ["c"]},
+            "outputs": {"numeric": ["score"], "text": "out"},
+            "drift": {"columns": {"x": {"thresholds": {"psi": {"warn": 0.2, "drift": 0.3}}, "decide_on": ["psi"]}}},
+        }
+    },
+}
+
+
+def test_minimal_config_parses_with_derived_text_columns() -> None:
+    model = parse_config(MINIMAL).model("m")
+    assert [c.name for c in model.columns] == ["x", "c", "score", "output_chars", "output_tokens", "json_valid", "json_depth"]
+    assert model.source_columns == ("x", "c", "score", "out")
+    assert model.settings_for("x").threshold("psi") == Thresholds(0.2, 0.3)
+    assert model.settings_for("x").decide_on == ("psi",)
+    assert model.settings_for("c").threshold("psi") == Thresholds(0.10, 0.25)  # registry default
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"reference": {"kind": "weekly"}}, r"models\.m\.reference\.kind: expected one of"),
+        ({"reference": {"kind": "rolling", "days": 0}}, r"models\.m\.reference\.days: expected a positive integer"),
+        ({"start_date": "yesterday"}, r"models\.m\.start_date: expected a date"),
+        ({"drift": {"columns": {"x": {"decide_on": ["psl"]}}}}, r"unknown drift method 'psl'; expected one of \["),
+        ({"drift": {"columns": {"nope": {}}}}, r"models\.m\.drift\.columns\.nope: not a monitored column"),
+        ({"features": {"numeric": ["x", "x"]}}, r"columns listed twice: \['x'\]"),
+    ],
+)
+def test_config_errors_name_the_path(change: dict, message: str) -> None:
+    raw = {**MINIMAL, "models": {"m": {**MINIMAL["models"]["m"], **change}}}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_unknown_model_lists_the_configured_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown model 'x'; configured: \['m'\]"):
+        parse_config(MINIMAL).model("x")
+
+
+def test_fixed_window_with_weekday_matching() -> None:
+    window = parse_window({"kind": "fixed", "start": "2026-09-01", "end": "2026-09-21", "match_weekday": True}, "w")
+    monday = date(2026, 10, 19)
+    assert window.days_for(monday) == [date(2026, 9, 7), date(2026, 9, 14), date(2026, 9, 21)]
+    assert len(ReferenceWindow("fixed", date(2026, 9, 1), date(2026, 9, 21)).days_for(monday)) == 21
+
+
+def test_rolling_and_same_weekday_windows_look_back() -> None:
+    day = date(2026, 10, 19)
+    assert ReferenceWindow("rolling", days=3).days_for(day) == [date(2026, 10, 16), date(2026, 10, 17), date(2026, 10, 18)]
+    assert ReferenceWindow("same_weekday", weeks=2).days_for(day) == [date(2026, 10, 5), date(2026, 10, 12)]

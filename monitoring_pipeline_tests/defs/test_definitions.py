@@ -1,0 +1,39 @@
+"""The code location loads, with a known asset graph, jobs and schedules."""
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from monitoring_pipeline.definitions import build_definitions
+from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
+
+EXPECTED_ASSETS = {
+    f"{model}/{asset}"
+    for model in ("credit_risk", "support_summarizer")
+    for asset in ("reference_bins", "prediction_log", "feature_profiles", "output_profiles", "drift_report")
+}
+
+
+def test_definitions_load_with_the_expected_asset_graph() -> None:
+    defs = build_definitions(str(DEFAULT_CONFIG))
+    graph = defs.resolve_asset_graph()
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == EXPECTED_ASSETS
+    drift = dg.AssetKey(["credit_risk", "drift_report"])
+    assert graph.get(drift).parent_keys == {
+        dg.AssetKey(["credit_risk", "feature_profiles"]),
+        dg.AssetKey(["credit_risk", "output_profiles"]),
+    }
+    partitions = graph.get(drift).partitions_def
+    assert partitions.get_first_partition_key() == "2026-09-01"
+    assert len(partitions.get_partition_keys()) == 60
+
+
+def test_nightly_schedule_materializes_yesterday() -> None:
+    defs = build_definitions(str(DEFAULT_CONFIG))
+    schedule = defs.resolve_schedule_def("credit_risk_nightly_schedule")
+    tick = datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2026-10-14"]
+    assert defs.resolve_job_def("credit_risk_nightly") is not None

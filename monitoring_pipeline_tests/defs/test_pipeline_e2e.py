@@ -1,0 +1,141 @@
+"""One full materialization of every asset through Dagster on a temp lake, then what a user checks."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from monitoring_pipeline.definitions import build_definitions
+from monitoring_pipeline.demo.lake import build_demo_lake
+from monitoring_pipeline.demo.run import materialize_model
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.io.config_file import load_config
+from monitoring_pipeline.steps import DRIFT_REPORT, FEATURE_PROFILES, LOG_REJECTS, OUTPUT_PROFILES, lake_of
+from monitoring_pipeline_tests.conftest import write_short_config
+
+START = date(2026, 9, 25)  # demo day 24: the baseline is days 24-37; the channel mix changes on day 40 (10-11)
+DAYS = 22
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("e2e")
+    config_path = write_short_config(folder, START, DAYS, baseline_days=14)
+    config = load_config(config_path)
+    build_demo_lake(config, scale=0.5, progress=lambda _: None)
+    instance = dg.DagsterInstance.ephemeral()
+    for model in config.models:
+        materialize_model(config_path, None, model, instance)
+    return config_path, config, instance
+
+
+def _metadata(instance: dg.DagsterInstance, key: list[str], partition: str) -> dict:
+    """The metadata of the latest materialization of one partition."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=[partition]), limit=1
+    ).records
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+
+def _table(config, name: str) -> pl.DataFrame:
+    return delta.scan(lake_of(config).table(name)).collect()
+
+
+def test_every_partition_of_every_asset_is_materialized(lake) -> None:
+    config_path, config, instance = lake
+    defs = build_definitions(str(config_path))
+    for key in defs.resolve_asset_graph().get_all_asset_keys():
+        if key.path[-1] == "reference_bins":
+            assert instance.get_latest_materialization_event(key) is not None
+        else:
+            assert len(instance.get_materialized_partitions(key)) == DAYS, key
+    report = _table(config, DRIFT_REPORT)
+    assert report.select("model_name", "day").unique().height == 2 * DAYS
+
+
+def test_incidents_are_found_and_quiet_days_stay_quiet(lake) -> None:
+    _, config, _ = lake
+    report = _table(config, DRIFT_REPORT).filter(pl.col("model_name") == "credit_risk")
+    verdict = report.select("day", "column", "verdict").unique()
+    channel = dict(verdict.filter(pl.col("column") == "channel").select("day", "verdict").iter_rows())
+    assert all(v == "ok" for d, v in channel.items() if d < date(2026, 10, 11))
+    assert all(v == "drift" for d, v in channel.items() if d >= date(2026, 10, 11))
+    stationary = ["age", "num_late_payments", "savings_balance", "region", "postcode"]
+    assert verdict.filter(pl.col("column").is_in(stationary))["verdict"].unique().to_list() == ["ok"]
+
+
+def test_prediction_log_counts_reconcile_with_the_log(lake) -> None:
+    _, config, instance = lake
+    metadata = _metadata(instance, ["credit_risk", "prediction_log"], "2026-10-02")
+    raw = delta.scan(lake_of(config).table("logs/credit_risk")).filter(pl.col("event_date") == date(2026, 10, 2)).collect()
+    assert metadata["rows_read"] == raw.height == metadata["rows_valid"] + metadata["rows_rejected"]
+    profiled = _table(config, FEATURE_PROFILES).filter((pl.col("day") == date(2026, 10, 2)) & (pl.col("column") == "age"))
+    assert profiled["n_rows"].sum() == metadata["rows_valid"]
+
+
+def test_drift_materialization_metadata_and_checks(lake) -> None:
+    _, _, instance = lake
+    metadata = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-12")
+    assert metadata["drifted_features"] >= 1
+    assert "| channel | feature | drift |" in metadata["worst_columns"]
+    checks = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["credit_risk", "drift_report"]), "reference_window_complete"), limit=100
+    )
+    assert {c.status.value for c in checks} == {"SUCCEEDED"}, [(c.partition, c.status) for c in checks]
+    expectations = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["credit_risk", "prediction_log"]), "log_expectations"), limit=100
+    )
+    assert len({c.partition for c in expectations}) == DAYS and all(c.evaluation.passed for c in expectations)
+
+
+def test_rerunning_a_partition_replaces_it(lake) -> None:
+    config_path, config, instance = lake
+    before = {name: _table(config, name) for name in (FEATURE_PROFILES, OUTPUT_PROFILES, DRIFT_REPORT)}
+    defs = build_definitions(str(config_path))
+    result = defs.resolve_job_def("credit_risk_nightly").execute_in_process(partition_key="2026-10-12", instance=instance)
+    assert result.success
+    for name, frame in before.items():
+        after = _table(config, name)
+        keys = [c for c in ("model_name", "day", "model_version", "column", "method") if c in frame.columns]
+        assert_frame_equal(after.sort(keys), frame.sort(keys))
+
+
+def test_bad_rows_go_to_rejects_and_counts_still_reconcile(lake) -> None:
+    config_path, config, instance = lake
+    log = lake_of(config).table("logs/support_summarizer")
+    day = date(2026, 10, 3)
+    rows = delta.scan(log).filter(pl.col("event_date") == day).collect()
+    duplicates = rows.head(3)
+    stranger = rows.tail(2).with_columns(pl.lit("another_model").alias("model_name"), pl.format("x-{}", "prediction_id").alias("prediction_id"))
+    delta.append(log, pl.concat([duplicates, stranger]))
+    defs = build_definitions(str(config_path))
+    job = defs.resolve_job_def("support_summarizer_nightly")
+    assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
+    rejects = _table(config, LOG_REJECTS).filter((pl.col("model_name") == "support_summarizer") & (pl.col("day") == day))
+    assert sorted(rejects["reason"].to_list()) == ["duplicate_prediction_id"] * 3 + ["other_model_name"] * 2
+    metadata = _metadata(instance, ["support_summarizer", "prediction_log"], day.isoformat())
+    assert metadata["rows_read"] == rows.height + 5 and metadata["rows_valid"] == rows.height
+    check = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "prediction_log"]), "rejected_share_below_1pct"), limit=1
+    )[0]
+    assert check.evaluation.passed is False  # 5 rejects of ~550 rows is above 1%
+    gx = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "prediction_log"]), "log_expectations"), limit=1
+    )[0].evaluation
+    assert gx.passed is False and gx.metadata["failed"].value >= 1  # duplicated ids break uniqueness
+
+
+def test_readme_queries_run_on_the_report_tables(lake) -> None:
+    _, config, _ = lake
+    root = Path(config.lake.root)
+    from monitoring_pipeline_tests.readme_queries import run_readme_queries
+
+    results = run_readme_queries(root)
+    assert results["drifted_days"].filter(pl.col("column") == "channel")["days"].item() >= 6
+    assert results["worst"].height > 0
+    assert results["null_share"].height > 0
+    assert isinstance(duckdb.__version__, str)
