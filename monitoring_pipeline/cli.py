@@ -14,9 +14,6 @@ from pathlib import Path
 
 import polars as pl
 
-from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, PROJECT_ROOT
-
-DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "dagster_home"
 
 
 def _progress(message: str) -> None:
@@ -63,12 +60,13 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
+    from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, PROJECT_ROOT, load_config
+
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     from monitoring_pipeline.demo.lake import build_demo_lake
     from monitoring_pipeline.demo.run import materialize_all, summary_lines
-    from monitoring_pipeline.io.config_file import load_config
 
-    config_path = Path(args.config).resolve()
+    config_path = Path(args.config or DEFAULT_CONFIG).resolve()
     config = load_config(config_path, args.lake_root)
     started = time.perf_counter()
     rows = build_demo_lake(config, args.scale, _progress)
@@ -114,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: monitoring-pipeline demo --scale 0.5",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--config", default=str(DEFAULT_CONFIG), help="project config (default: monitoring.yaml)")
+    demo.add_argument("--config", help="project config (default: the shipped monitoring.yaml)")
     demo.add_argument("--lake-root", help="write the lake here instead of the configured root")
     demo.add_argument("--scale", type=float, default=1.0, help="multiply the demo's rows per day (default 1.0)")
     demo.set_defaults(run=cmd_demo)

@@ -104,6 +104,13 @@ def quantiles_sorted(sorted_values: np.ndarray, probabilities: np.ndarray | list
     return np.where(gamma >= 0.5, high - step * (1 - gamma), low + step * gamma)
 
 
+def fine_counts_sorted(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """A fine histogram ([below, at e0, (e0, e1], ..., above], see module doc) of an ascending-sorted array."""
+    below = np.searchsorted(sorted_values, edges[0], "left")
+    at_or_below = np.searchsorted(sorted_values, edges, "right")
+    return np.diff(np.concatenate([[0, below], at_or_below, [len(sorted_values)]])).astype(np.int64)
+
+
 def numeric_bins_from_sorted(sorted_finite: np.ndarray) -> NumericBins:
     """Freeze numeric bins from an ascending-sorted array of the reference's finite values."""
     if len(sorted_finite) == 0:
@@ -123,13 +130,19 @@ def categorical_bins_from_counts(
     return CategoricalBins(tuple(values[:top_k]), frozenset(values[:vocab_cap]), len(values) <= vocab_cap)
 
 
+def sorted_finite_query(frame: pl.DataFrame | pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """One row holding each column's finite values, ascending, as a list (the columns sort in parallel)."""
+    values = [pl.col(c).cast(pl.Float64) for c in columns]
+    return frame.lazy().select([v.filter(v.is_finite()).sort().implode() for v in values])
+
+
+def sorted_arrays(row: pl.DataFrame) -> dict[str, np.ndarray]:
+    return {c: row[c][0].to_numpy() for c in row.columns}
+
+
 def sorted_finite(frame: pl.DataFrame | pl.LazyFrame, columns: list[str]) -> dict[str, np.ndarray]:
-    """Each column's finite values, ascending, as float64 arrays (one parallel Polars pass)."""
-    lazy = frame.lazy()
-    queries = [
-        lazy.select(pl.col(c).cast(pl.Float64).filter(pl.col(c).cast(pl.Float64).is_finite()).sort()) for c in columns
-    ]
-    return {c: df.to_series().to_numpy(writable=False) for c, df in zip(columns, pl.collect_all(queries), strict=True)}
+    """Each column's finite values, ascending, as float64 arrays."""
+    return sorted_arrays(sorted_finite_query(frame, columns).collect()) if columns else {}
 
 
 def category_counts(frame: pl.DataFrame | pl.LazyFrame, column: str) -> pl.LazyFrame:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
-from monitoring_pipeline.core.bins import Bins, CategoricalBins, NumericBins, quantiles_sorted
+from monitoring_pipeline.core.bins import Bins, CategoricalBins, NumericBins, fine_counts_sorted, quantiles_sorted
 from monitoring_pipeline.core.drift.methods import cdf_knots
 from monitoring_pipeline.core.drift.registry import ColumnKind
 
@@ -304,9 +304,6 @@ def _categorical_rows(
 def profile_sorted(column: str, sorted_values: np.ndarray, n_rows: int, n_null: int, n_nan: int, bins: NumericBins) -> ColumnProfile:
     """A numeric profile computed from an ascending-sorted array of the finite values (the fast exact path)."""
     n_valid = len(sorted_values)
-    below = int(np.searchsorted(sorted_values, bins.edges[0], "left"))
-    at_or_below = np.searchsorted(sorted_values, bins.edges, "right")
-    counts = np.diff(np.concatenate([[0, below], at_or_below, [n_valid]])).astype(np.int64)
     has = n_valid > 0
     mean = float(sorted_values.mean()) if has else None
     return ColumnProfile(
@@ -321,6 +318,6 @@ def profile_sorted(column: str, sorted_values: np.ndarray, n_rows: int, n_null: 
         m2=float(((sorted_values - mean) ** 2).sum()) if has else None,
         minimum=float(sorted_values[0]) if has else None,
         maximum=float(sorted_values[-1]) if has else None,
-        counts=counts,
+        counts=fine_counts_sorted(sorted_values, bins.edges),
         quantiles=tuple(float(v) for v in quantiles_sorted(sorted_values, QUANTILES)) if has else (None,) * len(QUANTILES),
     )

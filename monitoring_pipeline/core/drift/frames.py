@@ -1,6 +1,10 @@
 """Drift between two Polars frames (the ad-hoc path behind `monitoring-pipeline drift` and the Python API).
 
-Bins are frozen from the reference frame; KS and Wasserstein are exact on the raw rows.
+Bins are frozen from the reference frame. KS and Wasserstein are exact on the raw rows up to EXACT_LIMIT values
+(both sides together, per column); above it — where an exact merge costs more than the whole rest of the
+report — they are computed on LARGE_SAMPLE_BINS reference-quantile bins counted exactly from the sorted values:
+KS is then exact at every bin edge and low by at most the largest bin mass (about 1/LARGE_SAMPLE_BINS of the
+reference plus the current mass of that bin).
 """
 
 from __future__ import annotations
@@ -19,15 +23,20 @@ from monitoring_pipeline.core.bins import (
     CategoricalBins,
     categorical_bins_from_counts,
     category_counts,
+    fine_counts_sorted,
     numeric_bins_from_sorted,
-    sorted_finite,
+    quantiles_sorted,
+    sorted_arrays,
+    sorted_finite_query,
 )
 from monitoring_pipeline.core.drift.compare import DriftReport, DriftSettings, compare_profiles
-from monitoring_pipeline.core.drift.methods import ks_wasserstein_sorted
+from monitoring_pipeline.core.drift.methods import binned_ks_wasserstein, ks_wasserstein_sorted
 from monitoring_pipeline.core.drift.registry import ColumnKind
 from monitoring_pipeline.core.profile import ColumnProfile, profile_frame, profile_from_row, profile_sorted
 
 CATEGORICAL_DTYPES = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
+EXACT_LIMIT = 2_000_000
+LARGE_SAMPLE_BINS = 10_000
 
 
 def column_kind(dtype: pl.DataType, column: str) -> ColumnKind:
@@ -57,11 +66,12 @@ def drift_frames(
         missing = [c for c in columns if c not in schema]
         if missing:
             raise KeyError(f"{side} frame has no column {missing[0]!r} (columns: {schema.names()})")
+    reference, current = pl.collect_all([reference.lazy().select(columns), current.lazy().select(columns)])
     kinds = infer_kinds(ref_schema, columns)
     numeric = [c for c, k in kinds.items() if k is ColumnKind.NUMERIC]
     categorical = [c for c, k in kinds.items() if k is ColumnKind.CATEGORICAL]
 
-    ref_sorted, cur_sorted = sorted_finite(reference, numeric), sorted_finite(current, numeric)
+    ref_sorted, cur_sorted = _sorted_both(reference, current, numeric)
     ref_counts = dict(zip(categorical, pl.collect_all([category_counts(reference, c) for c in categorical]), strict=True))
     bins: dict[str, Bins] = {c: numeric_bins_from_sorted(ref_sorted[c]) for c in numeric}
     bins |= {c: categorical_bins_from_counts(ref_counts[c], top_k, DEFAULT_VOCAB_CAP) for c in categorical}
@@ -79,13 +89,36 @@ def drift_frames(
     )
 
 
+def _sorted_both(
+    reference: pl.DataFrame, current: pl.DataFrame, columns: list[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    if not columns:
+        return {}, {}
+    ref_row, cur_row = pl.collect_all([sorted_finite_query(reference, columns), sorted_finite_query(current, columns)])
+    return sorted_arrays(ref_row), sorted_arrays(cur_row)
+
+
 def _exact_ks_wasserstein(
     columns: list[str], reference: dict[str, np.ndarray], current: dict[str, np.ndarray]
 ) -> dict[str, tuple[float, float]]:
-    """Exact KS and Wasserstein per column, in threads (NumPy releases the GIL in these kernels)."""
+    """KS and Wasserstein per column, in threads (NumPy releases the GIL in these kernels)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        results = pool.map(lambda c: ks_wasserstein_sorted(reference[c], current[c]), columns)
+        results = pool.map(lambda c: ks_wasserstein(reference[c], current[c]), columns)
         return dict(zip(columns, results, strict=True))
+
+
+def ks_wasserstein(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Exact on up to EXACT_LIMIT values, else on LARGE_SAMPLE_BINS reference-quantile bins (see module doc)."""
+    if len(reference) + len(current) <= EXACT_LIMIT or not len(reference) or not len(current):
+        return ks_wasserstein_sorted(reference, current)
+    edges = np.unique(quantiles_sorted(reference, np.linspace(0.0, 1.0, LARGE_SAMPLE_BINS + 1)))
+    return binned_ks_wasserstein(
+        edges,
+        fine_counts_sorted(reference, edges),
+        fine_counts_sorted(current, edges),
+        (reference[0], reference[-1]),
+        (current[0], current[-1]),
+    )
 
 
 def _profiles(

@@ -110,16 +110,18 @@ def ks_wasserstein_sorted(reference: np.ndarray, current: np.ndarray) -> tuple[f
     n1, n2 = len(reference), len(current)
     if n1 == 0 or n2 == 0:
         return float("nan"), float("nan")
+    total = n1 + n2
     both = np.concatenate([reference, current])
     order = np.argsort(both, kind="stable")
     merged = both[order]
-    ref_count = np.cumsum(order < n1)
-    # n1 * n2 * (F_ref - F_cur) at merged position k (k + 1 values seen) = ref_count * (n1 + n2) - (k + 1) * n1
-    scaled_gap = ref_count * (n1 + n2) - np.arange(1, n1 + n2 + 1) * n1
+    # n1 * n2 * |F_ref - F_cur| after k + 1 merged values = |ref_count * (n1 + n2) - (k + 1) * n1|, exact in float64
+    scaled_gap = np.cumsum(order < n1, dtype=np.float64)
+    scaled_gap *= total
+    scaled_gap -= np.arange(n1, n1 * (total + 1), n1, dtype=np.float64)
     np.abs(scaled_gap, out=scaled_gap)
-    last_of_ties = np.append(merged[1:] != merged[:-1], True)
+    last_of_ties = merged[1:] != merged[:-1]
     scale = n1 * n2
-    ks = float(scaled_gap[last_of_ties].max()) / scale
+    ks = max(float(scaled_gap[:-1][last_of_ties].max(initial=0.0)), float(scaled_gap[-1])) / scale
     wasserstein = float(np.dot(scaled_gap[:-1], np.diff(merged))) / scale
     return ks, wasserstein
 
