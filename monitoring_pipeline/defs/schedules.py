@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from monitoring_pipeline.core.config import ModelSpec
-from monitoring_pipeline.defs.partitions import daily_partitions
 
 
 def nightly_job_name(model: ModelSpec) -> str:
@@ -14,7 +13,7 @@ def nightly_job_name(model: ModelSpec) -> str:
 
 def nightly_job(model: ModelSpec) -> dg.UnresolvedAssetJobDefinition:
     daily = dg.AssetSelection.groups(model.name) - dg.AssetSelection.assets([model.name, "reference_bins"])
-    return dg.define_asset_job(nightly_job_name(model), selection=daily, partitions_def=daily_partitions(model))
+    return dg.define_asset_job(nightly_job_name(model), selection=daily)
 
 
 def nightly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:

@@ -53,7 +53,6 @@ def materialize_model(
         dg.define_asset_job(
             f"{model.name}_demo_profiles",
             selection=dg.AssetSelection.assets(keys["prediction_log"], keys["feature_profiles"], keys["output_profiles"]),
-            partitions_def=daily_partitions(model),
         ),
     ]
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=setup_jobs))
