@@ -105,13 +105,14 @@ def write_partition(ref: TableRef, frame: pl.DataFrame, partition: Mapping[str, 
         outside = frame.filter(pl.col(column) != value).height if frame.height else 0
         if outside:
             raise ValueError(f"{ref}: {outside} rows fall outside the partition {column}={value!r}")
+    predicate = _predicate(partition)
     data = frame.to_arrow()
     partition_by = list(partition)
     for attempt in range(COMMIT_RETRIES):
         try:
             if exists(ref):
                 write_deltalake(
-                    ref.uri, data, mode="overwrite", predicate=_predicate(partition),
+                    ref.uri, data, mode="overwrite", predicate=predicate,
                     partition_by=partition_by, storage_options=ref.options,
                 )
             else:

@@ -1,0 +1,79 @@
+"""The pipeline steps on a real temp lake, without Dagster: contract errors, empty days, windows."""
+
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.core.config import ProjectConfig, ReferenceWindow
+from monitoring_pipeline.core.contract import ContractError
+from monitoring_pipeline.demo.generator import llm_day
+from monitoring_pipeline.io import delta
+
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(8)]
+
+
+@pytest.fixture
+def lake(demo_config: ProjectConfig) -> ProjectConfig:
+    """support_summarizer logs for 8 days, with 2026-09-05 left empty."""
+    frame = pl.concat([llm_day(day, 300) for day in DAYS if day != date(2026, 9, 5)])
+    delta.overwrite(steps.log_table(demo_config, demo_config.model("support_summarizer")), frame)
+    return demo_config
+
+
+def _model(config: ProjectConfig, reference: ReferenceWindow):
+    from dataclasses import replace
+
+    model = config.model("support_summarizer")
+    return replace(model, baseline=ReferenceWindow("fixed", DAYS[0], DAYS[2]), reference=reference)
+
+
+def test_empty_day_is_profiled_as_empty_and_judged_no_data(lake: ProjectConfig) -> None:
+    model = _model(lake, ReferenceWindow("rolling", days=3))
+    steps.freeze_model_bins(lake, model, NOW)
+    for day in DAYS:
+        steps.profile_day(lake, model, day, NOW)
+    empty = steps.read_profiles(lake, model, [date(2026, 9, 5)])
+    assert empty.height == len(model.columns) and empty["n_rows"].sum() == 0
+    verdicts = set(steps.drift_day(lake, model, date(2026, 9, 5)).frame["verdict"])
+    assert verdicts == {"no_data"}
+    after = steps.drift_day(lake, model, date(2026, 9, 6))  # its rolling window holds the empty day
+    assert after.reference_days_found == [date(2026, 9, 3), date(2026, 9, 4), date(2026, 9, 5)]
+    assert set(after.frame["verdict"]) == {"ok"}
+
+
+def test_first_day_of_a_rolling_window_has_no_reference(lake: ProjectConfig) -> None:
+    model = _model(lake, ReferenceWindow("rolling", days=7))
+    steps.freeze_model_bins(lake, model, NOW)
+    steps.profile_day(lake, model, DAYS[0], NOW)
+    result = steps.drift_day(lake, model, DAYS[0])
+    assert result.reference_days == [] and set(result.frame["verdict"]) == {"no_reference"}
+
+
+def test_naive_timestamps_in_the_log_stop_the_read_naming_table_and_column(demo_config: ProjectConfig) -> None:
+    model = demo_config.model("support_summarizer")
+    frame = llm_day(DAYS[0], 50).with_columns(pl.col("event_ts").dt.replace_time_zone(None))
+    table = steps.log_table(demo_config, model)
+    delta.overwrite(table, frame)
+    with pytest.raises(ContractError, match=rf"table {table.uri}: column 'event_ts': timestamps are naive") as raised:
+        steps.check_log_day(demo_config, model, DAYS[0], NOW)
+    assert raised.value.example["prediction_id"].startswith("ss-")
+    assert not delta.exists(steps.lake_of(demo_config).table(steps.LOG_REJECTS))  # nothing half-written
+
+
+def test_drift_before_bins_are_frozen_says_what_to_run(lake: ProjectConfig) -> None:
+    with pytest.raises(steps.MissingReferenceBins, match="materialize support_summarizer/reference_bins first"):
+        steps.profile_day(lake, lake.model("support_summarizer"), DAYS[0], NOW)
+
+
+def test_the_pure_core_never_imports_dagster_or_great_expectations() -> None:
+    code = (
+        "import sys, monitoring_pipeline.core.drift.frames, monitoring_pipeline.core.contract, "
+        "monitoring_pipeline.core.config, monitoring_pipeline.steps, monitoring_pipeline.demo.generator; "
+        "heavy = {'dagster', 'great_expectations'} & set(sys.modules); assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
