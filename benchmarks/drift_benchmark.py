@@ -73,8 +73,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         reference, current, total = write_halves(args.rows, folder)
-        drift = [sys.executable, "-m", "monitoring_pipeline.cli", "drift", "--reference", str(reference),
-                 "--current", str(current), "--format", "json", "--output", str(folder / "drift.json")]
+        drift = [
+            sys.executable,
+            "-m",
+            "monitoring_pipeline.cli",
+            "drift",
+            "--reference",
+            str(reference),
+            "--current",
+            str(current),
+            "--format",
+            "json",
+            "--output",
+            str(folder / "drift.json"),
+        ]
         floor = [sys.executable, "-c", FLOOR, str(reference), str(current)]
         runs = [timed(drift) for _ in range(args.repeat)]
         floors = [timed(floor) for _ in range(args.repeat)]

@@ -15,7 +15,6 @@ from pathlib import Path
 import polars as pl
 
 
-
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

@@ -6,7 +6,7 @@ compare with the reference window. Each step reads and writes Delta through `io.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import polars as pl
 
@@ -98,14 +98,9 @@ def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date
 # -- frozen bins -------------------------------------------------------------------------------------------------
 
 
-def _baseline_days(model: ModelSpec) -> list[date]:
-    window = model.baseline
-    return [window.start + timedelta(days=i) for i in range((window.end - window.start).days + 1)]
-
-
 def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) -> tuple[dict[str, Bins], str, int]:
     """Freeze the model's bins from its baseline window and store them; returns (bins, fingerprint, rows used)."""
-    log = read_log(config, model, _baseline_days(model), now)
+    log = read_log(config, model, model.baseline.span(), now)
     kinds = {c.name: c.kind for c in model.columns}
     bins = freeze_bins(log.valid, kinds, config.top_k, config.vocab_cap)
     fingerprint = bins_fingerprint(bins)
@@ -148,7 +143,9 @@ class DayProfiles:
     bins_version: str
 
 
-def _profile_rows(valid: pl.DataFrame, model: ModelSpec, bins: dict[str, Bins], roles: tuple[str, ...], day: date, bins_version: str) -> pl.DataFrame:
+def _profile_rows(
+    valid: pl.DataFrame, model: ModelSpec, bins: dict[str, Bins], roles: tuple[str, ...], day: date, bins_version: str
+) -> pl.DataFrame:
     columns = model.columns_with_role(*roles)
     selected = {c.name: bins[c.name] for c in columns}
     role_of = {c.name: c.role for c in columns}
@@ -160,12 +157,16 @@ def _profile_rows(valid: pl.DataFrame, model: ModelSpec, bins: dict[str, Bins], 
             schema={VERSION: pl.String(), **PROFILE_SCHEMA},
             orient="row",
         )
-    return rows.with_columns(
-        pl.lit(model.name).alias("model_name"),
-        pl.lit(day).alias("day"),
-        pl.col("column").replace_strict(role_of, return_dtype=pl.String).alias("role"),
-        pl.lit(bins_version).alias("bins_version"),
-    ).select(*PROFILE_KEYS, *PROFILE_SCHEMA).cast(PROFILE_KEYS)
+    return (
+        rows.with_columns(
+            pl.lit(model.name).alias("model_name"),
+            pl.lit(day).alias("day"),
+            pl.col("column").replace_strict(role_of, return_dtype=pl.String).alias("role"),
+            pl.lit(bins_version).alias("bins_version"),
+        )
+        .select(*PROFILE_KEYS, *PROFILE_SCHEMA)
+        .cast(PROFILE_KEYS)
+    )
 
 
 def profile_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayProfiles:
@@ -212,7 +213,9 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     profiles = read_profiles(config, model, [*reference_days, day]).filter(pl.col("bins_version") == bins_version)
     current_rows = profiles.filter(pl.col("day") == day)
     if current_rows.is_empty():
-        raise LookupError(f"no profiles of model {model.name} for {day}; materialize {model.name}/feature_profiles first")
+        raise LookupError(
+            f"no profiles of model {model.name} for {day}; materialize {model.name}/feature_profiles first"
+        )
     reference_rows = profiles.filter(pl.col("day") != day)
     found = sorted(set(reference_rows["day"].to_list()))
     report = compare_profiles(

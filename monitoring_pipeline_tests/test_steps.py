@@ -2,7 +2,7 @@
 
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -13,7 +13,7 @@ from monitoring_pipeline.core.contract import ContractError
 from monitoring_pipeline.demo.generator import llm_day
 from monitoring_pipeline.io import delta
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(8)]
 
 

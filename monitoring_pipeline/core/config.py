@@ -49,11 +49,15 @@ class ReferenceWindow:
 
     def days_for(self, day: date) -> list[date]:
         if self.kind == "fixed":
-            span = [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+            span = self.span()
             return [d for d in span if d.weekday() == day.weekday()] if self.match_weekday else span
         if self.kind == "rolling":
             return [day - timedelta(days=i) for i in range(self.days, 0, -1)]
         return [day - timedelta(weeks=i) for i in range(self.weeks, 0, -1)]
+
+    def span(self) -> list[date]:
+        """Every day from start to end (fixed windows only)."""
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
     def describe(self) -> str:
         if self.kind == "fixed":
@@ -152,7 +156,10 @@ def parse_window(raw: Mapping[str, Any], path: str) -> ReferenceWindow:
     if kind not in ReferenceWindow.KINDS:
         raise ConfigError(f"{path}.kind: expected one of {list(ReferenceWindow.KINDS)}, got {kind!r}")
     if kind == "fixed":
-        start, end = _date(_require(raw, "start", path), f"{path}.start"), _date(_require(raw, "end", path), f"{path}.end")
+        start, end = (
+            _date(_require(raw, "start", path), f"{path}.start"),
+            _date(_require(raw, "end", path), f"{path}.end"),
+        )
         if end < start:
             raise ConfigError(f"{path}: end {end} is before start {start}")
         return ReferenceWindow(kind, start=start, end=end, match_weekday=bool(raw.get("match_weekday", False)))
@@ -172,7 +179,8 @@ def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
     return parsed
 
 
-def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings = DriftSettings()) -> DriftSettings:
+def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings | None = None) -> DriftSettings:
+    base = base or DriftSettings()
     decide_on = tuple(raw.get("decide_on", base.decide_on))
     for method in decide_on:
         try:

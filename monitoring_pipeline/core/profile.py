@@ -93,7 +93,9 @@ class ColumnProfile:
 
 def empty_profile(column: str, bins: Bins) -> ColumnProfile:
     """The profile of a column with no rows (a missing column or an empty day)."""
-    return ColumnProfile(column, bins.kind, 0, 0, 0, 0, 0, None, None, None, None, np.zeros(bins.n_counts, dtype=np.int64))
+    return ColumnProfile(
+        column, bins.kind, 0, 0, 0, 0, 0, None, None, None, None, np.zeros(bins.n_counts, dtype=np.int64)
+    )
 
 
 def profile_from_row(row: dict[str, object]) -> ColumnProfile:
@@ -187,7 +189,10 @@ def _numeric_stats(column: str) -> list[pl.Expr]:
         (finite.var(ddof=0) * n_valid).alias(f"{column}\x00m2"),
         finite.min().alias(f"{column}\x00min"),
         finite.max().alias(f"{column}\x00max"),
-        *[finite.quantile(q, "linear").alias(f"{column}\x00{name}") for q, name in zip(QUANTILES, QUANTILE_COLUMNS, strict=True)],
+        *[
+            finite.quantile(q, "linear").alias(f"{column}\x00{name}")
+            for q, name in zip(QUANTILES, QUANTILE_COLUMNS, strict=True)
+        ],
     ]
 
 
@@ -217,9 +222,7 @@ def profile_frame(
         finite = lazy.filter(pl.col(c).cast(pl.Float64).is_finite())
         queries.append(finite.group_by([*group_by, _fine_bin_index(c, bins[c])]).agg(pl.len().alias("n")))
     for c in categorical:
-        queries.append(
-            lazy.group_by([*group_by, pl.col(c).cast(pl.String).alias("value")]).agg(pl.len().alias("n"))
-        )
+        queries.append(lazy.group_by([*group_by, pl.col(c).cast(pl.String).alias("value")]).agg(pl.len().alias("n")))
     results = iter(pl.collect_all(queries))
 
     rows: list[dict[str, object]] = []
@@ -268,9 +271,7 @@ def _categorical_rows(
     groups: dict[tuple, dict[str, object]] = {}
     for row in counted.iter_rows(named=True):
         key = tuple(row[g] for g in group_by)
-        state = groups.setdefault(
-            key, {"counts": np.zeros(bins.n_counts, dtype=np.int64), "n_null": 0, "new": {}}
-        )
+        state = groups.setdefault(key, {"counts": np.zeros(bins.n_counts, dtype=np.int64), "n_null": 0, "new": {}})
         value, n = row["value"], row["n"]
         if value is None:
             state["n_null"] += n
@@ -301,7 +302,9 @@ def _categorical_rows(
         yield {**dict(zip(group_by, key, strict=True)), **profile.to_row()}
 
 
-def profile_sorted(column: str, sorted_values: np.ndarray, n_rows: int, n_null: int, n_nan: int, bins: NumericBins) -> ColumnProfile:
+def profile_sorted(
+    column: str, sorted_values: np.ndarray, n_rows: int, n_null: int, n_nan: int, bins: NumericBins
+) -> ColumnProfile:
     """A numeric profile computed from an ascending-sorted array of the finite values (the fast exact path)."""
     n_valid = len(sorted_values)
     has = n_valid > 0
@@ -319,5 +322,7 @@ def profile_sorted(column: str, sorted_values: np.ndarray, n_rows: int, n_null: 
         minimum=float(sorted_values[0]) if has else None,
         maximum=float(sorted_values[-1]) if has else None,
         counts=fine_counts_sorted(sorted_values, bins.edges),
-        quantiles=tuple(float(v) for v in quantiles_sorted(sorted_values, QUANTILES)) if has else (None,) * len(QUANTILES),
+        quantiles=tuple(float(v) for v in quantiles_sorted(sorted_values, QUANTILES))
+        if has
+        else (None,) * len(QUANTILES),
     )

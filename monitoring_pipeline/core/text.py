@@ -14,7 +14,9 @@ STRING_LITERAL = r'"(?:[^"\\]|\\.)*"'
 BRACKET_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
 
 
-def derived_text_columns(text_output: str | None, prompt_text: str | None, prompt_context: str | None) -> dict[str, str]:
+def derived_text_columns(
+    text_output: str | None, prompt_text: str | None, prompt_context: str | None
+) -> dict[str, str]:
     """Derived column name -> role, for the text columns a model declares."""
     derived: dict[str, str] = {}
     if text_output:

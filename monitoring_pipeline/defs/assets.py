@@ -3,8 +3,7 @@
 Each asset is a thin wrapper: it calls one step of `monitoring_pipeline.steps` and attaches metadata.
 """
 
-
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -24,7 +23,7 @@ def day_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) ->
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def model_asset_keys(model_name: str) -> dict[str, dg.AssetKey]:
@@ -85,12 +84,20 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         specs=[
-            dg.AssetSpec(keys["feature_profiles"], deps=[keys["prediction_log"], keys["reference_bins"]],
-                         group_name=group, kinds={"polars", "delta"},
-                         description="Mergeable daily profiles of the input features, per model version."),
-            dg.AssetSpec(keys["output_profiles"], deps=[keys["prediction_log"], keys["reference_bins"]],
-                         group_name=group, kinds={"polars", "delta"},
-                         description="Mergeable daily profiles of the outputs and prompt-side signals."),
+            dg.AssetSpec(
+                keys["feature_profiles"],
+                deps=[keys["prediction_log"], keys["reference_bins"]],
+                group_name=group,
+                kinds={"polars", "delta"},
+                description="Mergeable daily profiles of the input features, per model version.",
+            ),
+            dg.AssetSpec(
+                keys["output_profiles"],
+                deps=[keys["prediction_log"], keys["reference_bins"]],
+                group_name=group,
+                kinds={"polars", "delta"},
+                description="Mergeable daily profiles of the outputs and prompt-side signals.",
+            ),
         ],
         partitions_def=partitions,
         name=f"{model.name}__profiles",
@@ -117,14 +124,18 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         deps=[keys["feature_profiles"], keys["output_profiles"]],
         kinds={"polars", "delta"},
         description=f"Drift of each monitored column against the reference window ({model.reference.describe()}).",
-        check_specs=[dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"], partitions_def=partitions)],
+        check_specs=[
+            dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"], partitions_def=partitions)
+        ],
     )
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
         result = steps.drift_day(config, config.model(model.name), day_of(context))
         verdicts = {c.column: c for c in result.report.columns}
-        drifted = {role: sorted(n for n, c in verdicts.items() if c.role in roles and c.verdict == "drift")
-                   for role, roles in (("features", ("feature",)), ("outputs", ("output", "prompt")))}
+        drifted = {
+            role: sorted(n for n, c in verdicts.items() if c.role in roles and c.verdict == "drift")
+            for role, roles in (("features", ("feature",)), ("outputs", ("output", "prompt")))
+        }
         missing_days = sorted(set(result.reference_days) - set(result.reference_days_found))
         return dg.MaterializeResult(
             metadata={

@@ -14,7 +14,10 @@ def worst_columns_markdown(frame: pl.DataFrame) -> str:
     ranked = (
         frame.filter(pl.col("decisive"))
         .group_by("column", "role", "verdict")
-        .agg(pl.col("value").max().alias("effect"), pl.col("method").sort_by("value", descending=True, nulls_last=True).first().alias("by"))
+        .agg(
+            pl.col("value").max().alias("effect"),
+            pl.col("method").sort_by("value", descending=True, nulls_last=True).first().alias("by"),
+        )
         .with_columns(pl.col("verdict").replace_strict(SEVERITY, default=-1, return_dtype=pl.Int64).alias("severity"))
         .sort(["severity", "effect"], descending=True, nulls_last=True)
         .head(WORST_SHOWN)

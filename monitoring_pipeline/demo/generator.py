@@ -111,8 +111,32 @@ _US_PER_HOUR = 3_600_000_000
 _US_PER_DAY = 24 * _US_PER_HOUR
 _EPOCH = date(1970, 1, 1)
 _HOURLY_WEIGHTS = np.array(
-    [0.3, 0.2, 0.15, 0.15, 0.2, 0.3, 0.5, 0.8, 1.2, 1.4, 1.5, 1.5]
-    + [1.6, 1.5, 1.5, 1.4, 1.4, 1.5, 1.6, 1.7, 1.6, 1.4, 1.1, 0.6]
+    [
+        0.3,
+        0.2,
+        0.15,
+        0.15,
+        0.2,
+        0.3,
+        0.5,
+        0.8,
+        1.2,
+        1.4,
+        1.5,
+        1.5,
+        1.6,
+        1.5,
+        1.5,
+        1.4,
+        1.4,
+        1.5,
+        1.6,
+        1.7,
+        1.6,
+        1.4,
+        1.1,
+        0.6,
+    ]
 )
 _TABULAR_STREAM, _LLM_STREAM, _LABEL_STREAM = 1, 2, 3
 _TABLE_SIZE = 1 << 16
@@ -305,22 +329,149 @@ _TOPICS = (
 )  # fmt: skip
 _WORDS = pl.Series(
     "word",
-    """the a my our your this that it is was not cannot still again today yesterday please help need want
-    order invoice payment charge card refund account password login email phone app website page error
-    message screen update version install device browser server network connection delay slow crash timeout
-    shipping package delivery address tracking return item product price discount plan subscription upgrade
-    downgrade cancel renew trial team user admin access permission report export import data file sync
-    settings notification support agent ticket issue problem question request response wait week month hour
-    minute customer service billing security integration api key token limit quota usage feature bug fix
-    working broken missing wrong double late early new old first last after before when since because and
-    but or with without from into about for on in at""".split(),
+    [
+        "the",
+        "a",
+        "my",
+        "our",
+        "your",
+        "this",
+        "that",
+        "it",
+        "is",
+        "was",
+        "not",
+        "cannot",
+        "still",
+        "again",
+        "today",
+        "yesterday",
+        "please",
+        "help",
+        "need",
+        "want",
+        "order",
+        "invoice",
+        "payment",
+        "charge",
+        "card",
+        "refund",
+        "account",
+        "password",
+        "login",
+        "email",
+        "phone",
+        "app",
+        "website",
+        "page",
+        "error",
+        "message",
+        "screen",
+        "update",
+        "version",
+        "install",
+        "device",
+        "browser",
+        "server",
+        "network",
+        "connection",
+        "delay",
+        "slow",
+        "crash",
+        "timeout",
+        "shipping",
+        "package",
+        "delivery",
+        "address",
+        "tracking",
+        "return",
+        "item",
+        "product",
+        "price",
+        "discount",
+        "plan",
+        "subscription",
+        "upgrade",
+        "downgrade",
+        "cancel",
+        "renew",
+        "trial",
+        "team",
+        "user",
+        "admin",
+        "access",
+        "permission",
+        "report",
+        "export",
+        "import",
+        "data",
+        "file",
+        "sync",
+        "settings",
+        "notification",
+        "support",
+        "agent",
+        "ticket",
+        "issue",
+        "problem",
+        "question",
+        "request",
+        "response",
+        "wait",
+        "week",
+        "month",
+        "hour",
+        "minute",
+        "customer",
+        "service",
+        "billing",
+        "security",
+        "integration",
+        "api",
+        "key",
+        "token",
+        "limit",
+        "quota",
+        "usage",
+        "feature",
+        "bug",
+        "fix",
+        "working",
+        "broken",
+        "missing",
+        "wrong",
+        "double",
+        "late",
+        "early",
+        "new",
+        "old",
+        "first",
+        "last",
+        "after",
+        "before",
+        "when",
+        "since",
+        "because",
+        "and",
+        "but",
+        "or",
+        "with",
+        "without",
+        "from",
+        "into",
+        "about",
+        "for",
+        "on",
+        "in",
+        "at",
+    ],
 )
 _PROMPT_HEAD = (
     "System: You are a customer-support assistant. Summarize the ticket below as JSON with the keys "
     '"summary", "sentiment" and "topics".\n'
 )
 _PROMPT_V2_EXTRA = (
-    "Also add an \"analysis\" object whose \"sections\" each carry a short title and a list of points. "
+    'Also add an "analysis" object whose "sections" each carry a short title and a list of points. '
     "Ground every point in the ticket or in the retrieved context, keep the customer's own wording where "
     "possible, never invent order numbers, and flag anything that needs a human agent.\n"
 )
@@ -381,9 +532,11 @@ def _output_text(rng: np.random.Generator, n: int, v2: bool) -> pl.Series:
     text = pl.concat_str([*parts, pl.lit("}")])
     truncated = pl.Series(rng.random(n) < 0.005)
     cut = pl.Series(rng.uniform(0.2, 0.9, n))
-    return pl.select(
-        pl.when(truncated).then(text.str.head((text.str.len_chars() * cut).cast(pl.Int64))).otherwise(text)
-    ).to_series().alias("output_text")
+    return (
+        pl.select(pl.when(truncated).then(text.str.head((text.str.len_chars() * cut).cast(pl.Int64))).otherwise(text))
+        .to_series()
+        .alias("output_text")
+    )
 
 
 def _retrieved_context(rng: np.random.Generator, n: int) -> pl.Series:

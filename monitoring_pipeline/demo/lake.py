@@ -15,13 +15,17 @@ from monitoring_pipeline.steps import lake_of
 DEFAULT_ROWS_PER_DAY = {TABULAR_MODEL: 4_000, LLM_MODEL: 800}
 
 
-def _write_log(config: ProjectConfig, model: str, days: list[date], make: Callable[[date], pl.DataFrame]) -> pl.DataFrame:
+def _write_log(
+    config: ProjectConfig, model: str, days: list[date], make: Callable[[date], pl.DataFrame]
+) -> pl.DataFrame:
     frame = pl.concat([make(day) for day in days]).with_columns(pl.col("event_ts").dt.date().alias("event_date"))
     delta.overwrite(lake_of(config).table(config.model(model).log_table), frame, partition_by=["event_date"])
     return frame
 
 
-def build_demo_lake(config: ProjectConfig, scale: float = 1.0, progress: Callable[[str], None] = print) -> dict[str, int]:
+def build_demo_lake(
+    config: ProjectConfig, scale: float = 1.0, progress: Callable[[str], None] = print
+) -> dict[str, int]:
     """Write both demo models' logs (and credit_risk's labels); returns rows written per table."""
     days = demo_days()
     rows = {model: max(int(n * scale), 1) for model, n in DEFAULT_ROWS_PER_DAY.items()}

@@ -7,29 +7,30 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.definitions import build_definitions
+from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.schedules import nightly_job_name
-from monitoring_pipeline.defs.assets import model_asset_keys
-from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.io import delta
+from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.steps import DRIFT_REPORT, lake_of
-
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def materialize_all(config_path: Path, lake_root: str | None, progress: Callable[[str], None]) -> None:
     """Materialize every model's assets, one worker process per model (models are independent)."""
-    model_names = list(build_definitions(str(config_path), lake_root).resources["project"].load().models)
+    model_names = list(load_config(config_path, lake_root).models)
     workers = min(len(model_names), os.cpu_count() or 1)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:  # Delta's runtime forbids fork
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:  # Delta's runtime forbids fork
         futures = [pool.submit(materialize_model, config_path, lake_root, name) for name in model_names]
         for future in as_completed(futures):
             progress(future.result())
@@ -38,10 +39,10 @@ def materialize_all(config_path: Path, lake_root: str | None, progress: Callable
 def materialize_model(
     config_path: Path, lake_root: str | None, model_name: str, instance: dg.DagsterInstance | None = None
 ) -> str:
-    """Freeze bins, profile the baseline days, then run the nightly job for every day in order.
+    """Freeze bins, profile a fixed reference window's days, then run the nightly job for every day in order.
 
-    Every reference window looks back in time, except a fixed window judging its own days: profiling the
-    baseline days first makes every window complete, whatever its kind.
+    Every reference window looks back in time, except a fixed window judging its own days: profiling its days
+    first makes every window complete, whatever its kind.
     """
     started = time.perf_counter()
     defs = build_definitions(str(config_path), lake_root)
@@ -52,22 +53,19 @@ def materialize_model(
         dg.define_asset_job(f"{model.name}_demo_bins", selection=dg.AssetSelection.assets(keys["reference_bins"])),
         dg.define_asset_job(
             f"{model.name}_demo_profiles",
-            selection=dg.AssetSelection.assets(keys["prediction_log"], keys["feature_profiles"], keys["output_profiles"]),
+            selection=dg.AssetSelection.assets(
+                keys["prediction_log"], keys["feature_profiles"], keys["output_profiles"]
+            ),
         ),
     ]
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=setup_jobs))
     _run(resolved, f"{model.name}_demo_bins", None, instance)
-    for day in _window_days(model):
+    for day in model.reference.span() if model.reference.kind == "fixed" else []:
         _run(resolved, f"{model.name}_demo_profiles", day.isoformat(), instance)
     partitions = daily_partitions(model).get_partition_keys()
     for key in partitions:
         _run(resolved, nightly_job_name(model), key, instance)
     return f"{model.name}: {len(partitions)} daily partitions materialized in {time.perf_counter() - started:.0f} s"
-
-
-def _window_days(model: ModelSpec) -> list[date]:
-    window = model.reference if model.reference.kind == "fixed" else model.baseline
-    return [window.start + timedelta(days=i) for i in range((window.end - window.start).days + 1)]
 
 
 def _run(defs: dg.Definitions, job_name: str, partition_key: str | None, instance: dg.DagsterInstance) -> None:

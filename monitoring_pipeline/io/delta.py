@@ -11,7 +11,8 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 import polars as pl
@@ -74,7 +75,7 @@ def scan(ref: TableRef, at_version: int | None = None) -> pl.LazyFrame:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, dtime(0), tzinfo=timezone.utc)
+    start = datetime.combine(day, dtime(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
@@ -112,8 +113,12 @@ def write_partition(ref: TableRef, frame: pl.DataFrame, partition: Mapping[str, 
         try:
             if exists(ref):
                 write_deltalake(
-                    ref.uri, data, mode="overwrite", predicate=predicate,
-                    partition_by=partition_by, storage_options=ref.options,
+                    ref.uri,
+                    data,
+                    mode="overwrite",
+                    predicate=predicate,
+                    partition_by=partition_by,
+                    storage_options=ref.options,
                 )
             else:
                 write_deltalake(ref.uri, data, mode="append", partition_by=partition_by, storage_options=ref.options)
@@ -134,7 +139,11 @@ def append(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = 
 def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
     """Replace the whole table (rows and schema) in one commit; returns the committed version."""
     write_deltalake(
-        ref.uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite",
-        partition_by=partition_by, storage_options=ref.options,
+        ref.uri,
+        frame.to_arrow(),
+        mode="overwrite",
+        schema_mode="overwrite",
+        partition_by=partition_by,
+        storage_options=ref.options,
     )
     return DeltaTable(ref.uri, storage_options=ref.options).version()

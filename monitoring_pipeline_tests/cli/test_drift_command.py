@@ -29,7 +29,22 @@ def halves(tmp_path: Path) -> tuple[Path, Path]:
 def test_json_output_lists_every_method_with_its_verdict(halves: tuple[Path, Path], tmp_path: Path) -> None:
     reference, current = halves
     out = tmp_path / "drift.json"
-    assert main(["drift", "--reference", str(reference), "--current", str(current), "--format", "json", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "drift",
+                "--reference",
+                str(reference),
+                "--current",
+                str(current),
+                "--format",
+                "json",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = json.loads(out.read_text())
     assert {"feature", "method", "value", "p_value", "threshold", "status"} <= set(rows[0])
     assert {r["method"] for r in rows} == METHODS

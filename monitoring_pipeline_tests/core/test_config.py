@@ -25,7 +25,15 @@ MINIMAL = {
 
 def test_minimal_config_parses_with_derived_text_columns() -> None:
     model = parse_config(MINIMAL).model("m")
-    assert [c.name for c in model.columns] == ["x", "c", "score", "output_chars", "output_tokens", "json_valid", "json_depth"]
+    assert [c.name for c in model.columns] == [
+        "x",
+        "c",
+        "score",
+        "output_chars",
+        "output_tokens",
+        "json_valid",
+        "json_depth",
+    ]
     assert model.source_columns == ("x", "c", "score", "out")
     assert model.settings_for("x").threshold("psi") == Thresholds(0.2, 0.3)
     assert model.settings_for("x").decide_on == ("psi",)
@@ -63,5 +71,9 @@ def test_fixed_window_with_weekday_matching() -> None:
 
 def test_rolling_and_same_weekday_windows_look_back() -> None:
     day = date(2026, 10, 19)
-    assert ReferenceWindow("rolling", days=3).days_for(day) == [date(2026, 10, 16), date(2026, 10, 17), date(2026, 10, 18)]
+    assert ReferenceWindow("rolling", days=3).days_for(day) == [
+        date(2026, 10, 16),
+        date(2026, 10, 17),
+        date(2026, 10, 18),
+    ]
     assert ReferenceWindow("same_weekday", weeks=2).days_for(day) == [date(2026, 10, 5), date(2026, 10, 12)]

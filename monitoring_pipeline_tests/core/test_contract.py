@@ -1,6 +1,6 @@
 """The prediction-log contract: schema errors name table, column and an example row; bad rows are set aside."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -8,7 +8,7 @@ import pytest
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.core.contract import ContractError, check_schema, split_rows
 
-NOW = datetime(2026, 9, 2, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 2, tzinfo=UTC)
 TABLE = "lake/logs/support_summarizer"
 
 
@@ -17,7 +17,7 @@ def _log(n: int = 4, **overrides: list) -> pl.DataFrame:
         "prediction_id": [f"p{i}" for i in range(n)],
         "model_name": ["support_summarizer"] * n,
         "model_version": ["2.3"] * n,
-        "event_ts": [datetime(2026, 9, 1, 10, i, tzinfo=timezone.utc) for i in range(n)],
+        "event_ts": [datetime(2026, 9, 1, 10, i, tzinfo=UTC) for i in range(n)],
         "ticket_length": [float(i) for i in range(n)],
         "customer_tier": ["gold"] * n,
         "language": ["en"] * n,
@@ -52,7 +52,7 @@ def test_wrong_type_names_column_and_example_row(demo_config: ProjectConfig) -> 
 
 def test_naive_timestamps_are_refused(demo_config: ProjectConfig) -> None:
     frame = _log().with_columns(pl.col("event_ts").dt.replace_time_zone(None))
-    with pytest.raises(ContractError, match="event_ts.*naive") as raised:
+    with pytest.raises(ContractError, match=r"event_ts.*naive") as raised:
         check_schema(frame.schema, demo_config.model("support_summarizer"), TABLE, frame)
     assert raised.value.example["prediction_id"] == "p0"
 
@@ -63,12 +63,12 @@ def test_bad_rows_are_set_aside_with_reasons_and_counts_reconcile(demo_config: P
         prediction_id=["a", "b", "b", None, "d", "e"],
         model_name=["support_summarizer"] * 5 + ["credit_risk"],
         event_ts=[
-            datetime(2026, 9, 1, 10, tzinfo=timezone.utc),
-            datetime(2026, 9, 1, 11, tzinfo=timezone.utc),
-            datetime(2026, 9, 1, 9, tzinfo=timezone.utc),  # the earliest "b" is kept
-            datetime(2026, 9, 1, 12, tzinfo=timezone.utc),
+            datetime(2026, 9, 1, 10, tzinfo=UTC),
+            datetime(2026, 9, 1, 11, tzinfo=UTC),
+            datetime(2026, 9, 1, 9, tzinfo=UTC),  # the earliest "b" is kept
+            datetime(2026, 9, 1, 12, tzinfo=UTC),
             NOW + timedelta(hours=1),
-            datetime(2026, 9, 1, 13, tzinfo=timezone.utc),
+            datetime(2026, 9, 1, 13, tzinfo=UTC),
         ],
     )
     result = split_rows(frame, demo_config.model("support_summarizer"), NOW)
@@ -87,8 +87,12 @@ def test_bad_rows_are_set_aside_with_reasons_and_counts_reconcile(demo_config: P
 
 
 def test_split_is_independent_of_row_order(demo_config: ProjectConfig) -> None:
-    frame = _log(5, prediction_id=["x", "x", "y", "y", "z"], ticket_length=[1.0, 2.0, 3.0, 4.0, 5.0],
-                 event_ts=[datetime(2026, 9, 1, 10, tzinfo=timezone.utc)] * 5)
+    frame = _log(
+        5,
+        prediction_id=["x", "x", "y", "y", "z"],
+        ticket_length=[1.0, 2.0, 3.0, 4.0, 5.0],
+        event_ts=[datetime(2026, 9, 1, 10, tzinfo=UTC)] * 5,
+    )
     model = demo_config.model("support_summarizer")
     forward = split_rows(frame, model, NOW)
     backward = split_rows(frame.reverse(), model, NOW)

@@ -44,7 +44,9 @@ def test_spring_against_the_next_spring_stays_quiet(weather: pl.DataFrame) -> No
     spring = pl.col("date").dt.month().is_in([3, 4, 5])
     year = pl.col("date").dt.year()
     for first, second in ((2012, 2013), (2013, 2014)):
-        verdicts = _verdicts(weather.filter(spring & (year == first)), weather.filter(spring & (year == second)), NUMERIC)
+        verdicts = _verdicts(
+            weather.filter(spring & (year == first)), weather.filter(spring & (year == second)), NUMERIC
+        )
         assert set(verdicts.values()) == {"ok"}, (first, second, verdicts)
 
 

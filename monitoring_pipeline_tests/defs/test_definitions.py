@@ -1,6 +1,6 @@
 """The code location loads, with a known asset graph, jobs and schedules."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -31,7 +31,7 @@ def test_definitions_load_with_the_expected_asset_graph() -> None:
 def test_nightly_schedule_materializes_yesterday() -> None:
     defs = build_definitions(str(DEFAULT_CONFIG))
     schedule = defs.resolve_schedule_def("credit_risk_nightly_schedule")
-    tick = datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc)
+    tick = datetime(2026, 10, 15, 2, 0, tzinfo=UTC)
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
         requests = schedule.evaluate_tick(context).run_requests

@@ -71,9 +71,15 @@ def test_incidents_are_found_and_quiet_days_stay_quiet(lake) -> None:
 def test_prediction_log_counts_reconcile_with_the_log(lake) -> None:
     _, config, instance = lake
     metadata = _metadata(instance, ["credit_risk", "prediction_log"], "2026-10-02")
-    raw = delta.scan(lake_of(config).table("logs/credit_risk")).filter(pl.col("event_date") == date(2026, 10, 2)).collect()
+    raw = (
+        delta.scan(lake_of(config).table("logs/credit_risk"))
+        .filter(pl.col("event_date") == date(2026, 10, 2))
+        .collect()
+    )
     assert metadata["rows_read"] == raw.height == metadata["rows_valid"] + metadata["rows_rejected"]
-    profiled = _table(config, FEATURE_PROFILES).filter((pl.col("day") == date(2026, 10, 2)) & (pl.col("column") == "age"))
+    profiled = _table(config, FEATURE_PROFILES).filter(
+        (pl.col("day") == date(2026, 10, 2)) & (pl.col("column") == "age")
+    )
     assert profiled["n_rows"].sum() == metadata["rows_valid"]
 
 
@@ -96,7 +102,9 @@ def test_rerunning_a_partition_replaces_it(lake) -> None:
     config_path, config, instance = lake
     before = {name: _table(config, name) for name in (FEATURE_PROFILES, OUTPUT_PROFILES, DRIFT_REPORT)}
     defs = build_definitions(str(config_path))
-    result = defs.resolve_job_def("credit_risk_nightly").execute_in_process(partition_key="2026-10-12", instance=instance)
+    result = defs.resolve_job_def("credit_risk_nightly").execute_in_process(
+        partition_key="2026-10-12", instance=instance
+    )
     assert result.success
     for name, frame in before.items():
         after = _table(config, name)
@@ -110,12 +118,16 @@ def test_bad_rows_go_to_rejects_and_counts_still_reconcile(lake) -> None:
     day = date(2026, 10, 3)
     rows = delta.scan(log).filter(pl.col("event_date") == day).collect()
     duplicates = rows.head(3)
-    stranger = rows.tail(2).with_columns(pl.lit("another_model").alias("model_name"), pl.format("x-{}", "prediction_id").alias("prediction_id"))
+    stranger = rows.tail(2).with_columns(
+        pl.lit("another_model").alias("model_name"), pl.format("x-{}", "prediction_id").alias("prediction_id")
+    )
     delta.append(log, pl.concat([duplicates, stranger]))
     defs = build_definitions(str(config_path))
     job = defs.resolve_job_def("support_summarizer_nightly")
     assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
-    rejects = _table(config, LOG_REJECTS).filter((pl.col("model_name") == "support_summarizer") & (pl.col("day") == day))
+    rejects = _table(config, LOG_REJECTS).filter(
+        (pl.col("model_name") == "support_summarizer") & (pl.col("day") == day)
+    )
     assert sorted(rejects["reason"].to_list()) == ["duplicate_prediction_id"] * 3 + ["other_model_name"] * 2
     metadata = _metadata(instance, ["support_summarizer", "prediction_log"], day.isoformat())
     assert metadata["rows_read"] == rows.height + 5 and metadata["rows_valid"] == rows.height

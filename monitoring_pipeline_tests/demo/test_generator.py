@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -51,10 +53,8 @@ def json_depth(value: object) -> int:
 def parsed(texts: pl.Series) -> list[object]:
     out = []
     for text in texts:
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             out.append(json.loads(text))
-        except json.JSONDecodeError:
-            pass
     return out
 
 
@@ -65,7 +65,7 @@ def test_demo_days_and_feature_lists() -> None:
     days = demo_days()
     assert len(days) == DEMO_DAYS == 60
     assert days[0] == DEMO_START == date(2026, 9, 1)
-    assert all((b - a).days == 1 for a, b in zip(days, days[1:]))
+    assert all((b - a).days == 1 for a, b in itertools.pairwise(days))
     assert len(TABULAR_NUMERIC) == 20 and len(set(TABULAR_NUMERIC)) == 20
     assert len(TABULAR_CATEGORICAL) == 5
     assert LLM_NUMERIC == ("ticket_length",) and LLM_CATEGORICAL == ("customer_tier", "language")

@@ -14,7 +14,9 @@ def _rows(model: str, day: date, n: int) -> pl.DataFrame:
     return pl.DataFrame({"model_name": [model] * n, "day": [day] * n, "value": list(range(n))}, schema=schema)
 
 
-@pytest.mark.parametrize("name", ["../outside", "/etc/passwd", "file:///etc/passwd", "s3://other/bucket", "a/../../b", ""])
+@pytest.mark.parametrize(
+    "name", ["../outside", "/etc/passwd", "file:///etc/passwd", "s3://other/bucket", "a/../../b", ""]
+)
 def test_table_names_cannot_escape_the_lake(tmp_path, name: str) -> None:
     with pytest.raises(LakePathError):
         Lake(str(tmp_path)).table(name)

@@ -72,7 +72,9 @@ def drift_frames(
     categorical = [c for c, k in kinds.items() if k is ColumnKind.CATEGORICAL]
 
     ref_sorted, cur_sorted = _sorted_both(reference, current, numeric)
-    ref_counts = dict(zip(categorical, pl.collect_all([category_counts(reference, c) for c in categorical]), strict=True))
+    ref_counts = dict(
+        zip(categorical, pl.collect_all([category_counts(reference, c) for c in categorical]), strict=True)
+    )
     bins: dict[str, Bins] = {c: numeric_bins_from_sorted(ref_sorted[c]) for c in numeric}
     bins |= {c: categorical_bins_from_counts(ref_counts[c], top_k, DEFAULT_VOCAB_CAP) for c in categorical}
 
@@ -125,11 +127,16 @@ def _profiles(
     frame: pl.DataFrame | pl.LazyFrame, bins: dict[str, Bins], sorted_values: dict[str, np.ndarray]
 ) -> dict[str, ColumnProfile]:
     numeric = list(sorted_values)
-    counts = frame.lazy().select(
-        pl.len().alias("n_rows"),
-        *[pl.col(c).null_count().alias(f"{c}\x00null") for c in numeric],
-        *[pl.col(c).cast(pl.Float64).is_nan().sum().alias(f"{c}\x00nan") for c in numeric],
-    ).collect().row(0, named=True)
+    counts = (
+        frame.lazy()
+        .select(
+            pl.len().alias("n_rows"),
+            *[pl.col(c).null_count().alias(f"{c}\x00null") for c in numeric],
+            *[pl.col(c).cast(pl.Float64).is_nan().sum().alias(f"{c}\x00nan") for c in numeric],
+        )
+        .collect()
+        .row(0, named=True)
+    )
     profiles = {
         c: profile_sorted(c, sorted_values[c], counts["n_rows"], counts[f"{c}\x00null"], counts[f"{c}\x00nan"], bins[c])
         for c in numeric

@@ -135,7 +135,9 @@ def cdf_knots(edges: np.ndarray, counts: np.ndarray, low: float, high: float) ->
     total = counts.sum()
     cumulative = np.cumsum(counts) / total
     below, at_first, interior = cumulative[0], cumulative[1], cumulative[2:-1]
-    xs = np.concatenate([[min(low, edges[0]), np.nextafter(edges[0], -np.inf), edges[0]], edges[1:], [max(high, edges[-1])]])
+    xs = np.concatenate(
+        [[min(low, edges[0]), np.nextafter(edges[0], -np.inf), edges[0]], edges[1:], [max(high, edges[-1])]]
+    )
     fs = np.concatenate([[0.0, below, at_first], interior, [1.0]])
     return xs, fs
 

@@ -2,16 +2,16 @@
 
 Defaults (documented in README, overridable per column in the project config):
 
-| method            | kinds       | value                                   | warn  | drift | decides verdict by default |
-|-------------------|-------------|-----------------------------------------|-------|-------|----------------------------|
-| psi               | numeric     | PSI on frozen reference-decile bins     | 0.10  | 0.25  | yes                        |
-| ks                | numeric     | two-sample KS statistic D               | 0.10  | 0.20  | yes                        |
-| wasserstein       | numeric     | Wasserstein-1 distance (raw units)      | -     | -     | no (informational)         |
-| wasserstein_norm  | numeric     | Wasserstein-1 / reference std           | 0.10  | 0.20  | no                         |
-| jensen_shannon    | both        | JS distance (natural log, scipy's)      | 0.10  | 0.20  | categorical only           |
-| chi2              | categorical | chi-square statistic (p-value beside)   | -     | -     | no (supporting evidence)   |
-| unseen_share      | categorical | share of values never seen in reference | 0.01  | 0.05  | yes                        |
-| null_share        | both        | current null share - reference share    | 0.05  | 0.20  | no: a data-quality signal  |
+| method           | kinds       | value                                   | warn | drift | decides by default |
+|------------------|-------------|-----------------------------------------|------|-------|--------------------|
+| psi              | numeric     | PSI on frozen reference-decile bins     | 0.10 | 0.25  | yes                |
+| ks               | numeric     | two-sample KS statistic D               | 0.10 | 0.20  | yes                |
+| wasserstein      | numeric     | Wasserstein-1 distance (raw units)      | -    | -     | no (information)   |
+| wasserstein_norm | numeric     | Wasserstein-1 / reference std           | 0.10 | 0.20  | no                 |
+| jensen_shannon   | both        | JS distance (natural log, scipy's)      | 0.10 | 0.20  | categorical only   |
+| chi2             | categorical | chi-square statistic (p-value beside)   | -    | -     | no (evidence)      |
+| unseen_share     | categorical | share of values never seen in reference | 0.01 | 0.05  | yes                |
+| null_share       | both        | current null share - reference share    | 0.05 | 0.20  | no: data quality   |
 """
 
 from __future__ import annotations
