@@ -86,11 +86,10 @@ def check_schema(schema: pl.Schema, model: ModelSpec, table: str, sample: pl.Dat
 
 
 def split_rows(frame: pl.DataFrame, model: ModelSpec, now: datetime) -> ContractResult:
-    """Set aside rows that break the contract, each with its reason; the first reason found wins."""
-    ts = pl.col(TS).dt.convert_time_zone("UTC")
-    frame = frame.with_columns(ts.alias(TS))
-    order = frame.select(pl.struct(pl.all()).hash(seed=0).alias("h"))["h"]
-    ranked = frame.with_columns(order.alias("__tiebreak")).sort([ID, TS, "__tiebreak"], nulls_last=True)
+    """Set aside rows that break the contract, each with its first reason. Of several otherwise valid rows
+    sharing a `prediction_id`, the one with the earliest `event_ts` is kept (ties broken by a hash of the row,
+    so the result does not depend on the order rows were read in)."""
+    flagged = frame.with_columns(pl.col(TS).dt.convert_time_zone("UTC")).with_row_index("__row")
     reason = (
         pl.when(pl.col(ID).is_null())
         .then(pl.lit("null_prediction_id"))
@@ -100,16 +99,22 @@ def split_rows(frame: pl.DataFrame, model: ModelSpec, now: datetime) -> Contract
         .then(pl.lit("event_ts_in_future"))
         .when(pl.col(MODEL) != model.name)
         .then(pl.lit("other_model_name"))
-        .when(~pl.col(ID).is_first_distinct())
-        .then(pl.lit("duplicate_prediction_id"))
     )
-    ranked = ranked.drop("__tiebreak").with_columns(reason.alias("__reason"))
-    valid = ranked.filter(pl.col("__reason").is_null()).drop("__reason")
-    bad = ranked.filter(pl.col("__reason").is_not_null())
-    rejects = bad.select(
+    flagged = flagged.with_columns(reason.alias("__reason"))
+    repeated = flagged.filter(pl.col("__reason").is_null()).filter(pl.col(ID).is_duplicated())
+    if repeated.height:
+        tiebreak = pl.struct(pl.exclude("__row", "__reason")).hash(seed=0)
+        ranked = repeated.with_columns(tiebreak.alias("__tiebreak")).sort([ID, TS, "__tiebreak"])
+        losers = ranked.filter(~pl.col(ID).is_first_distinct())["__row"]
+        duplicate = pl.col("__row").is_in(losers.implode())
+        flagged = flagged.with_columns(
+            pl.when(duplicate).then(pl.lit("duplicate_prediction_id")).otherwise(pl.col("__reason")).alias("__reason")
+        )
+    valid = flagged.filter(pl.col("__reason").is_null()).drop("__row", "__reason")
+    rejects = flagged.filter(pl.col("__reason").is_not_null()).select(
         pl.col(ID),
         pl.col(TS),
         pl.col("__reason").alias("reason"),
-        pl.struct(pl.exclude("__reason")).struct.json_encode().alias("row_json"),
+        pl.struct(pl.exclude("__row", "__reason")).struct.json_encode().alias("row_json"),
     )
     return ContractResult(valid, rejects.cast(REJECTS_SCHEMA), frame.height)
