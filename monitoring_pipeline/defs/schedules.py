@@ -17,4 +17,6 @@ def nightly_job(model: ModelSpec) -> dg.UnresolvedAssetJobDefinition:
 
 
 def nightly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    return dg.build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=0)
+    return dg.build_schedule_from_partitioned_job(
+        job, hour_of_day=2, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.RUNNING
+    )

@@ -37,3 +37,17 @@ def test_nightly_schedule_materializes_yesterday() -> None:
         requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-10-14"]
     assert defs.resolve_job_def("credit_risk_nightly") is not None
+
+
+def test_shipped_instance_config_disables_telemetry() -> None:
+    import yaml
+
+    shipped = yaml.safe_load((DEFAULT_CONFIG.parent / "dagster_home" / "dagster.yaml").read_text())
+    assert shipped["telemetry"] == {"enabled": False}
+
+
+def test_nightly_schedules_run_by_default() -> None:
+    defs = build_definitions(str(DEFAULT_CONFIG))
+    for model in ("credit_risk", "support_summarizer"):
+        schedule = defs.resolve_schedule_def(f"{model}_nightly_schedule")
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
