@@ -66,9 +66,7 @@ def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: dat
         raise FileNotFoundError(f"prediction log table {table} of model {model.name} does not exist")
     scan = delta.scan(table, log_version)
     check_schema(scan.collect_schema(), model, str(table), scan.head(1).collect())
-    frames = [delta.scan_day(table, day, TS, log_version) for day in days]
-    raw = pl.concat(frames).collect() if frames else scan.head(0).collect()
-    split = split_rows(raw, model, now)
+    split = split_rows(delta.scan_days(table, days, TS, log_version).collect(), model, now)
     valid = split.valid.with_columns(text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context))
     return DayLog(valid, split.rejects, split.n_read, log_version)
 
@@ -84,7 +82,7 @@ def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datet
 def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date) -> ValidationSummary:
     """Run the model's data expectations (Great Expectations) on the raw rows of one day."""
     table = log_table(config, model)
-    raw = delta.scan_day(table, day, TS).collect()
+    raw = delta.scan_days(table, [day], TS).collect()
     settings = model.expectations
     expectations = LogExpectations(
         score_column=settings.score_column,

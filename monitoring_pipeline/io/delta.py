@@ -79,11 +79,24 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def scan_day(ref: TableRef, day: date, ts_column: str, at_version: int | None = None) -> pl.LazyFrame:
-    """The rows whose UTC timestamp falls on `day` (file statistics prune the other days)."""
-    start, end = day_bounds(day)
+def scan_days(ref: TableRef, days: list[date], ts_column: str, at_version: int | None = None) -> pl.LazyFrame:
+    """The rows whose UTC timestamp falls on one of `days`; runs of consecutive days become one range filter,
+    so file statistics prune the other days."""
     ts = pl.col(ts_column)
-    return scan(ref, at_version).filter((ts >= start) & (ts < end))
+    in_days = pl.lit(False)
+    for first, last in _runs(sorted(set(days))):
+        in_days = in_days | ((ts >= day_bounds(first)[0]) & (ts < day_bounds(last)[1]))
+    return scan(ref, at_version).filter(in_days)
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _predicate(partition: Mapping[str, object]) -> str:

@@ -59,3 +59,16 @@ def test_unsafe_partition_values_are_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="unsafe partition value"):
         delta.write_partition(ref, pl.DataFrame({"model_name": [bad], "value": [1]}), {"model_name": bad})
     assert not delta.exists(ref)
+
+
+def test_scan_days_selects_utc_days_in_runs(tmp_path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    ref = Lake(str(tmp_path)).table("logs/x")
+    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    stamps = [start + timedelta(hours=12 * i) for i in range(10)]  # two rows a day over five days
+    delta.overwrite(ref, pl.DataFrame({"event_ts": stamps, "i": list(range(10))}))
+    days = [date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 4)]
+    picked = delta.scan_days(ref, days, "event_ts").collect().sort("i")["i"].to_list()
+    assert picked == [0, 1, 2, 3, 6, 7]
+    assert delta.scan_days(ref, [], "event_ts").collect().height == 0
