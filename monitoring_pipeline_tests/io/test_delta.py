@@ -1,6 +1,6 @@
 """The Delta adapter: safe table addressing and atomic, idempotent partition writes."""
 
-from datetime import date
+from datetime import UTC, date
 
 import polars as pl
 import pytest
@@ -62,10 +62,10 @@ def test_unsafe_partition_values_are_refused(tmp_path) -> None:
 
 
 def test_scan_days_selects_utc_days_in_runs(tmp_path) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     ref = Lake(str(tmp_path)).table("logs/x")
-    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
     stamps = [start + timedelta(hours=12 * i) for i in range(10)]  # two rows a day over five days
     delta.overwrite(ref, pl.DataFrame({"event_ts": stamps, "i": list(range(10))}))
     days = [date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 4)]
