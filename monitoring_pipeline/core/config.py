@@ -14,6 +14,7 @@ from typing import Any
 from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
 from monitoring_pipeline.core.drift.compare import DriftSettings
 from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info
+from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
 from monitoring_pipeline.core.text import derived_text_columns
 
 
@@ -78,6 +79,14 @@ class ExpectationSettings:
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """Output guards of one model: the rules, and the blocked share above which a day is held back."""
+
+    rules: tuple[GuardRule, ...] = ()
+    max_blocked_share: float = 0.05
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     log_table: str
@@ -92,6 +101,7 @@ class ModelSpec:
     prompt_context: str | None
     drift: Mapping[str, DriftSettings] = field(default_factory=dict)
     expectations: ExpectationSettings = ExpectationSettings()
+    guards: GuardSettings = GuardSettings()
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -222,6 +232,52 @@ def parse_expectations(raw: Mapping[str, Any], names: list[str], path: str) -> E
     )
 
 
+GUARD_RULE_KEYS = {"id", "version", "severity", "check", "column", "params", "description"}
+
+
+def parse_guard_rule(raw: Mapping[str, Any], columns: set[str], path: str) -> GuardRule:
+    unknown = set(raw) - GUARD_RULE_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; expected {sorted(GUARD_RULE_KEYS)}")
+    rule_id = str(_require(raw, "id", path))
+    path = f"{path}({rule_id})"
+    severity = str(raw.get("severity", "block"))
+    if severity not in Severity.__members__.values():
+        raise ConfigError(f"{path}.severity: expected one of {[s.value for s in Severity]}, got {severity!r}")
+    column = str(_require(raw, "column", path))
+    params = dict(raw.get("params", {}) or {})
+    referenced = [column, *([params["context"]] if "context" in params else [])]
+    missing = [c for c in referenced if c not in columns]
+    if missing:
+        raise ConfigError(f"{path}: column {missing[0]!r} is not in the log contract of this model")
+    rule = GuardRule(
+        id=rule_id,
+        version=_positive_int(raw.get("version", 1), f"{path}.version"),
+        severity=Severity(severity),
+        check=str(_require(raw, "check", path)),
+        column=column,
+        params=params,
+        description=str(raw.get("description", "")),
+    )
+    try:
+        check_for(rule.check).build(rule)  # unknown checks, parameters and types fail here, not at run time
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return rule
+
+
+def parse_guards(raw: Mapping[str, Any], columns: set[str], path: str) -> GuardSettings:
+    rules = tuple(parse_guard_rule(r, columns, f"{path}.rules[{i}]") for i, r in enumerate(raw.get("rules", []) or []))
+    ids = [r.id for r in rules]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ConfigError(f"{path}.rules: rule ids used twice: {duplicated}")
+    share = float(raw.get("max_blocked_share", GuardSettings.max_blocked_share))
+    if not 0 <= share <= 1:
+        raise ConfigError(f"{path}.max_blocked_share: expected a share between 0 and 1, got {share}")
+    return GuardSettings(rules, share)
+
+
 def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     path = f"models.{name}"
     outputs = raw.get("outputs", {}) or {}
@@ -259,7 +315,14 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         prompt_context=prompt_context,
         drift=drift,
         expectations=parse_expectations(raw.get("expectations", {}) or {}, names, f"{path}.expectations"),
+        guards=parse_guards(raw.get("guards", {}) or {}, _log_columns(names, outputs, prompt), f"{path}.guards"),
     )
+
+
+def _log_columns(monitored: list[str], outputs: Mapping[str, Any], prompt: Mapping[str, Any]) -> set[str]:
+    """Columns a guard rule may read: the contract's own, the monitored ones and the text sources."""
+    sources = {outputs.get("text"), prompt.get("text"), prompt.get("context")} - {None}
+    return {"prediction_id", "model_name", "model_version", "event_ts", *monitored, *sources}
 
 
 def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:

@@ -44,6 +44,11 @@ def _parses(value: str) -> bool:
     return True
 
 
+def token_count(text: pl.Expr) -> pl.Expr:
+    """Approximate tokens: words and single punctuation marks."""
+    return text.str.count_matches(TOKEN_PATTERN)
+
+
 def json_valid(text: pl.Expr) -> pl.Expr:
     """1.0 when the text parses as JSON, 0.0 when not, null for null text."""
     return text.map_elements(_parses, return_dtype=pl.Boolean, skip_nulls=True).cast(pl.Float64)
@@ -56,7 +61,7 @@ def text_metric_exprs(text_output: str | None, prompt_text: str | None, prompt_c
         text = pl.col(text_output)
         exprs += [
             text.str.len_chars().cast(pl.Float64).alias("output_chars"),
-            text.str.count_matches(TOKEN_PATTERN).cast(pl.Float64).alias("output_tokens"),
+            token_count(text).cast(pl.Float64).alias("output_tokens"),
             json_valid(text).alias("json_valid"),
             json_depth(text).alias("json_depth"),
         ]
@@ -64,7 +69,7 @@ def text_metric_exprs(text_output: str | None, prompt_text: str | None, prompt_c
         prompt = pl.col(prompt_text)
         exprs += [
             prompt.str.len_chars().cast(pl.Float64).alias("prompt_chars"),
-            prompt.str.count_matches(TOKEN_PATTERN).cast(pl.Float64).alias("prompt_tokens"),
+            token_count(prompt).cast(pl.Float64).alias("prompt_tokens"),
         ]
     if prompt_context:
         exprs.append(pl.col(prompt_context).str.len_chars().cast(pl.Float64).alias("context_chars"))

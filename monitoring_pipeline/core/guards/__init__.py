@@ -1,0 +1,1 @@
+"""Output guards: declared rules, vectorised verdicts, the validated / quarantined split."""

@@ -1,0 +1,89 @@
+"""Run guard rules over a batch: every failure becomes a verdict row, and every input row lands in exactly one of
+`validated` (no blocking rule failed, or a person released it) and `quarantined` (with all its reasons)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
+
+ID = "prediction_id"
+VERDICT_SCHEMA: dict[str, pl.DataType] = {
+    ID: pl.String(),
+    "rule_id": pl.String(),
+    "rule_version": pl.Int64(),
+    "severity": pl.String(),
+    "reason": pl.String(),
+    "released": pl.Boolean(),
+}
+REASONS = "guard_reasons"
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    verdicts: pl.DataFrame
+    validated: pl.DataFrame
+    quarantined: pl.DataFrame
+    n_input: int
+
+    def __post_init__(self) -> None:
+        if self.validated.height + self.quarantined.height != self.n_input:
+            raise AssertionError("guard split lost rows")  # a bug, never bad input
+
+    def failures_by_rule(self) -> dict[str, int]:
+        counts = self.verdicts.group_by("rule_id").len().sort("rule_id")
+        return dict(counts.iter_rows())
+
+
+def _rule_column(index: int) -> str:
+    return f"__guard_{index}"
+
+
+def evaluate(frame: pl.DataFrame, rules: Sequence[GuardRule], released: Collection[str] = ()) -> GuardResult:
+    """Apply `rules` to every row of `frame` (which must hold `prediction_id`). Rows whose id is in `released`
+    are validated even when a blocking rule fails; their verdicts stay, marked released."""
+    columns = [_rule_column(i) for i in range(len(rules))]
+    flagged = frame.with_columns(
+        [check_for(rule.check).build(rule).alias(name) for rule, name in zip(rules, columns, strict=True)]
+    )
+    is_released = pl.col(ID).is_in(pl.Series(list(released), dtype=pl.String).implode())
+    blocking = [name for rule, name in zip(rules, columns, strict=True) if rule.severity is Severity.BLOCK]
+    blocked = pl.any_horizontal([pl.col(c).is_not_null() for c in blocking]) if blocking else pl.lit(False)
+    flagged = flagged.with_columns((blocked & ~is_released).alias("__blocked"), is_released.alias("__released"))
+
+    rule_table = pl.DataFrame(
+        {
+            "__rule": columns,
+            "rule_id": [r.id for r in rules],
+            "rule_version": [r.version for r in rules],
+            "severity": [r.severity.value for r in rules],
+        },
+        schema={"__rule": pl.String, "rule_id": pl.String, "rule_version": pl.Int64, "severity": pl.String},
+    )
+    verdicts = (
+        (
+            flagged.select(ID, "__released", *columns)
+            .unpivot(index=[ID, "__released"], on=columns, variable_name="__rule", value_name="reason")
+            .drop_nulls("reason")
+            .join(rule_table, on="__rule", how="left")
+            .select(ID, "rule_id", "rule_version", "severity", "reason", pl.col("__released").alias("released"))
+            .cast(VERDICT_SCHEMA)
+        )
+        if columns
+        else pl.DataFrame(schema=VERDICT_SCHEMA)
+    )
+
+    reasons = (
+        pl.concat_list(
+            [pl.format(f"{rule.id}:{{}}", pl.col(name)) for rule, name in zip(rules, columns, strict=True)]
+        ).list.drop_nulls()
+        if columns
+        else pl.lit([], pl.List(pl.String))
+    )
+    helpers = [*columns, "__blocked", "__released"]
+    validated = flagged.filter(~pl.col("__blocked")).drop(helpers)
+    quarantined = flagged.filter(pl.col("__blocked")).with_columns(reasons.alias(REASONS)).drop(helpers)
+    return GuardResult(verdicts, validated, quarantined, frame.height)

@@ -1,0 +1,268 @@
+"""Guard rules: each declared rule becomes one vectorised Polars expression that yields a reason (a short string
+that never copies the output itself) when a row fails it, and null when it passes.
+
+Checks (the `check` of a rule) and their parameters:
+
+| check | parameters | reasons |
+|---|---|---|
+| required | - | null, empty, whitespace_only |
+| numeric_range | min, max | null, nan, infinite, below_min, above_max |
+| vocabulary | values | not_in_vocabulary |
+| text_characters | - | nul_byte, ansi_escape, control_character, replacement_character |
+| special_tokens | tokens | special_token:<token> |
+| repetition | max_share (0.5), min_words (12) | repetition:<share of repeated word trigrams> |
+| length | min_chars, max_chars, max_tokens | too_short, too_long_chars, too_long_tokens |
+| json | max_depth (20), max_bytes (100000), required ({key: type}) | json_too_large, json_too_deep:<depth>, |
+|      |                                                             | json_invalid, json_not_object,          |
+|      |                                                             | json_missing_key:<k>, json_wrong_type:<k> |
+| grounding | context (column), min_score (0.5) | ungrounded:<score> |
+| refusal | patterns | refusal |
+
+JSON is checked without recursion: size and bracket depth are measured first, and only outputs within both
+limits are parsed, so a 10 MB or 10,000-deep output is a verdict, never a crash or a hang.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import polars as pl
+
+from monitoring_pipeline.core.text import json_depth, token_count
+
+
+class Severity(StrEnum):
+    BLOCK = "block"
+    WARN = "warn"
+
+
+@dataclass(frozen=True)
+class GuardRule:
+    id: str
+    version: int
+    severity: Severity
+    check: str
+    column: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    build: Callable[[GuardRule], pl.Expr]
+    description: str
+
+
+def _reason(*cases: tuple[pl.Expr, str | pl.Expr]) -> pl.Expr:
+    """The reason of the first failing case, else null."""
+    expr = pl.when(cases[0][0]).then(_lit(cases[0][1]))
+    for condition, reason in cases[1:]:
+        expr = expr.when(condition).then(_lit(reason))
+    return expr.otherwise(pl.lit(None, pl.String))
+
+
+def _lit(reason: str | pl.Expr) -> pl.Expr:
+    return pl.lit(reason) if isinstance(reason, str) else reason
+
+
+def _required(rule: GuardRule) -> pl.Expr:
+    value = pl.col(rule.column)
+    text = value.cast(pl.String)
+    return _reason(
+        (value.is_null(), "null"),
+        (text.str.len_chars() == 0, "empty"),
+        (text.str.strip_chars().str.len_chars() == 0, "whitespace_only"),
+    )
+
+
+def _numeric_range(rule: GuardRule) -> pl.Expr:
+    value = pl.col(rule.column).cast(pl.Float64)
+    low, high = rule.params.get("min"), rule.params.get("max")
+    cases = [(value.is_null(), "null"), (value.is_nan(), "nan"), (value.is_infinite(), "infinite")]
+    if low is not None:
+        cases.append((value < low, "below_min"))
+    if high is not None:
+        cases.append((value > high, "above_max"))
+    return _reason(*cases)
+
+
+def _vocabulary(rule: GuardRule) -> pl.Expr:
+    value = pl.col(rule.column).cast(pl.String)
+    allowed = pl.Series([str(v) for v in rule.params["values"]], dtype=pl.String)
+    return _reason((value.is_not_null() & ~value.is_in(allowed.implode()), "not_in_vocabulary"))
+
+
+CONTROL = r"[\x01-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]"
+
+
+def _text_characters(rule: GuardRule) -> pl.Expr:
+    text = pl.col(rule.column)
+    return _reason(
+        (text.str.contains("\x00", literal=True), "nul_byte"),
+        (text.str.contains("\x1b", literal=True), "ansi_escape"),
+        (text.str.contains(CONTROL), "control_character"),
+        (text.str.contains("\ufffd", literal=True), "replacement_character"),
+    )
+
+
+DEFAULT_SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<unk>",
+    "<s>",
+    "</s>",
+    "[PAD]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+)
+
+
+def _special_tokens(rule: GuardRule) -> pl.Expr:
+    tokens = list(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
+    pattern = "|".join(re.escape(t) for t in tokens)
+    text = pl.col(rule.column)
+    return _reason((text.str.contains_any(tokens), pl.format("special_token:{}", text.str.extract(f"({pattern})"))))
+
+
+def _repetition(rule: GuardRule) -> pl.Expr:
+    """Share of word trigrams that repeat an earlier one. Computed only where the distinct-word count allows a
+    share above the limit (distinct words <= distinct trigrams + 2), so ordinary text costs one cheap pass."""
+    max_share = float(rule.params.get("max_share", 0.5))
+    min_words = int(rule.params.get("min_words", 12))
+    words = pl.col(rule.column).str.split(" ").list.eval(pl.element().filter(pl.element() != "").hash())
+    n_words = words.list.len()
+    candidate = (n_words >= min_words) & (words.list.n_unique() < (1 - max_share) * (n_words - 2) + 2)
+    trigrams = words.list.eval(
+        (pl.element() * 1_000_003 + pl.element().shift(-1) * 1_009 + pl.element().shift(-2)).drop_nulls()
+    )
+    share = 1 - trigrams.list.n_unique() / (n_words - 2)
+    repeated = pl.when(candidate).then(share).otherwise(0.0)
+    return _reason((repeated > max_share, pl.format("repetition:{}", repeated.round(2))))
+
+
+def _length(rule: GuardRule) -> pl.Expr:
+    text = pl.col(rule.column)
+    cases = []
+    if "min_chars" in rule.params:
+        cases.append((text.str.len_chars() < rule.params["min_chars"], "too_short"))
+    if "max_chars" in rule.params:
+        cases.append((text.str.len_chars() > rule.params["max_chars"], "too_long_chars"))
+    if "max_tokens" in rule.params:
+        cases.append((token_count(text) > rule.params["max_tokens"], "too_long_tokens"))
+    return _reason(*cases) if cases else pl.lit(None, pl.String)
+
+
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+def json_problem(text: str, required: Mapping[str, str]) -> str | None:
+    """Parse (the caller has bounded size and depth) and check the top-level keys' presence and types."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return "json_invalid"
+    if required and not isinstance(value, dict):
+        return "json_not_object"
+    for key, kind in required.items():
+        if key not in value:
+            return f"json_missing_key:{key}"
+        expected = JSON_TYPES[kind]
+        if not isinstance(value[key], expected) or (kind in ("number", "integer") and isinstance(value[key], bool)):
+            return f"json_wrong_type:{key}"
+    return None
+
+
+def _json(rule: GuardRule) -> pl.Expr:
+    text = pl.col(rule.column)
+    max_depth = int(rule.params.get("max_depth", 20))
+    max_bytes = int(rule.params.get("max_bytes", 100_000))
+    required = dict(rule.params.get("required", {}))
+    unknown = sorted(set(required.values()) - set(JSON_TYPES))
+    if unknown:
+        raise ValueError(f"rule {rule.id}: unknown JSON types {unknown}; expected one of {sorted(JSON_TYPES)}")
+    depth = json_depth(text)
+    too_large, too_deep = text.str.len_bytes() > max_bytes, depth > max_depth
+    parsed = text.map_elements(lambda t: json_problem(t, required), return_dtype=pl.String, skip_nulls=True)
+    bounded = pl.when(too_large | too_deep).then(None).otherwise(text)
+    return _reason(
+        (text.is_null(), "null"),
+        (too_large, "json_too_large"),
+        (too_deep, pl.format("json_too_deep:{}", depth.cast(pl.Int64))),
+        (bounded.is_not_null(), parsed.alias(rule.column)),
+    )
+
+
+# URLs, [n] citations, typographic or JSON-escaped quotations of 12+ characters, numbers of 2+ digits or with a
+# decimal point or percent sign (single digits are too common to check).
+CLAIMS = r"https?://[^\s\"'<>)\]]+|\[\d+\]|“[^”]{12,}”|\\\"[^\"\\]{12,}\\\"|\d+[.,]\d+%?|\d{2,}%?|\d%"
+
+
+def grounding_score(claims: list[str], context: str | None) -> float:
+    """Share of claims found verbatim in the context; 1.0 when there is nothing to check."""
+    if not claims:
+        return 1.0
+    context = context or ""
+    return sum(claim in context for claim in claims) / len(claims)
+
+
+def _grounding(rule: GuardRule) -> pl.Expr:
+    """Share of the output's checkable claims (URLs, [n] citations, quoted passages, numbers) found verbatim in
+    the provided context; below `min_score` the output is ungrounded."""
+    min_score = float(rule.params.get("min_score", 0.5))
+    claims = pl.col(rule.column).str.extract_all(CLAIMS).list.eval(pl.element().str.strip_chars('“”\\"'))
+    row = pl.struct(claims.alias("claims"), pl.col(rule.params["context"]).alias("context"))
+    score = row.map_elements(lambda r: grounding_score(r["claims"], r["context"]), return_dtype=pl.Float64)
+    return _reason((score < min_score, pl.format("ungrounded:{}", score.round(2))))
+
+
+DEFAULT_REFUSALS = (
+    r"\bI(?:'m| am) (?:sorry|afraid),? (?:but )?I (?:can(?:no|')t|won't|am unable)",
+    r"\bI can(?:no|')t (?:help|assist|comply|provide)",
+    r"\bas an AI(?: language model)?\b",
+    r"\bI(?:'m| am) (?:not able|unable) to (?:help|assist|provide)",
+)
+
+
+def _refusal(rule: GuardRule) -> pl.Expr:
+    patterns = rule.params.get("patterns", DEFAULT_REFUSALS)
+    return _reason((pl.col(rule.column).str.contains("(?i)" + "|".join(f"(?:{p})" for p in patterns)), "refusal"))
+
+
+CHECKS: dict[str, Check] = {
+    c.name: c
+    for c in (
+        Check("required", _required, "value present, not empty, not whitespace-only"),
+        Check("numeric_range", _numeric_range, "finite and within [min, max]"),
+        Check("vocabulary", _vocabulary, "one of the declared values"),
+        Check("text_characters", _text_characters, "no NUL, ANSI escapes, control or replacement characters"),
+        Check("special_tokens", _special_tokens, "no leaked special tokens"),
+        Check("repetition", _repetition, "repeated word-trigram share at most max_share"),
+        Check("length", _length, "length in characters and approximate tokens within limits"),
+        Check("json", _json, "parses within size and depth limits; required keys with their types"),
+        Check("grounding", _grounding, "claims in the output occur in the provided context"),
+        Check("refusal", _refusal, "no refusal where an answer was due"),
+    )
+}
+
+
+def check_for(name: str) -> Check:
+    try:
+        return CHECKS[name]
+    except KeyError:
+        raise ValueError(f"unknown guard check {name!r}; expected one of {sorted(CHECKS)}") from None
