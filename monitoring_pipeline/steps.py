@@ -12,8 +12,9 @@ import polars as pl
 
 from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
-from monitoring_pipeline.core.contract import TS, VERSION, check_schema, split_rows
+from monitoring_pipeline.core.contract import ID, TS, VERSION, check_schema, split_rows
 from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles
+from monitoring_pipeline.core.guards.evaluate import REASONS, GuardResult, evaluate
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, merge_rows, profile_frame
 from monitoring_pipeline.core.text import text_metric_exprs
 from monitoring_pipeline.io import delta
@@ -25,6 +26,17 @@ OUTPUT_PROFILES = "reports/output_profiles"
 DRIFT_REPORT = "reports/drift_report"
 LOG_REJECTS = "reports/log_rejects"
 REFERENCE_BINS = "reports/reference_bins"
+GUARD_VERDICTS = "reports/guard_verdicts"
+QUARANTINE_RELEASES = "reports/quarantine_releases"
+
+
+def validated_table(model: ModelSpec) -> str:
+    return f"validated/{model.name}"
+
+
+def quarantine_table(model: ModelSpec) -> str:
+    return f"quarantine/{model.name}"
+
 
 PROFILE_KEYS: dict[str, pl.DataType] = {
     "model_name": pl.String(),
@@ -52,14 +64,14 @@ def log_table(config: ProjectConfig, model: ModelSpec) -> TableRef:
 
 @dataclass(frozen=True)
 class DayLog:
-    valid: pl.DataFrame  # contract-valid rows with the derived text columns added
+    valid: pl.DataFrame  # contract-valid rows
     rejects: pl.DataFrame
     n_read: int
     log_version: int
 
 
 def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: datetime) -> DayLog:
-    """Read the log rows of `days` at the table's current version, enforce the contract, derive text columns."""
+    """Read the log rows of `days` at the table's current version and enforce the contract."""
     table = log_table(config, model)
     log_version = delta.version(table)
     if log_version is None:
@@ -67,8 +79,12 @@ def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: dat
     scan = delta.scan(table, log_version)
     check_schema(scan.collect_schema(), model, str(table), scan.head(1).collect())
     split = split_rows(delta.scan_days(table, days, TS, log_version).collect(), model, now)
-    valid = split.valid.with_columns(text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context))
-    return DayLog(valid, split.rejects, split.n_read, log_version)
+    return DayLog(split.valid, split.rejects, split.n_read, log_version)
+
+
+def with_derived(frame: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
+    """Add the numeric signals derived from the model's text columns (lengths, JSON validity and depth)."""
+    return frame.with_columns(text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context))
 
 
 def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayLog:
@@ -93,14 +109,80 @@ def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date
     return validate_log_day(raw, str(table), expectations)
 
 
+# -- guards ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayGuards:
+    result: GuardResult
+    log: DayLog
+    released: frozenset[str]
+
+    @property
+    def blocked_share(self) -> float:
+        return self.result.quarantined.height / self.result.n_input if self.result.n_input else 0.0
+
+
+def released_ids(config: ProjectConfig, model: ModelSpec) -> frozenset[str]:
+    table = lake_of(config).table(QUARANTINE_RELEASES)
+    if not delta.exists(table):
+        return frozenset()
+    ids = delta.scan(table).filter(pl.col("model_name") == model.name).select(ID).collect()[ID]
+    return frozenset(ids.to_list())
+
+
+def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason: str, by: str, now: datetime) -> int:
+    """Record that a quarantined prediction is a false positive; the next run of its day validates it."""
+    if not reason.strip():
+        raise ValueError("a release needs a reason")
+    table = lake_of(config).table(quarantine_table(model))
+    held = delta.scan(table).filter(pl.col(ID) == prediction_id).select(ID).collect() if delta.exists(table) else None
+    if held is None or held.is_empty():
+        raise LookupError(f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})")
+    row = pl.DataFrame(
+        {
+            ID: [prediction_id],
+            "model_name": [model.name],
+            "released_by": [by],
+            "reason": [reason],
+            "released_at": [now],
+        },
+        schema={
+            ID: pl.String,
+            "model_name": pl.String,
+            "released_by": pl.String,
+            "reason": pl.String,
+            "released_at": pl.Datetime("us", "UTC"),
+        },
+    )
+    return delta.append(lake_of(config).table(QUARANTINE_RELEASES), row)
+
+
+def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayGuards:
+    """Run the model's guard rules on a day's contract-valid rows; replace that day's verdicts, validated and
+    quarantined partitions. Input = validated + quarantined, always."""
+    log = read_log(config, model, [day], now)
+    released = released_ids(config, model)
+    result = evaluate(log.valid, model.guards.rules, released)
+    lake = lake_of(config)
+    on_day = pl.lit(day).alias("day")
+    verdicts = result.verdicts.with_columns(pl.lit(model.name).alias("model_name"), on_day)
+    delta.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
+    delta.write_partition(lake.table(validated_table(model)), result.validated.with_columns(on_day), {"day": day})
+    delta.write_partition(lake.table(quarantine_table(model)), result.quarantined.with_columns(on_day), {"day": day})
+    return DayGuards(result, log, released)
+
+
 # -- frozen bins -------------------------------------------------------------------------------------------------
 
 
 def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) -> tuple[dict[str, Bins], str, int]:
     """Freeze the model's bins from its baseline window and store them; returns (bins, fingerprint, rows used)."""
     log = read_log(config, model, model.baseline.span(), now)
+    guarded = evaluate(log.valid, model.guards.rules)
+    rows = with_derived(pl.concat([guarded.validated, guarded.quarantined.drop(REASONS)]), model)
     kinds = {c.name: c.kind for c in model.columns}
-    bins = freeze_bins(log.valid, kinds, config.top_k, config.vocab_cap)
+    bins = freeze_bins(rows, kinds, config.top_k, config.vocab_cap)
     fingerprint = bins_fingerprint(bins)
     rows = pl.DataFrame({"column": list(bins), "bins_json": [b.to_json() for b in bins.values()]}).select(
         pl.lit(model.name).alias("model_name"),
@@ -137,7 +219,8 @@ def load_model_bins(config: ProjectConfig, model: ModelSpec) -> tuple[dict[str, 
 class DayProfiles:
     features: pl.DataFrame
     outputs: pl.DataFrame
-    log: DayLog
+    n_validated: int
+    n_quarantined: int
     bins_version: str
 
 
@@ -167,17 +250,32 @@ def _profile_rows(
     )
 
 
-def profile_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayProfiles:
-    """Profile one day's valid rows per model version; replace that day's feature and output profiles."""
+def _read_day(config: ProjectConfig, name: str, day: date) -> pl.DataFrame:
+    table = lake_of(config).table(name)
+    if not delta.exists(table):
+        raise LookupError(f"table {table} does not exist; run the guards for {day} first")
+    return delta.scan(table).filter(pl.col("day") == day).drop("day").collect()
+
+
+def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfiles:
+    """Profile one day per model version — features and outputs on the validated rows only, guard failure flags
+    on every row — and replace that day's feature and output profiles."""
     bins, bins_version = load_model_bins(config, model)
-    log = read_log(config, model, [day], now)
-    features = _profile_rows(log.valid, model, bins, ("feature",), day, bins_version)
-    outputs = _profile_rows(log.valid, model, bins, ("output", "prompt"), day, bins_version)
+    validated = with_derived(_read_day(config, validated_table(model), day), model)
+    quarantined = _read_day(config, quarantine_table(model), day).drop(REASONS)
+    every_row = pl.concat([validated.select(quarantined.columns), quarantined])
+    features = _profile_rows(validated, model, bins, ("feature",), day, bins_version)
+    outputs = pl.concat(
+        [
+            _profile_rows(validated, model, bins, ("output", "prompt"), day, bins_version),
+            _profile_rows(every_row, model, bins, ("guard",), day, bins_version),
+        ]
+    )
     lake = lake_of(config)
     partition = {"model_name": model.name, "day": day}
     delta.write_partition(lake.table(FEATURE_PROFILES), features, partition)
     delta.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition)
-    return DayProfiles(features, outputs, log, bins_version)
+    return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version)
 
 
 def read_profiles(config: ProjectConfig, model: ModelSpec, days: list[date]) -> pl.DataFrame:

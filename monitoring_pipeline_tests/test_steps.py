@@ -36,7 +36,8 @@ def test_empty_day_is_profiled_as_empty_and_judged_no_data(lake: ProjectConfig) 
     model = _model(lake, ReferenceWindow("rolling", days=3))
     steps.freeze_model_bins(lake, model, NOW)
     for day in DAYS:
-        steps.profile_day(lake, model, day, NOW)
+        steps.guard_day(lake, model, day, NOW)
+        steps.profile_day(lake, model, day)
     empty = steps.read_profiles(lake, model, [date(2026, 9, 5)])
     assert empty.height == len(model.columns) and empty["n_rows"].sum() == 0
     verdicts = set(steps.drift_day(lake, model, date(2026, 9, 5)).frame["verdict"])
@@ -49,7 +50,8 @@ def test_empty_day_is_profiled_as_empty_and_judged_no_data(lake: ProjectConfig) 
 def test_first_day_of_a_rolling_window_has_no_reference(lake: ProjectConfig) -> None:
     model = _model(lake, ReferenceWindow("rolling", days=7))
     steps.freeze_model_bins(lake, model, NOW)
-    steps.profile_day(lake, model, DAYS[0], NOW)
+    steps.guard_day(lake, model, DAYS[0], NOW)
+    steps.profile_day(lake, model, DAYS[0])
     result = steps.drift_day(lake, model, DAYS[0])
     assert result.reference_days == [] and set(result.frame["verdict"]) == {"no_reference"}
 
@@ -67,7 +69,7 @@ def test_naive_timestamps_in_the_log_stop_the_read_naming_table_and_column(demo_
 
 def test_drift_before_bins_are_frozen_says_what_to_run(lake: ProjectConfig) -> None:
     with pytest.raises(steps.MissingReferenceBins, match="materialize support_summarizer/reference_bins first"):
-        steps.profile_day(lake, lake.model("support_summarizer"), DAYS[0], NOW)
+        steps.profile_day(lake, lake.model("support_summarizer"), DAYS[0])
 
 
 def test_the_pure_core_never_imports_dagster_or_great_expectations() -> None:

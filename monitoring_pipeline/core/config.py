@@ -14,6 +14,7 @@ from typing import Any
 from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
 from monitoring_pipeline.core.drift.compare import DriftSettings
 from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info
+from monitoring_pipeline.core.guards.evaluate import flag_column
 from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
 from monitoring_pipeline.core.text import derived_text_columns
 
@@ -26,7 +27,7 @@ class ConfigError(ValueError):
 class MonitoredColumn:
     name: str
     kind: ColumnKind
-    role: str  # "feature", "output" or "prompt"
+    role: str  # "feature", "output", "prompt" or "guard" (the 0/1 failure flag of a guard rule)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class ModelSpec:
     def source_columns(self) -> tuple[str, ...]:
         """The log columns read to compute the monitored columns."""
         derived = derived_text_columns(self.text_output, self.prompt_text, self.prompt_context)
-        plain = tuple(c.name for c in self.columns if c.name not in derived)
+        plain = tuple(c.name for c in self.columns if c.name not in derived and c.role != "guard")
         return plain + tuple(s for s in (self.text_output, self.prompt_text, self.prompt_context) if s)
 
     def columns_with_role(self, *roles: str) -> tuple[MonitoredColumn, ...]:
@@ -301,6 +302,8 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
             raise ConfigError(f"{path}.drift.columns.{column}: not a monitored column of {name}")
         drift[column] = parse_drift_settings(settings, f"{path}.drift.columns.{column}", defaults)
     end = raw.get("end_date")
+    guards = parse_guards(raw.get("guards", {}) or {}, _log_columns(names, outputs, prompt), f"{path}.guards")
+    columns += [MonitoredColumn(flag_column(rule.id), ColumnKind.NUMERIC, "guard") for rule in guards.rules]
     return ModelSpec(
         name=name,
         log_table=str(_require(raw, "log_table", path)),
@@ -315,7 +318,7 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         prompt_context=prompt_context,
         drift=drift,
         expectations=parse_expectations(raw.get("expectations", {}) or {}, names, f"{path}.expectations"),
-        guards=parse_guards(raw.get("guards", {}) or {}, _log_columns(names, outputs, prompt), f"{path}.guards"),
+        guards=guards,
     )
 
 

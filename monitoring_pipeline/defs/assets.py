@@ -14,6 +14,7 @@ from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import ProjectResource
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
+BLOCKED_SHARE_CHECK = "blocked_share_within_limit"
 REFERENCE_COVERAGE_CHECK = "reference_window_complete"
 MAX_REJECTED_SHARE = 0.01
 
@@ -27,7 +28,16 @@ def _now() -> datetime:
 
 
 def model_asset_keys(model_name: str) -> dict[str, dg.AssetKey]:
-    names = ("reference_bins", "prediction_log", "feature_profiles", "output_profiles", "drift_report")
+    names = (
+        "reference_bins",
+        "prediction_log",
+        "guard_verdicts",
+        "validated_predictions",
+        "quarantined_predictions",
+        "feature_profiles",
+        "output_profiles",
+        "drift_report",
+    )
     return {name: dg.AssetKey([model_name, name]) for name in names}
 
 
@@ -82,18 +92,79 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             ],
         )
 
+    guard_outputs = ("guard_verdicts", "validated_predictions", "quarantined_predictions")
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                keys["guard_verdicts"],
+                deps=[keys["prediction_log"]],
+                group_name=group,
+                kinds={"polars", "delta"},
+                description="One row per prediction and failed guard rule: rule id, version, severity, reason.",
+            ),
+            dg.AssetSpec(
+                keys["validated_predictions"],
+                deps=[keys["prediction_log"]],
+                group_name=group,
+                kinds={"polars", "delta"},
+                description="The day's predictions that passed every blocking guard rule (or were released).",
+            ),
+            dg.AssetSpec(
+                keys["quarantined_predictions"],
+                deps=[keys["prediction_log"]],
+                group_name=group,
+                kinds={"polars", "delta"},
+                description="The day's predictions held back by a blocking guard rule, with all their reasons.",
+            ),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                BLOCKED_SHARE_CHECK, asset=keys["validated_predictions"], partitions_def=partitions, blocking=True
+            )
+        ],
+        partitions_def=partitions,
+        name=f"{model.name}__guards",
+    )
+    def guards(context: dg.AssetExecutionContext, project: ProjectResource):
+        config = project.load()
+        spec = config.model(model.name)
+        day = day_of(context)
+        result = steps.guard_day(config, spec, day, _now())
+        counts = {
+            "rows_in": result.result.n_input,
+            "rows_validated": result.result.validated.height,
+            "rows_quarantined": result.result.quarantined.height,
+        }
+        metadata = {
+            **counts,
+            "failures_by_rule": result.result.failures_by_rule(),
+            "released": len(result.released),
+            "log_delta_version": result.log.log_version,
+        }
+        for name in guard_outputs:
+            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata)
+        limit = spec.guards.max_blocked_share
+        yield dg.AssetCheckResult(
+            asset_key=keys["validated_predictions"],
+            check_name=BLOCKED_SHARE_CHECK,
+            passed=result.blocked_share <= limit,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={**counts, "blocked_share": result.blocked_share, "limit": limit},
+        )
+
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(
                 keys["feature_profiles"],
-                deps=[keys["prediction_log"], keys["reference_bins"]],
+                deps=[keys["validated_predictions"], keys["quarantined_predictions"], keys["reference_bins"]],
                 group_name=group,
                 kinds={"polars", "delta"},
                 description="Mergeable daily profiles of the input features, per model version.",
             ),
             dg.AssetSpec(
                 keys["output_profiles"],
-                deps=[keys["prediction_log"], keys["reference_bins"]],
+                deps=[keys["validated_predictions"], keys["quarantined_predictions"], keys["reference_bins"]],
                 group_name=group,
                 kinds={"polars", "delta"},
                 description="Mergeable daily profiles of the outputs and prompt-side signals.",
@@ -104,16 +175,16 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     )
     def profiles(context: dg.AssetExecutionContext, project: ProjectResource):
         config = project.load()
-        result = steps.profile_day(config, config.model(model.name), day_of(context), _now())
+        result = steps.profile_day(config, config.model(model.name), day_of(context))
         for key, rows in ((keys["feature_profiles"], result.features), (keys["output_profiles"], result.outputs)):
             yield dg.MaterializeResult(
                 asset_key=key,
                 metadata={
-                    "rows_profiled": result.log.valid.height,
+                    "rows_profiled": result.n_validated,
+                    "rows_quarantined": result.n_quarantined,
                     "profile_rows": rows.height,
                     "model_versions": sorted({v for v in rows["model_version"].to_list() if v}),
                     "bins_version": result.bins_version,
-                    "log_delta_version": result.log.log_version,
                 },
             )
 
@@ -159,4 +230,4 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             ],
         )
 
-    return [reference_bins, prediction_log, profiles, drift_report]
+    return [reference_bins, prediction_log, guards, profiles, drift_report]

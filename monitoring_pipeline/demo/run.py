@@ -53,9 +53,8 @@ def materialize_model(
         dg.define_asset_job(f"{model.name}_demo_bins", selection=dg.AssetSelection.assets(keys["reference_bins"])),
         dg.define_asset_job(
             f"{model.name}_demo_profiles",
-            selection=dg.AssetSelection.assets(
-                keys["prediction_log"], keys["feature_profiles"], keys["output_profiles"]
-            ),
+            selection=dg.AssetSelection.groups(model.name)
+            - dg.AssetSelection.assets(keys["reference_bins"], keys["drift_report"]),
         ),
     ]
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=setup_jobs))

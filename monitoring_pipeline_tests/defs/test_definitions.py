@@ -10,7 +10,16 @@ from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 EXPECTED_ASSETS = {
     f"{model}/{asset}"
     for model in ("credit_risk", "support_summarizer")
-    for asset in ("reference_bins", "prediction_log", "feature_profiles", "output_profiles", "drift_report")
+    for asset in (
+        "reference_bins",
+        "prediction_log",
+        "guard_verdicts",
+        "validated_predictions",
+        "quarantined_predictions",
+        "feature_profiles",
+        "output_profiles",
+        "drift_report",
+    )
 }
 
 
@@ -23,6 +32,8 @@ def test_definitions_load_with_the_expected_asset_graph() -> None:
         dg.AssetKey(["credit_risk", "feature_profiles"]),
         dg.AssetKey(["credit_risk", "output_profiles"]),
     }
+    profiles = graph.get(dg.AssetKey(["credit_risk", "feature_profiles"]))
+    assert dg.AssetKey(["credit_risk", "validated_predictions"]) in profiles.parent_keys
     partitions = graph.get(drift).partitions_def
     assert partitions.get_first_partition_key() == "2026-09-01"
     assert len(partitions.get_partition_keys()) == 60

@@ -27,7 +27,8 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     for model in config.models.values():
         steps.freeze_model_bins(config, model, NOW)
         for day in demo_days():
-            steps.profile_day(config, model, day, NOW)
+            steps.guard_day(config, model, day, NOW)
+            steps.profile_day(config, model, day)
         frames += [steps.drift_day(config, model, day).frame for day in demo_days()]
     return pl.concat(frames).select("model_name", "day", "column", "verdict").unique()
 

@@ -20,6 +20,12 @@ VERDICT_SCHEMA: dict[str, pl.DataType] = {
     "released": pl.Boolean(),
 }
 REASONS = "guard_reasons"
+FLAG_PREFIX = "guard_"
+
+
+def flag_column(rule_id: str) -> str:
+    """The 0/1 column that marks a row failing `rule_id` (profiled and drift-monitored like any output)."""
+    return f"{FLAG_PREFIX}{rule_id}"
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,10 @@ def _rule_column(index: int) -> str:
 
 
 def evaluate(frame: pl.DataFrame, rules: Sequence[GuardRule], released: Collection[str] = ()) -> GuardResult:
-    """Apply `rules` to every row of `frame` (which must hold `prediction_id`). Rows whose id is in `released`
-    are validated even when a blocking rule fails; their verdicts stay, marked released."""
+    """Apply `rules` to every row of `frame` (which must hold `prediction_id`). Both outputs keep the input's
+    columns plus one 0/1 flag per rule (1 = failed, warn rules included); quarantined rows also list their
+    reasons. Rows whose id is in `released` are validated even when a blocking rule fails; their verdicts stay,
+    marked released."""
     columns = [_rule_column(i) for i in range(len(rules))]
     flagged = frame.with_columns(
         [check_for(rule.check).build(rule).alias(name) for rule, name in zip(rules, columns, strict=True)]
@@ -83,7 +91,12 @@ def evaluate(frame: pl.DataFrame, rules: Sequence[GuardRule], released: Collecti
         if columns
         else pl.lit([], pl.List(pl.String))
     )
+    flags = [
+        pl.col(name).is_not_null().cast(pl.Float64).alias(flag_column(rule.id))
+        for rule, name in zip(rules, columns, strict=True)
+    ]
+    flagged = flagged.with_columns(reasons.alias(REASONS), *flags)
     helpers = [*columns, "__blocked", "__released"]
-    validated = flagged.filter(~pl.col("__blocked")).drop(helpers)
-    quarantined = flagged.filter(pl.col("__blocked")).with_columns(reasons.alias(REASONS)).drop(helpers)
+    validated = flagged.filter(~pl.col("__blocked")).drop(*helpers, REASONS)
+    quarantined = flagged.filter(pl.col("__blocked")).drop(helpers)
     return GuardResult(verdicts, validated, quarantined, frame.height)

@@ -167,7 +167,8 @@ def test_split_reconciles_and_releases() -> None:
     assert result.validated["prediction_id"].to_list() == ["a", "c", "d"]
     assert result.quarantined["prediction_id"].to_list() == ["b"]
     assert result.quarantined["guard_reasons"].to_list() == [["score:above_max"]]
-    assert result.validated.columns == frame.columns  # nothing added to clean rows
+    assert result.validated.columns == [*frame.columns, "guard_score", "guard_tokens"]
+    assert result.validated["guard_tokens"].to_list() == [0.0, 0.0, 1.0]  # warn failures stay visible
     verdicts = result.verdicts.sort("prediction_id")
     assert verdicts.select("prediction_id", "rule_id", "rule_version", "severity", "released").rows() == [
         ("b", "score", 1, "block", False),
