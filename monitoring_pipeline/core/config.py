@@ -7,7 +7,7 @@ the path of the offending key, e.g. `models.credit_risk.reference.kind`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -233,6 +233,7 @@ def parse_expectations(raw: Mapping[str, Any], names: list[str], path: str) -> E
     )
 
 
+GUARD_RATE_THRESHOLDS = Thresholds(warn=0.01, drift=0.03)  # absolute change of a rule's failure rate
 GUARD_RULE_KEYS = {"id", "version", "severity", "check", "column", "params", "description"}
 
 
@@ -296,14 +297,17 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         raise ConfigError(f"{path}: no monitored columns (features or outputs)")
     drift_raw = raw.get("drift", {}) or {}
     defaults = parse_drift_settings(drift_raw.get("defaults", {}) or {}, f"{path}.drift.defaults")
-    drift = {"*": defaults}
-    for column, settings in (drift_raw.get("columns", {}) or {}).items():
-        if column not in names:
-            raise ConfigError(f"{path}.drift.columns.{column}: not a monitored column of {name}")
-        drift[column] = parse_drift_settings(settings, f"{path}.drift.columns.{column}", defaults)
-    end = raw.get("end_date")
     guards = parse_guards(raw.get("guards", {}) or {}, _log_columns(names, outputs, prompt), f"{path}.guards")
-    columns += [MonitoredColumn(flag_column(rule.id), ColumnKind.NUMERIC, "guard") for rule in guards.rules]
+    flags = [MonitoredColumn(flag_column(rule.id), ColumnKind.NUMERIC, "guard") for rule in guards.rules]
+    columns += flags
+    # A guard flag is 0/1, so its KS statistic is exactly the change in the rule's failure rate.
+    rate = replace(defaults, decide_on=("ks",), thresholds={**defaults.thresholds, "ks": GUARD_RATE_THRESHOLDS})
+    drift = {"*": defaults} | {flag.name: rate for flag in flags}
+    for column, settings in (drift_raw.get("columns", {}) or {}).items():
+        if column not in [c.name for c in columns]:
+            raise ConfigError(f"{path}.drift.columns.{column}: not a monitored column of {name}")
+        drift[column] = parse_drift_settings(settings, f"{path}.drift.columns.{column}", drift.get(column, defaults))
+    end = raw.get("end_date")
     return ModelSpec(
         name=name,
         log_table=str(_require(raw, "log_table", path)),

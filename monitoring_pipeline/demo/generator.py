@@ -55,6 +55,14 @@ _MIX_DAY = 40
 _RELEASE_DAY = 45
 _RELEASE_LOGIT_SHIFT = 0.8
 _PROMPT_DAY = 50
+_GUARD_BURST_DAY = 35
+_GUARD_BURST_SHARE = 0.04
+_ABNORMAL_OUTPUTS = (
+    '{"summary": "The customer asked about billing. <|endoftext|>", "topics": ["billing"]}',
+    '{"summary": "' + "I will summarize the ticket now. " * 30 + '", "topics": []}',
+    '{"summary": "\x1b[31mERROR\x1b[0m refund", "topics": ["refund"]}',
+    '{"summary": "x", "detail": ' + "[" * 12 + '"deep"' + "]" * 12 + "}",
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,13 @@ INCIDENTS: tuple[Incident, ...] = (
         "output_text",
         "prompt_release",
         "prompt template v2: outputs ~2x longer and nested deeper (JSON depth 5 instead of 2), prompts ~40% longer",
+    ),
+    Incident(
+        LLM_MODEL,
+        DEMO_START + timedelta(days=_GUARD_BURST_DAY),
+        "output_text",
+        "guard_burst",
+        "one day where 4% of outputs leak special tokens, loop, carry ANSI escapes or nest JSON 13 deep",
     ),
 )
 
@@ -571,9 +586,18 @@ def llm_day(day: date, rows: int, seed: int = 11) -> pl.DataFrame:
         language,
         prompt.alias("prompt_text"),
         _retrieved_context(rng, n),
-        _output_text(rng, n, v2),
+        _with_burst(rng, _output_text(rng, n, v2), day),
         pl.Series("score", rng.beta(8, 2, n)),
     )
+
+
+def _with_burst(rng: np.random.Generator, outputs: pl.Series, day: date) -> pl.Series:
+    """On the guard-burst day, replace a share of the outputs with abnormal ones (cycling through the kinds)."""
+    if _day_index(day) != _GUARD_BURST_DAY:
+        return outputs
+    hit = np.flatnonzero(rng.random(len(outputs)) < _GUARD_BURST_SHARE)
+    abnormal = pl.Series([_ABNORMAL_OUTPUTS[i % len(_ABNORMAL_OUTPUTS)] for i in range(len(hit))], dtype=pl.String)
+    return outputs.scatter(hit, abnormal)
 
 
 # --- C. labels ------------------------------------------------------------------------------------------------

@@ -115,3 +115,15 @@ def test_unknown_column_is_a_clear_error() -> None:
     frame = pl.DataFrame({"x": [1.0]})
     with pytest.raises(KeyError, match="current frame has no column 'y'"):
         drift_frames(pl.DataFrame({"x": [1.0], "y": [2.0]}), frame, ["x", "y"])
+
+
+def test_failure_rate_flags_use_a_chi_square_p_value() -> None:
+    # A 0/1 flag going from 0.5% to 2.5% on 800 rows: KS's continuous p-value (~0.99) would veto it.
+    reference = pl.DataFrame({"flag": [1.0] * 12 + [0.0] * 2388})
+    current = pl.DataFrame({"flag": [1.0] * 20 + [0.0] * 780})
+    settings = {"flag": DriftSettings(decide_on=("ks",), thresholds={"ks": Thresholds(0.01, 0.03)})}
+    report = drift_frames(reference, current, settings=settings)
+    ks = report.to_frame().filter(pl.col("method") == "ks").row(0, named=True)
+    assert ks["value"] == pytest.approx(0.02)
+    assert ks["p_value"] < 1e-4
+    assert report.columns[0].verdict == "warn"

@@ -1,8 +1,8 @@
 """Compare a current profile with a reference profile: every method, a status per method, a verdict per column.
 
-Verdicts are decided on effect size (the column's deciding methods and their thresholds). The KS (numeric) or
-chi-square (categorical) p-value, Benjamini-Hochberg-adjusted across the report's columns, is supporting
-evidence only: a column whose effect size says warn/drift but whose adjusted p-value is >= alpha is `ok`
+Verdicts are decided on effect size (the column's deciding methods and their thresholds). The KS (numeric; for
+discrete numeric columns the chi-square of their value counts) or chi-square (categorical) p-value,
+Benjamini-Hochberg-adjusted across the report's columns, is supporting evidence only: a column whose effect size says warn/drift but whose adjusted p-value is >= alpha is `ok`
 (too few rows to tell), and is never promoted by a small p-value alone — on large days every p-value is tiny.
 """
 
@@ -152,7 +152,7 @@ def _statistics(
         std = reference.std
         return {
             "psi": (methods.psi(ref_deciles, cur_deciles), None),
-            "ks": (ks, methods.ks_pvalue(ks, reference.n_valid, current.n_valid)),
+            "ks": (ks, _numeric_p_value(ks, reference, current, bins)),
             "wasserstein": (wasserstein, None),
             "wasserstein_norm": (wasserstein / std if std else float("nan"), None),
             "jensen_shannon": (methods.jensen_shannon(ref_deciles, cur_deciles), None),
@@ -163,6 +163,18 @@ def _statistics(
         "chi2": (stat, p_value),
         "unseen_share": (float(cur[-1] / cur.sum()), None),
     }
+
+
+DISCRETE_EDGES = 10
+
+
+def _numeric_p_value(ks: float, reference: ColumnProfile, current: ColumnProfile, bins: NumericBins) -> float:
+    """KS's asymptotic p-value for continuous columns. A column with at most DISCRETE_EDGES distinct baseline
+    values (a flag, a count) gets the chi-square test of its value counts instead: KS's p-value assumes
+    continuity and is far too conservative on discrete data."""
+    if len(bins.edges) <= DISCRETE_EDGES:
+        return methods.chi2(reference.counts, current.counts)[1]
+    return methods.ks_pvalue(ks, reference.n_valid, current.n_valid)
 
 
 def _status(value: float | None, threshold: Thresholds | None) -> str:
