@@ -2,8 +2,9 @@
 
 Verdicts are decided on effect size (the column's deciding methods and their thresholds). The KS (numeric; for
 discrete numeric columns the chi-square of their value counts) or chi-square (categorical) p-value,
-Benjamini-Hochberg-adjusted across the report's columns, is supporting evidence only: a column whose effect size says warn/drift but whose adjusted p-value is >= alpha is `ok`
-(too few rows to tell), and is never promoted by a small p-value alone — on large days every p-value is tiny.
+Benjamini-Hochberg-adjusted across the report's columns, is supporting evidence only: a column whose effect
+size says warn/drift but whose adjusted p-value is >= alpha is `ok` (too few rows to tell), and is never
+promoted by a small p-value alone — on large days every p-value is tiny.
 """
 
 from __future__ import annotations
