@@ -55,6 +55,84 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- guards ------------------------------------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace):
+    from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+
+    return load_config(args.config or DEFAULT_CONFIG, args.lake_root)
+
+
+def cmd_guard(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if args.target == "rules":
+        return _print_rules(config, args.model)
+    from monitoring_pipeline.core.guards.evaluate import evaluate
+    from monitoring_pipeline.io.delta import Lake, overwrite
+
+    frame = read_table(args.target).collect()
+    model = config.model(args.model or _only_model(frame, args.target))
+    result = evaluate(frame, model.guards.rules)
+    out = Lake(str(Path(args.out).resolve()))
+    for name, table in (
+        ("guard_verdicts", result.verdicts),
+        ("validated_predictions", result.validated),
+        ("quarantined_predictions", result.quarantined),
+    ):
+        overwrite(out.table(name), table)
+    print(f"{result.n_input} rows: {result.validated.height} validated, {result.quarantined.height} quarantined")
+    failures = result.failures_by_rule()
+    for rule in model.guards.rules:
+        print(f"  {rule.id:<32} {rule.severity.value:<6} {failures.get(rule.id, 0):>8} failed")
+    print(f"tables written under {out.root}")
+    return 0
+
+
+def _only_model(frame: pl.DataFrame, source: str) -> str:
+    names = frame["model_name"].unique().to_list() if "model_name" in frame.columns else []
+    if len(names) != 1:
+        raise SystemExit(f"error: {source} holds models {names}; say which with --model")
+    return names[0]
+
+
+def _print_rules(config, model_name: str | None) -> int:
+    models = [config.model(model_name)] if model_name else list(config.models.values())
+    for model in models:
+        print(f"{model.name} (blocked share limit {model.guards.max_blocked_share:.0%})")
+        for rule in model.guards.rules:
+            params = json.dumps(dict(rule.params), default=str) if rule.params else ""
+            severity = rule.severity.value
+            print(f"  {rule.id:<32} v{rule.version:<3} {severity:<6} {rule.check:<16} {rule.column:<18} {params}")
+    return 0
+
+
+def cmd_quarantine_release(args: argparse.Namespace) -> int:
+    import getpass
+    from datetime import UTC, datetime
+
+    from monitoring_pipeline.steps import release
+
+    config = _config(args)
+    models = [config.model(args.model)] if args.model else list(config.models.values())
+    for model in models:
+        try:
+            version = release(
+                config, model, args.prediction_id, args.reason, args.by or getpass.getuser(), datetime.now(UTC)
+            )
+        except LookupError:
+            continue
+        print(
+            f"released {args.prediction_id} of {model.name} (releases table version {version}); "
+            "it moves to validated_predictions on the next materialization of its day"
+        )
+        return 0
+    raise SystemExit(
+        f"error: prediction {args.prediction_id!r} is not in any quarantine"
+        + (f" of model {args.model}" if args.model else "")
+    )
+
+
 # -- demo --------------------------------------------------------------------------------------------------------
 
 
@@ -104,6 +182,39 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--output", help="write to this file instead of standard output")
     drift.set_defaults(run=cmd_drift)
 
+    guard = commands.add_parser(
+        "guard",
+        help="list the guard rules, or run them on a Parquet file or Delta table",
+        description="`guard rules` lists every declared rule; `guard INPUT --out DIR` applies a model's rules to "
+        "INPUT and writes guard_verdicts, validated_predictions and quarantined_predictions under DIR.",
+        epilog="examples:\n  monitoring-pipeline guard rules --model support_summarizer\n"
+        "  monitoring-pipeline guard data/lake/logs/support_summarizer --out /tmp/guarded",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    guard.add_argument("target", help="`rules`, or a Parquet file / Delta table of predictions")
+    guard.add_argument("--model", help="whose rules (default: the input's only model_name)")
+    guard.add_argument("--out", help="folder for the three output Delta tables (with INPUT)")
+    _config_options(guard)
+    guard.set_defaults(run=cmd_guard)
+
+    quarantine = commands.add_parser("quarantine", help="act on quarantined predictions")
+    quarantine_commands = quarantine.add_subparsers(dest="action", required=True)
+    release = quarantine_commands.add_parser(
+        "release",
+        help="release a false positive: it moves to validated_predictions on the next run of its day",
+        description="Record who released a quarantined prediction and why. Nothing is deleted: the verdicts "
+        "stay, marked released, and the release itself is kept in reports/quarantine_releases.",
+        epilog="example: monitoring-pipeline quarantine release ss-20261006-000000042 "
+        "--reason 'ANSI colour codes are allowed in this channel'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    release.add_argument("prediction_id")
+    release.add_argument("--reason", required=True, help="why this is a false positive")
+    release.add_argument("--by", help="who releases it (default: the current user)")
+    release.add_argument("--model", help="the model (default: search every model's quarantine)")
+    _config_options(release)
+    release.set_defaults(run=cmd_quarantine_release)
+
     demo = commands.add_parser(
         "demo",
         help="build the demo lake and materialize every partition of every asset through Dagster",
@@ -116,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0, help="multiply the demo's rows per day (default 1.0)")
     demo.set_defaults(run=cmd_demo)
     return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="project config (default: the shipped monitoring.yaml)")
+    parser.add_argument("--lake-root", help="the lake root (default: the configured one)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

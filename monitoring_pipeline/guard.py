@@ -1,0 +1,54 @@
+"""Guards for a serving path: check one record (or a small batch) in-process before anything acts on it.
+
+    from monitoring_pipeline import check_record, guard_rules
+
+    rules = guard_rules("support_summarizer")          # from the project's monitoring.yaml (or config_path=...)
+    violations = check_record({"prediction_id": "p1", "output_text": text, ...}, rules)
+    if any(v.severity == "block" for v in violations):
+        ...  # do not show the output
+
+These are the very rules the nightly pipeline applies; nothing here imports Dagster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from monitoring_pipeline.core.guards.evaluate import ID, evaluate
+from monitoring_pipeline.core.guards.rules import GuardRule
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule_id: str
+    rule_version: int
+    severity: str
+    reason: str
+
+
+def guard_rules(model: str, config_path: str | Path | None = None) -> tuple[GuardRule, ...]:
+    """The guard rules declared for `model` in the project config."""
+    from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+
+    return load_config(config_path or DEFAULT_CONFIG).model(model).guards.rules
+
+
+def check_records(records: Sequence[Mapping[str, Any]], rules: Sequence[GuardRule]) -> list[list[Violation]]:
+    """The violations of each record, in order (an empty list: the record passed every rule)."""
+    frame = pl.DataFrame(
+        [{ID: str(i), **record} for i, record in enumerate(records)], infer_schema_length=None
+    ).with_columns(pl.int_range(pl.len()).cast(pl.String).alias(ID))
+    found: list[list[Violation]] = [[] for _ in records]
+    for row in evaluate(frame, rules).verdicts.iter_rows(named=True):
+        found[int(row[ID])].append(Violation(row["rule_id"], row["rule_version"], row["severity"], row["reason"]))
+    return found
+
+
+def check_record(record: Mapping[str, Any], rules: Sequence[GuardRule]) -> list[Violation]:
+    """The violations of one record (an empty list: it passed every rule)."""
+    return check_records([record], rules)[0]
