@@ -1,6 +1,6 @@
 """One full materialization of every asset through Dagster on a temp lake, then what a user checks."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from monitoring_pipeline import steps
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.demo.run import materialize_model
@@ -151,3 +152,57 @@ def test_readme_queries_run_on_the_report_tables(lake) -> None:
     assert results["worst"].height > 0
     assert results["null_share"].height > 0
     assert isinstance(duckdb.__version__, str)
+
+
+def _inject(config, model: str, day: date, n: int, output: str) -> pl.DataFrame:
+    """Append `n` rows with new ids and the given output text to the model's log for `day`."""
+    log = lake_of(config).table(f"logs/{model}")
+    rows = delta.scan(log).filter(pl.col("event_date") == day).head(n).collect()
+    injected = rows.with_columns(
+        pl.format("bad-{}", "prediction_id").alias("prediction_id"), pl.lit(output).alias("output_text")
+    )
+    delta.append(log, injected)
+    return injected
+
+
+def test_a_burst_above_the_limit_is_quarantined_and_blocks_downstream(lake) -> None:
+    config_path, config, instance = lake
+    day = date(2026, 10, 8)
+    injected = _inject(config, "support_summarizer", day, 60, '{"summary": "leak <|endoftext|>"}')
+    job = build_definitions(str(config_path)).resolve_job_def("support_summarizer_nightly")
+    result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False)
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "support_summarizer__guards" in started and not result.success  # the blocking check failed the step
+    assert not {"support_summarizer__profiles", "support_summarizer__drift_report"} & started
+    check = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "validated_predictions"]), "blocked_share_within_limit"),
+        limit=1,
+    )[0].evaluation
+    assert check.passed is False and check.metadata["blocked_share"].value > 0.05
+    metadata = _metadata(instance, ["support_summarizer", "validated_predictions"], day.isoformat())
+    assert metadata["rows_in"] == metadata["rows_validated"] + metadata["rows_quarantined"]
+    model = config.model("support_summarizer")
+    held = _table(config, steps.quarantine_table(model)).filter(pl.col("day") == day)
+    assert set(injected["prediction_id"]) <= set(held["prediction_id"])
+    reasons = held.filter(pl.col("prediction_id").is_in(injected["prediction_id"].implode()))["guard_reasons"]
+    assert all("no_special_tokens:special_token:<|endoftext|>" in r for r in reasons.to_list())
+
+
+def test_a_released_false_positive_moves_to_validated_on_the_next_run(lake) -> None:
+    config_path, config, instance = lake
+    model = config.model("support_summarizer")
+    day = date(2026, 10, 9)
+    (released,) = _inject(config, "support_summarizer", day, 1, '{"summary": "colour \x1b[1m ok"}')["prediction_id"]
+    job = build_definitions(str(config_path)).resolve_job_def("support_summarizer_nightly")
+    assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
+    assert released in _table(config, steps.quarantine_table(model))["prediction_id"].to_list()
+    now = datetime.now(UTC)
+    steps.release(config, model, released, "the UI renders ANSI colour", "reviewer@example.com", now)
+    assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
+    validated = _table(config, steps.validated_table(model)).filter(pl.col("day") == day)
+    assert released in validated["prediction_id"].to_list()
+    assert released not in _table(config, steps.quarantine_table(model))["prediction_id"].to_list()
+    verdict = _table(config, steps.GUARD_VERDICTS).filter(pl.col("prediction_id") == released)
+    assert verdict["released"].to_list() == [True] * verdict.height and verdict.height >= 1  # kept, marked
+    record = _table(config, steps.QUARANTINE_RELEASES).filter(pl.col("prediction_id") == released).row(0, named=True)
+    assert record["released_by"] == "reviewer@example.com" and record["reason"] == "the UI renders ANSI colour"
