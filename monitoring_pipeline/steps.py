@@ -27,6 +27,7 @@ DRIFT_REPORT = "reports/drift_report"
 LOG_REJECTS = "reports/log_rejects"
 REFERENCE_BINS = "reports/reference_bins"
 GUARD_VERDICTS = "reports/guard_verdicts"
+EXPECTATION_RESULTS = "reports/expectation_results"
 QUARANTINE_RELEASES = "reports/quarantine_releases"
 
 
@@ -96,7 +97,8 @@ def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datet
 
 
 def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date) -> ValidationSummary:
-    """Run the model's data expectations (Great Expectations) on the raw rows of one day."""
+    """Run the model's data expectations (Great Expectations) on the raw rows of one day and replace that day's
+    rows of `reports/expectation_results`."""
     table = log_table(config, model)
     raw = delta.scan_days(table, [day], TS).collect()
     settings = model.expectations
@@ -105,8 +107,12 @@ def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date
         score_range=settings.score_range,
         max_null_share=dict(settings.max_null_share),
         categorical_sets=dict(settings.allowed_values),
+        row_count=settings.row_count,
     )
-    return validate_log_day(raw, str(table), expectations)
+    summary = validate_log_day(raw, str(table), expectations)
+    results = summary.to_frame().with_columns(pl.lit(model.name).alias("model_name"), pl.lit(day).alias("day"))
+    delta.write_partition(lake_of(config).table(EXPECTATION_RESULTS), results, {"model_name": model.name, "day": day})
+    return summary
 
 
 # -- guards ---------------------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ class ExpectationSettings:
     score_range: tuple[float, float] = (0.0, 1.0)
     max_null_share: Mapping[str, float] = field(default_factory=dict)
     allowed_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    row_count: tuple[int | None, int | None] = (1, None)  # bounds on a day's rows; an empty day fails by default
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,9 @@ def parse_expectations(raw: Mapping[str, Any], names: list[str], path: str) -> E
         raise ConfigError(f"{path}: {unknown[0]!r} is not a monitored column")
     score = raw.get("score_column", "score" if "score" in names else None)
     low, high = raw.get("score_range", (0.0, 1.0))
+    min_rows, max_rows = raw.get("row_count", (1, None))
     return ExpectationSettings(
+        row_count=(min_rows, max_rows),
         score_column=score,
         score_range=(float(low), float(high)),
         max_null_share={c: float(v) for c, v in (raw.get("max_null_share") or {}).items()},

@@ -47,6 +47,29 @@ class ValidationSummary:
     errored: int
     outcomes: tuple[ExpectationOutcome, ...]
 
+    def to_frame(self) -> pl.DataFrame:
+        """One row per expectation (no raw values: counts and messages only)."""
+        return pl.DataFrame(
+            [
+                {
+                    "expectation": o.expectation,
+                    "column": o.column,
+                    "status": o.status,
+                    "unexpected_count": o.unexpected_count,
+                    "error": o.error,
+                }
+                for o in self.outcomes
+            ],
+            schema={
+                "expectation": pl.String,
+                "column": pl.String,
+                "status": pl.String,
+                "unexpected_count": pl.Int64,
+                "error": pl.String,
+            },
+            orient="row",
+        )
+
     def to_markdown(self) -> str:
         """A headline and one table row per expectation, for Dagster metadata."""
         verdict = "passed" if self.success else "FAILED"
@@ -73,6 +96,7 @@ class LogExpectations:
     score_range: tuple[float, float] = (0.0, 1.0)
     max_null_share: dict[str, float] = field(default_factory=dict)  # column -> max share of nulls
     categorical_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values (mostly=0.99)
+    row_count: tuple[int | None, int | None] | None = None  # (min, max) rows of the day; None bound = open
 
 
 def validate_log_day(frame: pl.DataFrame, table: str, expectations: LogExpectations) -> ValidationSummary:
@@ -104,6 +128,8 @@ def _build_expectations(spec: LogExpectations) -> list[Expectation]:
     import great_expectations.expectations as gxe
 
     built: list[Expectation] = []
+    if spec.row_count is not None:
+        built.append(gxe.ExpectTableRowCountToBeBetween(min_value=spec.row_count[0], max_value=spec.row_count[1]))
     for column in spec.required_columns:
         built += [gxe.ExpectColumnToExist(column=column), gxe.ExpectColumnValuesToNotBeNull(column=column)]
     built.append(gxe.ExpectColumnValuesToBeUnique(column=spec.id_column))

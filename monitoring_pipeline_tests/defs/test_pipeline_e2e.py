@@ -56,6 +56,10 @@ def test_every_partition_of_every_asset_is_materialized(lake) -> None:
             assert len(instance.get_materialized_partitions(key)) == DAYS, key
     report = _table(config, DRIFT_REPORT)
     assert report.select("model_name", "day").unique().height == 2 * DAYS
+    expectations = _table(config, steps.EXPECTATION_RESULTS)
+    assert expectations.select("model_name", "day").unique().height == 2 * DAYS
+    row_counts = expectations.filter(pl.col("expectation") == "expect_table_row_count_to_be_between")
+    assert row_counts.height == 2 * DAYS and set(row_counts["status"]) == {"passed"}
 
 
 def test_incidents_are_found_and_quiet_days_stay_quiet(lake) -> None:

@@ -54,9 +54,8 @@ def evaluate(frame: pl.DataFrame, rules: Sequence[GuardRule], released: Collecti
     reasons. Rows whose id is in `released` are validated even when a blocking rule fails; their verdicts stay,
     marked released."""
     columns = [_rule_column(i) for i in range(len(rules))]
-    flagged = frame.with_columns(
-        [check_for(rule.check).build(rule).alias(name) for rule, name in zip(rules, columns, strict=True)]
-    )
+    checks = [check_for(rule.check).build(rule).alias(name) for rule, name in zip(rules, columns, strict=True)]
+    flagged = frame.lazy().with_columns(checks).collect()  # lazily, so rules share common subexpressions
     is_released = pl.col(ID).is_in(pl.Series(list(released), dtype=pl.String).implode())
     blocking = [name for rule, name in zip(rules, columns, strict=True) if rule.severity is Severity.BLOCK]
     blocked = pl.any_horizontal([pl.col(c).is_not_null() for c in blocking]) if blocking else pl.lit(False)

@@ -18,22 +18,23 @@ Checks (the `check` of a rule) and their parameters:
 | grounding | context (column), min_score (0.5) | ungrounded:<score> |
 | refusal | patterns | refusal |
 
-JSON is checked without recursion: size and bracket depth are measured first, and only outputs within both
-limits are parsed, so a 10 MB or 10,000-deep output is a verdict, never a crash or a hang.
+JSON is checked without recursion: the size is measured first and only outputs within it are parsed (orjson, which
+refuses more than 1,024 levels); depth is measured on the parsed value with a stack, or by one scan of the text
+when it does not parse. A 10 MB or 10,000-deep output is a verdict in milliseconds, never a crash or a hang.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
 import polars as pl
 
-from monitoring_pipeline.core.text import json_depth, token_count
+from monitoring_pipeline.core.text import token_count
 
 
 class Severity(StrEnum):
@@ -132,19 +133,37 @@ def _special_tokens(rule: GuardRule) -> pl.Expr:
     return _reason((text.str.contains_any(tokens), pl.format("special_token:{}", text.str.extract(f"({pattern})"))))
 
 
-def _repetition(rule: GuardRule) -> pl.Expr:
-    """Share of word trigrams that repeat an earlier one. Computed only where the distinct-word count allows a
-    share above the limit (distinct words <= distinct trigrams + 2), so ordinary text costs one cheap pass."""
-    max_share = float(rule.params.get("max_share", 0.5))
-    min_words = int(rule.params.get("min_words", 12))
-    words = pl.col(rule.column).str.split(" ").list.eval(pl.element().filter(pl.element() != "").hash())
-    n_words = words.list.len()
-    candidate = (n_words >= min_words) & (words.list.n_unique() < (1 - max_share) * (n_words - 2) + 2)
-    trigrams = words.list.eval(
+def _trigram_repeat_share(words: pl.Series) -> pl.Series:
+    """1 - distinct word trigrams / trigrams, for each list of words (lists shorter than 3 words give 0)."""
+    hashed = words.list.eval(pl.element().hash())
+    trigrams = hashed.list.eval(
         (pl.element() * 1_000_003 + pl.element().shift(-1) * 1_009 + pl.element().shift(-2)).drop_nulls()
     )
-    share = 1 - trigrams.list.n_unique() / (n_words - 2)
-    repeated = pl.when(candidate).then(share).otherwise(0.0)
+    n = trigrams.list.len()
+    return pl.select(pl.when(n > 0).then(1 - trigrams.list.n_unique() / n).otherwise(0.0)).to_series()
+
+
+def _repetition(rule: GuardRule) -> pl.Expr:
+    """Share of (space-separated) word trigrams that repeat an earlier one. It is computed only where the
+    distinct-word count allows a share above the limit (distinct words <= distinct trigrams + 2), so ordinary
+    text costs one cheap pass."""
+    max_share = float(rule.params.get("max_share", 0.5))
+    min_words = int(rule.params.get("min_words", 12))
+    words = pl.col(rule.column).str.split(" ")
+    n_words = words.list.len()
+    candidate = (n_words >= min_words) & (words.list.n_unique() < (1 - max_share) * (n_words - 2) + 2)
+    candidate = candidate.fill_null(False)
+
+    def shares(batch: pl.Series) -> pl.Series:
+        rows = batch.struct.unnest()
+        hit = rows["candidate"].fill_null(False)
+        share = pl.Series(rows.height * [0.0], dtype=pl.Float64)
+        if hit.any():
+            share = share.scatter(hit.arg_true(), _trigram_repeat_share(rows["text"].filter(hit).str.split(" ")))
+        return share
+
+    text = pl.col(rule.column)
+    repeated = pl.struct(text.alias("text"), candidate.alias("candidate")).map_batches(shares, pl.Float64)
     return _reason((repeated > max_share, pl.format("repetition:{}", repeated.round(2))))
 
 
@@ -171,12 +190,47 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def json_problem(text: str, required: Mapping[str, str]) -> str | None:
-    """Parse (the caller has bounded size and depth) and check the top-level keys' presence and types."""
+def value_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (scalars 0, "[1]" 1), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def bracket_depth(text: str) -> int:
+    """Maximum bracket depth outside string literals, scanning the text once (for outputs that do not parse)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped = not escaped and char == "\\"
+            in_string = escaped or char != '"'
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def json_problem(text: str, required: Mapping[str, str], max_depth: int) -> str | None:
+    """Parse (the caller has bounded the size) and check depth and the top-level keys' presence and types."""
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return "json_invalid"
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        opening = text.count("[") + text.count("{")
+        depth = bracket_depth(text) if opening > max_depth else 0
+        return f"json_too_deep:{depth}" if depth > max_depth else "json_invalid"
+    depth = value_depth(value)
+    if depth > max_depth:
+        return f"json_too_deep:{depth}"
     if required and not isinstance(value, dict):
         return "json_not_object"
     for key, kind in required.items():
@@ -196,16 +250,10 @@ def _json(rule: GuardRule) -> pl.Expr:
     unknown = sorted(set(required.values()) - set(JSON_TYPES))
     if unknown:
         raise ValueError(f"rule {rule.id}: unknown JSON types {unknown}; expected one of {sorted(JSON_TYPES)}")
-    depth = json_depth(text)
-    too_large, too_deep = text.str.len_bytes() > max_bytes, depth > max_depth
-    parsed = text.map_elements(lambda t: json_problem(t, required), return_dtype=pl.String, skip_nulls=True)
-    bounded = pl.when(too_large | too_deep).then(None).otherwise(text)
-    return _reason(
-        (text.is_null(), "null"),
-        (too_large, "json_too_large"),
-        (too_deep, pl.format("json_too_deep:{}", depth.cast(pl.Int64))),
-        (bounded.is_not_null(), parsed.alias(rule.column)),
-    )
+    too_large = text.str.len_bytes() > max_bytes
+    bounded = pl.when(too_large).then(None).otherwise(text)
+    parsed = bounded.map_elements(lambda t: json_problem(t, required, max_depth), return_dtype=pl.String)
+    return _reason((text.is_null(), "null"), (too_large, "json_too_large"), (parsed.is_not_null(), parsed))
 
 
 # URLs, [n] citations, typographic or JSON-escaped quotations of 12+ characters, numbers of 2+ digits or with a

@@ -124,7 +124,8 @@ def test_pathological_json_is_a_verdict_in_milliseconds() -> None:
     reasons = _reasons("json", [deep, huge], {"max_depth": 20, "max_bytes": 1_000_000})
     assert reasons == ["json_too_deep:10000", "json_too_large"]
     assert time.perf_counter() - started < 5  # generous: a hang or a recursion crash is what this guards against
-    assert json_problem("[" * 100_000 + "]" * 100_000, {}) == "json_invalid"  # RecursionError becomes a verdict
+    assert json_problem("[" * 100_000 + "]" * 100_000, {}, max_depth=20) == "json_too_deep:100000"  # no recursion
+    assert json_problem("[" * 100_000, {}, max_depth=20) == "json_too_deep:100000"  # unparsable, still measured
 
 
 def test_grounding() -> None:

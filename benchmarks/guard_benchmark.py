@@ -1,0 +1,77 @@
+"""Benchmark the output guards: batch throughput, one record in-process, pathological outputs.
+
+    uv run python benchmarks/guard_benchmark.py --rows 200000
+
+Batch: N outputs of about 500 characters (the demo summarizer's JSON outputs, lengthened), with the text rules
+(required, text_characters, special_tokens, repetition, length), then with every rule of support_summarizer.
+Single record: a 2 KB output through every rule, p50 and p99 over 1,000 calls. Pathological: one 10 MB output
+and one 10,000-deep JSON through the json and text rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from datetime import date
+
+import polars as pl
+
+from monitoring_pipeline import check_record, guard_rules
+from monitoring_pipeline.core.guards.evaluate import evaluate
+from monitoring_pipeline.demo.generator import llm_day
+
+TEXT_CHECKS = {"required", "text_characters", "special_tokens", "repetition", "length"}
+
+
+def outputs(rows: int) -> pl.DataFrame:
+    frame = llm_day(date(2026, 9, 2), rows)
+    while frame.height < rows:
+        frame = pl.concat([frame, frame]).with_columns(
+            pl.format("{}-{}", "prediction_id", pl.int_range(pl.len())).alias("prediction_id")
+        )
+    frame = frame.head(rows)
+    words = pl.col("output_text").str.slice(14, 240)  # two different outputs' words, so no artificial repetition
+    lengthened = pl.concat_str(
+        [pl.lit('{"summary": "'), words, pl.lit(" "), words.shift(1, fill_value=""), pl.lit('"}')]
+    )
+    return frame.with_columns(lengthened.alias("output_text"))
+
+
+def rows_per_second(frame: pl.DataFrame, rules, repeat: int = 3) -> float:
+    best = min(_timed(lambda: evaluate(frame, rules)) for _ in range(repeat))
+    return frame.height / best
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=200_000)
+    args = parser.parse_args()
+    rules = guard_rules("support_summarizer")
+    frame = outputs(args.rows)
+    record = frame.row(0, named=True) | {"output_text": json.dumps({"summary": "word " * 390})}
+    latencies = sorted(_timed(lambda: check_record(record, rules)) for _ in range(1_000))
+    deep, huge = "[" * 10_000 + "]" * 10_000, '{"summary": "' + "a" * 10_000_000 + '"}'
+    pathological = frame.head(2).with_columns(pl.Series("output_text", [deep, huge]))
+    result = {
+        "rows": frame.height,
+        "mean_output_chars": round(frame["output_text"].str.len_chars().mean()),
+        "text_rules_rows_per_s": round(rows_per_second(frame, [r for r in rules if r.check in TEXT_CHECKS])),
+        "all_rules_rows_per_s": round(rows_per_second(frame, rules)),
+        "single_record_bytes": len(record["output_text"].encode()),
+        "single_record_p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "single_record_p99_ms": round(latencies[int(0.99 * len(latencies))] * 1000, 2),
+        "pathological_ms": round(_timed(lambda: evaluate(pathological, rules)) * 1000, 1),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
