@@ -21,6 +21,7 @@ import polars as pl
 
 from monitoring_pipeline.core.guards.evaluate import ID, evaluate
 from monitoring_pipeline.core.guards.rules import GuardRule
+from monitoring_pipeline.core.guards.scalar import check_one
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,14 @@ def guard_rules(model: str, config_path: str | Path | None = None) -> tuple[Guar
     return load_config(config_path or DEFAULT_CONFIG).model(model).guards.rules
 
 
+SMALL_BATCH = 64
+
+
 def check_records(records: Sequence[Mapping[str, Any]], rules: Sequence[GuardRule]) -> list[list[Violation]]:
-    """The violations of each record, in order (an empty list: the record passed every rule)."""
+    """The violations of each record, in order (an empty list: the record passed every rule). Small batches
+    go record by record; larger ones through the vectorised rules."""
+    if len(records) <= SMALL_BATCH:
+        return [check_record(record, rules) for record in records]
     frame = pl.DataFrame(
         [{ID: str(i), **record} for i, record in enumerate(records)], infer_schema_length=None
     ).with_columns(pl.int_range(pl.len()).cast(pl.String).alias(ID))
@@ -50,5 +57,5 @@ def check_records(records: Sequence[Mapping[str, Any]], rules: Sequence[GuardRul
 
 
 def check_record(record: Mapping[str, Any], rules: Sequence[GuardRule]) -> list[Violation]:
-    """The violations of one record (an empty list: it passed every rule)."""
-    return check_records([record], rules)[0]
+    """The violations of one record (an empty list: it passed every rule); plain Python, no DataFrame."""
+    return [Violation(rule.id, rule.version, rule.severity.value, reason) for rule, reason in check_one(record, rules)]

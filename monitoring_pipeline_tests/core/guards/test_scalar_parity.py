@@ -1,0 +1,87 @@
+"""The one-record path gives exactly the reasons of the vectorised path, on tricky inputs for every check."""
+
+import polars as pl
+import pytest
+
+from monitoring_pipeline.core.guards.evaluate import evaluate
+from monitoring_pipeline.core.guards.rules import GuardRule, Severity
+from monitoring_pipeline.core.guards.scalar import check_one
+
+TEXTS = [
+    '{"summary": "fine", "n": 1}',
+    "",
+    "   ",
+    None,
+    "emoji 🙂🚀 and שלום עולם مرحبا and 中文",
+    "leak <|endoftext|> and </s>",
+    "nul\x00 byte",
+    "\x1b[31mred",
+    "bell\x07",
+    "bad \ufffd",
+    " ".join(["I will help you."] * 25),
+    "Revenue grew 45% in 2025 [1] per https://example.com/r and “a long invented quotation”",
+    "I'm sorry, but I can't help with that.",
+    "[" * 3000 + "]" * 3000,
+    '{"summary": 3}',
+    '{"summary": "ok", "n": true}',
+    '{"a": [[[[[[[[[[1]]]]]]]]]]}',
+    "x" * 5000,
+    "a, b, c, d, e, f, g",
+]
+RULES = [
+    GuardRule("required", 1, Severity.BLOCK, "required", "text"),
+    GuardRule("range", 1, Severity.BLOCK, "numeric_range", "score", {"min": 0, "max": 1}),
+    GuardRule("vocab", 1, Severity.WARN, "vocabulary", "label", {"values": ["a", "b"]}),
+    GuardRule("chars", 1, Severity.BLOCK, "text_characters", "text"),
+    GuardRule("tokens", 1, Severity.BLOCK, "special_tokens", "text"),
+    GuardRule("repeat", 1, Severity.BLOCK, "repetition", "text", {"max_share": 0.5, "min_words": 12}),
+    GuardRule("length", 1, Severity.WARN, "length", "text", {"min_chars": 1, "max_chars": 4000, "max_tokens": 10}),
+    GuardRule(
+        "json",
+        1,
+        Severity.BLOCK,
+        "json",
+        "text",
+        {"max_depth": 8, "max_bytes": 4000, "required": {"summary": "string"}},
+    ),
+    GuardRule("grounded", 1, Severity.WARN, "grounding", "text", {"context": "context", "min_score": 0.5}),
+    GuardRule("refusal", 1, Severity.WARN, "refusal", "text"),
+]
+
+
+@pytest.fixture
+def records() -> list[dict]:
+    scores = [0.5, 1.5, float("nan"), None, float("inf"), -1.0]
+    labels = ["a", "b", "c", None]
+    return [
+        {
+            "prediction_id": f"p{i}",
+            "text": text,
+            "score": scores[i % len(scores)],
+            "label": labels[i % len(labels)],
+            "context": "Revenue grew 45% in 2025 [1]",
+        }
+        for i, text in enumerate(TEXTS)
+    ]
+
+
+def test_scalar_and_vectorised_checks_agree(records: list[dict]) -> None:
+    frame = pl.DataFrame(
+        records,
+        schema={
+            "prediction_id": pl.String,
+            "text": pl.String,
+            "score": pl.Float64,
+            "label": pl.String,
+            "context": pl.String,
+        },
+    )
+    vectorised = {
+        (row["prediction_id"], row["rule_id"]): row["reason"]
+        for row in evaluate(frame, RULES).verdicts.iter_rows(named=True)
+    }
+    scalar = {
+        (record["prediction_id"], rule.id): reason for record in records for rule, reason in check_one(record, RULES)
+    }
+    assert scalar == vectorised
+    assert len(vectorised) > 30  # the fixtures exercise failures of every kind
