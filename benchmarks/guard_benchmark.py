@@ -32,10 +32,9 @@ def outputs(rows: int) -> pl.DataFrame:
             pl.format("{}-{}", "prediction_id", pl.int_range(pl.len())).alias("prediction_id")
         )
     frame = frame.head(rows)
-    words = pl.col("output_text").str.slice(14, 240)  # two different outputs' words, so no artificial repetition
-    lengthened = pl.concat_str(
-        [pl.lit('{"summary": "'), words, pl.lit(" "), words.shift(1, fill_value=""), pl.lit('"}')]
-    )
+    words = pl.col("output_text").str.slice(14, 160)  # three different outputs' words: no artificial repetition
+    parts = [words, pl.lit(" "), words.shift(1, fill_value=""), pl.lit(" "), words.shift(2, fill_value="")]
+    lengthened = pl.concat_str([pl.lit('{"summary": "'), *parts, pl.lit('"}')])
     return frame.with_columns(lengthened.alias("output_text"))
 
 

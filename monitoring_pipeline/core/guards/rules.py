@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from monitoring_pipeline.core.text import token_count
+from monitoring_pipeline.core.text import TOKEN_PATTERN
 
 
 class Severity(StrEnum):
@@ -133,9 +133,23 @@ def _special_tokens(rule: GuardRule) -> pl.Expr:
     return _reason((text.str.contains_any(tokens), pl.format("special_token:{}", text.str.extract(f"({pattern})"))))
 
 
-def _trigram_repeat_share(words: pl.Series) -> pl.Series:
-    """1 - distinct word trigrams / trigrams, for each list of words (lists shorter than 3 words give 0)."""
-    hashed = words.list.eval(pl.element().hash())
+def _where_needed(
+    text: pl.Expr, needed: Callable[[pl.Series], pl.Series], compute: Callable[[pl.Series], pl.Series]
+) -> pl.Expr:
+    """`compute` on the texts `needed` selects (a cheap bound), 0 elsewhere. Polars evaluates both branches of a
+    when/then, so an expensive measure behind a cheap bound is computed on the few rows that need it this way."""
+
+    def batch(texts: pl.Series) -> pl.Series:
+        hit = needed(texts).fill_null(False)
+        values = pl.zeros(texts.len(), pl.Float64, eager=True)
+        return values.scatter(hit.arg_true(), compute(texts.filter(hit)).cast(pl.Float64)) if hit.any() else values
+
+    return text.map_batches(batch, pl.Float64)
+
+
+def _trigram_repeat_share(texts: pl.Series) -> pl.Series:
+    """1 - distinct word trigrams / trigrams for each text (texts under 3 words give 0)."""
+    hashed = texts.str.split(" ").list.eval(pl.element().hash())
     trigrams = hashed.list.eval(
         (pl.element() * 1_000_003 + pl.element().shift(-1) * 1_009 + pl.element().shift(-2)).drop_nulls()
     )
@@ -145,25 +159,16 @@ def _trigram_repeat_share(words: pl.Series) -> pl.Series:
 
 def _repetition(rule: GuardRule) -> pl.Expr:
     """Share of (space-separated) word trigrams that repeat an earlier one. It is computed only where the
-    distinct-word count allows a share above the limit (distinct words <= distinct trigrams + 2), so ordinary
-    text costs one cheap pass."""
+    distinct-word count allows a share above the limit (distinct words <= distinct trigrams + 2)."""
     max_share = float(rule.params.get("max_share", 0.5))
     min_words = int(rule.params.get("min_words", 12))
-    words = pl.col(rule.column).str.split(" ")
-    n_words = words.list.len()
-    candidate = (n_words >= min_words) & (words.list.n_unique() < (1 - max_share) * (n_words - 2) + 2)
-    candidate = candidate.fill_null(False)
+    words = pl.element()
+    bound = (words.len() >= min_words) & (words.n_unique() < (1 - max_share) * (words.len() - 2) + 2)
 
-    def shares(batch: pl.Series) -> pl.Series:
-        rows = batch.struct.unnest()
-        hit = rows["candidate"].fill_null(False)
-        share = pl.Series(rows.height * [0.0], dtype=pl.Float64)
-        if hit.any():
-            share = share.scatter(hit.arg_true(), _trigram_repeat_share(rows["text"].filter(hit).str.split(" ")))
-        return share
+    def candidates(texts: pl.Series) -> pl.Series:
+        return texts.str.split(" ").list.eval(bound).list.first()
 
-    text = pl.col(rule.column)
-    repeated = pl.struct(text.alias("text"), candidate.alias("candidate")).map_batches(shares, pl.Float64)
+    repeated = _where_needed(pl.col(rule.column), candidates, _trigram_repeat_share)
     return _reason((repeated > max_share, pl.format("repetition:{}", repeated.round(2))))
 
 
@@ -175,7 +180,12 @@ def _length(rule: GuardRule) -> pl.Expr:
     if "max_chars" in rule.params:
         cases.append((text.str.len_chars() > rule.params["max_chars"], "too_long_chars"))
     if "max_tokens" in rule.params:
-        cases.append((token_count(text) > rule.params["max_tokens"], "too_long_tokens"))
+        # a token is at least one character, so only texts longer than the limit need counting
+        limit = rule.params["max_tokens"]
+        tokens = _where_needed(
+            text, lambda texts: texts.str.len_chars() > limit, lambda texts: texts.str.count_matches(TOKEN_PATTERN)
+        )
+        cases.append((tokens > rule.params["max_tokens"], "too_long_tokens"))
     return _reason(*cases) if cases else pl.lit(None, pl.String)
 
 
