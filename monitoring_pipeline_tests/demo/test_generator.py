@@ -72,7 +72,8 @@ def test_demo_days_and_feature_lists() -> None:
 
 
 def test_incidents_point_at_real_columns() -> None:
-    assert [i.kind for i in INCIDENTS] == ["gradual_drift", "category_mix", "model_release", "prompt_release"]
+    kinds = ["gradual_drift", "category_mix", "model_release", "prompt_release", "guard_burst"]
+    assert [i.kind for i in INCIDENTS] == kinds
     frames = {"credit_risk": tabular_day(day(0), 100), "support_summarizer": llm_day(day(0), 100)}
     for incident in INCIDENTS:
         assert incident.column in frames[incident.model].columns
