@@ -19,7 +19,7 @@ from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.steps import DRIFT_REPORT, lake_of
+from monitoring_pipeline.steps import DRIFT_REPORT, lake_of, quarantine_table
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -76,8 +76,9 @@ def _run(defs: dg.Definitions, job_name: str, partition_key: str | None, instanc
 
 
 def summary_lines(config: ProjectConfig) -> list[str]:
-    """Per model and day: the drifted features and drifted outputs."""
-    report = delta.scan(lake_of(config).table(DRIFT_REPORT)).collect()
+    """Per model and day: the drifted features, the drifted outputs and the rows held in quarantine."""
+    lake = lake_of(config)
+    report = delta.scan(lake.table(DRIFT_REPORT)).collect()
     per_day = (
         report.filter(pl.col("verdict") == "drift")
         .select("model_name", "day", "column", "role")
@@ -91,9 +92,13 @@ def summary_lines(config: ProjectConfig) -> list[str]:
     days = report.select("model_name", "day").unique().join(per_day, on=["model_name", "day"], how="left")
     lines = []
     for model in sorted(config.models):
-        lines.append(f"\n{model}: drifted features | drifted outputs")
+        held = dict(
+            delta.scan(lake.table(quarantine_table(config.model(model)))).group_by("day").len().collect().iter_rows()
+        )
+        lines.append(f"\n{model}: drifted features | drifted outputs | rows quarantined")
         for row in days.filter(pl.col("model_name") == model).sort("day").iter_rows(named=True):
             features, outputs = row["features"] or [], row["outputs"] or []
             marker = "  " if not features and not outputs else "! "
-            lines.append(f"{marker}{row['day']}  {', '.join(features) or '-'} | {', '.join(outputs) or '-'}")
+            drifted = f"{', '.join(features) or '-'} | {', '.join(outputs) or '-'}"
+            lines.append(f"{marker}{row['day']}  {drifted} | {held.get(row['day'], 0)}")
     return lines
