@@ -8,7 +8,8 @@ Checks (the `check` of a rule) and their parameters:
 | required | - | null, empty, whitespace_only |
 | numeric_range | min, max | null, nan, infinite, below_min, above_max |
 | vocabulary | values | not_in_vocabulary |
-| text_characters | - | nul_byte, ansi_escape, control_character, replacement_character |
+| text_characters | - | nul_byte, ansi_escape, control_character, replacement_character (and, on one record, |
+|                 |   | unencodable_text: lone surrogates a Python str can hold but a Polars column cannot) |
 | special_tokens | tokens | special_token:<token> |
 | repetition | max_share (0.5), min_words (12) | repetition:<share of repeated word trigrams> |
 | length | min_chars, max_chars, max_tokens | too_short, too_long_chars, too_long_tokens |

@@ -64,6 +64,8 @@ def _text_characters(rule: GuardRule, record: Record) -> str | None:
     text = record.get(rule.column)
     if text is None:
         return None
+    if _unencodable(text):
+        return "unencodable_text"
     if "\x00" in text:
         return "nul_byte"
     if "\x1b" in text:
@@ -71,6 +73,15 @@ def _text_characters(rule: GuardRule, record: Record) -> str | None:
     if _regex(CONTROL).search(text):
         return "control_character"
     return "replacement_character" if "\ufffd" in text else None
+
+
+def _unencodable(text: str) -> bool:
+    """Lone surrogates and other text UTF-8 cannot hold (a Polars column never contains them; a Python str can)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _special_tokens(rule: GuardRule, record: Record) -> str | None:
@@ -111,7 +122,7 @@ def _json(rule: GuardRule, record: Record) -> str | None:
     text = record.get(rule.column)
     if text is None:
         return "null"
-    if len(text.encode()) > int(rule.params.get("max_bytes", 100_000)):
+    if len(text.encode("utf-8", "surrogatepass")) > int(rule.params.get("max_bytes", 100_000)):
         return "json_too_large"
     return json_problem(text, dict(rule.params.get("required", {})), int(rule.params.get("max_depth", 20)))
 

@@ -85,3 +85,9 @@ def test_scalar_and_vectorised_checks_agree(records: list[dict]) -> None:
     }
     assert scalar == vectorised
     assert len(vectorised) > 30  # the fixtures exercise failures of every kind
+
+
+def test_one_record_with_a_lone_surrogate_is_a_verdict_not_a_crash() -> None:
+    record = {"prediction_id": "p", "text": "half \ud800 a pair", "score": 0.5, "label": "a", "context": ""}
+    reasons = dict((rule.id, reason) for rule, reason in check_one(record, RULES))
+    assert reasons["chars"] == "unencodable_text"
