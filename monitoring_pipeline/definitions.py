@@ -8,7 +8,7 @@ import warnings
 import dagster as dg
 
 from monitoring_pipeline.defs.assets import build_model_assets
-from monitoring_pipeline.defs.checks import build_log_expectations_check
+from monitoring_pipeline.defs.checks import build_expectations_checks
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.defs.schedules import nightly_job, nightly_schedule
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
@@ -21,7 +21,7 @@ def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Defi
         # Per-partition asset checks are a Dagster preview feature; the pinned version is tested here.
         warnings.simplefilter("ignore", dg.PreviewWarning)
         assets = [a for model in config.models.values() for a in build_model_assets(model)]
-        checks = [build_log_expectations_check(model) for model in config.models.values()]
+        checks = [check for model in config.models.values() for check in build_expectations_checks(model)]
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,

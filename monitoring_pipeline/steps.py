@@ -96,11 +96,15 @@ def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datet
     return log
 
 
-def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date) -> ValidationSummary:
-    """Run the model's data expectations (Great Expectations) on the raw rows of one day and replace that day's
-    rows of `reports/expectation_results`."""
-    table = log_table(config, model)
-    raw = delta.scan_days(table, [day], TS).collect()
+def validate_expectations(config: ProjectConfig, model: ModelSpec, day: date, source: str) -> ValidationSummary:
+    """Run the model's data expectations (Great Expectations) on one day of `source` — "prediction_log" (the raw
+    log) or "validated_predictions" — and replace that day's rows of `reports/expectation_results`."""
+    if source == "prediction_log":
+        table = log_table(config, model)
+        rows = delta.scan_days(table, [day], TS).collect()
+    else:
+        table = lake_of(config).table(validated_table(model))
+        rows = _read_day(config, validated_table(model), day)
     settings = model.expectations
     expectations = LogExpectations(
         score_column=settings.score_column,
@@ -109,9 +113,10 @@ def validate_log_expectations(config: ProjectConfig, model: ModelSpec, day: date
         categorical_sets=dict(settings.allowed_values),
         row_count=settings.row_count,
     )
-    summary = validate_log_day(raw, str(table), expectations)
-    results = summary.to_frame().with_columns(pl.lit(model.name).alias("model_name"), pl.lit(day).alias("day"))
-    delta.write_partition(lake_of(config).table(EXPECTATION_RESULTS), results, {"model_name": model.name, "day": day})
+    summary = validate_log_day(rows, str(table), expectations)
+    partition = {"model_name": model.name, "day": day, "checked_table": source}
+    results = summary.to_frame().with_columns(pl.lit(value).alias(key) for key, value in partition.items())
+    delta.write_partition(lake_of(config).table(EXPECTATION_RESULTS), results, partition)
     return summary
 
 

@@ -8,20 +8,26 @@ from monitoring_pipeline.defs.assets import day_of, model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import ProjectResource
 
-LOG_EXPECTATIONS_CHECK = "log_expectations"
+EXPECTATIONS_CHECK = "expectations"
+CHECKED = {"prediction_log": "the day's raw log", "validated_predictions": "the day's validated predictions"}
 
 
-def build_log_expectations_check(model: ModelSpec) -> dg.AssetChecksDefinition:
+def build_expectations_checks(model: ModelSpec) -> list[dg.AssetChecksDefinition]:
+    """A Great Expectations suite on the raw log and on the validated predictions of every partition."""
+    return [_expectations_check(model, source) for source in CHECKED]
+
+
+def _expectations_check(model: ModelSpec, source: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=model_asset_keys(model.name)["prediction_log"],
-        name=LOG_EXPECTATIONS_CHECK,
+        asset=model_asset_keys(model.name)[source],
+        name=EXPECTATIONS_CHECK,
         partitions_def=daily_partitions(model),
-        description="Great Expectations on the day's raw log: required columns, unique ids, score range, "
-        "null shares and allowed values.",
+        description=f"Great Expectations on {CHECKED[source]}: required columns, unique ids, score range, "
+        "null shares, allowed values and row-count bounds (results in reports/expectation_results).",
     )
-    def log_expectations(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
+    def expectations(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
         config = project.load()
-        summary = steps.validate_log_expectations(config, config.model(model.name), day_of(context))
+        summary = steps.validate_expectations(config, config.model(model.name), day_of(context), source)
         return dg.AssetCheckResult(
             passed=summary.success,
             # an expectation that could not run (e.g. a missing column) is worse than data that failed one
@@ -34,4 +40,4 @@ def build_log_expectations_check(model: ModelSpec) -> dg.AssetChecksDefinition:
             },
         )
 
-    return log_expectations
+    return expectations

@@ -57,9 +57,11 @@ def test_every_partition_of_every_asset_is_materialized(lake) -> None:
     report = _table(config, DRIFT_REPORT)
     assert report.select("model_name", "day").unique().height == 2 * DAYS
     expectations = _table(config, steps.EXPECTATION_RESULTS)
-    assert expectations.select("model_name", "day").unique().height == 2 * DAYS
+    assert expectations.select("model_name", "day", "checked_table").unique().height == 2 * 2 * DAYS
     row_counts = expectations.filter(pl.col("expectation") == "expect_table_row_count_to_be_between")
-    assert row_counts.height == 2 * DAYS and set(row_counts["status"]) == {"passed"}
+    assert row_counts.height == 2 * 2 * DAYS and set(row_counts["status"]) == {"passed"}
+    validated = expectations.filter(pl.col("checked_table") == "validated_predictions")
+    assert set(validated["status"]) == {"passed"}  # what downstream reads meets every expectation
 
 
 def test_incidents_are_found_and_quiet_days_stay_quiet(lake) -> None:
@@ -98,7 +100,7 @@ def test_drift_materialization_metadata_and_checks(lake) -> None:
     )
     assert {c.status.value for c in checks} == {"SUCCEEDED"}, [(c.partition, c.status) for c in checks]
     expectations = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey(["credit_risk", "prediction_log"]), "log_expectations"), limit=100
+        dg.AssetCheckKey(dg.AssetKey(["credit_risk", "prediction_log"]), "expectations"), limit=100
     )
     assert len({c.partition for c in expectations}) == DAYS and all(c.evaluation.passed for c in expectations)
 
@@ -141,7 +143,7 @@ def test_bad_rows_go_to_rejects_and_counts_still_reconcile(lake) -> None:
     )[0]
     assert check.evaluation.passed is False  # 5 rejects of ~550 rows is above 1%
     gx = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "prediction_log"]), "log_expectations"), limit=1
+        dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "prediction_log"]), "expectations"), limit=1
     )[0].evaluation
     assert gx.passed is False and gx.metadata["failed"].value >= 1  # duplicated ids break uniqueness
 
