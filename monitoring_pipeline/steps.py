@@ -128,6 +128,7 @@ class DayGuards:
     result: GuardResult
     log: DayLog
     released: frozenset[str]
+    stored: tuple[int, int]  # (validated, quarantined) rows of the day as read back from the Delta tables
 
     @property
     def blocked_share(self) -> float:
@@ -181,7 +182,8 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
     delta.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
     delta.write_partition(lake.table(validated_table(model)), result.validated.with_columns(on_day), {"day": day})
     delta.write_partition(lake.table(quarantine_table(model)), result.quarantined.with_columns(on_day), {"day": day})
-    return DayGuards(result, log, released)
+    stored = tuple(_read_day(config, name, day).height for name in (validated_table(model), quarantine_table(model)))
+    return DayGuards(result, log, released, stored)
 
 
 # -- frozen bins -------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from monitoring_pipeline.defs.resources import ProjectResource
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
 BLOCKED_SHARE_CHECK = "blocked_share_within_limit"
+RECONCILE_CHECK = "counts_reconcile"
 REFERENCE_COVERAGE_CHECK = "reference_window_complete"
 MAX_REJECTED_SHARE = 0.01
 
@@ -121,7 +122,10 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         check_specs=[
             dg.AssetCheckSpec(
                 BLOCKED_SHARE_CHECK, asset=keys["validated_predictions"], partitions_def=partitions, blocking=True
-            )
+            ),
+            dg.AssetCheckSpec(
+                RECONCILE_CHECK, asset=keys["validated_predictions"], partitions_def=partitions, blocking=True
+            ),
         ],
         partitions_def=partitions,
         name=f"{model.name}__guards",
@@ -144,6 +148,18 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         }
         for name in guard_outputs:
             yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata)
+        stored_validated, stored_quarantined = result.stored
+        yield dg.AssetCheckResult(
+            asset_key=keys["validated_predictions"],
+            check_name=RECONCILE_CHECK,
+            passed=result.log.valid.height == stored_validated + stored_quarantined == result.result.n_input,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "contract_valid_rows": result.log.valid.height,
+                "stored_validated": stored_validated,
+                "stored_quarantined": stored_quarantined,
+            },
+        )
         limit = spec.guards.max_blocked_share
         yield dg.AssetCheckResult(
             asset_key=keys["validated_predictions"],

@@ -187,6 +187,10 @@ def test_a_burst_above_the_limit_is_quarantined_and_blocks_downstream(lake) -> N
     assert check.passed is False and check.metadata["blocked_share"].value > 0.05
     metadata = _metadata(instance, ["support_summarizer", "validated_predictions"], day.isoformat())
     assert metadata["rows_in"] == metadata["rows_validated"] + metadata["rows_quarantined"]
+    reconcile = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "validated_predictions"]), "counts_reconcile"), limit=1
+    )[0].evaluation
+    assert reconcile.passed  # read back from Delta: stored validated + quarantined = contract-valid rows
     model = config.model("support_summarizer")
     held = _table(config, steps.quarantine_table(model)).filter(pl.col("day") == day)
     assert set(injected["prediction_id"]) <= set(held["prediction_id"])
