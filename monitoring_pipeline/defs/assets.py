@@ -18,6 +18,7 @@ BLOCKED_SHARE_CHECK = "blocked_share_within_limit"
 RECONCILE_CHECK = "counts_reconcile"
 REFERENCE_COVERAGE_CHECK = "reference_window_complete"
 MAX_REJECTED_SHARE = 0.01
+PROFILE_INPUTS = ["validated_predictions", "quarantined_predictions", "reference_bins"]
 
 
 def day_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -95,28 +96,28 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
 
     guard_outputs = ("guard_verdicts", "validated_predictions", "quarantined_predictions")
 
+    def spec(name: str, deps: list[str], description: str) -> dg.AssetSpec:
+        upstream = [keys[d] for d in deps]
+        return dg.AssetSpec(
+            keys[name], deps=upstream, group_name=group, kinds={"polars", "delta"}, description=description
+        )
+
     @dg.multi_asset(
         specs=[
-            dg.AssetSpec(
-                keys["guard_verdicts"],
-                deps=[keys["prediction_log"]],
-                group_name=group,
-                kinds={"polars", "delta"},
-                description="One row per prediction and failed guard rule: rule id, version, severity, reason.",
+            spec(
+                "guard_verdicts",
+                ["prediction_log"],
+                "One row per prediction and failed guard rule: rule id, version, severity, reason.",
             ),
-            dg.AssetSpec(
-                keys["validated_predictions"],
-                deps=[keys["prediction_log"]],
-                group_name=group,
-                kinds={"polars", "delta"},
-                description="The day's predictions that passed every blocking guard rule (or were released).",
+            spec(
+                "validated_predictions",
+                ["prediction_log"],
+                "The day's predictions that passed every blocking guard rule (or were released).",
             ),
-            dg.AssetSpec(
-                keys["quarantined_predictions"],
-                deps=[keys["prediction_log"]],
-                group_name=group,
-                kinds={"polars", "delta"},
-                description="The day's predictions held back by a blocking guard rule, with all their reasons.",
+            spec(
+                "quarantined_predictions",
+                ["prediction_log"],
+                "The day's predictions held back by a blocking guard rule, with all their reasons.",
             ),
         ],
         check_specs=[
@@ -171,19 +172,16 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         specs=[
-            dg.AssetSpec(
-                keys["feature_profiles"],
-                deps=[keys["validated_predictions"], keys["quarantined_predictions"], keys["reference_bins"]],
-                group_name=group,
-                kinds={"polars", "delta"},
-                description="Mergeable daily profiles of the input features, per model version.",
+            spec(
+                "feature_profiles",
+                PROFILE_INPUTS,
+                "Mergeable daily profiles of the input features (validated rows), per model version.",
             ),
-            dg.AssetSpec(
-                keys["output_profiles"],
-                deps=[keys["validated_predictions"], keys["quarantined_predictions"], keys["reference_bins"]],
-                group_name=group,
-                kinds={"polars", "delta"},
-                description="Mergeable daily profiles of the outputs and prompt-side signals.",
+            spec(
+                "output_profiles",
+                PROFILE_INPUTS,
+                "Mergeable daily profiles of the outputs and prompt-side "
+                "signals (validated rows) and of the guard failure flags (every row).",
             ),
         ],
         partitions_def=partitions,
