@@ -27,6 +27,7 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def materialize_all(config_path: Path, lake_root: str | None, progress: Callable[[str], None]) -> None:
     """Materialize every model's assets, one worker process per model (models are independent)."""
     model_names = list(load_config(config_path, lake_root).models)
+    _create_instance_storage()
     workers = min(len(model_names), os.cpu_count() or 1)
     with ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn")
@@ -34,6 +35,15 @@ def materialize_all(config_path: Path, lake_root: str | None, progress: Callable
         futures = [pool.submit(materialize_model, config_path, lake_root, name) for name in model_names]
         for future in as_completed(futures):
             progress(future.result())
+
+
+def _create_instance_storage() -> None:
+    """Create the SQLite storages of a new DAGSTER_HOME here, once: two workers creating them at the same moment
+    collide ("table secondary_indexes already exists")."""
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+        instance.get_asset_records()
+        instance.all_instigator_state()
 
 
 def materialize_model(
