@@ -180,8 +180,8 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
     on_day = pl.lit(day).alias("day")
     verdicts = result.verdicts.with_columns(pl.lit(model.name).alias("model_name"), on_day)
     delta.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
-    delta.write_partition(lake.table(validated_table(model)), result.validated.with_columns(on_day), {"day": day})
-    delta.write_partition(lake.table(quarantine_table(model)), result.quarantined.with_columns(on_day), {"day": day})
+    for name, rows in ((validated_table(model), result.validated), (quarantine_table(model), result.quarantined)):
+        delta.write_partition(lake.table(name), rows.with_columns(on_day), {"day": day}, evolve_schema=True)
     stored = tuple(_read_day(config, name, day).height for name in (validated_table(model), quarantine_table(model)))
     return DayGuards(result, log, released, stored)
 

@@ -79,3 +79,23 @@ def test_the_pure_core_never_imports_dagster_or_great_expectations() -> None:
         "heavy = {'dagster', 'great_expectations'} & set(sys.modules); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_adding_a_guard_rule_evolves_the_validated_and_quarantine_tables(lake: ProjectConfig) -> None:
+    from dataclasses import replace
+
+    from monitoring_pipeline.core.config import GuardSettings
+    from monitoring_pipeline.core.guards.rules import GuardRule, Severity
+
+    model = lake.model("support_summarizer")
+    steps.guard_day(lake, model, DAYS[0], NOW)
+    extra = GuardRule("short_outputs", 1, Severity.BLOCK, "length", "output_text", {"max_chars": 150})
+    grown = replace(model, guards=GuardSettings((*model.guards.rules, extra), 1.0))
+    result = steps.guard_day(lake, grown, DAYS[1], NOW)
+    assert result.result.quarantined.height > 0
+    validated = delta.scan(steps.lake_of(lake).table(steps.validated_table(model))).collect()
+    flags = validated.group_by("day").agg(pl.col("guard_short_outputs").null_count().alias("nulls"), pl.len())
+    by_day = {row["day"]: (row["nulls"], row["len"]) for row in flags.iter_rows(named=True)}
+    assert by_day[DAYS[0]][0] == by_day[DAYS[0]][1]  # older partition: the new flag reads as null
+    assert by_day[DAYS[1]][0] == 0
+    steps.guard_day(lake, model, DAYS[1], NOW)  # and dropping the rule again still writes

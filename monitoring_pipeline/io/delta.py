@@ -109,11 +109,15 @@ def _predicate(partition: Mapping[str, object]) -> str:
     return " AND ".join(parts)
 
 
-def write_partition(ref: TableRef, frame: pl.DataFrame, partition: Mapping[str, object]) -> int:
+def write_partition(
+    ref: TableRef, frame: pl.DataFrame, partition: Mapping[str, object], evolve_schema: bool = False
+) -> int:
     """Atomically replace the rows of one partition (e.g. {"model_name": m, "day": d}) with `frame`.
 
     `frame` must carry the partition columns with exactly those values. Concurrent writers to other partitions
-    are retried (the write is idempotent); returns the committed table version.
+    are retried (the write is idempotent); returns the committed table version. With `evolve_schema`, new
+    columns are added to the table (older partitions read them as null) and missing ones are written as null —
+    for tables whose columns follow a log or a rule set; report tables keep their schema strictly.
     """
     for column, value in partition.items():
         outside = frame.filter(pl.col(column) != value).height if frame.height else 0
@@ -130,6 +134,7 @@ def write_partition(ref: TableRef, frame: pl.DataFrame, partition: Mapping[str, 
                     data,
                     mode="overwrite",
                     predicate=predicate,
+                    schema_mode="merge" if evolve_schema else None,
                     partition_by=partition_by,
                     storage_options=ref.options,
                 )
