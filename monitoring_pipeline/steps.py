@@ -5,11 +5,23 @@ compare with the reference window. Each step reads and writes Delta through `io.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from monitoring_pipeline.core.audit import (
+    AuditEntry,
+    Verification,
+    entries_from_frame,
+    entries_to_frame,
+    next_entry,
+    verify,
+)
 from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION, check_schema, split_rows
@@ -28,6 +40,7 @@ LOG_REJECTS = "reports/log_rejects"
 REFERENCE_BINS = "reports/reference_bins"
 GUARD_VERDICTS = "reports/guard_verdicts"
 EXPECTATION_RESULTS = "reports/expectation_results"
+AUDIT_LOG = "audit/log"
 QUARANTINE_RELEASES = "reports/quarantine_releases"
 
 
@@ -351,3 +364,72 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     lake = lake_of(config)
     versions = {name: delta.version(lake.table(name)) for name in (FEATURE_PROFILES, OUTPUT_PROFILES)}
     return DayDrift(report, frame, reference_days, found, versions)
+
+
+# -- audit -------------------------------------------------------------------------------------------------------
+
+
+def commit_sha256(table: TableRef, version: int) -> str | None:
+    """SHA-256 of the raw Delta commit file `version` of a local table (None for object stores, for now)."""
+    path = Path(table.uri) / "_delta_log" / f"{version:020d}.json"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if "://" not in table.uri and path.exists() else None
+
+
+def read_audit(config: ProjectConfig) -> list[AuditEntry]:
+    table = lake_of(config).table(AUDIT_LOG)
+    return entries_from_frame(delta.scan(table).collect()) if delta.exists(table) else []
+
+
+def audit(
+    config: ProjectConfig,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    data_table: str | None = None,
+) -> AuditEntry:
+    """Append one entry to the hash-chained audit log; `data_table` (a lake table name) is pinned to its current
+    Delta version and the SHA-256 of that commit file. One writer at a time (see the issue notes)."""
+    lake = lake_of(config)
+    table = lake.table(AUDIT_LOG)
+    head = None
+    if delta.exists(table):
+        last = delta.scan(table).sort("seq", descending=True).head(1).collect()
+        head = entries_from_frame(last)[0] if last.height else None
+    version = sha = None
+    if data_table is not None:
+        ref = lake.table(data_table)
+        version = delta.version(ref)
+        sha = commit_sha256(ref, version) if version is not None else None
+    entry = next_entry(
+        head,
+        ts_utc=now,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload=payload,
+        data_table=data_table,
+        data_version=version,
+        commit_sha256=sha,
+    )
+    delta.append(table, entries_to_frame([entry]))
+    return entry
+
+
+def verify_audit(config: ProjectConfig) -> Verification:
+    """The chain's verification, then every pinned Delta commit re-hashed: a rewritten history fails too."""
+    entries = read_audit(config)
+    result = verify(entries)
+    if not result.ok:
+        return result
+    lake = lake_of(config)
+    for entry in entries:
+        if (
+            entry.commit_sha256
+            and commit_sha256(lake.table(entry.data_table), entry.data_version) != entry.commit_sha256
+        ):
+            problem = f"commit {entry.data_version} of {entry.data_table} no longer matches its recorded SHA-256"
+            return Verification(False, len(entries), entry.seq, problem)
+    return result

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -99,3 +100,19 @@ def test_adding_a_guard_rule_evolves_the_validated_and_quarantine_tables(lake: P
     assert by_day[DAYS[0]][0] == by_day[DAYS[0]][1]  # older partition: the new flag reads as null
     assert by_day[DAYS[1]][0] == 0
     steps.guard_day(lake, model, DAYS[1], NOW)  # and dropping the rule again still writes
+
+
+def test_audit_entries_pin_delta_commits_and_a_rewritten_commit_is_caught(lake: ProjectConfig) -> None:
+    model = lake.model("support_summarizer")
+    steps.guard_day(lake, model, DAYS[0], NOW)
+    verdicts = steps.GUARD_VERDICTS
+    first = steps.audit(
+        lake, actor="cli:ana", action="materialize", subject="v", payload={"n": 1}, now=NOW, data_table=verdicts
+    )
+    second = steps.audit(lake, actor="cli:ana", action="release", subject="p1", payload={"why": "ok"}, now=NOW)
+    assert (first.seq, second.seq) == (0, 1) and first.commit_sha256 and second.prev_hash == first.entry_hash
+    assert steps.verify_audit(lake).ok
+    commit = Path(steps.lake_of(lake).table(verdicts).uri) / "_delta_log" / f"{first.data_version:020d}.json"
+    commit.write_text(commit.read_text().replace("guard_verdicts", "guard_verdictz", 1) + "\n")
+    result = steps.verify_audit(lake)
+    assert not result.ok and result.first_bad_seq == 0 and "no longer matches" in result.problem

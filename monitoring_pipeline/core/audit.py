@@ -1,0 +1,130 @@
+"""A tamper-evident audit log: entries form a SHA-256 hash chain, so editing, deleting, reordering or inserting
+an entry breaks verification at the first entry touched.
+
+    entry_hash = SHA-256(prev_hash || canonical_json(every other field))
+
+Canonical JSON here: keys sorted, no whitespace, UTF-8, dates as ISO 8601 — stable for the flat entries we write.
+The genesis entry's prev_hash is 64 zeros. Payloads carry identifiers, counts and hashes, never raw data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+GENESIS = "0" * 64
+
+AUDIT_SCHEMA: dict[str, pl.DataType] = {
+    "seq": pl.Int64(),
+    "ts_utc": pl.Datetime("us", "UTC"),
+    "actor": pl.String(),
+    "action": pl.String(),
+    "subject": pl.String(),
+    "data_table": pl.String(),
+    "data_version": pl.Int64(),
+    "commit_sha256": pl.String(),
+    "payload": pl.String(),
+    "prev_hash": pl.String(),
+    "entry_hash": pl.String(),
+}
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot put {type(value).__name__} in an audit entry")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    ts_utc: datetime
+    actor: str  # e.g. "dagster:run/<run id>" or "cli:<user>"
+    action: str  # e.g. "materialize", "quarantine_release"
+    subject: str  # e.g. "credit_risk/drift_report@2026-10-12"
+    data_table: str | None
+    data_version: int | None
+    commit_sha256: str | None  # SHA-256 of the Delta commit file the action produced
+    payload: str  # canonical JSON of the details (identifiers and counts only)
+    prev_hash: str
+    entry_hash: str
+
+    def body(self) -> dict[str, Any]:
+        fields = asdict(self)
+        del fields["entry_hash"]
+        return fields
+
+
+def entry_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_json(dict(body)).encode()).hexdigest()
+
+
+def next_entry(
+    head: AuditEntry | None,
+    *,
+    ts_utc: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    data_table: str | None = None,
+    data_version: int | None = None,
+    commit_sha256: str | None = None,
+) -> AuditEntry:
+    """The entry that follows `head` (None: the genesis entry)."""
+    seq, prev = (0, GENESIS) if head is None else (head.seq + 1, head.entry_hash)
+    fields = {
+        "seq": seq,
+        "ts_utc": ts_utc,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "data_table": data_table,
+        "data_version": data_version,
+        "commit_sha256": commit_sha256,
+        "payload": canonical_json(dict(payload)),
+        "prev_hash": prev,
+    }
+    return AuditEntry(**fields, entry_hash=entry_hash(prev, fields))
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(entries: Iterable[AuditEntry]) -> Verification:
+    """Check seq contiguity from 0, every hash, and every link; report the first entry that fails."""
+    ordered = sorted(entries, key=lambda e: e.seq)
+    prev = GENESIS
+    for expected, entry in enumerate(ordered):
+        if entry.seq != expected:
+            problem = "duplicated sequence number" if entry.seq < expected else f"entry {expected} is missing"
+            return Verification(False, len(ordered), expected, problem)
+        if entry.prev_hash != prev:
+            return Verification(False, len(ordered), entry.seq, "prev_hash does not link to the previous entry")
+        if entry_hash(entry.prev_hash, entry.body()) != entry.entry_hash:
+            return Verification(False, len(ordered), entry.seq, "entry_hash does not match its content")
+        prev = entry.entry_hash
+    return Verification(True, len(ordered))
+
+
+def entries_from_frame(frame: pl.DataFrame) -> list[AuditEntry]:
+    return [AuditEntry(**row) for row in frame.select(list(AUDIT_SCHEMA)).iter_rows(named=True)]
+
+
+def entries_to_frame(entries: Iterable[AuditEntry]) -> pl.DataFrame:
+    return pl.DataFrame([asdict(e) for e in entries], schema=AUDIT_SCHEMA, orient="row")
