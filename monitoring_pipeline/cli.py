@@ -133,6 +133,17 @@ def cmd_quarantine_release(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.steps import verify_audit
+
+    result = verify_audit(_config(args))
+    if result.ok:
+        print(f"audit log verified: {result.entries} entries, chain and pinned Delta commits intact")
+        return 0
+    print(f"audit log BROKEN at seq {result.first_bad_seq}: {result.problem} ({result.entries} entries)")
+    return 1
+
+
 # -- demo --------------------------------------------------------------------------------------------------------
 
 
@@ -214,6 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--model", help="the model (default: search every model's quarantine)")
     _config_options(release)
     release.set_defaults(run=cmd_quarantine_release)
+
+    audit = commands.add_parser("audit", help="the tamper-evident audit log")
+    audit_commands = audit.add_subparsers(dest="action", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the hash chain and re-hash every Delta commit it pins",
+        description="Exit 0 when every entry links to the previous one, matches its hash and every pinned Delta "
+        "commit file still hashes to what was recorded; exit 1 naming the first entry that does not.",
+        epilog="example: monitoring-pipeline audit verify",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _config_options(verify)
+    verify.set_defaults(run=cmd_audit_verify)
 
     demo = commands.add_parser(
         "demo",

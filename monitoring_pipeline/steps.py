@@ -5,8 +5,10 @@ compare with the reference window. Each step reads and writes Delta through `io.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -394,28 +396,46 @@ def audit(
     Delta version and the SHA-256 of that commit file. One writer at a time (see the issue notes)."""
     lake = lake_of(config)
     table = lake.table(AUDIT_LOG)
-    head = None
-    if delta.exists(table):
-        last = delta.scan(table).sort("seq", descending=True).head(1).collect()
-        head = entries_from_frame(last)[0] if last.height else None
     version = sha = None
     if data_table is not None:
         ref = lake.table(data_table)
         version = delta.version(ref)
         sha = commit_sha256(ref, version) if version is not None else None
-    entry = next_entry(
-        head,
-        ts_utc=now,
-        actor=actor,
-        action=action,
-        subject=subject,
-        payload=payload,
-        data_table=data_table,
-        data_version=version,
-        commit_sha256=sha,
-    )
-    delta.append(table, entries_to_frame([entry]))
+    with _audit_lock(lake):
+        head = None
+        if delta.exists(table):
+            last = delta.scan(table).sort("seq", descending=True).head(1).collect()
+            head = entries_from_frame(last)[0] if last.height else None
+        entry = next_entry(
+            head,
+            ts_utc=now,
+            actor=actor,
+            action=action,
+            subject=subject,
+            payload=payload,
+            data_table=data_table,
+            data_version=version,
+            commit_sha256=sha,
+        )
+        delta.append(table, entries_to_frame([entry]))
     return entry
+
+
+@contextmanager
+def _audit_lock(lake: Lake) -> Iterator[None]:
+    """Serialize appenders (read head, append) with an OS file lock beside a local lake. Object-store lakes
+    have no lock yet: one audit writer at a time there."""
+    if "://" in lake.root:
+        yield
+        return
+    lock_path = Path(lake.root) / "audit" / ".lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def verify_audit(config: ProjectConfig) -> Verification:

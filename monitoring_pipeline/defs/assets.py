@@ -147,8 +147,17 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             "released": len(result.released),
             "log_delta_version": result.log.log_version,
         }
+        entry = steps.audit(
+            config,
+            actor=f"dagster:run/{context.run_id}",
+            action="materialize",
+            subject=f"{model.name}/guards@{day}",
+            payload=counts | {"released": len(result.released)},
+            now=_now(),
+            data_table=steps.GUARD_VERDICTS,
+        )
         for name in guard_outputs:
-            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata)
+            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata | {"audit_seq": entry.seq})
         stored_validated, stored_quarantined = result.stored
         yield dg.AssetCheckResult(
             asset_key=keys["validated_predictions"],
@@ -216,6 +225,15 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
         result = steps.drift_day(config, config.model(model.name), day_of(context))
+        entry = steps.audit(
+            config,
+            actor=f"dagster:run/{context.run_id}",
+            action="materialize",
+            subject=f"{model.name}/drift_report@{day_of(context)}",
+            payload={"rows": result.frame.height, "reference_days": len(result.reference_days_found)},
+            now=_now(),
+            data_table=steps.DRIFT_REPORT,
+        )
         verdicts = {c.column: c for c in result.report.columns}
         drifted = {
             role: sorted(n for n, c in verdicts.items() if c.role in roles and c.verdict == "drift")
@@ -233,6 +251,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "reference_days_found": len(result.reference_days_found),
                 "profile_delta_versions": result.profile_versions,
                 "report_rows": result.frame.height,
+                "audit_seq": entry.seq,
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -47,3 +47,8 @@ def test_guard_on_a_parquet_file_writes_three_tables(
 def test_release_of_an_unknown_prediction_is_a_clear_error(config_file: Path) -> None:
     with pytest.raises(SystemExit, match="prediction 'nope' is not in any quarantine"):
         main(["quarantine", "release", "nope", "--reason", "x", "--config", str(config_file)])
+
+
+def test_audit_verify_on_an_empty_lake_passes(config_file: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["audit", "verify", "--config", str(config_file)]) == 0
+    assert "audit log verified: 0 entries" in capsys.readouterr().out

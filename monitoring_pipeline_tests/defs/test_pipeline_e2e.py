@@ -62,6 +62,10 @@ def test_every_partition_of_every_asset_is_materialized(lake) -> None:
     assert row_counts.height == 2 * 2 * DAYS and set(row_counts["status"]) == {"passed"}
     validated = expectations.filter(pl.col("checked_table") == "validated_predictions")
     assert set(validated["status"]) == {"passed"}  # what downstream reads meets every expectation
+    audit = steps.verify_audit(config)
+    assert audit.ok and audit.entries >= 2 * 2 * DAYS  # guards and drift_report of each model and day
+    subjects = {e.subject for e in steps.read_audit(config)}
+    assert "credit_risk/drift_report@2026-10-12" in subjects
 
 
 def test_incidents_are_found_and_quiet_days_stay_quiet(lake) -> None:
