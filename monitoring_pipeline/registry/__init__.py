@@ -1,0 +1,1 @@
+"""Registries: model checkpoints tied to the data slices they were trained on."""
