@@ -47,9 +47,10 @@ def check_records(records: Sequence[Mapping[str, Any]], rules: Sequence[GuardRul
     go record by record; larger ones through the vectorised rules."""
     if len(records) <= SMALL_BATCH:
         return [check_record(record, rules) for record in records]
-    frame = pl.DataFrame(
-        [{ID: str(i), **record} for i, record in enumerate(records)], infer_schema_length=None
-    ).with_columns(pl.int_range(pl.len()).cast(pl.String).alias(ID))
+    # the row number stands in for the id, so verdicts map back to records whatever ids they carry
+    frame = pl.DataFrame(list(records), infer_schema_length=None).with_columns(
+        pl.int_range(pl.len()).cast(pl.String).alias(ID)
+    )
     found: list[list[Violation]] = [[] for _ in records]
     for row in evaluate(frame, rules).verdicts.iter_rows(named=True):
         found[int(row[ID])].append(Violation(row["rule_id"], row["rule_version"], row["severity"], row["reason"]))

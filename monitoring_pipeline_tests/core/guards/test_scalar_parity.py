@@ -91,3 +91,11 @@ def test_one_record_with_a_lone_surrogate_is_a_verdict_not_a_crash() -> None:
     record = {"prediction_id": "p", "text": "half \ud800 a pair", "score": 0.5, "label": "a", "context": ""}
     reasons = dict((rule.id, reason) for rule, reason in check_one(record, RULES))
     assert reasons["chars"] == "unencodable_text"
+
+
+def test_a_large_batch_goes_through_the_vectorised_path_with_the_same_result(records: list[dict]) -> None:
+    from monitoring_pipeline import check_record, check_records
+    from monitoring_pipeline.guard import SMALL_BATCH
+
+    batch = (records * 4)[: SMALL_BATCH + 10]
+    assert check_records(batch, RULES) == [check_record(record, RULES) for record in batch]
