@@ -177,7 +177,7 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.steps import verify_audit
+    from monitoring_pipeline.registry.audit_log import verify_audit
 
     result = verify_audit(_config(args))
     if result.ok:

@@ -5,25 +5,12 @@ compare with the reference window. Each step reads and writes Delta through `io.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from monitoring_pipeline.core.audit import (
-    AuditEntry,
-    Verification,
-    entries_from_frame,
-    entries_to_frame,
-    next_entry,
-    verify,
-)
 from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION, check_schema, split_rows
@@ -32,8 +19,10 @@ from monitoring_pipeline.core.guards.evaluate import REASONS, GuardResult, evalu
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, merge_rows, profile_frame
 from monitoring_pipeline.core.text import text_metric_exprs
 from monitoring_pipeline.io import delta
-from monitoring_pipeline.io.delta import Lake, TableRef
+from monitoring_pipeline.io.delta import TableRef
 from monitoring_pipeline.io.expectations import LogExpectations, ValidationSummary, validate_log_day
+from monitoring_pipeline.registry import definitions
+from monitoring_pipeline.registry.audit_log import lake_of
 
 FEATURE_PROFILES = "reports/feature_profiles"
 OUTPUT_PROFILES = "reports/output_profiles"
@@ -42,7 +31,6 @@ LOG_REJECTS = "reports/log_rejects"
 REFERENCE_BINS = "reports/reference_bins"
 GUARD_VERDICTS = "reports/guard_verdicts"
 EXPECTATION_RESULTS = "reports/expectation_results"
-AUDIT_LOG = "audit/log"
 QUARANTINE_RELEASES = "reports/quarantine_releases"
 
 
@@ -65,10 +53,6 @@ PROFILE_KEYS: dict[str, pl.DataType] = {
 
 class MissingReferenceBins(LookupError):
     pass
-
-
-def lake_of(config: ProjectConfig) -> Lake:
-    return Lake(config.lake.root, config.lake.storage_options)
 
 
 def log_table(config: ProjectConfig, model: ModelSpec) -> TableRef:
@@ -98,9 +82,27 @@ def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: dat
     return DayLog(split.valid, split.rejects, split.n_read, log_version)
 
 
-def with_derived(frame: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
-    """Add the numeric signals derived from the model's text columns (lengths, JSON validity and depth)."""
-    return frame.with_columns(text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context))
+ActiveDefinitions = dict[str, tuple[int, dict[str, Any]]]
+DEFINITION_VERSION = "definition_version"
+
+
+def active_definitions(config: ProjectConfig, model: ModelSpec, day: date) -> ActiveDefinitions:
+    """The feature definitions in force when `day` starts (00:00 UTC); a change takes effect from the first day
+    that starts after it."""
+    return definitions.in_force(config, definitions.FEATURE, model.name, delta.day_bounds(day)[0])
+
+
+def with_derived(frame: pl.DataFrame, model: ModelSpec, active: ActiveDefinitions) -> pl.DataFrame:
+    """Compute the features as their active definitions say, and add the numeric signals derived from the
+    model's text columns (lengths, JSON validity and depth)."""
+    return frame.with_columns(definitions.feature_exprs(active, model)).with_columns(
+        text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context)
+    )
+
+
+def _definition_versions(active: ActiveDefinitions) -> pl.Expr:
+    versions = {name: version for name, (version, _) in active.items()}
+    return pl.col("column").replace_strict(versions, default=None, return_dtype=pl.Int64).alias(DEFINITION_VERSION)
 
 
 def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayLog:
@@ -208,7 +210,8 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
     """Freeze the model's bins from its baseline window and store them; returns (bins, fingerprint, rows used)."""
     log = read_log(config, model, model.baseline.span(), now)
     guarded = evaluate(log.valid, model.guards.rules)
-    rows = with_derived(pl.concat([guarded.validated, guarded.quarantined.drop(REASONS)]), model)
+    every_row = pl.concat([guarded.validated, guarded.quarantined.drop(REASONS)])
+    rows = with_derived(every_row, model, active_definitions(config, model, model.baseline.start))
     kinds = {c.name: c.kind for c in model.columns}
     bins = freeze_bins(rows, kinds, config.top_k, config.vocab_cap)
     fingerprint = bins_fingerprint(bins)
@@ -250,10 +253,17 @@ class DayProfiles:
     n_validated: int
     n_quarantined: int
     bins_version: str
+    definition_versions: dict[str, int]
 
 
 def _profile_rows(
-    valid: pl.DataFrame, model: ModelSpec, bins: dict[str, Bins], roles: tuple[str, ...], day: date, bins_version: str
+    valid: pl.DataFrame,
+    model: ModelSpec,
+    bins: dict[str, Bins],
+    roles: tuple[str, ...],
+    day: date,
+    bins_version: str,
+    active: ActiveDefinitions,
 ) -> pl.DataFrame:
     columns = model.columns_with_role(*roles)
     selected = {c.name: bins[c.name] for c in columns}
@@ -272,8 +282,9 @@ def _profile_rows(
             pl.lit(day).alias("day"),
             pl.col("column").replace_strict(role_of, return_dtype=pl.String).alias("role"),
             pl.lit(bins_version).alias("bins_version"),
+            _definition_versions(active),
         )
-        .select(*PROFILE_KEYS, *PROFILE_SCHEMA)
+        .select(*PROFILE_KEYS, *PROFILE_SCHEMA, DEFINITION_VERSION)
         .cast(PROFILE_KEYS)
     )
 
@@ -289,21 +300,23 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
     """Profile one day per model version — features and outputs on the validated rows only, guard failure flags
     on every row — and replace that day's feature and output profiles."""
     bins, bins_version = load_model_bins(config, model)
-    validated = with_derived(_read_day(config, validated_table(model), day), model)
+    active = active_definitions(config, model, day)
+    validated = with_derived(_read_day(config, validated_table(model), day), model, active)
     quarantined = _read_day(config, quarantine_table(model), day).drop(REASONS)
     every_row = pl.concat([validated.select(quarantined.columns), quarantined])
-    features = _profile_rows(validated, model, bins, ("feature",), day, bins_version)
+    features = _profile_rows(validated, model, bins, ("feature",), day, bins_version, active)
     outputs = pl.concat(
         [
-            _profile_rows(validated, model, bins, ("output", "prompt"), day, bins_version),
-            _profile_rows(every_row, model, bins, ("guard",), day, bins_version),
+            _profile_rows(validated, model, bins, ("output", "prompt"), day, bins_version, active),
+            _profile_rows(every_row, model, bins, ("guard",), day, bins_version, active),
         ]
     )
     lake = lake_of(config)
     partition = {"model_name": model.name, "day": day}
     delta.write_partition(lake.table(FEATURE_PROFILES), features, partition)
     delta.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition)
-    return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version)
+    versions = {name: version for name, (version, _) in active.items()}
+    return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions)
 
 
 def read_profiles(config: ProjectConfig, model: ModelSpec, days: list[date]) -> pl.DataFrame:
@@ -315,7 +328,8 @@ def read_profiles(config: ProjectConfig, model: ModelSpec, days: list[date]) -> 
             frames.append(
                 delta.scan(table).filter((pl.col("model_name") == model.name) & pl.col("day").is_in(days)).collect()
             )
-    return pl.concat(frames) if frames else pl.DataFrame(schema={**PROFILE_KEYS, **PROFILE_SCHEMA})
+    empty = pl.DataFrame(schema={**PROFILE_KEYS, **PROFILE_SCHEMA, DEFINITION_VERSION: pl.Int64()})
+    return pl.concat(frames) if frames else empty
 
 
 # -- drift -------------------------------------------------------------------------------------------------------
@@ -328,6 +342,7 @@ class DayDrift:
     reference_days: list[date]
     reference_days_found: list[date]
     profile_versions: dict[str, int | None]  # Delta version of each profile table read
+    definition_versions: dict[str, int]
 
 
 def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
@@ -335,6 +350,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     bins, bins_version = load_model_bins(config, model)
     reference_days = [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
     profiles = read_profiles(config, model, [*reference_days, day]).filter(pl.col("bins_version") == bins_version)
+    active = active_definitions(config, model, day)
     current_rows = profiles.filter(pl.col("day") == day)
     if current_rows.is_empty():
         raise LookupError(
@@ -347,7 +363,8 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         merge_rows(current_rows, bins),
         bins,
         roles={c.name: c.role for c in model.columns},
-        settings={c.name: model.settings_for(c.name) for c in model.columns},
+        settings={c.name: model.settings_for(c.name) for c in model.columns}
+        | definitions.drift_overrides(active, model),
     )
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
     frame = report.to_frame().with_columns(
@@ -360,96 +377,11 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         pl.lit(len(reference_days), pl.Int64).alias("reference_days_expected"),
         pl.lit(",".join(versions)).alias("model_versions"),
         pl.lit(bins_version).alias("bins_version"),
+        _definition_versions(active),
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
     delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
     lake = lake_of(config)
     versions = {name: delta.version(lake.table(name)) for name in (FEATURE_PROFILES, OUTPUT_PROFILES)}
-    return DayDrift(report, frame, reference_days, found, versions)
-
-
-# -- audit -------------------------------------------------------------------------------------------------------
-
-
-def commit_sha256(table: TableRef, version: int) -> str | None:
-    """SHA-256 of the raw Delta commit file `version` of a local table (None for object stores, for now)."""
-    path = Path(table.uri) / "_delta_log" / f"{version:020d}.json"
-    return hashlib.sha256(path.read_bytes()).hexdigest() if "://" not in table.uri and path.exists() else None
-
-
-def read_audit(config: ProjectConfig) -> list[AuditEntry]:
-    table = lake_of(config).table(AUDIT_LOG)
-    return entries_from_frame(delta.scan(table).collect()) if delta.exists(table) else []
-
-
-def audit(
-    config: ProjectConfig,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    payload: Mapping[str, Any],
-    now: datetime,
-    data_table: str | None = None,
-) -> AuditEntry:
-    """Append one entry to the hash-chained audit log; `data_table` (a lake table name) is pinned to its current
-    Delta version and the SHA-256 of that commit file. One writer at a time (see the issue notes)."""
-    lake = lake_of(config)
-    table = lake.table(AUDIT_LOG)
-    version = sha = None
-    if data_table is not None:
-        ref = lake.table(data_table)
-        version = delta.version(ref)
-        sha = commit_sha256(ref, version) if version is not None else None
-    with _audit_lock(lake):
-        head = None
-        if delta.exists(table):
-            last = delta.scan(table).sort("seq", descending=True).head(1).collect()
-            head = entries_from_frame(last)[0] if last.height else None
-        entry = next_entry(
-            head,
-            ts_utc=now,
-            actor=actor,
-            action=action,
-            subject=subject,
-            payload=payload,
-            data_table=data_table,
-            data_version=version,
-            commit_sha256=sha,
-        )
-        delta.append(table, entries_to_frame([entry]))
-    return entry
-
-
-@contextmanager
-def _audit_lock(lake: Lake) -> Iterator[None]:
-    """Serialize appenders (read head, append) with an OS file lock beside a local lake. Object-store lakes
-    have no lock yet: one audit writer at a time there."""
-    if "://" in lake.root:
-        yield
-        return
-    lock_path = Path(lake.root) / "audit" / ".lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def verify_audit(config: ProjectConfig) -> Verification:
-    """The chain's verification, then every pinned Delta commit re-hashed: a rewritten history fails too."""
-    entries = read_audit(config)
-    result = verify(entries)
-    if not result.ok:
-        return result
-    lake = lake_of(config)
-    for entry in entries:
-        if (
-            entry.commit_sha256
-            and commit_sha256(lake.table(entry.data_table), entry.data_version) != entry.commit_sha256
-        ):
-            problem = f"commit {entry.data_version} of {entry.data_table} no longer matches its recorded SHA-256"
-            return Verification(False, len(entries), entry.seq, problem)
-    return result
+    active_versions = {name: version for name, (version, _) in active.items()}
+    return DayDrift(report, frame, reference_days, found, versions, active_versions)

@@ -13,6 +13,7 @@ from monitoring_pipeline.core.config import ProjectConfig, ReferenceWindow
 from monitoring_pipeline.core.contract import ContractError
 from monitoring_pipeline.demo.generator import llm_day
 from monitoring_pipeline.io import delta
+from monitoring_pipeline.registry import audit_log
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(8)]
@@ -65,7 +66,7 @@ def test_naive_timestamps_in_the_log_stop_the_read_naming_table_and_column(demo_
     with pytest.raises(ContractError, match=rf"table {table.uri}: column 'event_ts': timestamps are naive") as raised:
         steps.check_log_day(demo_config, model, DAYS[0], NOW)
     assert raised.value.example["prediction_id"].startswith("ss-")
-    assert not delta.exists(steps.lake_of(demo_config).table(steps.LOG_REJECTS))  # nothing half-written
+    assert not delta.exists(audit_log.lake_of(demo_config).table(steps.LOG_REJECTS))  # nothing half-written
 
 
 def test_drift_before_bins_are_frozen_says_what_to_run(lake: ProjectConfig) -> None:
@@ -94,7 +95,7 @@ def test_adding_a_guard_rule_evolves_the_validated_and_quarantine_tables(lake: P
     grown = replace(model, guards=GuardSettings((*model.guards.rules, extra), 1.0))
     result = steps.guard_day(lake, grown, DAYS[1], NOW)
     assert result.result.quarantined.height > 0
-    validated = delta.scan(steps.lake_of(lake).table(steps.validated_table(model))).collect()
+    validated = delta.scan(audit_log.lake_of(lake).table(steps.validated_table(model))).collect()
     flags = validated.group_by("day").agg(pl.col("guard_short_outputs").null_count().alias("nulls"), pl.len())
     by_day = {row["day"]: (row["nulls"], row["len"]) for row in flags.iter_rows(named=True)}
     assert by_day[DAYS[0]][0] == by_day[DAYS[0]][1]  # older partition: the new flag reads as null
@@ -106,13 +107,13 @@ def test_audit_entries_pin_delta_commits_and_a_rewritten_commit_is_caught(lake: 
     model = lake.model("support_summarizer")
     steps.guard_day(lake, model, DAYS[0], NOW)
     verdicts = steps.GUARD_VERDICTS
-    first = steps.audit(
+    first = audit_log.audit(
         lake, actor="cli:ana", action="materialize", subject="v", payload={"n": 1}, now=NOW, data_table=verdicts
     )
-    second = steps.audit(lake, actor="cli:ana", action="release", subject="p1", payload={"why": "ok"}, now=NOW)
+    second = audit_log.audit(lake, actor="cli:ana", action="release", subject="p1", payload={"why": "ok"}, now=NOW)
     assert (first.seq, second.seq) == (0, 1) and first.commit_sha256 and second.prev_hash == first.entry_hash
-    assert steps.verify_audit(lake).ok
-    commit = Path(steps.lake_of(lake).table(verdicts).uri) / "_delta_log" / f"{first.data_version:020d}.json"
+    assert audit_log.verify_audit(lake).ok
+    commit = Path(audit_log.lake_of(lake).table(verdicts).uri) / "_delta_log" / f"{first.data_version:020d}.json"
     commit.write_text(commit.read_text().replace("guard_verdicts", "guard_verdictz", 1) + "\n")
-    result = steps.verify_audit(lake)
+    result = audit_log.verify_audit(lake)
     assert not result.ok and result.first_bad_seq == 0 and "no longer matches" in result.problem

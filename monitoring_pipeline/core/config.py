@@ -126,11 +126,21 @@ class LakeSpec:
 
 
 @dataclass(frozen=True)
+class Governance:
+    """Lifecycle rules of the registry: with `four_eyes`, approvals must come from someone other than the
+    registrant or proposer; with `require_eval`, a model version needs an evaluation checkpoint to be approved."""
+
+    four_eyes: bool = True
+    require_eval: bool = True
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     lake: LakeSpec
     models: Mapping[str, ModelSpec]
     top_k: int = DEFAULT_TOP_K
     vocab_cap: int = DEFAULT_VOCAB_CAP
+    governance: Governance = Governance()
 
     def model(self, name: str) -> ModelSpec:
         try:
@@ -341,9 +351,14 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
     if not isinstance(models, Mapping) or not models:
         raise ConfigError("config.models: expected a mapping of model name -> model settings")
     profile = raw.get("profile", {}) or {}
+    governance = raw.get("governance", {}) or {}
+    unknown = set(governance) - {"four_eyes", "require_eval"}
+    if unknown:
+        raise ConfigError(f"governance: unknown keys {sorted(unknown)}; expected four_eyes, require_eval")
     return ProjectConfig(
         lake=LakeSpec(str(_require(lake, "root", "lake")), dict(lake.get("storage_options", {}) or {})),
         models={name: parse_model(name, spec) for name, spec in models.items()},
         top_k=_positive_int(profile.get("top_k", DEFAULT_TOP_K), "profile.top_k"),
         vocab_cap=_positive_int(profile.get("vocab_cap", DEFAULT_VOCAB_CAP), "profile.vocab_cap"),
+        governance=Governance(**{key: bool(value) for key, value in governance.items()}),
     )

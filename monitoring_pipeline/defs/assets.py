@@ -12,6 +12,7 @@ from monitoring_pipeline.core.config import ModelSpec
 from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import ProjectResource
+from monitoring_pipeline.registry import audit_log
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
 BLOCKED_SHARE_CHECK = "blocked_share_within_limit"
@@ -147,7 +148,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             "released": len(result.released),
             "log_delta_version": result.log.log_version,
         }
-        entry = steps.audit(
+        entry = audit_log.audit(
             config,
             actor=f"dagster:run/{context.run_id}",
             action="materialize",
@@ -225,7 +226,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
         result = steps.drift_day(config, config.model(model.name), day_of(context))
-        entry = steps.audit(
+        entry = audit_log.audit(
             config,
             actor=f"dagster:run/{context.run_id}",
             action="materialize",

@@ -10,7 +10,7 @@ import polars as pl
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.demo.generator import LLM_MODEL, TABULAR_MODEL, demo_days, labels_for, llm_day, tabular_day
 from monitoring_pipeline.io import delta
-from monitoring_pipeline.steps import lake_of
+from monitoring_pipeline.registry.audit_log import lake_of
 
 DEFAULT_ROWS_PER_DAY = {TABULAR_MODEL: 4_000, LLM_MODEL: 800}
 

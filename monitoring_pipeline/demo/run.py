@@ -19,7 +19,8 @@ from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.steps import DRIFT_REPORT, lake_of, quarantine_table
+from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.steps import DRIFT_REPORT, quarantine_table
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -7,9 +7,11 @@ predicate), so re-running a partition replaces it and a crash before the commit 
 
 from __future__ import annotations
 
+import fcntl
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -165,3 +167,20 @@ def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None
         storage_options=ref.options,
     )
     return DeltaTable(ref.uri, storage_options=ref.options).version()
+
+
+@contextmanager
+def lake_lock(lake: Lake, name: str) -> Iterator[None]:
+    """Serialize read-check-append sequences (the audit chain's head, a registry's rules) with an OS file lock
+    beside a local lake. Object-store lakes have no lock yet: one writer at a time there."""
+    if "://" in lake.root:
+        yield
+        return
+    lock_path = Path(lake.root) / ".locks" / name
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,23 +1,37 @@
-"""Model checkpoints tied to their training slice: the artifact's SHA-256, the training table's Delta version,
-the slice filter, its row count and content hash, the parent version, the code version and who registered it.
-`verify` re-reads the slice through Delta time travel and proves it unchanged — or says what differs."""
+"""Model checkpoints tied to their data slices, and their lifecycle.
+
+A checkpoint records the artifact's SHA-256, the training table's Delta version, the slice filter, its row count
+and content hash, the parent version, the code version and who registered it; evaluation checkpoints pin their
+eval slice the same way, plus metrics. `verify` re-reads every slice through Delta time travel and proves it
+unchanged — or says what differs.
+
+Lifecycle events (approve, deploy, rollback, retire) are appended to `registry/model_events`; its deploy and
+rollback rows are the release ledger: (model version, prompt version, feature-definition set, approved by,
+reason), in force from `effective_at` until the next release.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
+from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.core.slices import content_hash, parse_filter
 from monitoring_pipeline.io import delta
-from monitoring_pipeline.steps import audit, lake_of
+from monitoring_pipeline.registry import definitions
+from monitoring_pipeline.registry.audit_log import audit, lake_of
 
 MODEL_VERSIONS = "registry/model_versions"
+MODEL_EVALUATIONS = "registry/model_evaluations"
+MODEL_EVENTS = "registry/model_events"
 SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
     "model_version": pl.String(),
@@ -32,6 +46,34 @@ SCHEMA: dict[str, pl.DataType] = {
     "code_version": pl.String(),
     "registered_by": pl.String(),
     "registered_at": pl.Datetime("us", "UTC"),
+}
+
+
+EVALUATION_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "model_version": pl.String(),
+    "eval_name": pl.String(),
+    "eval_table": pl.String(),
+    "eval_table_version": pl.Int64(),
+    "eval_filter": pl.String(),
+    "eval_rows": pl.Int64(),
+    "eval_content_sha256": pl.String(),
+    "metrics": pl.String(),  # JSON object of metric name -> value
+    "evaluated_by": pl.String(),
+    "evaluated_at": pl.Datetime("us", "UTC"),
+}
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "model_version": pl.String(),
+    "event": pl.String(),  # approved, deployed, rolled_back, retired
+    "actor": pl.String(),
+    "reason": pl.String(),
+    "effective_at": pl.Datetime("us", "UTC"),
+    "recorded_at": pl.Datetime("us", "UTC"),
+    "release_id": pl.String(),  # deploy and rollback rows only: the release ledger
+    "prompt_version": pl.Int64(),
+    "feature_set": pl.String(),  # JSON object of feature name -> definition version
+    "approved_by": pl.String(),
 }
 
 
@@ -79,11 +121,57 @@ def code_version() -> str | None:
     return done.stdout.strip() or None
 
 
-def registered(config: ProjectConfig, name: str) -> pl.DataFrame:
-    table = lake_of(config).table(MODEL_VERSIONS)
+def _rows_of(config: ProjectConfig, name: str, table_name: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    table = lake_of(config).table(table_name)
     if not delta.exists(table):
-        return pl.DataFrame(schema=SCHEMA)
+        return pl.DataFrame(schema=dict(schema))
     return delta.scan(table).filter(pl.col("model_name") == name).collect()
+
+
+def _append(config: ProjectConfig, table_name: str, schema: Mapping[str, pl.DataType], row: dict) -> int:
+    return delta.append(lake_of(config).table(table_name), pl.DataFrame([row], schema=dict(schema), orient="row"))
+
+
+def registered(config: ProjectConfig, name: str) -> pl.DataFrame:
+    return _rows_of(config, name, MODEL_VERSIONS, SCHEMA)
+
+
+def evaluations(config: ProjectConfig, name: str) -> pl.DataFrame:
+    return _rows_of(config, name, MODEL_EVALUATIONS, EVALUATION_SCHEMA)
+
+
+def events(config: ProjectConfig, name: str) -> pl.DataFrame:
+    return _rows_of(config, name, MODEL_EVENTS, EVENT_SCHEMA).sort("recorded_at")
+
+
+def releases(config: ProjectConfig, name: str) -> pl.DataFrame:
+    """The release ledger of a model: its deploy and rollback events, in effective order."""
+    return events(config, name).filter(pl.col("release_id").is_not_null()).sort("effective_at", "recorded_at")
+
+
+def release_in_force(config: ProjectConfig, name: str, at: datetime) -> dict | None:
+    """The release in force at `at` (None before the first deployment)."""
+    current = lifecycle.in_force(_lifecycle_events(events(config, name)), at, lifecycle.MODEL_ACTIVATIONS)
+    if current is None:
+        return None
+    rows = releases(config, name).filter(
+        (pl.col("effective_at") == current.effective_at) & (pl.col("recorded_at") == current.recorded_at)
+    )
+    return rows.row(0, named=True)
+
+
+def _lifecycle_events(rows: pl.DataFrame) -> list[lifecycle.Event]:
+    return [
+        lifecycle.Event(r["model_version"], r["event"], r["actor"], r["effective_at"], r["recorded_at"])
+        for r in rows.iter_rows(named=True)
+    ]
+
+
+def _version_row(config: ProjectConfig, name: str, version: str) -> dict:
+    rows = registered(config, name).filter(pl.col("model_version") == version)
+    if rows.is_empty():
+        raise RegistryError(f"{name} {version} is not registered")
+    return rows.row(0, named=True)
 
 
 def register(
@@ -98,6 +186,22 @@ def register(
     now: datetime,
 ) -> dict[str, object]:
     """Record a checkpoint and its pinned training slice; a version is registered once, never rewritten."""
+    config.model(name)
+    with delta.lake_lock(lake_of(config), "registry"):
+        return _register(config, name, version, artifact, train_table, train_filter, parent, by, now)
+
+
+def _register(
+    config: ProjectConfig,
+    name: str,
+    version: str,
+    artifact: Path,
+    train_table: str,
+    train_filter: str,
+    parent: str | None,
+    by: str,
+    now: datetime,
+) -> dict[str, object]:
     known = registered(config, name)
     if version in known["model_version"].to_list():
         raise RegistryError(f"{name} {version} is already registered; register a new version instead")
@@ -121,7 +225,7 @@ def register(
         "registered_by": by,
         "registered_at": now,
     }
-    delta.append(lake_of(config).table(MODEL_VERSIONS), pl.DataFrame([row], schema=SCHEMA, orient="row"))
+    _append(config, MODEL_VERSIONS, SCHEMA, row)
     payload = {k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")}
     audit(
         config,
@@ -135,21 +239,195 @@ def register(
     return row
 
 
-def verify(config: ProjectConfig, name: str, version: str) -> list[str]:
-    """What differs between the registered checkpoint and what the lake and the artifact hold now (empty: none)."""
-    rows = registered(config, name).filter(pl.col("model_version") == version)
-    if rows.is_empty():
-        raise RegistryError(f"{name} {version} is not registered")
-    record = rows.row(0, named=True)
-    problems = []
+def evaluate(
+    config: ProjectConfig,
+    name: str,
+    version: str,
+    eval_name: str,
+    eval_table: str,
+    eval_filter: str,
+    metrics: Mapping[str, float],
+    by: str,
+    now: datetime,
+) -> dict[str, object]:
+    """Attach an evaluation checkpoint to a version: its eval slice pinned like the training slice, plus metrics."""
+    _version_row(config, name, version)
+    if eval_name in evaluations(config, name).filter(pl.col("model_version") == version)["eval_name"].to_list():
+        raise RegistryError(f"{name} {version} already has an evaluation named {eval_name!r}")
+    if not metrics:
+        raise RegistryError("an evaluation checkpoint needs at least one metric")
+    pin = pin_slice(config, eval_table, eval_filter)
+    row = {
+        "model_name": name,
+        "model_version": version,
+        "eval_name": eval_name,
+        "eval_table": pin.table,
+        "eval_table_version": pin.version,
+        "eval_filter": pin.filter,
+        "eval_rows": pin.rows,
+        "eval_content_sha256": pin.content_sha256,
+        "metrics": json.dumps({k: float(v) for k, v in sorted(metrics.items())}),
+        "evaluated_by": by,
+        "evaluated_at": now,
+    }
+    _append(config, MODEL_EVALUATIONS, EVALUATION_SCHEMA, row)
+    payload = {"eval_name": eval_name, "eval_rows": pin.rows, "eval_content_sha256": pin.content_sha256}
+    audit(
+        config,
+        actor=f"cli:{by}",
+        action="model_evaluate",
+        subject=f"{name}@{version}",
+        payload=payload,
+        now=now,
+        data_table=MODEL_EVALUATIONS,
+    )
+    return row
+
+
+def approve(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
+    """Approve a registered version (four-eyes and an evaluation checkpoint, as the governance rules say)."""
+    with delta.lake_lock(lake_of(config), "registry"):
+        record = _version_row(config, name, version)
+        n_evals = evaluations(config, name).filter(pl.col("model_version") == version).height
+        lifecycle.check_model_approval(
+            _lifecycle_events(events(config, name)), version, record["registered_by"], by, n_evals, config.governance
+        )
+        return _record_event(config, name, version, lifecycle.APPROVED, reason, by, now, now)
+
+
+def deploy(
+    config: ProjectConfig,
+    name: str,
+    version: str,
+    reason: str,
+    by: str,
+    now: datetime,
+    effective_at: datetime | None = None,
+    prompt_version: int | None = None,
+    rollback: bool = False,
+) -> dict:
+    """Put an approved version in force from `effective_at` (default: now) as a new release, with the prompt
+    version given (or the one of the release it replaces) and the feature definitions active at that moment.
+    A rollback deploys a version that was in force before; history is never rewritten."""
+    at = effective_at or now
+    with delta.lake_lock(lake_of(config), "registry"):
+        _version_row(config, name, version)
+        history = events(config, name)
+        lifecycle.check_deployment(_lifecycle_events(history), version, at, rollback)
+        previous = release_in_force(config, name, at)
+        if prompt_version is None and previous is not None:
+            prompt_version = previous["prompt_version"]
+        model = config.model(name)
+        if model.prompt_text and prompt_version is None:
+            raise RegistryError(f"{name} is an LLM model: say which approved prompt version to deploy (--prompt)")
+        if prompt_version is not None:
+            definitions.require_approved(
+                config, definitions.PROMPT, name, definitions.prompt_name(model), prompt_version
+            )
+        if (
+            previous is not None
+            and previous["model_version"] == version
+            and previous["prompt_version"] == prompt_version
+        ):
+            raise lifecycle.LifecycleError(f"{name} {version} is already in force with prompt version {prompt_version}")
+        approval = history.filter((pl.col("model_version") == version) & (pl.col("event") == lifecycle.APPROVED))
+        release = {
+            "release_id": f"{name}-r{releases(config, name).height + 1}",
+            "prompt_version": prompt_version,
+            "feature_set": json.dumps(definitions.active_versions(config, name, at), sort_keys=True),
+            "approved_by": approval["actor"][0],
+        }
+        event = lifecycle.ROLLED_BACK if rollback else lifecycle.DEPLOYED
+        return _record_event(config, name, version, event, reason, by, now, at, release)
+
+
+def retire(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
+    with delta.lake_lock(lake_of(config), "registry"):
+        _version_row(config, name, version)
+        lifecycle.check_retirement(_lifecycle_events(events(config, name)), version, now)
+        return _record_event(config, name, version, lifecycle.RETIRED, reason, by, now, now)
+
+
+def _record_event(
+    config: ProjectConfig,
+    name: str,
+    version: str,
+    event: str,
+    reason: str,
+    by: str,
+    now: datetime,
+    effective_at: datetime,
+    release: Mapping[str, object] | None = None,
+) -> dict:
+    if not reason.strip():
+        raise RegistryError(f"{event.replace('_', ' ')} needs a reason")
+    row = {key: None for key in EVENT_SCHEMA} | {
+        "model_name": name,
+        "model_version": version,
+        "event": event,
+        "actor": by,
+        "reason": reason,
+        "effective_at": effective_at,
+        "recorded_at": now,
+        **(release or {}),
+    }
+    _append(config, MODEL_EVENTS, EVENT_SCHEMA, row)
+    payload = {
+        "event": event,
+        "effective_at": effective_at,
+        "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
+        **{k: v for k, v in (release or {}).items() if k != "approved_by"},
+    }
+    audit(
+        config,
+        actor=f"cli:{by}",
+        action=f"model_{event}",
+        subject=f"{name}@{version}",
+        payload=payload,
+        now=now,
+        data_table=MODEL_EVENTS,
+    )
+    return row
+
+
+def _slice_problems(
+    config: ProjectConfig, label: str, table: str, version: int, filter_text: str, rows: int, sha: str
+) -> list[str]:
     try:
-        now_rows = read_slice(config, record["train_table"], record["train_table_version"], record["train_filter"])
+        now_rows = read_slice(config, table, version, filter_text)
     except Exception as exc:  # a vacuumed or missing version is a finding, not a crash
-        return [f"training slice {record['train_table']}@v{record['train_table_version']} cannot be read: {exc}"]
-    if now_rows.height != record["train_rows"]:
-        problems.append(f"training slice has {now_rows.height} rows, {record['train_rows']} were registered")
-    if content_hash(now_rows) != record["train_content_sha256"]:
-        problems.append("training slice content hash differs from the registered one")
+        return [f"{label} slice {table}@v{version} cannot be read: {exc}"]
+    problems = []
+    if now_rows.height != rows:
+        problems.append(f"{label} slice has {now_rows.height} rows, {rows} were registered")
+    if content_hash(now_rows) != sha:
+        problems.append(f"{label} slice content hash differs from the registered one")
+    return problems
+
+
+def verify(config: ProjectConfig, name: str, version: str) -> list[str]:
+    """What differs between the registered checkpoint (training and eval slices, artifact) and what the lake and
+    the artifact hold now (empty: nothing)."""
+    record = _version_row(config, name, version)
+    problems = _slice_problems(
+        config,
+        "training",
+        record["train_table"],
+        record["train_table_version"],
+        record["train_filter"],
+        record["train_rows"],
+        record["train_content_sha256"],
+    )
+    for ev in evaluations(config, name).filter(pl.col("model_version") == version).iter_rows(named=True):
+        problems += _slice_problems(
+            config,
+            f"eval {ev['eval_name']}",
+            ev["eval_table"],
+            ev["eval_table_version"],
+            ev["eval_filter"],
+            ev["eval_rows"],
+            ev["eval_content_sha256"],
+        )
     artifact = Path(record["artifact_path"])
     if not artifact.is_file():
         problems.append(f"artifact {artifact} is missing")

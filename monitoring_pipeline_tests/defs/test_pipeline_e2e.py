@@ -15,7 +15,8 @@ from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.demo.run import materialize_model
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.steps import DRIFT_REPORT, FEATURE_PROFILES, LOG_REJECTS, OUTPUT_PROFILES, lake_of
+from monitoring_pipeline.registry.audit_log import lake_of, read_audit, verify_audit
+from monitoring_pipeline.steps import DRIFT_REPORT, FEATURE_PROFILES, LOG_REJECTS, OUTPUT_PROFILES
 from monitoring_pipeline_tests.conftest import write_short_config
 
 START = date(2026, 9, 25)  # demo day 24: the baseline is days 24-37; the channel mix changes on day 40 (10-11)
@@ -62,9 +63,9 @@ def test_every_partition_of_every_asset_is_materialized(lake) -> None:
     assert row_counts.height == 2 * 2 * DAYS and set(row_counts["status"]) == {"passed"}
     validated = expectations.filter(pl.col("checked_table") == "validated_predictions")
     assert set(validated["status"]) == {"passed"}  # what downstream reads meets every expectation
-    audit = steps.verify_audit(config)
+    audit = verify_audit(config)
     assert audit.ok and audit.entries >= 2 * 2 * DAYS  # guards and drift_report of each model and day
-    subjects = {e.subject for e in steps.read_audit(config)}
+    subjects = {e.subject for e in read_audit(config)}
     assert "credit_risk/drift_report@2026-10-12" in subjects
 
 

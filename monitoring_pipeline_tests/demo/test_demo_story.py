@@ -14,6 +14,7 @@ from monitoring_pipeline.demo.generator import demo_days
 from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
+from monitoring_pipeline.registry import audit_log
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BURST_DAY = date(2026, 10, 6)
@@ -77,7 +78,7 @@ def test_prompt_release_moves_output_length_and_depth(verdicts: pl.DataFrame) ->
 def test_guard_burst_is_quarantined_with_its_reasons(story: tuple[ProjectConfig, pl.DataFrame]) -> None:
     config, verdicts = story
     model = config.model("support_summarizer")
-    quarantined = delta.scan(steps.lake_of(config).table(steps.quarantine_table(model))).collect()
+    quarantined = delta.scan(audit_log.lake_of(config).table(steps.quarantine_table(model))).collect()
     per_day = dict(quarantined.group_by("day").len().iter_rows())
     burst = per_day.pop(BURST_DAY)
     assert burst > 4 * max(per_day.values())  # elsewhere only the 0.5% malformed JSON is held back

@@ -11,7 +11,7 @@ from monitoring_pipeline.core.slices import FilterError, content_hash, parse_fil
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import models
-from monitoring_pipeline.steps import lake_of, verify_audit
+from monitoring_pipeline.registry.audit_log import lake_of, verify_audit
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 FILTER = "event_date >= '2026-09-01' and event_date <= '2026-09-02' and region != 'east'"

@@ -1,0 +1,98 @@
+"""The lake of a project and its tamper-evident audit log (the hash chain itself is in `core.audit`).
+
+Every registry change, approval, rollback, report materialization and quarantine release appends one entry,
+pinned to the Delta version and commit-file SHA-256 of the table it changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from monitoring_pipeline.core.audit import (
+    AuditEntry,
+    Verification,
+    entries_from_frame,
+    entries_to_frame,
+    next_entry,
+    verify,
+)
+from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.io.delta import Lake, TableRef
+
+AUDIT_LOG = "audit/log"
+
+
+def lake_of(config: ProjectConfig) -> Lake:
+    return Lake(config.lake.root, config.lake.storage_options)
+
+
+def commit_sha256(table: TableRef, version: int) -> str | None:
+    """SHA-256 of the raw Delta commit file `version` of a local table (None for object stores, for now)."""
+    path = Path(table.uri) / "_delta_log" / f"{version:020d}.json"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if "://" not in table.uri and path.exists() else None
+
+
+def read_audit(config: ProjectConfig) -> list[AuditEntry]:
+    table = lake_of(config).table(AUDIT_LOG)
+    return entries_from_frame(delta.scan(table).collect()) if delta.exists(table) else []
+
+
+def audit(
+    config: ProjectConfig,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    data_table: str | None = None,
+) -> AuditEntry:
+    """Append one entry to the hash-chained audit log; `data_table` (a lake table name) is pinned to its current
+    Delta version and the SHA-256 of that commit file. One writer at a time (see the issue notes)."""
+    lake = lake_of(config)
+    table = lake.table(AUDIT_LOG)
+    version = sha = None
+    if data_table is not None:
+        ref = lake.table(data_table)
+        version = delta.version(ref)
+        sha = commit_sha256(ref, version) if version is not None else None
+    with delta.lake_lock(lake, "audit"):
+        head = None
+        if delta.exists(table):
+            last = delta.scan(table).sort("seq", descending=True).head(1).collect()
+            head = entries_from_frame(last)[0] if last.height else None
+        entry = next_entry(
+            head,
+            ts_utc=now,
+            actor=actor,
+            action=action,
+            subject=subject,
+            payload=payload,
+            data_table=data_table,
+            data_version=version,
+            commit_sha256=sha,
+        )
+        delta.append(table, entries_to_frame([entry]))
+    return entry
+
+
+def verify_audit(config: ProjectConfig) -> Verification:
+    """The chain's verification, then every pinned Delta commit re-hashed: a rewritten history fails too."""
+    entries = read_audit(config)
+    result = verify(entries)
+    if not result.ok:
+        return result
+    lake = lake_of(config)
+    for entry in entries:
+        if (
+            entry.commit_sha256
+            and commit_sha256(lake.table(entry.data_table), entry.data_version) != entry.commit_sha256
+        ):
+            problem = f"commit {entry.data_version} of {entry.data_table} no longer matches its recorded SHA-256"
+            return Verification(False, len(entries), entry.seq, problem)
+    return result

@@ -1,0 +1,364 @@
+"""Versioned feature definitions and prompt templates: proposed, approved (who, why, from when), rolled back.
+
+A feature definition says how a monitored feature is computed (a source column, or a SQL expression over the
+log's columns, parsed by Polars — never evaluated as Python), its dtype, description, owner, allowed range or
+values and drift settings. A prompt template is the text a model is prompted with. Both live in
+`registry/definitions` (one row per proposed version, never changed) and `registry/definition_events`
+(approvals and rollbacks); the version active at a moment is read off the events (see `core.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from monitoring_pipeline.core import lifecycle
+from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.registry.audit_log import audit, lake_of
+
+DEFINITIONS = "registry/definitions"
+DEFINITION_EVENTS = "registry/definition_events"
+FEATURE, PROMPT = "feature", "prompt"
+FEATURE_KEYS = {"source", "expression", "dtype", "description", "owner", "allowed_range", "allowed_values", "drift"}
+PROMPT_KEYS = {"template", "description", "owner"}
+
+DEFINITION_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),
+    "model_name": pl.String(),
+    "name": pl.String(),
+    "version": pl.Int64(),
+    "body": pl.String(),  # canonical JSON
+    "body_sha256": pl.String(),
+    "proposed_by": pl.String(),
+    "proposed_at": pl.Datetime("us", "UTC"),
+    "reason": pl.String(),
+}
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),
+    "model_name": pl.String(),
+    "name": pl.String(),
+    "version": pl.Int64(),
+    "event": pl.String(),  # approved or rolled_back
+    "actor": pl.String(),
+    "reason": pl.String(),
+    "effective_at": pl.Datetime("us", "UTC"),
+    "recorded_at": pl.Datetime("us", "UTC"),
+}
+
+
+class DefinitionError(ValueError):
+    """A definition that cannot be proposed as written; the message names the key."""
+
+
+def prompt_name(model: ModelSpec) -> str:
+    """A model has one prompt template, named after the model."""
+    return model.name
+
+
+def canonical(body: Mapping[str, Any]) -> str:
+    return json.dumps(dict(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_feature_body(model: ModelSpec, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body without empty keys, or a DefinitionError naming what is wrong."""
+    features = {c.name: c.kind.value for c in model.columns_with_role("feature")}
+    if name not in features:
+        raise DefinitionError(f"{name!r} is not a monitored feature of {model.name}; monitored: {sorted(features)}")
+    body = {k: v for k, v in body.items() if v not in (None, "", [], {})}
+    unknown = set(body) - FEATURE_KEYS
+    if unknown:
+        raise DefinitionError(f"feature {name}: unknown keys {sorted(unknown)}; expected {sorted(FEATURE_KEYS)}")
+    if ("source" in body) == ("expression" in body):
+        raise DefinitionError(f"feature {name}: give exactly one of `source` (a column) or `expression` (SQL)")
+    if "expression" in body:
+        try:
+            pl.sql_expr(str(body["expression"]))
+        except pl.exceptions.PolarsError as exc:
+            raise DefinitionError(f"feature {name}: expression does not parse as SQL: {exc}") from None
+    dtype = body.setdefault("dtype", features[name])
+    if dtype != features[name]:
+        raise DefinitionError(f"feature {name}: dtype {dtype!r} differs from the monitored kind {features[name]!r}")
+    if "allowed_range" in body:
+        low, high = (float(v) for v in body["allowed_range"])
+        if low > high:
+            raise DefinitionError(f"feature {name}: allowed_range [{low}, {high}] is empty")
+        body["allowed_range"] = [low, high]
+    if "drift" in body:
+        try:
+            parse_drift_settings(body["drift"], f"feature {name}.drift")
+        except ConfigError as exc:
+            raise DefinitionError(str(exc)) from None
+    return body
+
+
+def check_prompt_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in body.items() if v not in (None, "")}
+    unknown = set(body) - PROMPT_KEYS
+    if unknown:
+        raise DefinitionError(f"prompt: unknown keys {sorted(unknown)}; expected {sorted(PROMPT_KEYS)}")
+    if not str(body.get("template", "")).strip():
+        raise DefinitionError("prompt: the template is empty")
+    return body
+
+
+def diff_bodies(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Key by key: `- key: old` / `+ key: new`; a multi-line text (a template) as a unified diff."""
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if isinstance(before, str) and isinstance(after, str) and ("\n" in before or "\n" in after):
+            lines.append(f"~ {key}:")
+            lines += difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
+            continue
+        if key in old:
+            lines.append(f"- {key}: {json.dumps(before, ensure_ascii=False)}")
+        if key in new:
+            lines.append(f"+ {key}: {json.dumps(after, ensure_ascii=False)}")
+    return lines
+
+
+def feature_exprs(active: Mapping[str, tuple[int, Mapping[str, Any]]], model: ModelSpec) -> list[pl.Expr]:
+    """How the active definitions compute their features (a renamed source column or a SQL expression)."""
+    kinds = {c.name: c.kind.value for c in model.columns_with_role("feature")}
+    exprs = []
+    for name, (_, body) in active.items():
+        dtype = pl.Float64 if kinds.get(name) == "numeric" else pl.String
+        if "expression" in body:
+            exprs.append(pl.sql_expr(body["expression"]).cast(dtype).alias(name))
+        elif body.get("source", name) != name:
+            exprs.append(pl.col(body["source"]).cast(dtype).alias(name))
+    return exprs
+
+
+def drift_overrides(active: Mapping[str, tuple[int, Mapping[str, Any]]], model: ModelSpec) -> dict[str, Any]:
+    """column -> DriftSettings for the active definitions that carry drift settings (on top of the config's)."""
+    return {
+        name: parse_drift_settings(body["drift"], f"feature {name}.drift", model.settings_for(name))
+        for name, (_, body) in active.items()
+        if "drift" in body
+    }
+
+
+# -- the registry tables -----------------------------------------------------------------------------------------
+
+
+def _scan(config: ProjectConfig, table_name: str, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
+    table = lake_of(config).table(table_name)
+    return delta.scan(table) if delta.exists(table) else pl.LazyFrame(schema=dict(schema))
+
+
+def versions(config: ProjectConfig, kind: str, model: str, name: str | None = None) -> pl.DataFrame:
+    rows = _scan(config, DEFINITIONS, DEFINITION_SCHEMA).filter(
+        (pl.col("kind") == kind) & (pl.col("model_name") == model)
+    )
+    return (rows if name is None else rows.filter(pl.col("name") == name)).sort("name", "version").collect()
+
+
+def events(config: ProjectConfig, kind: str, model: str, name: str | None = None) -> pl.DataFrame:
+    rows = _scan(config, DEFINITION_EVENTS, EVENT_SCHEMA).filter(
+        (pl.col("kind") == kind) & (pl.col("model_name") == model)
+    )
+    return (rows if name is None else rows.filter(pl.col("name") == name)).sort("recorded_at").collect()
+
+
+def _as_events(rows: pl.DataFrame) -> list[lifecycle.Event]:
+    return [
+        lifecycle.Event(r["version"], r["event"], r["actor"], r["effective_at"], r["recorded_at"])
+        for r in rows.iter_rows(named=True)
+    ]
+
+
+def _version_row(config: ProjectConfig, kind: str, model: str, name: str, version: int) -> dict[str, Any]:
+    rows = versions(config, kind, model, name).filter(pl.col("version") == version)
+    if rows.is_empty():
+        raise DefinitionError(f"{kind} {model}/{name} has no version {version}")
+    return rows.row(0, named=True)
+
+
+def propose(
+    config: ProjectConfig,
+    kind: str,
+    model: str,
+    name: str,
+    body: Mapping[str, Any],
+    reason: str,
+    by: str,
+    now: datetime,
+) -> int:
+    """Record a new version (not active until approved); returns its number."""
+    spec = config.model(model)
+    checked = check_feature_body(spec, name, body) if kind == FEATURE else check_prompt_body(body)
+    if kind == PROMPT and name != prompt_name(spec):
+        raise DefinitionError(f"the prompt template of {model} is named {prompt_name(spec)!r}")
+    if not reason.strip():
+        raise DefinitionError("a proposal needs a reason")
+    text = canonical(checked)
+    with delta.lake_lock(lake_of(config), "registry"):
+        known = versions(config, kind, model, name)
+        if known.height and known["body"][-1] == text:
+            raise DefinitionError(f"{kind} {model}/{name}: identical to version {known['version'][-1]}; nothing to do")
+        version = known.height + 1
+        row = {
+            "kind": kind,
+            "model_name": model,
+            "name": name,
+            "version": version,
+            "body": text,
+            "body_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "proposed_by": by,
+            "proposed_at": now,
+            "reason": reason,
+        }
+        delta.append(lake_of(config).table(DEFINITIONS), pl.DataFrame([row], schema=DEFINITION_SCHEMA, orient="row"))
+        payload = {"version": version, "body_sha256": row["body_sha256"], "reason_sha256": _sha(reason)}
+        audit(
+            config,
+            actor=f"cli:{by}",
+            action=f"{kind}_propose",
+            subject=f"{model}/{name}",
+            payload=payload,
+            now=now,
+            data_table=DEFINITIONS,
+        )
+    return version
+
+
+def approve(
+    config: ProjectConfig,
+    kind: str,
+    model: str,
+    name: str,
+    version: int,
+    reason: str,
+    by: str,
+    now: datetime,
+    effective_at: datetime | None = None,
+) -> None:
+    """Approve a proposed version; it becomes active from `effective_at` (default: now). Four-eyes applies."""
+    with delta.lake_lock(lake_of(config), "registry"):
+        row = _version_row(config, kind, model, name, version)
+        history = _as_events(events(config, kind, model, name))
+        lifecycle.check_definition_approval(history, version, row["proposed_by"], by, config.governance)
+        _record(config, kind, model, name, version, lifecycle.APPROVED, reason, by, now, effective_at or now)
+
+
+def rollback(
+    config: ProjectConfig, kind: str, model: str, name: str, version: int, reason: str, by: str, now: datetime
+) -> None:
+    """Make an earlier approved version active again, from now; the versions in between stay in the history."""
+    with delta.lake_lock(lake_of(config), "registry"):
+        _version_row(config, kind, model, name, version)
+        lifecycle.check_definition_rollback(_as_events(events(config, kind, model, name)), version, now)
+        _record(config, kind, model, name, version, lifecycle.ROLLED_BACK, reason, by, now, now)
+
+
+def _record(
+    config: ProjectConfig,
+    kind: str,
+    model: str,
+    name: str,
+    version: int,
+    event: str,
+    reason: str,
+    by: str,
+    now: datetime,
+    effective_at: datetime,
+) -> None:
+    if not reason.strip():
+        raise DefinitionError(f"{event.replace('_', ' ')} needs a reason")
+    row = {
+        "kind": kind,
+        "model_name": model,
+        "name": name,
+        "version": version,
+        "event": event,
+        "actor": by,
+        "reason": reason,
+        "effective_at": effective_at,
+        "recorded_at": now,
+    }
+    delta.append(lake_of(config).table(DEFINITION_EVENTS), pl.DataFrame([row], schema=EVENT_SCHEMA, orient="row"))
+    payload = {"version": version, "effective_at": effective_at, "reason_sha256": _sha(reason)}
+    audit(
+        config,
+        actor=f"cli:{by}",
+        action=f"{kind}_{event}",
+        subject=f"{model}/{name}",
+        payload=payload,
+        now=now,
+        data_table=DEFINITION_EVENTS,
+    )
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- reading what is in force ------------------------------------------------------------------------------------
+
+
+def in_force(config: ProjectConfig, kind: str, model: str, at: datetime) -> dict[str, tuple[int, dict[str, Any]]]:
+    """name -> (version, body) of every definition of `kind` active at `at`."""
+    history = events(config, kind, model)
+    bodies = {
+        (r["name"], r["version"]): json.loads(r["body"]) for r in versions(config, kind, model).iter_rows(named=True)
+    }
+    active = {}
+    for name in history["name"].unique().to_list():
+        current = lifecycle.in_force(
+            _as_events(history.filter(pl.col("name") == name)), at, lifecycle.DEFINITION_ACTIVATIONS
+        )
+        if current is not None:
+            active[name] = (current.version, bodies[(name, current.version)])
+    return active
+
+
+def active_versions(config: ProjectConfig, model: str, at: datetime) -> dict[str, int]:
+    """The feature-definition set of a model at `at`: feature name -> active version."""
+    return {name: version for name, (version, _) in sorted(in_force(config, FEATURE, model, at).items())}
+
+
+def require_approved(config: ProjectConfig, kind: str, model: str, name: str, version: int) -> None:
+    _version_row(config, kind, model, name, version)
+    approved = events(config, kind, model, name).filter(
+        (pl.col("version") == version) & (pl.col("event") == lifecycle.APPROVED)
+    )
+    if approved.is_empty():
+        raise lifecycle.LifecycleError(f"{kind} {model}/{name} version {version} is not approved")
+
+
+def history(config: ProjectConfig, kind: str, model: str, name: str) -> pl.DataFrame:
+    """Every version with its proposal, and every approval and rollback, in the order they were recorded."""
+    proposals = versions(config, kind, model, name).select(
+        "version",
+        pl.lit("proposed").alias("event"),
+        pl.col("proposed_by").alias("actor"),
+        "reason",
+        pl.col("proposed_at").alias("effective_at"),
+        pl.col("proposed_at").alias("recorded_at"),
+        "body_sha256",
+    )
+    decisions = events(config, kind, model, name).select(
+        "version",
+        "event",
+        "actor",
+        "reason",
+        "effective_at",
+        "recorded_at",
+        pl.lit(None, pl.String).alias("body_sha256"),
+    )
+    return pl.concat([proposals, decisions]).sort("recorded_at", "version")
+
+
+def diff(config: ProjectConfig, kind: str, model: str, name: str, old: int, new: int) -> list[str]:
+    before, after = (json.loads(_version_row(config, kind, model, name, v)["body"]) for v in (old, new))
+    return diff_bodies(before, after)
