@@ -133,60 +133,6 @@ def cmd_quarantine_release(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_models_register(args: argparse.Namespace) -> int:
-    import getpass
-    from datetime import UTC, datetime
-
-    from monitoring_pipeline.core.slices import FilterError
-    from monitoring_pipeline.registry.models import RegistryError, register
-
-    try:
-        row = register(
-            _config(args),
-            args.name,
-            args.version,
-            Path(args.artifact),
-            args.train_table,
-            args.train_filter or "",
-            args.parent,
-            args.by or getpass.getuser(),
-            datetime.now(UTC),
-        )
-    except (RegistryError, FilterError) as exc:
-        raise SystemExit(f"error: {exc}") from None
-    print(
-        f"registered {args.name} {args.version}: artifact {row['artifact_sha256'][:12]}..., training slice "
-        f"{row['train_table']}@v{row['train_table_version']} ({row['train_rows']} rows, "
-        f"content {row['train_content_sha256'][:12]}...)"
-    )
-    return 0
-
-
-def cmd_models_verify(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.registry.models import RegistryError, verify
-
-    try:
-        problems = verify(_config(args), args.name, args.version)
-    except RegistryError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    if not problems:
-        print(f"{args.name} {args.version}: artifact and training slice match what was registered")
-        return 0
-    print("\n".join([f"{args.name} {args.version} does NOT match its registration:", *problems]))
-    return 1
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.registry.audit_log import verify_audit
-
-    result = verify_audit(_config(args))
-    if result.ok:
-        print(f"audit log verified: {result.entries} entries, chain and pinned Delta commits intact")
-        return 0
-    print(f"audit log BROKEN at seq {result.first_bad_seq}: {result.problem} ({result.entries} entries)")
-    return 1
-
-
 # -- demo --------------------------------------------------------------------------------------------------------
 
 
@@ -195,6 +141,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     from monitoring_pipeline.demo.lake import build_demo_lake
+    from monitoring_pipeline.demo.registry import record_demo_registry
     from monitoring_pipeline.demo.run import materialize_all, summary_lines
 
     config_path = Path(args.config or DEFAULT_CONFIG).resolve()
@@ -202,6 +149,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     rows = build_demo_lake(config, args.scale, _progress)
     _progress("lake written: " + ", ".join(f"{table} {n:,} rows" for table, n in rows.items()))
+    record_demo_registry(config, config_path, _progress)
     materialize_all(config_path, args.lake_root, _progress)
     print("\n".join(summary_lines(config)))
     print(f"\nDone in {time.perf_counter() - started:.0f} s. Lake: {config.lake.root}")
@@ -269,51 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_options(release)
     release.set_defaults(run=cmd_quarantine_release)
 
-    models = commands.add_parser("models", help="model checkpoints tied to their training slice")
-    model_commands = models.add_subparsers(dest="action", required=True)
-    register = model_commands.add_parser(
-        "register",
-        help="record a checkpoint: artifact hash, training table version, slice filter, rows and content hash",
-        description="Register NAME VERSION once. The training slice is pinned to the table's current Delta "
-        "version; the filter is a conjunction of `column op value` (op: == != >= <= > <), parsed, never "
-        "interpolated.",
-        epilog="example: monitoring-pipeline models register credit_risk 1.1 --artifact model.bin "
-        "--train-table logs/credit_risk --train-filter \"event_date >= '2026-09-01' and event_date <= "
-        "'2026-09-21'\" --parent 1.0",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    register.add_argument("name")
-    register.add_argument("version")
-    register.add_argument("--artifact", required=True, help="the model file")
-    register.add_argument("--train-table", required=True, help="a lake table name, e.g. logs/credit_risk")
-    register.add_argument("--train-filter", help="the slice, e.g. \"event_date <= '2026-09-21'\"")
-    register.add_argument("--parent", help="the version this one was derived from")
-    register.add_argument("--by", help="who registers it (default: the current user)")
-    _config_options(register)
-    register.set_defaults(run=cmd_models_register)
-    model_verify = model_commands.add_parser(
-        "verify",
-        help="re-read the training slice through Delta time travel and re-hash the artifact",
-        epilog="example: monitoring-pipeline models verify credit_risk 1.1",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    model_verify.add_argument("name")
-    model_verify.add_argument("version")
-    _config_options(model_verify)
-    model_verify.set_defaults(run=cmd_models_verify)
+    from monitoring_pipeline.cli_registry import add_commands
 
-    audit = commands.add_parser("audit", help="the tamper-evident audit log")
-    audit_commands = audit.add_subparsers(dest="action", required=True)
-    verify = audit_commands.add_parser(
-        "verify",
-        help="check the hash chain and re-hash every Delta commit it pins",
-        description="Exit 0 when every entry links to the previous one, matches its hash and every pinned Delta "
-        "commit file still hashes to what was recorded; exit 1 naming the first entry that does not.",
-        epilog="example: monitoring-pipeline audit verify",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _config_options(verify)
-    verify.set_defaults(run=cmd_audit_verify)
+    add_commands(commands, _config_options)
 
     demo = commands.add_parser(
         "demo",

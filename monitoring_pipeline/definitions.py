@@ -9,6 +9,7 @@ import dagster as dg
 
 from monitoring_pipeline.defs.assets import build_model_assets
 from monitoring_pipeline.defs.checks import build_expectations_checks
+from monitoring_pipeline.defs.registry import registry_assets, registry_observation
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.defs.schedules import nightly_job, nightly_schedule
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
@@ -17,16 +18,20 @@ from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Definitions:
     config = load_config(config_path, lake_root)
     jobs = [nightly_job(model) for model in config.models.values()]
+    registry_job, registry_schedule = registry_observation()
     with warnings.catch_warnings():
-        # Per-partition asset checks are a Dagster preview feature; the pinned version is tested here.
+        # Per-partition asset checks are a Dagster preview feature, observable source assets a beta one; the
+        # pinned version is tested here.
         warnings.simplefilter("ignore", dg.PreviewWarning)
+        warnings.simplefilter("ignore", dg.BetaWarning)  # observable source assets (the registry tables)
         assets = [a for model in config.models.values() for a in build_model_assets(model)]
+        assets += registry_assets()
         checks = [check for model in config.models.values() for check in build_expectations_checks(model)]
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=jobs,
-        schedules=[nightly_schedule(job) for job in jobs],
+        jobs=[*jobs, registry_job],
+        schedules=[*[nightly_schedule(job) for job in jobs], registry_schedule],
         resources={"project": ProjectResource(config_path=str(config_path), lake_root=lake_root)},
     )
 

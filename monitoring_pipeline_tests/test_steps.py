@@ -117,3 +117,30 @@ def test_audit_entries_pin_delta_commits_and_a_rewritten_commit_is_caught(lake: 
     commit.write_text(commit.read_text().replace("guard_verdicts", "guard_verdictz", 1) + "\n")
     result = audit_log.verify_audit(lake)
     assert not result.ok and result.first_bad_seq == 0 and "no longer matches" in result.problem
+
+
+def test_the_active_feature_definition_computes_the_feature_and_is_recorded(lake: ProjectConfig) -> None:
+    from monitoring_pipeline.registry import definitions
+
+    model = _model(lake, ReferenceWindow("rolling", days=3))
+    name, at = model.name, lambda day: delta.day_bounds(day)[0]
+    definitions.propose(lake, "feature", name, "ticket_length", {"source": "ticket_length"}, "v1", "ana", NOW)
+    definitions.approve(lake, "feature", name, "ticket_length", 1, "ok", "bob", NOW, at(DAYS[0]))
+    doubled = {"expression": "ticket_length * 2"}
+    definitions.propose(lake, "feature", name, "ticket_length", doubled, "now in bytes", "ana", NOW)
+    definitions.approve(lake, "feature", name, "ticket_length", 2, "ok", "bob", NOW, at(DAYS[6]))
+    steps.freeze_model_bins(lake, model, NOW)
+    for day in DAYS:
+        steps.guard_day(lake, model, day, NOW)
+        steps.profile_day(lake, model, day)
+    validated = audit_log.lake_of(lake).table(steps.validated_table(model))
+    for day, version, factor in ((DAYS[3], 1, 1), (DAYS[6], 2, 2)):
+        profile = steps.read_profiles(lake, model, [day]).filter(pl.col("column") == "ticket_length").row(0, named=True)
+        day_rows = delta.scan(validated).filter(pl.col("day") == day)
+        logged = day_rows.select(pl.col("ticket_length").mean()).collect().item()
+        assert profile["definition_version"] == version
+        assert profile["mean"] == pytest.approx(factor * logged)
+    drift = steps.drift_day(lake, model, DAYS[6])
+    row = drift.frame.filter((pl.col("column") == "ticket_length") & pl.col("decisive")).row(0, named=True)
+    assert (row["definition_version"], row["verdict"]) == (2, "drift")  # the definition change shows as drift
+    assert drift.definition_versions == {"ticket_length": 2}

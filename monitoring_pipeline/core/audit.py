@@ -5,14 +5,18 @@ an entry breaks verification at the first entry touched.
 
 Canonical JSON here: keys sorted, no whitespace, UTF-8, dates as ISO 8601 — stable for the flat entries we write.
 The genesis entry's prev_hash is 64 zeros. Payloads carry identifiers, counts and hashes, never raw data.
+
+A chain alone cannot show that its newest entries were cut off; an exported head (an anchor: seq and entry hash,
+kept somewhere else and optionally HMAC-signed) can: verifying against it fails if that entry is gone or changed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -106,8 +110,27 @@ class Verification:
     problem: str | None = None
 
 
-def verify(entries: Iterable[AuditEntry]) -> Verification:
-    """Check seq contiguity from 0, every hash, and every link; report the first entry that fails."""
+@dataclass(frozen=True)
+class Anchor:
+    """An exported chain head; `signature` is an HMAC-SHA256 of seq and hash when a key was given."""
+
+    seq: int
+    entry_hash: str
+    signature: str | None = None
+
+    def signed(self, key: bytes) -> Anchor:
+        return replace(self, signature=self._mac(key))
+
+    def signature_ok(self, key: bytes) -> bool:
+        return self.signature is not None and hmac.compare_digest(self.signature, self._mac(key))
+
+    def _mac(self, key: bytes) -> str:
+        return hmac.new(key, f"{self.seq}:{self.entry_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify(entries: Iterable[AuditEntry], anchor: Anchor | None = None) -> Verification:
+    """Check seq contiguity from 0, every hash, and every link; report the first entry that fails. With an
+    anchor, the anchored entry must still be there, unchanged (a truncated chain fails)."""
     ordered = sorted(entries, key=lambda e: e.seq)
     prev = GENESIS
     for expected, entry in enumerate(ordered):
@@ -119,6 +142,12 @@ def verify(entries: Iterable[AuditEntry]) -> Verification:
         if entry_hash(entry.prev_hash, entry.body()) != entry.entry_hash:
             return Verification(False, len(ordered), entry.seq, "entry_hash does not match its content")
         prev = entry.entry_hash
+    if anchor is not None:
+        if anchor.seq >= len(ordered):
+            problem = f"the chain ends at seq {len(ordered) - 1} but the exported head is seq {anchor.seq}: truncated"
+            return Verification(False, len(ordered), len(ordered), problem)
+        if ordered[anchor.seq].entry_hash != anchor.entry_hash:
+            return Verification(False, len(ordered), anchor.seq, "entry differs from the exported head")
     return Verification(True, len(ordered))
 
 

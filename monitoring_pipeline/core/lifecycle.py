@@ -36,9 +36,10 @@ class Event:
 
 def in_force(events: Sequence[Event], at: datetime, activations: tuple[str, ...]) -> Event | None:
     """The activating event in force at `at`: the latest one effective at or before it (ties: the later
-    recorded wins)."""
-    active = [e for e in events if e.event in activations and e.effective_at <= at]
-    return max(active, key=lambda e: (e.effective_at, e.recorded_at), default=None)
+    recorded, then the later in `events`, wins)."""
+    active = [(e.effective_at, e.recorded_at, i, e) for i, e in enumerate(events) if e.event in activations]
+    chosen = max((a for a in active if a[0] <= at), key=lambda a: a[:3], default=None)
+    return chosen[3] if chosen else None
 
 
 def model_state(events: Sequence[Event], version: Hashable) -> str:

@@ -11,8 +11,9 @@ from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec
 from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
 from monitoring_pipeline.defs.partitions import daily_partitions
+from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
-from monitoring_pipeline.registry import audit_log
+from monitoring_pipeline.registry import audit_log, definitions
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
 BLOCKED_SHARE_CHECK = "blocked_share_within_limit"
@@ -20,6 +21,7 @@ RECONCILE_CHECK = "counts_reconcile"
 REFERENCE_COVERAGE_CHECK = "reference_window_complete"
 MAX_REJECTED_SHARE = 0.01
 PROFILE_INPUTS = ["validated_predictions", "quarantined_predictions", "reference_bins"]
+DEFINITION_TABLES = [registry_key(definitions.DEFINITIONS), registry_key(definitions.DEFINITION_EVENTS)]
 
 
 def day_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -28,6 +30,21 @@ def day_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) ->
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _audit(context: dg.AssetExecutionContext, project: ProjectResource, subject: str, table: str, payload: dict) -> int:
+    """One audit entry per report materialization: run, code version, inputs (in `payload`) and the output
+    table's Delta version and commit hash; returns its sequence number."""
+    entry = audit_log.audit(
+        project.load(),
+        actor=f"dagster:run/{context.run_id}",
+        action="materialize",
+        subject=subject,
+        payload=payload | {"code_version": audit_log.code_version()},
+        now=_now(),
+        data_table=table,
+    )
+    return entry.seq
 
 
 def model_asset_keys(model_name: str) -> dict[str, dg.AssetKey]:
@@ -55,11 +72,14 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         kinds={"polars", "delta"},
         description=f"Bins frozen from {model.name}'s baseline window {model.baseline.describe()}.",
     )
-    def reference_bins(project: ProjectResource) -> dg.MaterializeResult:
+    def reference_bins(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
         bins, fingerprint, rows = steps.freeze_model_bins(config, config.model(model.name), _now())
+        seq = _audit(
+            context, project, f"{model.name}/reference_bins", steps.REFERENCE_BINS, {"bins_version": fingerprint}
+        )
         return dg.MaterializeResult(
-            metadata={"bins_version": fingerprint, "baseline_rows": rows, "columns": len(bins)},
+            metadata={"bins_version": fingerprint, "baseline_rows": rows, "columns": len(bins), "audit_seq": seq},
             data_version=dg.DataVersion(fingerprint),
         )
 
@@ -75,8 +95,16 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         config = project.load()
         log = steps.check_log_day(config, config.model(model.name), day_of(context), _now())
         rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0
+        seq = _audit(
+            context,
+            project,
+            f"{model.name}/prediction_log@{day_of(context)}",
+            steps.LOG_REJECTS,
+            {"log_delta_version": log.log_version, "rows_read": log.n_read, "rows_rejected": log.rejects.height},
+        )
         return dg.MaterializeResult(
             metadata={
+                "audit_seq": seq,
                 "rows_read": log.n_read,
                 "rows_valid": log.valid.height,
                 "rows_rejected": log.rejects.height,
@@ -98,7 +126,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     guard_outputs = ("guard_verdicts", "validated_predictions", "quarantined_predictions")
 
     def spec(name: str, deps: list[str], description: str) -> dg.AssetSpec:
-        upstream = [keys[d] for d in deps]
+        upstream = [keys[d] for d in deps] + (DEFINITION_TABLES if name.endswith("profiles") else [])
         return dg.AssetSpec(
             keys[name], deps=upstream, group_name=group, kinds={"polars", "delta"}, description=description
         )
@@ -148,17 +176,15 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             "released": len(result.released),
             "log_delta_version": result.log.log_version,
         }
-        entry = audit_log.audit(
-            config,
-            actor=f"dagster:run/{context.run_id}",
-            action="materialize",
-            subject=f"{model.name}/guards@{day}",
-            payload=counts | {"released": len(result.released)},
-            now=_now(),
-            data_table=steps.GUARD_VERDICTS,
+        seq = _audit(
+            context,
+            project,
+            f"{model.name}/guards@{day}",
+            steps.GUARD_VERDICTS,
+            counts | {"released": len(result.released), "log_delta_version": result.log.log_version},
         )
         for name in guard_outputs:
-            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata | {"audit_seq": entry.seq})
+            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata | {"audit_seq": seq})
         stored_validated, stored_quarantined = result.stored
         yield dg.AssetCheckResult(
             asset_key=keys["validated_predictions"],
@@ -200,6 +226,13 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def profiles(context: dg.AssetExecutionContext, project: ProjectResource):
         config = project.load()
         result = steps.profile_day(config, config.model(model.name), day_of(context))
+        seq = _audit(
+            context,
+            project,
+            f"{model.name}/profiles@{day_of(context)}",
+            steps.FEATURE_PROFILES,
+            {"rows_profiled": result.n_validated, "feature_definitions": result.definition_versions},
+        )
         for key, rows in ((keys["feature_profiles"], result.features), (keys["output_profiles"], result.outputs)):
             yield dg.MaterializeResult(
                 asset_key=key,
@@ -209,6 +242,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                     "profile_rows": rows.height,
                     "model_versions": sorted({v for v in rows["model_version"].to_list() if v}),
                     "bins_version": result.bins_version,
+                    "feature_definitions": dg.MetadataValue.json(result.definition_versions),
+                    "audit_seq": seq,
                 },
             )
 
@@ -216,7 +251,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         key=keys["drift_report"],
         group_name=group,
         partitions_def=partitions,
-        deps=[keys["feature_profiles"], keys["output_profiles"]],
+        deps=[keys["feature_profiles"], keys["output_profiles"], *DEFINITION_TABLES],
         kinds={"polars", "delta"},
         description=f"Drift of each monitored column against the reference window ({model.reference.describe()}).",
         check_specs=[
@@ -226,14 +261,17 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
         result = steps.drift_day(config, config.model(model.name), day_of(context))
-        entry = audit_log.audit(
-            config,
-            actor=f"dagster:run/{context.run_id}",
-            action="materialize",
-            subject=f"{model.name}/drift_report@{day_of(context)}",
-            payload={"rows": result.frame.height, "reference_days": len(result.reference_days_found)},
-            now=_now(),
-            data_table=steps.DRIFT_REPORT,
+        seq = _audit(
+            context,
+            project,
+            f"{model.name}/drift_report@{day_of(context)}",
+            steps.DRIFT_REPORT,
+            {
+                "rows": result.frame.height,
+                "reference_days": len(result.reference_days_found),
+                "profile_delta_versions": result.profile_versions,
+                "feature_definitions": result.definition_versions,
+            },
         )
         verdicts = {c.column: c for c in result.report.columns}
         drifted = {
@@ -252,7 +290,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "reference_days_found": len(result.reference_days_found),
                 "profile_delta_versions": result.profile_versions,
                 "report_rows": result.frame.height,
-                "audit_seq": entry.seq,
+                "feature_definitions": dg.MetadataValue.json(result.definition_versions),
+                "audit_seq": seq,
             },
             check_results=[
                 dg.AssetCheckResult(

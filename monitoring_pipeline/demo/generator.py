@@ -490,6 +490,7 @@ _PROMPT_V2_EXTRA = (
     "Ground every point in the ticket or in the retrieved context, keep the customer's own wording where "
     "possible, never invent order numbers, and flag anything that needs a human agent.\n"
 )
+PROMPT_TEMPLATES = (_PROMPT_HEAD, _PROMPT_HEAD + _PROMPT_V2_EXTRA)  # prompt versions 1 and 2
 
 
 def _texts(rng: np.random.Generator, counts: np.ndarray) -> pl.Series:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
 from monitoring_pipeline.core.config import ProjectConfig
-from monitoring_pipeline.demo.generator import LLM_MODEL, TABULAR_MODEL, demo_days, labels_for, llm_day, tabular_day
+from monitoring_pipeline.demo.generator import (
+    DEMO_START,
+    LLM_MODEL,
+    TABULAR_MODEL,
+    demo_days,
+    labels_for,
+    llm_day,
+    tabular_day,
+)
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry.audit_log import lake_of
 
 DEFAULT_ROWS_PER_DAY = {TABULAR_MODEL: 4_000, LLM_MODEL: 800}
+TRAINING_TABLES = {TABULAR_MODEL: f"training/{TABULAR_MODEL}", LLM_MODEL: f"training/{LLM_MODEL}"}
+TRAINING_DAYS = [DEMO_START - timedelta(days=i) for i in range(28, 0, -1)]  # the four weeks before the story
 
 
 def _write_log(
@@ -35,4 +45,27 @@ def build_demo_lake(
     delta.overwrite(lake_of(config).table(config.model(TABULAR_MODEL).label_table), labels)
     progress(f"writing {len(days)} days of {LLM_MODEL} logs ({rows[LLM_MODEL]:,} rows per weekday)")
     llm = _write_log(config, LLM_MODEL, days, lambda d: llm_day(d, rows[LLM_MODEL]))
-    return {TABULAR_MODEL: tabular.height, f"{TABULAR_MODEL} labels": labels.height, LLM_MODEL: llm.height}
+    progress(f"writing the training tables ({len(TRAINING_DAYS)} days before the story)")
+    training = _write_training(config, rows)
+    return {
+        TABULAR_MODEL: tabular.height,
+        f"{TABULAR_MODEL} labels": labels.height,
+        LLM_MODEL: llm.height,
+        **training,
+    }
+
+
+def _write_training(config: ProjectConfig, rows: dict[str, int]) -> dict[str, int]:
+    """The data the demo's models were trained and evaluated on: the four weeks before the story (with labels
+    for the classifier)."""
+    tabular = pl.concat([tabular_day(d, rows[TABULAR_MODEL]) for d in TRAINING_DAYS])
+    frames = {
+        TABULAR_MODEL: tabular.join(labels_for(tabular).select("prediction_id", "label"), on="prediction_id"),
+        LLM_MODEL: pl.concat([llm_day(d, rows[LLM_MODEL]) for d in TRAINING_DAYS]),
+    }
+    written = {}
+    for model, frame in frames.items():
+        frame = frame.with_columns(pl.col("event_ts").dt.date().alias("event_date"))
+        delta.overwrite(lake_of(config).table(TRAINING_TABLES[model]), frame, partition_by=["event_date"])
+        written[TRAINING_TABLES[model]] = frame.height
+    return written

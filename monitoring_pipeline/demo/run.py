@@ -16,6 +16,7 @@ from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
+from monitoring_pipeline.defs.registry import REGISTRY_JOB
 from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
@@ -36,6 +37,14 @@ def materialize_all(config_path: Path, lake_root: str | None, progress: Callable
         futures = [pool.submit(materialize_model, config_path, lake_root, name) for name in model_names]
         for future in as_completed(futures):
             progress(future.result())
+    observe_registry(config_path, lake_root)
+
+
+def observe_registry(config_path: Path, lake_root: str | None) -> None:
+    """Record one observation of every registry table, so the UI shows the registry's state after the demo."""
+    defs = build_definitions(str(config_path), lake_root)
+    with dg.DagsterInstance.get() as instance:
+        _run(defs, REGISTRY_JOB, None, instance)
 
 
 def _create_instance_storage() -> None:

@@ -6,13 +6,17 @@ pinned to the Delta version and commit-file SHA-256 of the table it changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
+import subprocess
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from monitoring_pipeline.core.audit import (
+    Anchor,
     AuditEntry,
     Verification,
     entries_from_frame,
@@ -27,6 +31,16 @@ from monitoring_pipeline.io.delta import Lake, TableRef
 AUDIT_LOG = "audit/log"
 
 
+@functools.cache
+def code_version() -> str | None:
+    """The git commit of the working tree, when there is one (else the package version)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5)
+        return done.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return f"monitoring-pipeline {importlib.metadata.version('monitoring-pipeline')}"
+
+
 def lake_of(config: ProjectConfig) -> Lake:
     return Lake(config.lake.root, config.lake.storage_options)
 
@@ -39,7 +53,7 @@ def commit_sha256(table: TableRef, version: int) -> str | None:
 
 def read_audit(config: ProjectConfig) -> list[AuditEntry]:
     table = lake_of(config).table(AUDIT_LOG)
-    return entries_from_frame(delta.scan(table).collect()) if delta.exists(table) else []
+    return entries_from_frame(delta.scan(table).sort("seq").collect()) if delta.exists(table) else []
 
 
 def audit(
@@ -81,10 +95,21 @@ def audit(
     return entry
 
 
-def verify_audit(config: ProjectConfig) -> Verification:
-    """The chain's verification, then every pinned Delta commit re-hashed: a rewritten history fails too."""
+def head_anchor(config: ProjectConfig, key: bytes | None = None) -> Anchor | None:
+    """The current head of the chain, to keep elsewhere (signed with `key` when given)."""
     entries = read_audit(config)
-    result = verify(entries)
+    if not entries:
+        return None
+    last = max(entries, key=lambda e: e.seq)
+    anchor = Anchor(last.seq, last.entry_hash)
+    return anchor.signed(key) if key else anchor
+
+
+def verify_audit(config: ProjectConfig, anchor: Anchor | None = None) -> Verification:
+    """The chain's verification (against an exported head when given), then every pinned Delta commit re-hashed:
+    a rewritten history fails too."""
+    entries = read_audit(config)
+    result = verify(entries, anchor)
     if not result.ok:
         return result
     lake = lake_of(config)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,7 @@ from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.core.slices import content_hash, parse_filter
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import audit, lake_of
+from monitoring_pipeline.registry.audit_log import audit, code_version, lake_of
 
 MODEL_VERSIONS = "registry/model_versions"
 MODEL_EVALUATIONS = "registry/model_evaluations"
@@ -112,15 +111,6 @@ def pin_slice(config: ProjectConfig, table: str, filter_text: str) -> SlicePin:
     return SlicePin(table, version, filter_text, rows.height, content_hash(rows))
 
 
-def code_version() -> str | None:
-    """The git commit of the working tree, when there is one."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None
-
-
 def _rows_of(config: ProjectConfig, name: str, table_name: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
     table = lake_of(config).table(table_name)
     if not delta.exists(table):
@@ -145,19 +135,16 @@ def events(config: ProjectConfig, name: str) -> pl.DataFrame:
 
 
 def releases(config: ProjectConfig, name: str) -> pl.DataFrame:
-    """The release ledger of a model: its deploy and rollback events, in effective order."""
-    return events(config, name).filter(pl.col("release_id").is_not_null()).sort("effective_at", "recorded_at")
+    """The release ledger of a model: its deploy and rollback events, in effective order (ties: release order)."""
+    number = pl.col("release_id").str.extract(r"-r(\d+)$").cast(pl.Int64)
+    ledger = events(config, name).filter(pl.col("release_id").is_not_null())
+    return ledger.sort(pl.col("effective_at"), pl.col("recorded_at"), number)
 
 
 def release_in_force(config: ProjectConfig, name: str, at: datetime) -> dict | None:
     """The release in force at `at` (None before the first deployment)."""
-    current = lifecycle.in_force(_lifecycle_events(events(config, name)), at, lifecycle.MODEL_ACTIVATIONS)
-    if current is None:
-        return None
-    rows = releases(config, name).filter(
-        (pl.col("effective_at") == current.effective_at) & (pl.col("recorded_at") == current.recorded_at)
-    )
-    return rows.row(0, named=True)
+    before = releases(config, name).filter(pl.col("effective_at") <= at)
+    return before.row(-1, named=True) if before.height else None
 
 
 def _lifecycle_events(rows: pl.DataFrame) -> list[lifecycle.Event]:

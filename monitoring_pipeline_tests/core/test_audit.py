@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitoring_pipeline.core.audit import GENESIS, entries_from_frame, entries_to_frame, next_entry, verify
+from monitoring_pipeline.core.audit import GENESIS, Anchor, entries_from_frame, entries_to_frame, next_entry, verify
 
 NOW = datetime(2026, 10, 12, 2, 0, 0, 123456, tzinfo=UTC)
 
@@ -49,3 +49,21 @@ def test_a_rehashed_edit_still_breaks_the_next_link(chain: list) -> None:
     forged = next_entry(chain[1], ts_utc=NOW, actor="cli:mallory", action="materialize", subject="s2", payload={})
     result = verify([*chain[:2], forged, *chain[3:]])
     assert not result.ok and result.first_bad_seq == 3 and "prev_hash" in result.problem
+
+
+def test_truncation_is_caught_through_an_exported_head(chain: list) -> None:
+    anchor = Anchor(chain[-1].seq, chain[-1].entry_hash)
+    assert verify(chain, anchor).ok
+    cut = verify(chain[:3], anchor)
+    assert not cut.ok and cut.first_bad_seq == 3 and "truncated" in cut.problem
+    rewritten = [*chain[:4], replace(chain[4], payload="{}")]
+    rewritten[4] = next_entry(chain[3], ts_utc=NOW, actor="cli:mallory", action="materialize", subject="s4", payload={})
+    forged = verify(rewritten, anchor)
+    assert not forged.ok and forged.first_bad_seq == 4 and "exported head" in forged.problem
+
+
+def test_a_signed_head_cannot_be_forged_without_the_key(chain: list) -> None:
+    anchor = Anchor(chain[-1].seq, chain[-1].entry_hash).signed(b"k1")
+    assert anchor.signature_ok(b"k1")
+    assert not replace(anchor, seq=2, entry_hash=chain[2].entry_hash).signature_ok(b"k1")
+    assert not anchor.signature_ok(b"other key")

@@ -6,27 +6,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.core.slices import FilterError, content_hash, parse_filter
-from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import models
 from monitoring_pipeline.registry.audit_log import lake_of, verify_audit
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 FILTER = "event_date >= '2026-09-01' and event_date <= '2026-09-02' and region != 'east'"
-
-
-@pytest.fixture
-def lake(demo_config: ProjectConfig, tmp_path: Path) -> tuple[ProjectConfig, Path]:
-    days = [date(2026, 9, 1), date(2026, 9, 2), date(2026, 9, 3)]
-    frame = pl.concat([tabular_day(d, 300) for d in days]).with_columns(
-        pl.col("event_ts").dt.date().alias("event_date")
-    )
-    delta.overwrite(lake_of(demo_config).table("logs/credit_risk"), frame, partition_by=["event_date"])
-    artifact = tmp_path / "model.bin"
-    artifact.write_bytes(b"weights v1")
-    return demo_config, artifact
 
 
 def test_register_pins_the_slice_and_verify_proves_it(lake) -> None:

@@ -1,0 +1,53 @@
+"""The registry tables as observable source assets: the CLI writes them, Dagster observes their Delta versions,
+so the asset graph links each report to the registry state it read and the UI keeps their history."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from monitoring_pipeline.defs.resources import ProjectResource
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.registry import definitions, models
+from monitoring_pipeline.registry.audit_log import AUDIT_LOG, lake_of
+
+REGISTRY_TABLES = {
+    models.MODEL_VERSIONS: "Model checkpoints with their pinned training slices.",
+    models.MODEL_EVALUATIONS: "Evaluation checkpoints: pinned eval slices and metrics.",
+    models.MODEL_EVENTS: "Approvals, deployments, rollbacks and retirements; deploy rows are the release ledger.",
+    definitions.DEFINITIONS: "Every proposed version of every feature definition and prompt template.",
+    definitions.DEFINITION_EVENTS: "Approvals and rollbacks of feature definitions and prompt templates.",
+    AUDIT_LOG: "The hash-chained audit log.",
+}
+REGISTRY_JOB = "registry_observation"
+
+
+def registry_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(table.split("/"))
+
+
+def _observer(table: str, description: str) -> dg.SourceAsset:
+    @dg.observable_source_asset(key=registry_key(table), group_name="registry", description=description)
+    def observe(project: ProjectResource) -> dg.ObserveResult:
+        ref = lake_of(project.load()).table(table)
+        version = delta.version(ref)
+        rows = delta.scan(ref).select(pl.len()).collect().item() if version is not None else 0
+        return dg.ObserveResult(
+            data_version=dg.DataVersion(f"delta-v{version}"),
+            metadata={"table": str(ref), "delta_version": version if version is not None else -1, "rows": rows},
+        )
+
+    return observe
+
+
+def registry_assets() -> list[dg.SourceAsset]:
+    return [_observer(table, description) for table, description in REGISTRY_TABLES.items()]
+
+
+def registry_observation() -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+    """Observe the registry every 15 minutes, so the UI shows each change near when it happened."""
+    job = dg.define_asset_job(REGISTRY_JOB, selection=dg.AssetSelection.groups("registry"))
+    schedule = dg.ScheduleDefinition(
+        job=job, cron_schedule="*/15 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+    )
+    return job, schedule
