@@ -46,7 +46,7 @@ def registry_assets() -> list[dg.SourceAsset]:
 
 def registry_observation() -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
     """Observe the registry every 15 minutes, so the UI shows each change near when it happened."""
-    job = dg.define_asset_job(REGISTRY_JOB, selection=dg.AssetSelection.groups("registry"))
+    job = dg.define_asset_job(REGISTRY_JOB, selection=[registry_key(table) for table in REGISTRY_TABLES])
     schedule = dg.ScheduleDefinition(
         job=job, cron_schedule="*/15 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
     )

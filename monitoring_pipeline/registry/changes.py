@@ -1,10 +1,11 @@
 """What changed, in order: releases and rollbacks, approvals and retirements, feature-definition and prompt
 changes, drift breaks and quarantine spikes — and, for each break, the release it most likely followed.
 
-A drift break is a column's first drift day after a day without drift. A quarantine spike is a day whose
-quarantined share exceeds the model's blocked-share limit, or three times its median daily share with at least
-10 rows quarantined. Day-level
-events are placed at the end of their day, so a release at noon comes before the drift it caused that day.
+A drift break is a column's first drift day after a week without drift. It is attributed from the first day of
+the warn-or-drift run that led to it, so a gradual drift is not blamed on a release that came after it began.
+A quarantine spike is a day whose quarantined share exceeds the model's blocked-share limit, or three times its
+median daily share with at least 10 rows quarantined. Day-level events are placed at the end of their day, so a
+release at noon comes before the drift it caused that day.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from monitoring_pipeline.registry import definitions, models
 from monitoring_pipeline.registry.audit_log import lake_of
 
 LIKELY_WITHIN = timedelta(days=7)
+QUIET_DAYS = 7  # a column's drift "starts" on a drift day with no drift in the 7 days before it
 SPIKE_FACTOR = 3.0
 SPIKE_MIN_ROWS = 10
 CHANGE_SCHEMA: dict[str, pl.DataType] = {
@@ -42,49 +44,77 @@ def _lifecycle(config: ProjectConfig, model: ModelSpec) -> list[dict]:
     for e in models.events(config, model.name).iter_rows(named=True):
         if e["release_id"]:
             prompt = f", prompt v{e['prompt_version']}" if e["prompt_version"] is not None else ""
-            detail = f"{e['release_id']}: model {e['model_version']}{prompt}, approved by {e['approved_by']}"
+            detail = f"{e['release_id']}: model {e['model_version']}{prompt}, approved by {e['approved_by']}, "
             kind = "rollback" if e["event"] == "rolled_back" else "release"
         else:
-            detail, kind = f"{e['model_version']} {e['event']}", e["event"]
-        rows.append(
-            _change(e["effective_at"], model, kind, e["model_version"], f"{detail} by {e['actor']}: {e['reason']}")
-        )
+            detail, kind = f"{e['model_version']} ", e["event"]
+        detail += f"{e['event'].replace('_', ' ')} by {e['actor']}: {e['reason']}"
+        rows.append(_change(e["effective_at"], model, kind, e["model_version"], detail))
     return rows
 
 
 def _definition_changes(config: ProjectConfig, model: ModelSpec) -> list[dict]:
+    """Approvals and rollbacks of definitions; those made together (same moment, person and reason) are one row."""
     rows = []
     for kind in (definitions.FEATURE, definitions.PROMPT):
-        for e in definitions.events(config, kind, model.name).iter_rows(named=True):
-            detail = f"{e['name']} v{e['version']} {e['event'].replace('_', ' ')} by {e['actor']}: {e['reason']}"
-            rows.append(_change(e["effective_at"], model, f"{kind}_definition", e["name"], detail))
+        together = (
+            definitions.events(config, kind, model.name)
+            .group_by("effective_at", "event", "actor", "reason", maintain_order=True)
+            .agg(pl.format("{} v{}", "name", "version").alias("names"))
+        )
+        for e in together.iter_rows(named=True):
+            names = ", ".join(e["names"]) if len(e["names"]) <= 3 else f"{len(e['names'])} {kind} definitions"
+            detail = f"{names} {e['event'].replace('_', ' ')} by {e['actor']}: {e['reason']}"
+            rows.append(_change(e["effective_at"], model, f"{kind}_definition", names, detail))
     return rows
 
 
 def _drift_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
+    """Per day, the columns whose drift starts then (no drift in the QUIET_DAYS before), with the first day of
+    the unbroken warn-or-drift run that led to it: a gradual drift warned long before it broke."""
     table = lake_of(config).table(steps.DRIFT_REPORT)
     if not delta.exists(table):
         return []
-    verdicts = (
+    days = (
         delta.scan(table)
-        .filter((pl.col("model_name") == model.name) & pl.col("decisive"))
-        .filter(pl.col("day").is_between(since - timedelta(days=1), until))
+        .filter((pl.col("model_name") == model.name) & pl.col("decisive") & (pl.col("day") <= until))
         .group_by("column", "day")
-        .agg((pl.col("verdict") == "drift").any().alias("drift"), pl.col("value").max().alias("value"))
+        .agg(
+            (pl.col("verdict") == "drift").any().alias("drift"),
+            pl.col("verdict").is_in(["warn", "drift"]).any().alias("abnormal"),
+        )
         .sort("column", "day")
-        .with_columns(pl.col("drift").shift(1, fill_value=False).over("column").alias("before"))
-        .filter(pl.col("drift") & ~pl.col("before") & (pl.col("day") >= since))
-        .group_by("day")
-        .agg(pl.col("column").sort())
-        .sort("day")
         .collect()
     )
-    return [
-        _change(
-            _end_of(r["day"]), model, "drift_break", ", ".join(r["column"]), f"drift starts: {', '.join(r['column'])}"
+    breaks = (
+        days.with_columns(
+            pl.col("drift")
+            .cast(pl.Int32)
+            .rolling_sum(QUIET_DAYS, min_samples=1)
+            .shift(1, fill_value=0)
+            .over("column")
+            .alias("recent"),
+            (pl.col("abnormal") != pl.col("abnormal").shift(1)).fill_null(True).cum_sum().over("column").alias("run"),
         )
-        for r in verdicts.iter_rows(named=True)
-    ]
+        .with_columns(pl.col("day").min().over("column", "run").alias("abnormal_since"))
+        .filter(pl.col("drift") & (pl.col("recent") == 0) & (pl.col("day") >= since))
+        .group_by("day")
+        .agg(pl.col("column").sort(), pl.col("abnormal_since").min())
+        .sort("day")
+    )
+    rows = []
+    for r in breaks.iter_rows(named=True):
+        gradual = f" (warning since {r['abnormal_since']})" if r["abnormal_since"] < r["day"] else ""
+        change = _change(
+            _end_of(r["day"]),
+            model,
+            "drift_break",
+            ", ".join(r["column"]),
+            f"drift starts: {', '.join(r['column'])}{gradual}",
+        )
+        change["abnormal_since"] = r["abnormal_since"]
+        rows.append(change)
+    return rows
 
 
 def _quarantine_spikes(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
@@ -125,19 +155,22 @@ def _change(at: datetime, model: ModelSpec, kind: str, subject: str, detail: str
 
 
 def _attribute(rows: list[dict], config: ProjectConfig, model: ModelSpec) -> None:
-    """Name, on each drift break and quarantine spike, the latest release (or rollback) at or before it."""
+    """Name, on each drift break and quarantine spike, the latest release (or rollback) in force when the
+    trouble began: at the end of the spike's day, or at the end of the first abnormal day of the break."""
     ledger = models.releases(config, model.name)
     for row in rows:
         if row["kind"] not in ("drift_break", "quarantine_spike"):
             continue
-        before = ledger.filter(pl.col("effective_at") <= row["at"])
+        began = _end_of(row.pop("abnormal_since")) if row["kind"] == "drift_break" else row["at"]
+        before = ledger.filter(pl.col("effective_at") <= began)
         if before.is_empty():
             row["followed_release"] = "no release before it"
             continue
         last = before.row(-1, named=True)
-        gap = row["at"] - last["effective_at"]
+        gap = began - last["effective_at"]
         likely = "likely follows" if gap <= LIKELY_WITHIN else "last release was"
-        row["followed_release"] = f"{likely} {last['release_id']} ({last['model_version']}, {gap.days} days before)"
+        ago = f"{gap.days} days" if gap.days else f"{gap.seconds // 3600} h"
+        row["followed_release"] = f"{likely} {last['release_id']} ({last['model_version']}, {ago} before)"
 
 
 def changes(config: ProjectConfig, since: date, until: date, model: str | None = None) -> pl.DataFrame:

@@ -110,25 +110,23 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
 
 
 def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: date) -> dict[str, Any]:
+    """The rules it failed, and whether it reached validated_predictions or the quarantine."""
     verdicts = _day_rows(config, steps.GUARD_VERDICTS, spec.name, day)
-    failed = verdicts.filter(pl.col(ID) == prediction_id).collect() if verdicts is not None else None
+    failed = (
+        verdicts.filter(pl.col(ID) == prediction_id).drop("model_name", "day", ID).collect()
+        if verdicts is not None
+        else None
+    )
     placed = None
     for where, name in (("validated", steps.validated_table(spec)), ("quarantined", steps.quarantine_table(spec))):
         table = lake_of(config).table(name)
-        if (
-            delta.exists(table)
-            and delta.scan(table)
-            .filter((pl.col("day") == day) & (pl.col(ID) == prediction_id))
-            .select(ID)
-            .collect()
-            .height
-        ):
-            placed = where
+        if delta.exists(table):
+            found = delta.scan(table).filter((pl.col("day") == day) & (pl.col(ID) == prediction_id)).select(ID)
+            placed = where if found.collect().height else placed
     return {
-        "evaluated": verdicts is not None and placed is not None,
         "placed_in": placed,
         "released": prediction_id in steps.released_ids(config, spec),
-        "failed_rules": _records(failed.drop("model_name", "day", ID) if failed is not None else None),
+        "failed_rules": _records(failed),
     }
 
 
@@ -137,6 +135,7 @@ def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: dat
     if report is None:
         return {"status": "no drift report"}
     frame = report.filter(pl.col("decisive")).collect()
+    row = steps.with_derived(pl.DataFrame([row]), spec, steps.active_definitions(config, spec, day)).row(0, named=True)
     if frame.is_empty():
         return {"status": f"no drift report for {day}"}
     try:
@@ -146,12 +145,21 @@ def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: dat
     reference_days = [d for d in spec.reference.days_for(day) if d >= spec.start_date and d != day]
     reference = steps.read_profiles(config, spec, reference_days).filter(pl.col("bins_version") == bins_version)
     merged = merge_rows(reference, bins) if reference.height else {}
+    severity = {"drift": 0, "warn": 1}
     columns = []
-    for r in frame.sort("role", "column").iter_rows(named=True):
-        entry = {k: r[k] for k in ("column", "role", "method", "value", "threshold", "verdict", "definition_version")}
-        if r["column"] in row and r["column"] in merged:
-            entry["this_prediction"] = reference_position(row[r["column"]], merged[r["column"]], bins[r["column"]])
+    for (column,), rows in frame.sort("column", "method").group_by("column", maintain_order=True):
+        first = rows.row(0, named=True)
+        entry = {
+            "column": column,
+            "role": first["role"],
+            "verdict": first["verdict"],
+            "statistics": {r["method"]: r["value"] for r in rows.iter_rows(named=True)},
+            "definition_version": first["definition_version"],
+        }
+        if column in row and column in merged:
+            entry["this_prediction"] = reference_position(row[column], merged[column], bins[column])
         columns.append(entry)
+    columns.sort(key=lambda c: (severity.get(c["verdict"], 2), c["role"] != "feature", c["column"]))
     return {
         "day": day.isoformat(),
         "reference": f"{spec.reference.describe()} ({len(set(reference['day'].to_list()))} days)",
@@ -195,91 +203,114 @@ def _runs(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, A
     ]
 
 
+def _number(value: Any) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _position(where: dict[str, Any] | None) -> str:
+    if not where:
+        return ""
+    if "reference_percentile" in where:
+        return f"{_number(where['value'])}: percentile {where['reference_percentile']}"
+    return f"{_number(where['value'])}: {where['position']}"
+
+
+def _definitions_line(versions: dict[str, int]) -> str:
+    """`25 definitions, all v1 except debt_to_income v2`."""
+    if not versions:
+        return "none registered"
+    common = max(set(versions.values()), key=list(versions.values()).count)
+    others = [f"{name} v{v}" for name, v in versions.items() if v != common]
+    return f"{len(versions)} definitions, all v{common}" + (f" except {', '.join(others)}" if others else "")
+
+
+def _checkpoint_lines(result: dict[str, Any]) -> list[str]:
+    c = result["model_checkpoint"]
+    if not c:
+        return ["- **not registered** in the model registry"]
+    lines = [
+        f"- artifact sha256 `{c['artifact_sha256'][:16]}…`, registered by {c['registered_by']} at "
+        f"{c['registered_at']}, parent {c['parent_version']}, code {c['code_version']}",
+        f"- training slice `{c['train_table']}`@v{c['train_table_version']} where "
+        f"`{c['train_filter'] or 'all rows'}`: {c['train_rows']} rows, content sha256 "
+        f"`{c['train_content_sha256'][:16]}…`",
+    ]
+    lines += [
+        f"- evaluation `{e['eval_name']}` on `{e['eval_table']}`@v{e['eval_table_version']} ({e['eval_rows']} rows): "
+        f"{e['metrics']}"
+        for e in result["evaluations"]
+    ]
+    return lines + [
+        f"- {e['event']} by {e['actor']} (effective {e['effective_at']}): {e['reason']}" for e in result["lifecycle"]
+    ]
+
+
+def _release_line(result: dict[str, Any]) -> str:
+    r = result["release_in_force"]
+    if not r:
+        return "- none: no release was in force at the prediction's time"
+    prompt = f", prompt v{r['prompt_version']}" if r["prompt_version"] is not None else ""
+    mismatch = "" if result["release_matches_prediction"] else " — **the prediction's model version differs**"
+    return (
+        f"- {r['release_id']}: model {r['model_version']}{prompt}, approved by {r['approved_by']}, deployed by "
+        f"{r['actor']}, in force from {r['effective_at']}: {r['reason']}{mismatch}"
+    )
+
+
+def _drift_lines(drift: dict[str, Any]) -> list[str]:
+    if "columns" not in drift:
+        return [f"- {drift['status']}"]
+    lines = [
+        f"Reference: {drift['reference']}. Drifted: {', '.join(drift['drifted']) or 'none'}.",
+        "",
+        "| column | verdict | statistics | definition | this prediction vs reference |",
+        "|---|---|---|---|---|",
+    ]
+    for c in drift["columns"]:
+        statistics = ", ".join(f"{m} {_number(v)}" for m, v in c["statistics"].items())
+        version = f"v{c['definition_version']}" if c["definition_version"] else ""
+        cells = [c["column"], c["verdict"], statistics, version, _position(c.get("this_prediction"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """A human-readable rendering of a trace."""
-    p = result["prediction"]
+    p, guards = result["prediction"], result["guards"]
     lines = [
         f"# Decision trace of {p[ID]}",
         "",
         f"Model **{p['model_name']}** version **{p['model_version']}** at {p[TS]}.",
         "",
-    ]
-    checkpoint = result["model_checkpoint"]
-    lines.append("## Model checkpoint")
-    if checkpoint:
-        lines += [
-            f"- artifact sha256 `{checkpoint['artifact_sha256'][:16]}…`, registered by "
-            f"{checkpoint['registered_by']} at {checkpoint['registered_at']}, parent {checkpoint['parent_version']}, "
-            f"code {checkpoint['code_version']}",
-            f"- training slice `{checkpoint['train_table']}`@v{checkpoint['train_table_version']} "
-            f"where `{checkpoint['train_filter'] or 'all rows'}`: {checkpoint['train_rows']} rows, "
-            f"content sha256 `{checkpoint['train_content_sha256'][:16]}…`",
-        ]
-        lines += [
-            f"- evaluation `{e['eval_name']}` on `{e['eval_table']}`@v{e['eval_table_version']} "
-            f"({e['eval_rows']} rows): {e['metrics']}"
-            for e in result["evaluations"]
-        ]
-        lines += [
-            f"- {e['event']} by {e['actor']} (effective {e['effective_at']}): {e['reason']}"
-            for e in result["lifecycle"]
-        ]
-    else:
-        lines.append("- **not registered** in the model registry")
-    release = result["release_in_force"]
-    lines += ["", "## Release in force"]
-    lines.append(
-        f"- {release['release_id']}: model {release['model_version']}, prompt {release['prompt_version']}, "
-        f"approved by {release['approved_by']}, deployed by {release['actor']} effective {release['effective_at']}: "
-        f"{release['reason']}"
-        + ("" if result["release_matches_prediction"] else " — **the prediction's model version differs**")
-        if release
-        else "- none: no release was in force at the prediction's time"
-    )
-    lines += [
+        "## Model checkpoint",
+        *_checkpoint_lines(result),
+        "",
+        "## Release in force",
+        _release_line(result),
         "",
         "## Feature definitions in force",
-        ", ".join(f"{k} v{v}" for k, v in result["feature_definitions"].items()) or "none registered",
-    ]
-    guards = result["guards"]
-    lines += ["", "## Guards", f"- placed in: {guards['placed_in']}; released: {guards['released']}"]
-    lines += [
-        f"- failed `{g['rule_id']}` v{g['rule_version']} ({g['severity']}): {g['reason']}"
-        for g in guards["failed_rules"]
-    ]
-    drift = result["drift"]
-    lines += ["", "## Drift on its day"]
-    if "columns" in drift:
-        lines += [
-            f"Reference: {drift['reference']}. Drifted: {', '.join(drift['drifted']) or 'none'}.",
-            "",
-            "| column | method | value | verdict | def | this prediction |",
-            "|---|---|---|---|---|---|",
-        ]
-        for c in drift["columns"]:
-            where = c.get("this_prediction", {})
-            position = where.get("reference_percentile", where.get("position", ""))
-            shown = (
-                f"{where.get('value')} (p{position})"
-                if "reference_percentile" in where
-                else f"{where.get('value', '')} {position}"
-            )
-            value = "" if c["value"] is None else f"{c['value']:.4f}"
-            cells = [c["column"], c["method"], value, c["verdict"], c["definition_version"] or "", shown.strip()]
-            lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    else:
-        lines.append(f"- {drift['status']}")
-    lines += [
+        f"- {_definitions_line(result['feature_definitions'])}",
+        "",
+        "## Guards",
+        f"- placed in: {guards['placed_in']}; released: {guards['released']}",
+        *[
+            f"- failed `{g['rule_id']}` v{g['rule_version']} ({g['severity']}): {g['reason']}"
+            for g in guards["failed_rules"]
+        ],
+        "",
+        "## Drift on its day",
+        *_drift_lines(result["drift"]),
         "",
         "## Label",
         f"- {result['label'] or 'not known yet'}",
         "",
         "## Tickets",
         f"- {result['tickets'] or 'none'}",
-    ]
-    lines += ["", "## Report runs"]
-    lines += [
-        f"- {r['subject']}: {r['run']}, `{r['table']}`@v{r['delta_version']} (audit seq {r['audit_seq']})"
-        for r in result["report_runs"]
+        "",
+        "## Report runs",
+        *[
+            f"- {r['subject']}: {r['run']}, `{r['table']}`@v{r['delta_version']} (audit seq {r['audit_seq']})"
+            for r in result["report_runs"]
+        ],
     ]
     return "\n".join(lines) + "\n"

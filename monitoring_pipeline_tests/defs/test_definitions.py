@@ -7,20 +7,28 @@ import dagster as dg
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 
-EXPECTED_ASSETS = {
-    f"{model}/{asset}"
-    for model in ("credit_risk", "support_summarizer")
-    for asset in (
-        "reference_bins",
-        "prediction_log",
-        "guard_verdicts",
-        "validated_predictions",
-        "quarantined_predictions",
-        "feature_profiles",
-        "output_profiles",
-        "drift_report",
-    )
-}
+EXPECTED_ASSETS = (
+    {
+        f"{model}/{asset}"
+        for model in ("credit_risk", "support_summarizer")
+        for asset in (
+            "reference_bins",
+            "prediction_log",
+            "guard_verdicts",
+            "validated_predictions",
+            "quarantined_predictions",
+            "feature_profiles",
+            "output_profiles",
+            "drift_report",
+        )
+    }
+    | {
+        f"registry/{table}"
+        for table in ("model_versions", "model_evaluations", "model_events", "definitions", "definition_events")
+    }
+    | {"audit/log"}
+)
+DEFINITION_TABLES = {dg.AssetKey(["registry", "definitions"]), dg.AssetKey(["registry", "definition_events"])}
 
 
 def test_definitions_load_with_the_expected_asset_graph() -> None:
@@ -31,6 +39,7 @@ def test_definitions_load_with_the_expected_asset_graph() -> None:
     assert graph.get(drift).parent_keys == {
         dg.AssetKey(["credit_risk", "feature_profiles"]),
         dg.AssetKey(["credit_risk", "output_profiles"]),
+        *DEFINITION_TABLES,
     }
     profiles = graph.get(dg.AssetKey(["credit_risk", "feature_profiles"]))
     assert dg.AssetKey(["credit_risk", "validated_predictions"]) in profiles.parent_keys
@@ -62,3 +71,23 @@ def test_nightly_schedules_run_by_default() -> None:
     for model in ("credit_risk", "support_summarizer"):
         schedule = defs.resolve_schedule_def(f"{model}_nightly_schedule")
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_registry_tables_are_observed_with_their_delta_versions(demo_config, tmp_path) -> None:
+    from monitoring_pipeline.registry import definitions
+
+    now = datetime(2026, 10, 1, tzinfo=UTC)
+    definitions.propose(demo_config, "feature", "credit_risk", "income", {"source": "income"}, "v1", "ana", now)
+    definitions.approve(demo_config, "feature", "credit_risk", "income", 1, "ok", "bob", now)
+    defs = build_definitions(str(DEFAULT_CONFIG), demo_config.lake.root)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("registry_observation").execute_in_process(instance=instance)
+        assert result.success
+        observed = {
+            key: instance.fetch_observations(key, limit=1).records[0].asset_observation for key in DEFINITION_TABLES
+        }
+    assert {key: o.tags["dagster/data_version"] for key, o in observed.items()} == {
+        dg.AssetKey(["registry", "definitions"]): "delta-v0",
+        dg.AssetKey(["registry", "definition_events"]): "delta-v0",
+    }
+    assert observed[dg.AssetKey(["registry", "definition_events"])].metadata["rows"].value == 1
