@@ -5,6 +5,7 @@ compare with the reference window. Each step reads and writes Delta through `io.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.delta import TableRef
 from monitoring_pipeline.io.expectations import LogExpectations, ValidationSummary, validate_log_day
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.registry.audit_log import audit, lake_of, person
 
 FEATURE_PROFILES = "reports/feature_profiles"
 OUTPUT_PROFILES = "reports/output_profiles"
@@ -184,7 +185,18 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
             "released_at": pl.Datetime("us", "UTC"),
         },
     )
-    return delta.append(lake_of(config).table(QUARANTINE_RELEASES), row)
+    version = delta.append(lake_of(config).table(QUARANTINE_RELEASES), row)
+    payload = {"prediction_id": prediction_id, "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()}
+    audit(
+        config,
+        actor=person(by),
+        action="quarantine_release",
+        subject=f"{model.name}/quarantine",
+        payload=payload,
+        now=now,
+        data_table=QUARANTINE_RELEASES,
+    )
+    return version
 
 
 def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayGuards:

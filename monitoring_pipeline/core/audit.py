@@ -53,7 +53,7 @@ def _iso(value: Any) -> str:
 class AuditEntry:
     seq: int
     ts_utc: datetime
-    actor: str  # e.g. "dagster:run/<run id>" or "cli:<user>"
+    actor: str  # "dagster:run/<run id>" or "person:<pseudonymous id>" (see registry.audit_log.person)
     action: str  # e.g. "materialize", "quarantine_release"
     subject: str  # e.g. "credit_risk/drift_report@2026-10-12"
     data_table: str | None

@@ -41,6 +41,12 @@ def code_version() -> str | None:
         return f"monitoring-pipeline {importlib.metadata.version('monitoring-pipeline')}"
 
 
+def person(name: str) -> str:
+    """The audit log's pseudonymous id of a person: `person:` + the first 16 hex digits of the SHA-256 of their
+    name. The registry tables keep names; the audit log keeps no personal data."""
+    return f"person:{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+
+
 def lake_of(config: ProjectConfig) -> Lake:
     return Lake(config.lake.root, config.lake.storage_options)
 

@@ -21,7 +21,7 @@ import polars as pl
 from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
 from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import audit, lake_of
+from monitoring_pipeline.registry.audit_log import audit, lake_of, person
 
 DEFINITIONS = "registry/definitions"
 DEFINITION_EVENTS = "registry/definition_events"
@@ -222,7 +222,7 @@ def propose(
         payload = {"version": version, "body_sha256": row["body_sha256"], "reason_sha256": _sha(reason)}
         audit(
             config,
-            actor=f"cli:{by}",
+            actor=person(by),
             action=f"{kind}_propose",
             subject=f"{model}/{name}",
             payload=payload,
@@ -290,7 +290,7 @@ def _record(
     payload = {"version": version, "effective_at": effective_at, "reason_sha256": _sha(reason)}
     audit(
         config,
-        actor=f"cli:{by}",
+        actor=person(by),
         action=f"{kind}_{event}",
         subject=f"{model}/{name}",
         payload=payload,

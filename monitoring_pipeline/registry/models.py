@@ -26,7 +26,7 @@ from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.core.slices import content_hash, parse_filter
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import audit, code_version, lake_of
+from monitoring_pipeline.registry.audit_log import audit, code_version, lake_of, person
 
 MODEL_VERSIONS = "registry/model_versions"
 MODEL_EVALUATIONS = "registry/model_evaluations"
@@ -216,7 +216,7 @@ def _register(
     payload = {k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")}
     audit(
         config,
-        actor=f"cli:{by}",
+        actor=person(by),
         action="model_register",
         subject=f"{name}@{version}",
         payload=payload,
@@ -261,7 +261,7 @@ def evaluate(
     payload = {"eval_name": eval_name, "eval_rows": pin.rows, "eval_content_sha256": pin.content_sha256}
     audit(
         config,
-        actor=f"cli:{by}",
+        actor=person(by),
         action="model_evaluate",
         subject=f"{name}@{version}",
         payload=payload,
@@ -367,7 +367,7 @@ def _record_event(
     }
     audit(
         config,
-        actor=f"cli:{by}",
+        actor=person(by),
         action=f"model_{event}",
         subject=f"{name}@{version}",
         payload=payload,

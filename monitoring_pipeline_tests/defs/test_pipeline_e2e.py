@@ -16,7 +16,7 @@ from monitoring_pipeline.demo.registry import record_demo_registry
 from monitoring_pipeline.demo.run import materialize_model
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry.audit_log import lake_of, read_audit, verify_audit
+from monitoring_pipeline.registry.audit_log import lake_of, person, read_audit, verify_audit
 from monitoring_pipeline.registry.changes import changes
 from monitoring_pipeline.registry.trace import TraceError, to_markdown, trace
 from monitoring_pipeline.steps import DRIFT_REPORT, FEATURE_PROFILES, LOG_REJECTS, OUTPUT_PROFILES
@@ -286,3 +286,6 @@ def test_a_released_false_positive_moves_to_validated_on_the_next_run(lake) -> N
     assert verdict["released"].to_list() == [True] * verdict.height and verdict.height >= 1  # kept, marked
     record = _table(config, steps.QUARANTINE_RELEASES).filter(pl.col("prediction_id") == released).row(0, named=True)
     assert record["released_by"] == "reviewer@example.com" and record["reason"] == "the UI renders ANSI colour"
+    (entry,) = [e for e in read_audit(config) if e.action == "quarantine_release" and released in e.payload]
+    assert entry.actor == person("reviewer@example.com")
+    assert "reviewer@example.com" not in str(read_audit(config))  # no personal data in the audit log
