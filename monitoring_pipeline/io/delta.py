@@ -76,6 +76,24 @@ def scan(ref: TableRef, at_version: int | None = None) -> pl.LazyFrame:
     return pl.scan_delta(ref.uri, version=at_version, storage_options=ref.options)
 
 
+def last_row(ref: TableRef, column: str) -> pl.DataFrame:
+    """The row with the largest `column` (empty if none), reading only the data file whose Delta statistics hold
+    that maximum — an append-only log's head costs one small read however long the log grows."""
+    actions = pl.DataFrame(DeltaTable(ref.uri, storage_options=ref.options).get_add_actions(flatten=True))
+    stat = f"max.{column}"
+    if actions.is_empty() or stat not in actions.columns or actions[stat].null_count():
+        return scan(ref).sort(column, descending=True).head(1).collect()  # no statistics: read everything
+    path = actions.sort(stat)["path"][-1]
+    uri = f"{ref.uri.rstrip('/')}/{path}" if "://" in ref.uri else str(Path(ref.uri) / path)
+    rows = pl.read_parquet(uri, storage_options=ref.options)
+    return rows.sort(column, descending=True).head(1)
+
+
+def compact(ref: TableRef) -> None:
+    """Rewrite small files into large ones (same rows, one commit), so reads open few files."""
+    DeltaTable(ref.uri, storage_options=ref.options).optimize.compact()
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, dtime(0), tzinfo=UTC)
     return start, start + timedelta(days=1)

@@ -29,6 +29,7 @@ from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.delta import Lake, TableRef
 
 AUDIT_LOG = "audit/log"
+COMPACT_EVERY = 100  # audit-table commits between compactions
 
 
 @functools.cache
@@ -84,7 +85,7 @@ def audit(
     with delta.lake_lock(lake, "audit"):
         head = None
         if delta.exists(table):
-            last = delta.scan(table).sort("seq", descending=True).head(1).collect()
+            last = delta.last_row(table, "seq")
             head = entries_from_frame(last)[0] if last.height else None
         entry = next_entry(
             head,
@@ -97,7 +98,8 @@ def audit(
             data_version=version,
             commit_sha256=sha,
         )
-        delta.append(table, entries_to_frame([entry]))
+        if delta.append(table, entries_to_frame([entry])) % COMPACT_EVERY == 0:
+            delta.compact(table)  # one file per entry would make every full read slower
     return entry
 
 

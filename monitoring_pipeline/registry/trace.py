@@ -203,16 +203,17 @@ def _runs(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, A
     ]
 
 
-def _number(value: Any) -> str:
-    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+def _number(value: Any, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
 def _position(where: dict[str, Any] | None) -> str:
     if not where:
         return ""
+    value = "missing" if where["value"] is None else _number(where["value"], digits=6)
     if "reference_percentile" in where:
-        return f"{_number(where['value'])}: percentile {where['reference_percentile']}"
-    return f"{_number(where['value'])}: {where['position']}"
+        return f"{value}: percentile {where['reference_percentile']}"
+    return value if where["value"] is None else f"{value}: {where['position']}"
 
 
 def _definitions_line(versions: dict[str, int]) -> str:

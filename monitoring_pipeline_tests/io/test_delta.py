@@ -72,3 +72,15 @@ def test_scan_days_selects_utc_days_in_runs(tmp_path) -> None:
     picked = delta.scan_days(ref, days, "event_ts").collect().sort("i")["i"].to_list()
     assert picked == [0, 1, 2, 3, 6, 7]
     assert delta.scan_days(ref, [], "event_ts").collect().height == 0
+
+
+def test_last_row_reads_the_maximum_from_statistics_and_survives_compaction(tmp_path) -> None:
+    from monitoring_pipeline.io.delta import TableRef, append, compact, last_row, scan
+
+    ref = TableRef(str(tmp_path / "log"))
+    for seq in (0, 2, 1, 5, 3):
+        append(ref, pl.DataFrame({"seq": [seq], "note": [f"n{seq}"]}))
+    assert last_row(ref, "seq").rows() == [(5, "n5")]
+    compact(ref)
+    assert last_row(ref, "seq").rows() == [(5, "n5")]
+    assert sorted(scan(ref).collect()["seq"].to_list()) == [0, 1, 2, 3, 5]

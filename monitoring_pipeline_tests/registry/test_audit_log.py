@@ -68,3 +68,17 @@ def test_truncation_is_caught_through_the_exported_head(chained, capsys, tmp_pat
     forged.write_text(json.dumps({**anchor, "seq": 3}))
     assert cli.main(["audit", "verify", "--head", str(forged), *where]) == 1
     assert "NOT signed" in capsys.readouterr().out
+
+
+def test_the_log_is_compacted_as_it_grows_and_still_verifies(demo_config, monkeypatch) -> None:
+    from monitoring_pipeline.registry import audit_log
+
+    monkeypatch.setattr(audit_log, "COMPACT_EVERY", 4)
+    for i in range(11):
+        audit(demo_config, actor="cli:ana", action="materialize", subject=f"s{i}", payload={"rows": i}, now=NOW)
+    table = lake_of(demo_config).table(AUDIT_LOG)
+    from deltalake import DeltaTable
+
+    assert len(DeltaTable(table.uri).file_uris()) < 11  # compacted at versions 4 and 8
+    result = audit_log.verify_audit(demo_config)
+    assert result.ok and result.entries == 11
