@@ -6,7 +6,7 @@ compare with the reference window. Each step reads and writes Delta through `io.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -69,6 +69,7 @@ class DayLog:
     rejects: pl.DataFrame
     n_read: int
     log_version: int
+    written: int | None = None  # Delta version of the rejects commit (check_log_day)
 
 
 def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: datetime) -> DayLog:
@@ -110,8 +111,8 @@ def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datet
     """Enforce the contract on one day and replace that day's rejects partition."""
     log = read_log(config, model, [day], now)
     rejects = log.rejects.with_columns(pl.lit(model.name).alias("model_name"), pl.lit(day).alias("day"))
-    delta.write_partition(lake_of(config).table(LOG_REJECTS), rejects, {"model_name": model.name, "day": day})
-    return log
+    written = delta.write_partition(lake_of(config).table(LOG_REJECTS), rejects, {"model_name": model.name, "day": day})
+    return replace(log, written=written)
 
 
 def validate_expectations(config: ProjectConfig, model: ModelSpec, day: date, source: str) -> ValidationSummary:
@@ -147,6 +148,7 @@ class DayGuards:
     log: DayLog
     released: frozenset[str]
     stored: tuple[int, int]  # (validated, quarantined) rows of the day as read back from the Delta tables
+    written: int  # Delta version of the verdicts commit
 
     @property
     def blocked_share(self) -> float:
@@ -195,6 +197,7 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
         payload=payload,
         now=now,
         data_table=QUARANTINE_RELEASES,
+        data_version=version,
     )
     return version
 
@@ -208,18 +211,26 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
     lake = lake_of(config)
     on_day = pl.lit(day).alias("day")
     verdicts = result.verdicts.with_columns(pl.lit(model.name).alias("model_name"), on_day)
-    delta.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
+    written = delta.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
     for name, rows in ((validated_table(model), result.validated), (quarantine_table(model), result.quarantined)):
         delta.write_partition(lake.table(name), rows.with_columns(on_day), {"day": day}, evolve_schema=True)
     stored = tuple(_read_day(config, name, day).height for name in (validated_table(model), quarantine_table(model)))
-    return DayGuards(result, log, released, stored)
+    return DayGuards(result, log, released, stored, written)
 
 
 # -- frozen bins -------------------------------------------------------------------------------------------------
 
 
-def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) -> tuple[dict[str, Bins], str, int]:
-    """Freeze the model's bins from its baseline window and store them; returns (bins, fingerprint, rows used)."""
+@dataclass(frozen=True)
+class FrozenBins:
+    bins: dict[str, Bins]
+    fingerprint: str
+    rows: int  # baseline rows they were frozen from
+    written: int  # Delta version of the reference_bins commit
+
+
+def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) -> FrozenBins:
+    """Freeze the model's bins from its baseline window and store them."""
     log = read_log(config, model, model.baseline.span(), now)
     guarded = evaluate(log.valid, model.guards.rules)
     every_row = pl.concat([guarded.validated, guarded.quarantined.drop(REASONS)])
@@ -237,8 +248,8 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
         pl.lit(log.valid.height, pl.Int64).alias("baseline_rows"),
         pl.lit(log.log_version, pl.Int64).alias("log_version"),
     )
-    delta.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
-    return bins, fingerprint, log.valid.height
+    written = delta.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
+    return FrozenBins(bins, fingerprint, log.valid.height, written)
 
 
 def load_model_bins(config: ProjectConfig, model: ModelSpec) -> tuple[dict[str, Bins], str]:
@@ -266,6 +277,7 @@ class DayProfiles:
     n_quarantined: int
     bins_version: str
     definition_versions: dict[str, int]
+    written: tuple[int, int]  # Delta versions of the feature and output profile commits
 
 
 def _profile_rows(
@@ -325,21 +337,29 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
     )
     lake = lake_of(config)
     partition = {"model_name": model.name, "day": day}
-    delta.write_partition(lake.table(FEATURE_PROFILES), features, partition)
-    delta.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition)
+    written = (
+        delta.write_partition(lake.table(FEATURE_PROFILES), features, partition),
+        delta.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition),
+    )
     versions = {name: version for name, (version, _) in active.items()}
-    return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions)
+    return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions, written)
 
 
-def read_profiles(config: ProjectConfig, model: ModelSpec, days: list[date]) -> pl.DataFrame:
-    lake = lake_of(config)
+def profile_versions(config: ProjectConfig) -> dict[str, int | None]:
+    """The current Delta version of each profile table (None: not written yet)."""
+    return {name: delta.version(lake_of(config).table(name)) for name in (FEATURE_PROFILES, OUTPUT_PROFILES)}
+
+
+def read_profiles(
+    config: ProjectConfig, model: ModelSpec, days: list[date], versions: dict[str, int | None] | None = None
+) -> pl.DataFrame:
+    """The model's profile rows of `days`, at the given Delta versions of the profile tables (default: now)."""
+    versions = versions or profile_versions(config)
     frames = []
-    for name in (FEATURE_PROFILES, OUTPUT_PROFILES):
-        table = lake.table(name)
-        if delta.exists(table):
-            frames.append(
-                delta.scan(table).filter((pl.col("model_name") == model.name) & pl.col("day").is_in(days)).collect()
-            )
+    for name, version in versions.items():
+        if version is not None:
+            scan = delta.scan(lake_of(config).table(name), version)
+            frames.append(scan.filter((pl.col("model_name") == model.name) & pl.col("day").is_in(days)).collect())
     empty = pl.DataFrame(schema={**PROFILE_KEYS, **PROFILE_SCHEMA, DEFINITION_VERSION: pl.Int64()})
     return pl.concat(frames) if frames else empty
 
@@ -355,13 +375,16 @@ class DayDrift:
     reference_days_found: list[date]
     profile_versions: dict[str, int | None]  # Delta version of each profile table read
     definition_versions: dict[str, int]
+    written: int  # Delta version of the report commit
 
 
 def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     """Compare one day's profiles with the merged profiles of its reference window; replace that day's report."""
     bins, bins_version = load_model_bins(config, model)
     reference_days = [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
-    profiles = read_profiles(config, model, [*reference_days, day]).filter(pl.col("bins_version") == bins_version)
+    read_versions = profile_versions(config)
+    profiles = read_profiles(config, model, [*reference_days, day], read_versions)
+    profiles = profiles.filter(pl.col("bins_version") == bins_version)
     active = active_definitions(config, model, day)
     current_rows = profiles.filter(pl.col("day") == day)
     if current_rows.is_empty():
@@ -392,8 +415,6 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         _definition_versions(active),
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
-    delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
-    lake = lake_of(config)
-    versions = {name: delta.version(lake.table(name)) for name in (FEATURE_PROFILES, OUTPUT_PROFILES)}
+    written = delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
     active_versions = {name: version for name, (version, _) in active.items()}
-    return DayDrift(report, frame, reference_days, found, versions, active_versions)
+    return DayDrift(report, frame, reference_days, found, read_versions, active_versions, written)

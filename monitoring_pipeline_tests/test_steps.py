@@ -144,3 +144,22 @@ def test_the_active_feature_definition_computes_the_feature_and_is_recorded(lake
     row = drift.frame.filter((pl.col("column") == "ticket_length") & pl.col("decisive")).row(0, named=True)
     assert (row["definition_version"], row["verdict"]) == (2, "drift")  # the definition change shows as drift
     assert drift.definition_versions == {"ticket_length": 2}
+
+
+def test_an_audit_entry_pins_the_commit_its_action_wrote_not_a_later_one(lake: ProjectConfig) -> None:
+    model = lake.model("support_summarizer")
+    mine = steps.guard_day(lake, model, DAYS[0], NOW).written
+    later = steps.guard_day(lake, model, DAYS[1], NOW).written  # another writer's commit lands first
+    entry = audit_log.audit(
+        lake,
+        actor="x",
+        action="materialize",
+        subject="s",
+        payload={},
+        now=NOW,
+        data_table=steps.GUARD_VERDICTS,
+        data_version=mine,
+    )
+    table = audit_log.lake_of(lake).table(steps.GUARD_VERDICTS)
+    assert later > mine and entry.data_version == mine
+    assert entry.commit_sha256 == audit_log.commit_sha256(table, mine) != audit_log.commit_sha256(table, later)

@@ -32,7 +32,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _audit(context: dg.AssetExecutionContext, project: ProjectResource, subject: str, table: str, payload: dict) -> int:
+def _audit(
+    context: dg.AssetExecutionContext,
+    project: ProjectResource,
+    subject: str,
+    table: str,
+    written: int | None,
+    payload: dict,
+) -> int:
     """One audit entry per report materialization: run, code version, inputs (in `payload`) and the output
     table's Delta version and commit hash; returns its sequence number."""
     entry = audit_log.audit(
@@ -43,6 +50,7 @@ def _audit(context: dg.AssetExecutionContext, project: ProjectResource, subject:
         payload=payload | {"code_version": audit_log.code_version()},
         now=_now(),
         data_table=table,
+        data_version=written,
     )
     return entry.seq
 
@@ -100,6 +108,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             project,
             f"{model.name}/prediction_log@{day_of(context)}",
             steps.LOG_REJECTS,
+            log.written,
             {"log_delta_version": log.log_version, "rows_read": log.n_read, "rows_rejected": log.rejects.height},
         )
         return dg.MaterializeResult(
@@ -181,6 +190,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             project,
             f"{model.name}/guards@{day}",
             steps.GUARD_VERDICTS,
+            result.written,
             counts | {"released": len(result.released), "log_delta_version": result.log.log_version},
         )
         for name in guard_outputs:
@@ -231,7 +241,12 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             project,
             f"{model.name}/profiles@{day_of(context)}",
             steps.FEATURE_PROFILES,
-            {"rows_profiled": result.n_validated, "feature_definitions": result.definition_versions},
+            result.written[0],
+            {
+                "output_profiles_delta_version": result.written[1],
+                "rows_profiled": result.n_validated,
+                "feature_definitions": result.definition_versions,
+            },
         )
         for key, rows in ((keys["feature_profiles"], result.features), (keys["output_profiles"], result.outputs)):
             yield dg.MaterializeResult(
@@ -266,6 +281,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             project,
             f"{model.name}/drift_report@{day_of(context)}",
             steps.DRIFT_REPORT,
+            result.written,
             {
                 "rows": result.frame.height,
                 "reference_days": len(result.reference_days_found),

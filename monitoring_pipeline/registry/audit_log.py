@@ -72,16 +72,18 @@ def audit(
     payload: Mapping[str, Any],
     now: datetime,
     data_table: str | None = None,
+    data_version: int | None = None,
 ) -> AuditEntry:
-    """Append one entry to the hash-chained audit log; `data_table` (a lake table name) is pinned to its current
-    Delta version and the SHA-256 of that commit file. One writer at a time (see the issue notes)."""
+    """Append one entry to the hash-chained audit log. `data_table` (a lake table name) is pinned to the Delta
+    version the action committed (`data_version`; default: the table's current version) and the SHA-256 of that
+    commit file. Appenders are serialized by a lock beside a local lake."""
     lake = lake_of(config)
     table = lake.table(AUDIT_LOG)
-    version = sha = None
+    sha = None
     if data_table is not None:
         ref = lake.table(data_table)
-        version = delta.version(ref)
-        sha = commit_sha256(ref, version) if version is not None else None
+        data_version = delta.version(ref) if data_version is None else data_version
+        sha = commit_sha256(ref, data_version) if data_version is not None else None
     with delta.lake_lock(lake, "audit"):
         head = None
         if delta.exists(table):
@@ -95,7 +97,7 @@ def audit(
             subject=subject,
             payload=payload,
             data_table=data_table,
-            data_version=version,
+            data_version=data_version,
             commit_sha256=sha,
         )
         if delta.append(table, entries_to_frame([entry])) % COMPACT_EVERY == 0:

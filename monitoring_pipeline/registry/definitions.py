@@ -218,7 +218,9 @@ def propose(
             "proposed_at": now,
             "reason": reason,
         }
-        delta.append(lake_of(config).table(DEFINITIONS), pl.DataFrame([row], schema=DEFINITION_SCHEMA, orient="row"))
+        written = delta.append(
+            lake_of(config).table(DEFINITIONS), pl.DataFrame([row], schema=DEFINITION_SCHEMA, orient="row")
+        )
         payload = {"version": version, "body_sha256": row["body_sha256"], "reason_sha256": _sha(reason)}
         audit(
             config,
@@ -228,6 +230,7 @@ def propose(
             payload=payload,
             now=now,
             data_table=DEFINITIONS,
+            data_version=written,
         )
     return version
 
@@ -286,7 +289,9 @@ def _record(
         "effective_at": effective_at,
         "recorded_at": now,
     }
-    delta.append(lake_of(config).table(DEFINITION_EVENTS), pl.DataFrame([row], schema=EVENT_SCHEMA, orient="row"))
+    written = delta.append(
+        lake_of(config).table(DEFINITION_EVENTS), pl.DataFrame([row], schema=EVENT_SCHEMA, orient="row")
+    )
     payload = {"version": version, "effective_at": effective_at, "reason_sha256": _sha(reason)}
     audit(
         config,
@@ -296,6 +301,7 @@ def _record(
         payload=payload,
         now=now,
         data_table=DEFINITION_EVENTS,
+        data_version=written,
     )
 
 

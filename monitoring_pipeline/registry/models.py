@@ -212,7 +212,7 @@ def _register(
         "registered_by": by,
         "registered_at": now,
     }
-    _append(config, MODEL_VERSIONS, SCHEMA, row)
+    written = _append(config, MODEL_VERSIONS, SCHEMA, row)
     payload = {k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")}
     audit(
         config,
@@ -222,6 +222,7 @@ def _register(
         payload=payload,
         now=now,
         data_table=MODEL_VERSIONS,
+        data_version=written,
     )
     return row
 
@@ -257,7 +258,7 @@ def evaluate(
         "evaluated_by": by,
         "evaluated_at": now,
     }
-    _append(config, MODEL_EVALUATIONS, EVALUATION_SCHEMA, row)
+    written = _append(config, MODEL_EVALUATIONS, EVALUATION_SCHEMA, row)
     payload = {"eval_name": eval_name, "eval_rows": pin.rows, "eval_content_sha256": pin.content_sha256}
     audit(
         config,
@@ -267,6 +268,7 @@ def evaluate(
         payload=payload,
         now=now,
         data_table=MODEL_EVALUATIONS,
+        data_version=written,
     )
     return row
 
@@ -358,7 +360,7 @@ def _record_event(
         "recorded_at": now,
         **(release or {}),
     }
-    _append(config, MODEL_EVENTS, EVENT_SCHEMA, row)
+    written = _append(config, MODEL_EVENTS, EVENT_SCHEMA, row)
     payload = {
         "event": event,
         "effective_at": effective_at,
@@ -373,6 +375,7 @@ def _record_event(
         payload=payload,
         now=now,
         data_table=MODEL_EVENTS,
+        data_version=written,
     )
     return row
 
