@@ -82,13 +82,17 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     )
     def reference_bins(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
-        bins, fingerprint, rows = steps.freeze_model_bins(config, config.model(model.name), _now())
-        seq = _audit(
-            context, project, f"{model.name}/reference_bins", steps.REFERENCE_BINS, {"bins_version": fingerprint}
-        )
+        frozen = steps.freeze_model_bins(config, config.model(model.name), _now())
+        subject, payload = f"{model.name}/reference_bins", {"bins_version": frozen.fingerprint}
+        seq = _audit(context, project, subject, steps.REFERENCE_BINS, frozen.written, payload)
         return dg.MaterializeResult(
-            metadata={"bins_version": fingerprint, "baseline_rows": rows, "columns": len(bins), "audit_seq": seq},
-            data_version=dg.DataVersion(fingerprint),
+            metadata={
+                "bins_version": frozen.fingerprint,
+                "baseline_rows": frozen.rows,
+                "columns": len(frozen.bins),
+                "audit_seq": seq,
+            },
+            data_version=dg.DataVersion(frozen.fingerprint),
         )
 
     @dg.asset(
