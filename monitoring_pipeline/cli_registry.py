@@ -1,4 +1,4 @@
-"""The chain-of-custody commands: `models`, `features`, `prompts`, `changes`, `trace` and `audit`.
+"""The chain-of-custody commands: `models`, `features`, `prompts`, `tickets`, `changes`, `trace` and `audit`.
 
 Every command that changes the registry records who (`--by`, default: the current user) and why (`--reason`),
 appends to the audit log, and refuses what the lifecycle rules forbid with a one-line error (exit 2).
@@ -51,13 +51,24 @@ def _refusing(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         from monitoring_pipeline.core.config import ConfigError
         from monitoring_pipeline.core.lifecycle import LifecycleError
         from monitoring_pipeline.core.slices import FilterError
+        from monitoring_pipeline.io.webhook import WebhookConfigError
         from monitoring_pipeline.registry.definitions import DefinitionError
         from monitoring_pipeline.registry.models import RegistryError
+        from monitoring_pipeline.registry.tickets import TicketError
         from monitoring_pipeline.registry.trace import TraceError
 
         try:
             return run(args)
-        except (LifecycleError, RegistryError, DefinitionError, FilterError, ConfigError, TraceError) as exc:
+        except (
+            LifecycleError,
+            RegistryError,
+            DefinitionError,
+            FilterError,
+            ConfigError,
+            TraceError,
+            TicketError,
+            WebhookConfigError,
+        ) as exc:
             raise SystemExit(f"error: {exc}") from None
 
     return guarded
@@ -304,6 +315,91 @@ def cmd_definitions_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- tickets -----------------------------------------------------------------------------------------------------
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.registry.tickets import read_tickets
+
+    rows = read_tickets(_config(args), args.model)
+    if args.status:
+        rows = rows.filter(pl.col("status") == args.status)
+    if rows.is_empty():
+        print("no tickets")
+        return 0
+    _print_frame(
+        rows.select(
+            "ticket_id",
+            "severity",
+            "status",
+            "first_day",
+            "last_day",
+            pl.col("breach_days").list.len().alias("days"),
+            "delivery_status",
+            "external_ref",
+        )
+    )
+    return 0
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.io import delta
+    from monitoring_pipeline.registry.audit_log import lake_of
+    from monitoring_pipeline.registry.dossier import DOSSIERS
+    from monitoring_pipeline.registry.tickets import ticket
+
+    config = _config(args)
+    row = ticket(config, args.ticket_id)
+    print(json.dumps(row, indent=2, default=str))
+    table = lake_of(config).table(DOSSIERS)
+    if delta.exists(table):
+        found = delta.scan(table).filter(pl.col("ticket_id") == args.ticket_id).select("markdown").collect()
+        print("\n" + (found["markdown"][0] if found.height else "(no dossier built yet)"))
+    return 0
+
+
+def cmd_tickets_ack(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.registry.tickets import acknowledge
+
+    acknowledge(_config(args), args.ticket_id, _by(args), _now())
+    print(f"{args.ticket_id} acknowledged by {_by(args)}")
+    return 0
+
+
+def cmd_tickets_resolve(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.registry.tickets import resolve
+
+    resolve(_config(args), args.ticket_id, args.reason, _by(args), _now())
+    print(f"{args.ticket_id} resolved by {_by(args)}")
+    return 0
+
+
+def cmd_tickets_deliver(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.io.webhook import WebhookSink
+    from monitoring_pipeline.registry.tickets import deliver_pending
+
+    config = _config(args)
+    settings = config.tickets
+    if not settings.webhook_url:
+        raise SystemExit("error: no tickets.webhook.url in the config; tickets stay in the tickets table")
+    secret = os.environ.get(settings.secret_env, "")
+    if not secret:
+        raise SystemExit(f"error: the webhook secret variable {settings.secret_env} is not set")
+    sink = WebhookSink(
+        settings.webhook_url,
+        secret,
+        settings.format,
+        settings.timeout_seconds,
+        settings.max_attempts,
+        jira_project=settings.jira_project,
+    )
+    outcome = deliver_pending(config, sink, _now())
+    for ticket_id, status in outcome.items():
+        print(f"{ticket_id}: {status}")
+    print(f"{len(outcome)} pending tickets tried")
+    return 0
+
+
 # -- changes, trace, audit ---------------------------------------------------------------------------------------
 
 
@@ -372,6 +468,7 @@ def add_commands(
     _add_models(commands, config_options)
     _add_definitions(commands, config_options, "feature")
     _add_definitions(commands, config_options, "prompt")
+    _add_tickets(commands, config_options)
 
     changes = commands.add_parser(
         "changes",
@@ -626,3 +723,43 @@ def _add_definitions(commands: argparse._SubParsersAction, config_options: Calla
         )
         rollback.add_argument("--to", type=int, required=True, help="the version to return to")
         _registry_options(rollback)
+
+
+def _add_tickets(commands: argparse._SubParsersAction, config_options: Callable) -> None:
+    group = commands.add_parser("tickets", help="retraining-review tickets: list, show, ack, resolve, deliver")
+    sub = group.add_subparsers(dest="action", required=True)
+    listing = sub.add_parser(
+        "list",
+        help="the tickets, oldest first",
+        epilog="example: monitoring-pipeline tickets list --status open",
+        formatter_class=EXAMPLE,
+    )
+    listing.add_argument("--model")
+    listing.add_argument("--status", choices=["open", "acknowledged", "resolved"])
+    config_options(listing)
+    listing.set_defaults(run=_refusing(cmd_tickets_list))
+    for action, help_text, run in (
+        ("show", "one ticket with its evidence and its review dossier", cmd_tickets_show),
+        ("ack", "acknowledge an open ticket (someone is looking at it)", cmd_tickets_ack),
+        ("resolve", "resolve a ticket, saying how", cmd_tickets_resolve),
+    ):
+        parser = sub.add_parser(
+            action,
+            help=help_text,
+            formatter_class=EXAMPLE,
+            epilog=f"example: monitoring-pipeline tickets {action} credit_risk:feature_drift:2026-10-12"
+            + (" --reason 'retrained as 1.2'" if action == "resolve" else ""),
+        )
+        parser.add_argument("ticket_id")
+        if action != "show":
+            _registry_options(parser, reason=action == "resolve")
+        config_options(parser)
+        parser.set_defaults(run=_refusing(run))
+    deliver = sub.add_parser(
+        "deliver",
+        help="post every pending ticket to the configured webhook now (the review sensors also do it each tick)",
+        epilog="example: MP_WEBHOOK_SECRET=... monitoring-pipeline tickets deliver",
+        formatter_class=EXAMPLE,
+    )
+    config_options(deliver)
+    deliver.set_defaults(run=_refusing(cmd_tickets_deliver))

@@ -12,6 +12,7 @@ from monitoring_pipeline.defs.checks import build_expectations_checks
 from monitoring_pipeline.defs.registry import registry_assets, registry_observation
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.defs.schedules import nightly_job, nightly_schedule
+from monitoring_pipeline.defs.tickets import build_review, ticket_sink_resource
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 
 
@@ -26,13 +27,18 @@ def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Defi
         warnings.simplefilter("ignore", dg.BetaWarning)  # observable source assets (the registry tables)
         assets = [a for model in config.models.values() for a in build_model_assets(model)]
         assets += registry_assets()
+        reviews = [build_review(model) for model in config.models.values()]
         checks = [check for model in config.models.values() for check in build_expectations_checks(model)]
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, *(dossier for dossier, _, _ in reviews)],
         asset_checks=checks,
-        jobs=[*jobs, registry_job],
+        jobs=[*jobs, registry_job, *(job for _, job, _ in reviews)],
         schedules=[*[nightly_schedule(job) for job in jobs], registry_schedule],
-        resources={"project": ProjectResource(config_path=str(config_path), lake_root=lake_root)},
+        sensors=[sensor for _, _, sensor in reviews],
+        resources={
+            "project": ProjectResource(config_path=str(config_path), lake_root=lake_root),
+            "ticket_sink": ticket_sink_resource(config.tickets),
+        },
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
+from monitoring_pipeline.core.alerts import DEFAULT_RULES, SEVERITIES, SIGNALS, AlertRule
 from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
 from monitoring_pipeline.core.drift.compare import DriftSettings
 from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info
@@ -104,6 +105,7 @@ class ModelSpec:
     drift: Mapping[str, DriftSettings] = field(default_factory=dict)
     expectations: ExpectationSettings = ExpectationSettings()
     guards: GuardSettings = GuardSettings()
+    alerts: tuple[AlertRule, ...] = DEFAULT_RULES
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -135,12 +137,26 @@ class Governance:
 
 
 @dataclass(frozen=True)
+class TicketSettings:
+    """Where retraining-review tickets are delivered: a webhook (none: they stay in the tickets table). The secret
+    is read from the environment variable `secret_env`, never from the config."""
+
+    webhook_url: str | None = None
+    format: str = "generic"
+    secret_env: str = "MP_WEBHOOK_SECRET"
+    timeout_seconds: float = 5.0
+    max_attempts: int = 4
+    jira_project: str = "MLOPS"
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     lake: LakeSpec
     models: Mapping[str, ModelSpec]
     top_k: int = DEFAULT_TOP_K
     vocab_cap: int = DEFAULT_VOCAB_CAP
     governance: Governance = Governance()
+    tickets: TicketSettings = TicketSettings()
 
     def model(self, name: str) -> ModelSpec:
         try:
@@ -293,6 +309,35 @@ def parse_guards(raw: Mapping[str, Any], columns: set[str], path: str) -> GuardS
     return GuardSettings(rules, share)
 
 
+def parse_alerts(raw: Mapping[str, Any] | None, path: str) -> tuple[AlertRule, ...]:
+    """A model's `alerts` mapping (signal -> settings, or false to drop it) over the default rules."""
+    rules = {rule.signal: rule for rule in DEFAULT_RULES}
+    for signal, settings in (raw or {}).items():
+        where = f"{path}.{signal}"
+        if signal not in SIGNALS:
+            raise ConfigError(f"{where}: unknown signal; expected one of {list(SIGNALS)}")
+        if not settings:
+            rules.pop(signal, None)
+            continue
+        unknown = set(settings) - {"threshold", "days", "of_last", "severity"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; expected threshold, days, of_last, severity")
+        base = rules.get(signal) or next(r for r in DEFAULT_RULES if r.signal == signal)
+        rule = AlertRule(
+            signal,
+            float(settings.get("threshold", base.threshold)),
+            int(settings.get("days", base.days)),
+            int(settings.get("of_last", base.of_last)),
+            str(settings.get("severity", base.severity)),
+        )
+        if not 1 <= rule.days <= rule.of_last:
+            raise ConfigError(f"{where}: need 1 <= days <= of_last, got {rule.days} of {rule.of_last}")
+        if rule.severity not in SEVERITIES:
+            raise ConfigError(f"{where}.severity: expected one of {list(SEVERITIES)}, got {rule.severity!r}")
+        rules[signal] = rule
+    return tuple(rules.values())
+
+
 def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     path = f"models.{name}"
     outputs = raw.get("outputs", {}) or {}
@@ -336,6 +381,7 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         drift=drift,
         expectations=parse_expectations(raw.get("expectations", {}) or {}, names, f"{path}.expectations"),
         guards=guards,
+        alerts=parse_alerts(raw.get("alerts"), f"{path}.alerts"),
     )
 
 
@@ -361,4 +407,24 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
         top_k=_positive_int(profile.get("top_k", DEFAULT_TOP_K), "profile.top_k"),
         vocab_cap=_positive_int(profile.get("vocab_cap", DEFAULT_VOCAB_CAP), "profile.vocab_cap"),
         governance=Governance(**{key: bool(value) for key, value in governance.items()}),
+        tickets=parse_tickets(raw.get("tickets") or {}),
+    )
+
+
+def parse_tickets(raw: Mapping[str, Any]) -> TicketSettings:
+    webhook = raw.get("webhook") or {}
+    known = {"url", "format", "secret_env", "timeout_seconds", "max_attempts", "jira_project"}
+    if "secret" in webhook:
+        raise ConfigError("tickets.webhook.secret: secrets do not belong in the config; use secret_env")
+    unknown = set(webhook) - known
+    if unknown:
+        raise ConfigError(f"tickets.webhook: unknown keys {sorted(unknown)}; expected {sorted(known)}")
+    defaults = TicketSettings()
+    return TicketSettings(
+        webhook_url=webhook.get("url"),
+        format=str(webhook.get("format", defaults.format)),
+        secret_env=str(webhook.get("secret_env", defaults.secret_env)),
+        timeout_seconds=float(webhook.get("timeout_seconds", defaults.timeout_seconds)),
+        max_attempts=_positive_int(webhook.get("max_attempts", defaults.max_attempts), "tickets.webhook.max_attempts"),
+        jira_project=str(webhook.get("jira_project", defaults.jira_project)),
     )

@@ -115,6 +115,14 @@ INCIDENTS: tuple[Incident, ...] = (
 )
 
 
+def incident_active(model: str, day: date) -> bool:
+    """Whether a scripted incident of `model` is under way on `day` (a guard burst lasts one day; the other
+    incidents last to the end of the demo)."""
+    return any(
+        i.model == model and (day == i.start_day if i.kind == "guard_burst" else day >= i.start_day) for i in INCIDENTS
+    )
+
+
 def demo_days() -> list[date]:
     """The DEMO_DAYS calendar days of the demo, in order."""
     return [DEMO_START + timedelta(days=i) for i in range(DEMO_DAYS)]

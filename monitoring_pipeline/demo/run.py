@@ -18,9 +18,11 @@ from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import REGISTRY_JOB
 from monitoring_pipeline.defs.schedules import nightly_job_name
+from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.registry.tickets import read_tickets
 from monitoring_pipeline.steps import DRIFT_REPORT, quarantine_table
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -38,6 +40,22 @@ def materialize_all(config_path: Path, lake_root: str | None, progress: Callable
         for future in as_completed(futures):
             progress(future.result())
     observe_registry(config_path, lake_root)
+    review_all(config_path, lake_root, progress)
+
+
+def review_all(config_path: Path, lake_root: str | None, progress: Callable[[str], None]) -> None:
+    """One tick of every model's review sensor over everything materialized (what the daemon does after each
+    nightly run), then the dossier runs it requests."""
+    defs = build_definitions(str(config_path), lake_root)
+    with dg.DagsterInstance.get() as instance:
+        for sensor in defs.sensors:
+            context = dg.build_sensor_context(instance=instance, resources=defs.resources, cursor=None)
+            result = sensor(context)
+            for request in result.dynamic_partitions_requests:
+                instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            for run in result.run_requests:
+                _run(defs, sensor.job_name, run.partition_key, instance)
+            progress(f"{sensor.name}: {len(result.run_requests)} tickets opened or updated, dossiers built")
 
 
 def observe_registry(config_path: Path, lake_root: str | None) -> None:
@@ -93,6 +111,22 @@ def _run(defs: dg.Definitions, job_name: str, partition_key: str | None, instanc
     )
     if not result.success:
         raise RuntimeError(f"run of {job_name} for partition {partition_key} failed")
+
+
+def ticket_lines(config: ProjectConfig) -> list[str]:
+    """The tickets opened, and how many opened on a day without a scripted incident (the goal is zero)."""
+    opened = read_tickets(config).sort("model_name", "first_day")
+    lines = ["\nRetraining-review tickets (opened day .. last breach day):"]
+    quiet = 0
+    for t in opened.iter_rows(named=True):
+        scripted = incident_active(t["model_name"], t["first_day"])
+        quiet += not scripted
+        lines.append(
+            f"  {t['ticket_id']:<46} {t['severity']:<8} {t['first_day']} .. {t['last_day']}  {t['status']}, "
+            f"{t['delivery_status']}{'' if scripted else '  (NO scripted incident that day)'}"
+        )
+    lines.append(f"Tickets opened on days with no scripted incident: {quiet}")
+    return lines
 
 
 def summary_lines(config: ProjectConfig) -> list[str]:

@@ -168,6 +168,30 @@ def write_partition(
     raise AssertionError("unreachable")
 
 
+def upsert(ref: TableRef, frame: pl.DataFrame, key: str) -> int:
+    """Insert or replace rows by `key` in one Delta MERGE commit (retried when another writer commits first);
+    returns the committed version."""
+    if not SAFE_VALUE.match(key):
+        raise ValueError(f"unsafe key column {key!r}")
+    for attempt in range(COMMIT_RETRIES):
+        try:
+            if not exists(ref):
+                return append(ref, frame)
+            (
+                DeltaTable(ref.uri, storage_options=ref.options)
+                .merge(frame.to_arrow(), predicate=f"t.{key} = s.{key}", source_alias="s", target_alias="t")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+            return DeltaTable(ref.uri, storage_options=ref.options).version()
+        except CommitFailedError:
+            if attempt == COMMIT_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 def append(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
     """Append rows in one commit (blind appends never conflict); returns the committed version."""
     write_deltalake(ref.uri, frame.to_arrow(), mode="append", partition_by=partition_by, storage_options=ref.options)

@@ -25,8 +25,8 @@ from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import definitions, models
 from monitoring_pipeline.registry.audit_log import lake_of, read_audit
+from monitoring_pipeline.registry.tickets import TICKETS
 
-TICKETS = "reports/tickets"
 REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report")
 
 

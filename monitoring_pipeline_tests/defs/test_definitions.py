@@ -20,6 +20,7 @@ EXPECTED_ASSETS = (
             "feature_profiles",
             "output_profiles",
             "drift_report",
+            "review_dossier",
         )
     }
     | {
@@ -91,3 +92,11 @@ def test_the_registry_tables_are_observed_with_their_delta_versions(demo_config,
         dg.AssetKey(["registry", "definition_events"]): "delta-v0",
     }
     assert observed[dg.AssetKey(["registry", "definition_events"])].metadata["rows"].value == 1
+
+
+def test_review_sensors_run_by_default_and_request_dossier_runs() -> None:
+    defs = build_definitions(str(DEFAULT_CONFIG))
+    for model in ("credit_risk", "support_summarizer"):
+        sensor = defs.resolve_sensor_def(f"{model}_review_sensor")
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        assert sensor.job_name == f"{model}_review_dossier"

@@ -55,8 +55,8 @@ def test_every_partition_of_every_asset_is_materialized(lake) -> None:
     config_path, config, instance = lake
     defs = build_definitions(str(config_path))
     for key in defs.resolve_asset_graph().get_all_asset_keys():
-        if key.path[0] in ("registry", "audit"):
-            continue  # observed, not materialized (see the registry test)
+        if key.path[0] in ("registry", "audit") or key.path[-1] == "review_dossier":
+            continue  # observed, not materialized (see the registry test); dossiers follow tickets
         if key.path[-1] == "reference_bins":
             assert instance.get_latest_materialization_event(key) is not None
         else:

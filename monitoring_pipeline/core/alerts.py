@@ -1,0 +1,178 @@
+"""Alert policies: which daily signals open a retraining review, with severities and hysteresis.
+
+A model's daily signals are read off its report tables: how many features and outputs drift, the share of
+rows its guards quarantined, and how many rows arrived. A rule breaches on a day when its signal crossed the
+threshold on at least `days` of the `of_last` days ending that day (hysteresis: one bad day among good ones does
+not open a review, and one good day does not close one — people do). Ticket bookkeeping is pure too: given the
+tickets already known and today's breaches, `plan_tickets` says which to open and which to update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+
+SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """`signal` breaches when its daily value is >= `threshold` (< for missing_data) on `days` of `of_last`."""
+
+    signal: str
+    threshold: float
+    days: int = 2
+    of_last: int = 3
+    severity: str = "high"
+
+    def crossed(self, value: float) -> bool:
+        return value < self.threshold if self.signal == "missing_data" else value >= self.threshold
+
+
+DEFAULT_RULES: tuple[AlertRule, ...] = (
+    AlertRule("feature_drift", 1, 2, 3, "high"),  # at least one feature drifting on 2 of the last 3 days
+    AlertRule("output_drift", 1, 2, 3, "high"),
+    AlertRule("guard_failure", 0.03, 1, 1, "critical"),  # 3% of a day's rows quarantined
+    AlertRule("missing_data", 1, 1, 1, "critical"),  # a day with no contract-valid rows
+)
+
+
+@dataclass(frozen=True)
+class Breach:
+    model_name: str
+    signal: str
+    severity: str
+    day: date
+    value: float
+    threshold: float
+    breaching_days: tuple[date, ...]
+    columns: tuple[str, ...] = ()  # the drifting columns, for drift signals
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "value": self.value,
+            "threshold": self.threshold,
+            "breaching_days": [d.isoformat() for d in self.breaching_days],
+            "columns": list(self.columns),
+        }
+
+
+SIGNAL_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(),
+    "signal": pl.String(),
+    "value": pl.Float64(),
+    "columns": pl.List(pl.String()),
+}
+
+
+def daily_signals(drift_report: pl.DataFrame, guard_counts: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, signal). `drift_report`: one model's decisive report rows (column, role, day, verdict);
+    `guard_counts`: day, validated, quarantined."""
+    drifting = drift_report.filter(pl.col("verdict") == "drift").select("day", "column", "role").unique()
+    drift_days = drift_report.select("day").unique()
+    frames = []
+    for signal, roles in (("feature_drift", ["feature"]), ("output_drift", ["output", "prompt"])):
+        columns = drifting.filter(pl.col("role").is_in(roles)).group_by("day").agg(pl.col("column").sort())
+        frames.append(
+            drift_days.join(columns, on="day", how="left").select(
+                "day",
+                pl.lit(signal).alias("signal"),
+                pl.col("column").list.len().fill_null(0).cast(pl.Float64).alias("value"),
+                pl.col("column").fill_null([]).alias("columns"),
+            )
+        )
+    total = pl.col("validated") + pl.col("quarantined")
+    frames.append(
+        guard_counts.select(
+            "day",
+            pl.lit("guard_failure").alias("signal"),
+            pl.when(total > 0).then(pl.col("quarantined") / total).otherwise(0.0).cast(pl.Float64).alias("value"),
+            pl.lit([], pl.List(pl.String)).alias("columns"),
+        )
+    )
+    frames.append(
+        guard_counts.select(
+            "day",
+            pl.lit("missing_data").alias("signal"),
+            total.cast(pl.Float64).alias("value"),
+            pl.lit([], pl.List(pl.String)).alias("columns"),
+        )
+    )
+    return pl.concat([f.cast(SIGNAL_SCHEMA) for f in frames]).sort("signal", "day")
+
+
+def breaches_on(model_name: str, signals: pl.DataFrame, rules: Sequence[AlertRule], day: date) -> list[Breach]:
+    """The rules that breach on `day`, judged on the `of_last` calendar days ending that day."""
+    found = []
+    for rule in rules:
+        window = [day - timedelta(days=i) for i in range(rule.of_last - 1, -1, -1)]
+        rows = signals.filter((pl.col("signal") == rule.signal) & pl.col("day").is_in(window)).sort("day")
+        today = rows.filter(pl.col("day") == day)
+        if today.is_empty():
+            continue
+        bad = [r for r in rows.iter_rows(named=True) if rule.crossed(r["value"])]
+        if len(bad) >= rule.days and rule.crossed(today["value"][0]):
+            columns = tuple(sorted({c for r in bad for c in r["columns"]}))
+            found.append(
+                Breach(
+                    model_name,
+                    rule.signal,
+                    rule.severity,
+                    day,
+                    float(today["value"][0]),
+                    rule.threshold,
+                    tuple(r["day"] for r in bad),
+                    columns,
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class TicketPlan:
+    opened: list[Breach] = field(default_factory=list)
+    updated: list[tuple[str, Breach]] = field(default_factory=list)  # (ticket id, breach)
+
+
+def ticket_id(breach: Breach) -> str:
+    """Deterministic: the same breach always maps to the same ticket, however often it is evaluated."""
+    return f"{breach.model_name}:{breach.signal}:{breach.day.isoformat()}"
+
+
+def plan_tickets(known: Sequence[Mapping[str, Any]], breaches: Sequence[Breach]) -> TicketPlan:
+    """Breaches in day order. A breach updates the live (open or acknowledged) ticket of its model and signal, so
+    the same trouble never opens a second ticket; with no live ticket it opens one, unless a resolved ticket
+    already covers its day (a re-evaluation of days someone has already dealt with)."""
+    tickets = [dict(t) for t in known]
+    plan = TicketPlan()
+    for breach in sorted(breaches, key=lambda b: b.day):
+        same = [t for t in tickets if t["model_name"] == breach.model_name and t["signal"] == breach.signal]
+        live = [t for t in same if t["status"] != "resolved"]
+        if live:
+            ticket = max(live, key=lambda t: t["first_day"])
+            if ticket["first_day"] <= breach.day <= ticket["last_day"]:
+                continue  # already recorded
+            ticket["first_day"], ticket["last_day"] = (
+                min(ticket["first_day"], breach.day),
+                max(ticket["last_day"], breach.day),
+            )
+            plan.updated.append((ticket["ticket_id"], breach))
+        elif not any(t["first_day"] <= breach.day <= t["last_day"] for t in same):
+            plan.opened.append(breach)
+            tickets.append(
+                {
+                    "ticket_id": ticket_id(breach),
+                    "model_name": breach.model_name,
+                    "signal": breach.signal,
+                    "status": "open",
+                    "first_day": breach.day,
+                    "last_day": breach.day,
+                }
+            )
+    return plan

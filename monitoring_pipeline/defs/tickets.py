@@ -1,0 +1,155 @@
+"""Review sensors, the ticket sink resource and the review-dossier assets (thin: `registry.tickets` and
+`registry.dossier` do the work).
+
+Each model's sensor watches new materializations of its `drift_report` and `validated_predictions` (cursor: the
+last event storage id seen), judges their days against the alert policy, opens or updates tickets in the Delta
+outbox, tries to deliver pending tickets, and requests one dossier run per changed ticket (`run_key` = ticket id
+and last day, so a re-evaluation never requests the same dossier twice).
+"""
+
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+from monitoring_pipeline.core.config import ModelSpec, TicketSettings
+from monitoring_pipeline.defs.resources import ProjectResource
+from monitoring_pipeline.io.webhook import WebhookSink
+from monitoring_pipeline.registry import dossier, tickets
+
+WATCHED = ("drift_report", "validated_predictions")
+
+
+class TicketSinkResource(dg.ConfigurableResource):
+    """Where tickets go. `secret` comes from the environment (`dg.EnvVar`); it is never logged or stored."""
+
+    url: str | None = None
+    format: str = "generic"
+    secret: str | None = None
+    timeout_seconds: float = 5.0
+    max_attempts: int = 4
+    jira_project: str = "MLOPS"
+
+    def sink(self) -> WebhookSink | None:
+        if not self.url:
+            return None
+        return WebhookSink(
+            self.url,
+            self.secret or "",
+            self.format,
+            self.timeout_seconds,
+            self.max_attempts,
+            jira_project=self.jira_project,
+        )
+
+
+def ticket_sink_resource(settings: TicketSettings) -> TicketSinkResource:
+    if not settings.webhook_url:
+        return TicketSinkResource()
+    return TicketSinkResource(
+        url=settings.webhook_url,
+        format=settings.format,
+        secret=dg.EnvVar(settings.secret_env),
+        timeout_seconds=settings.timeout_seconds,
+        max_attempts=settings.max_attempts,
+        jira_project=settings.jira_project,
+    )
+
+
+def dossier_partitions(model: ModelSpec) -> dg.DynamicPartitionsDefinition:
+    return dg.DynamicPartitionsDefinition(name=f"{model.name}_review_tickets")
+
+
+def dossier_key(model: ModelSpec) -> dg.AssetKey:
+    return dg.AssetKey([model.name, "review_dossier"])
+
+
+def dossier_job_name(model: ModelSpec) -> str:
+    return f"{model.name}_review_dossier"
+
+
+def build_review(
+    model: ModelSpec,
+) -> "tuple[dg.AssetsDefinition, dg.UnresolvedAssetJobDefinition, dg.SensorDefinition]":
+    partitions = dossier_partitions(model)
+
+    @dg.asset(
+        key=dossier_key(model),
+        group_name="reviews",  # own group: the daily jobs select a model's group, and tickets are not days
+        partitions_def=partitions,
+        deps=[dg.AssetKey([model.name, "drift_report"]), dg.AssetKey([model.name, "validated_predictions"])],
+        kinds={"polars", "delta"},
+        description="The evidence behind one retraining-review ticket (one partition per ticket).",
+    )
+    def review_dossier(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        config = project.load()
+        document = dossier.build_dossier(config, context.partition_key)
+        text = dossier.to_markdown(document)
+        written = dossier.store(config, context.partition_key, document, text, datetime.now(UTC))
+        return dg.MaterializeResult(
+            metadata={
+                "dossier": dg.MetadataValue.md(text),
+                "top_columns": [c["column"] for c in document["top_drifting"]],
+                "ticket_status": document["ticket"]["status"],
+                "delivery_status": document["ticket"]["delivery_status"],
+                "dossiers_delta_version": written,
+            }
+        )
+
+    job = dg.define_asset_job(dossier_job_name(model), selection=[dossier_key(model)], partitions_def=partitions)
+    watched = [dg.AssetKey([model.name, name]) for name in WATCHED]
+
+    @dg.sensor(
+        name=f"{model.name}_review_sensor",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Opens and updates retraining-review tickets for {model.name} from its alert policy.",
+    )
+    def review_sensor(
+        context: dg.SensorEvaluationContext, project: ProjectResource, ticket_sink: TicketSinkResource
+    ) -> dg.SensorResult:
+        config = project.load()
+        after = int(context.cursor) if context.cursor else 0
+        days, newest = new_partition_days(context.instance, watched, after)
+        now = datetime.now(UTC)
+        review = tickets.review_days(config, config.model(model.name), days, now)
+        sink = ticket_sink.sink()
+        delivered = tickets.deliver_pending(config, sink, now) if sink else {}
+        changed = list(dict.fromkeys(review.opened + review.updated))
+        known = set(context.instance.get_dynamic_partitions(partitions.name))
+        requests = []
+        for ticket_id in changed:
+            last_day = tickets.ticket(config, ticket_id)["last_day"]
+            requests.append(dg.RunRequest(run_key=f"{ticket_id}@{last_day}", partition_key=ticket_id))
+        context.log.info(
+            f"days judged {len(days)}, opened {review.opened}, updated {len(review.updated)}, delivery {delivered}"
+        )
+        return dg.SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[partitions.build_add_request([t for t in changed if t not in known])]
+            if any(t not in known for t in changed)
+            else [],
+            cursor=str(max(newest, after)),
+        )
+
+    return review_dossier, job, review_sensor
+
+
+def new_partition_days(instance: dg.DagsterInstance, keys: list[dg.AssetKey], after: int) -> tuple[list[date], int]:
+    """The days (partition keys) of the materializations of `keys` recorded after storage id `after`, and the
+    newest storage id seen."""
+    days, newest = set(), after
+    for key in keys:
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000, cursor=cursor, ascending=True
+            )
+            for record in page.records:
+                newest = max(newest, record.storage_id)
+                if record.partition_key:
+                    days.add(date.fromisoformat(record.partition_key))
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return sorted(days), newest

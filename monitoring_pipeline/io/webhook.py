@@ -1,0 +1,149 @@
+"""Deliver a ticket to the tracker people use: a signed JSON POST, retried with backoff, never twice opened.
+
+Every request carries `Idempotency-Key: <ticket id>` (a retry after a lost response cannot open a second
+ticket), `X-MP-Timestamp` and `X-MP-Signature: sha256=<HMAC-SHA256(secret, timestamp + "." + body)>` (receivers
+compare in constant time and reject stale timestamps). Network errors, timeouts, 408, 429 and 5xx are retried
+with exponential backoff and full jitter up to `max_attempts`; any other 4xx is final (no retry storm). The
+secret never appears in a payload, an error message or a log line. Plain http is allowed only to loopback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+FORMATS = ("generic", "github", "jira")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+RETRYABLE_STATUS = {408, 429}
+
+
+class WebhookConfigError(ValueError):
+    """A sink that must not be used as configured (scheme, host, format, missing secret)."""
+
+
+@dataclass(frozen=True)
+class WebhookSink:
+    url: str
+    secret: str
+    format: str = "generic"
+    timeout_seconds: float = 5.0
+    max_attempts: int = 4
+    backoff_seconds: float = 0.5
+    jira_project: str = "MLOPS"
+
+    def __post_init__(self) -> None:
+        parsed = urlparse(self.url)
+        if parsed.scheme not in ("https", "http") or (parsed.scheme == "http" and parsed.hostname not in LOOPBACK):
+            raise WebhookConfigError(f"webhook url must be https (plain http only to loopback), got {parsed.scheme}://")
+        if self.format not in FORMATS:
+            raise WebhookConfigError(f"webhook format must be one of {list(FORMATS)}, got {self.format!r}")
+        if not self.secret:
+            raise WebhookConfigError("the webhook secret is empty; set it in the environment")
+
+    def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
+        return f"WebhookSink(url={self.url!r}, format={self.format!r}, secret=***)"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: str  # delivered, retry_later (network or 5xx: try again next tick) or rejected (4xx)
+    attempts: int
+    http_status: int | None = None
+    error: str | None = None
+    external_ref: str | None = None
+
+
+def payload(ticket: Mapping[str, Any], sink: WebhookSink) -> dict[str, Any]:
+    """The request body in the sink's format."""
+    title = f"[{ticket['severity']}] Retraining review: {ticket['model_name']} {ticket['signal'].replace('_', ' ')}"
+    body = ticket_text(ticket)
+    if sink.format == "github":
+        return {"title": title, "body": body, "labels": ["retraining-review", ticket["severity"], ticket["model_name"]]}
+    if sink.format == "jira":
+        return {
+            "fields": {
+                "project": {"key": sink.jira_project},
+                "summary": title,
+                "description": body,
+                "issuetype": {"name": "Task"},
+                "labels": ["retraining-review", ticket["model_name"]],
+            }
+        }
+    return {"ticket_id": ticket["ticket_id"], "title": title, "text": body, "ticket": dict(ticket)}
+
+
+def ticket_text(ticket: Mapping[str, Any]) -> str:
+    evidence = json.loads(ticket["evidence"]) if isinstance(ticket["evidence"], str) else ticket["evidence"]
+    columns = ", ".join(evidence.get("columns", [])) or "-"
+    return (
+        f"Ticket {ticket['ticket_id']} ({ticket['severity']}): {ticket['signal']} of {ticket['model_name']} "
+        f"breached on {ticket['first_day']}..{ticket['last_day']}.\n"
+        f"Latest value {evidence.get('value')} (threshold {evidence.get('threshold')}); breaching days "
+        f"{', '.join(evidence.get('breaching_days', []))}; columns: {columns}.\n"
+        f"Evidence: `monitoring-pipeline tickets show {ticket['ticket_id']}` and the review dossier asset "
+        f"{ticket['model_name']}/review_dossier, partition {ticket['ticket_id']}."
+    )
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def deliver(
+    sink: WebhookSink,
+    ticket: Mapping[str, Any],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> Delivery:
+    """POST the ticket, retrying what may succeed later; returns what happened (never raises on HTTP trouble)."""
+    body = json.dumps(payload(ticket, sink), sort_keys=True, default=str).encode()
+    error = None
+    for attempt in range(1, sink.max_attempts + 1):
+        timestamp = str(int(clock()))
+        request = urllib.request.Request(
+            sink.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": str(ticket["ticket_id"]),
+                "X-MP-Timestamp": timestamp,
+                "X-MP-Signature": signature(sink.secret, timestamp, body),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=sink.timeout_seconds) as response:
+                return Delivery("delivered", attempt, response.status, None, _external_ref(response.read()))
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 and exc.code not in RETRYABLE_STATUS:
+                return Delivery("rejected", attempt, exc.code, f"HTTP {exc.code} {exc.reason}")
+            error, status = f"HTTP {exc.code} {exc.reason}", exc.code
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            error, status = f"network: {type(reason).__name__}: {reason}", None
+        if attempt < sink.max_attempts:
+            sleep(random.uniform(0, sink.backoff_seconds * 2 ** (attempt - 1)))  # full jitter
+    return Delivery("retry_later", sink.max_attempts, status, error)
+
+
+def _external_ref(raw: bytes) -> str | None:
+    """The tracker's id of the new ticket, when it answers with one (GitHub `html_url`/`number`, Jira `key`)."""
+    try:
+        answer = json.loads(raw or b"{}")
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    for key in ("html_url", "key", "number", "id", "url"):
+        if answer.get(key) is not None:
+            return str(answer[key])
+    return None

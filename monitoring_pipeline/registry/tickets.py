@@ -1,0 +1,225 @@
+"""Retraining-review tickets: opened and updated from the alert policy, kept in a Delta outbox, delivered once.
+
+`review_days` judges days in order (see `core.alerts`) and writes every opened or updated ticket to
+`reports/tickets` (one MERGE commit per ticket change) *before* any delivery is tried. `deliver_pending` then
+posts each ticket whose `delivery_status` is `pending_delivery`; a tracker that is down leaves it pending for the
+next call. People move tickets open -> acknowledged -> resolved. Every change is an audit-log entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, ticket_id
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.io.webhook import WebhookSink, deliver
+from monitoring_pipeline.registry.audit_log import audit, lake_of, person
+
+TICKETS = "reports/tickets"
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+PENDING, DELIVERED, REJECTED, NO_SINK = "pending_delivery", "delivered", "rejected", "no_sink"
+
+TICKET_SCHEMA: dict[str, pl.DataType] = {
+    "ticket_id": pl.String(),
+    "model_name": pl.String(),
+    "signal": pl.String(),
+    "severity": pl.String(),
+    "status": pl.String(),
+    "first_day": pl.Date(),
+    "last_day": pl.Date(),
+    "breach_days": pl.List(pl.Date()),
+    "evidence": pl.String(),  # JSON of the latest breach: value, threshold, breaching days, columns
+    "opened_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"),
+    "delivery_status": pl.String(),
+    "delivery_attempts": pl.Int64(),
+    "http_status": pl.Int64(),
+    "delivery_error": pl.String(),
+    "external_ref": pl.String(),
+    "delivered_at": pl.Datetime("us", "UTC"),
+    "acknowledged_by": pl.String(),
+    "acknowledged_at": pl.Datetime("us", "UTC"),
+    "resolved_by": pl.String(),
+    "resolved_at": pl.Datetime("us", "UTC"),
+    "resolution": pl.String(),
+}
+
+
+class TicketError(LookupError):
+    """An unknown ticket or a lifecycle step it cannot take."""
+
+
+def _table(config: ProjectConfig):
+    return lake_of(config).table(TICKETS)
+
+
+def read_tickets(config: ProjectConfig, model: str | None = None) -> pl.DataFrame:
+    if not delta.exists(_table(config)):
+        return pl.DataFrame(schema=TICKET_SCHEMA)
+    rows = delta.scan(_table(config))
+    return (rows if model is None else rows.filter(pl.col("model_name") == model)).sort("opened_at").collect()
+
+
+def ticket(config: ProjectConfig, ticket_id_: str) -> dict[str, Any]:
+    rows = read_tickets(config).filter(pl.col("ticket_id") == ticket_id_)
+    if rows.is_empty():
+        raise TicketError(f"no ticket {ticket_id_!r} in {_table(config)}")
+    return rows.row(0, named=True)
+
+
+def _save(config: ProjectConfig, row: dict[str, Any], action: str, by: str, now: datetime) -> int:
+    version = delta.upsert(_table(config), pl.DataFrame([row], schema=TICKET_SCHEMA, orient="row"), "ticket_id")
+    payload = {
+        "status": row["status"],
+        "delivery_status": row["delivery_status"],
+        "last_day": row["last_day"].isoformat(),
+    }
+    audit(
+        config,
+        actor=by,
+        action=action,
+        subject=row["ticket_id"],
+        payload=payload,
+        now=now,
+        data_table=TICKETS,
+        data_version=version,
+    )
+    return version
+
+
+# -- judging days ------------------------------------------------------------------------------------------------
+
+
+def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame:
+    """The model's daily signals between two days, from the drift report and the guard tables."""
+    lake = lake_of(config)
+    drift_table = lake.table(steps.DRIFT_REPORT)
+    in_range = pl.col("day").is_between(first, last)
+    report = (
+        delta.scan(drift_table)
+        .filter((pl.col("model_name") == model.name) & pl.col("decisive") & in_range)
+        .select("day", "column", "role", "verdict")
+        .collect()
+        if delta.exists(drift_table)
+        else pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
+    )
+    counts = pl.DataFrame(schema={"day": pl.Date})
+    for name, label in ((steps.validated_table(model), "validated"), (steps.quarantine_table(model), "quarantined")):
+        table = lake.table(name)
+        found = (
+            delta.scan(table).filter(in_range).group_by("day").agg(pl.len().alias(label)).collect()
+            if delta.exists(table)
+            else pl.DataFrame(schema={"day": pl.Date, label: pl.UInt32})
+        )
+        counts = counts.join(found, on="day", how="full", coalesce=True)
+    counts = counts.with_columns(pl.col("validated", "quarantined").fill_null(0))
+    return daily_signals(report, counts)
+
+
+@dataclass(frozen=True)
+class Review:
+    opened: list[str]
+    updated: list[str]
+
+
+def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], now: datetime) -> Review:
+    """Judge `days` in order against the model's alert rules; open or update tickets in the outbox."""
+    if not days:
+        return Review([], [])
+    lookback = max(rule.of_last for rule in model.alerts) if model.alerts else 1
+    signals = model_signals(config, model, min(days) - timedelta(days=lookback), max(days))
+    opened, updated = [], []
+    for day in sorted(set(days)):
+        plan = plan_tickets(
+            read_tickets(config, model.name).to_dicts(), breaches_on(model.name, signals, model.alerts, day)
+        )
+        for breach in plan.opened:
+            _save(config, _new_ticket(config, breach, now), "ticket_open", "sensor:review", now)
+            opened.append(ticket_id(breach))
+        for known_id, breach in plan.updated:
+            _save(config, _updated(ticket(config, known_id), breach, now), "ticket_update", "sensor:review", now)
+            updated.append(known_id)
+    return Review(opened, updated)
+
+
+def _new_ticket(config: ProjectConfig, breach: Breach, now: datetime) -> dict[str, Any]:
+    return {key: None for key in TICKET_SCHEMA} | {
+        "ticket_id": ticket_id(breach),
+        "model_name": breach.model_name,
+        "signal": breach.signal,
+        "severity": breach.severity,
+        "status": OPEN,
+        "first_day": breach.day,
+        "last_day": breach.day,
+        "breach_days": [breach.day],
+        "evidence": json.dumps(breach.evidence()),
+        "opened_at": now,
+        "updated_at": now,
+        "delivery_status": PENDING if config.tickets.webhook_url else NO_SINK,
+        "delivery_attempts": 0,
+    }
+
+
+def _updated(row: dict[str, Any], breach: Breach, now: datetime) -> dict[str, Any]:
+    return row | {
+        "first_day": min(row["first_day"], breach.day),
+        "last_day": max(row["last_day"], breach.day),
+        "breach_days": sorted({*row["breach_days"], breach.day}),
+        "evidence": json.dumps(breach.evidence()),
+        "updated_at": now,
+    }
+
+
+# -- delivery ----------------------------------------------------------------------------------------------------
+
+
+def deliver_pending(config: ProjectConfig, sink: WebhookSink, now: datetime) -> dict[str, str]:
+    """Post every pending ticket once; returns ticket id -> delivery status. Tickets the tracker could not take
+    now stay pending; a 4xx answer is final (`rejected`, with the status code, for a person to look at)."""
+    outcome = {}
+    pending = read_tickets(config).filter(pl.col("delivery_status") == PENDING)
+    for row in pending.iter_rows(named=True):
+        result = deliver(sink, row)
+        status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)
+        changed = row | {
+            "delivery_status": status,
+            "delivery_attempts": (row["delivery_attempts"] or 0) + result.attempts,
+            "http_status": result.http_status,
+            "delivery_error": result.error,
+            "external_ref": result.external_ref or row["external_ref"],
+            "delivered_at": now if status == DELIVERED else row["delivered_at"],
+        }
+        _save(config, changed, f"ticket_{status}", "sensor:review", now)
+        outcome[row["ticket_id"]] = status
+    return outcome
+
+
+# -- people ------------------------------------------------------------------------------------------------------
+
+
+def acknowledge(config: ProjectConfig, ticket_id_: str, by: str, now: datetime) -> dict[str, Any]:
+    row = ticket(config, ticket_id_)
+    if row["status"] != OPEN:
+        raise TicketError(f"ticket {ticket_id_} is {row['status']}; only an open ticket can be acknowledged")
+    changed = row | {"status": ACKNOWLEDGED, "acknowledged_by": by, "acknowledged_at": now, "updated_at": now}
+    _save(config, changed, "ticket_acknowledge", person(by), now)
+    return changed
+
+
+def resolve(config: ProjectConfig, ticket_id_: str, reason: str, by: str, now: datetime) -> dict[str, Any]:
+    row = ticket(config, ticket_id_)
+    if row["status"] == RESOLVED:
+        raise TicketError(f"ticket {ticket_id_} is already resolved")
+    if not reason.strip():
+        raise TicketError("a resolution needs a reason")
+    changed = row | {"status": RESOLVED, "resolved_by": by, "resolved_at": now, "resolution": reason, "updated_at": now}
+    _save(config, changed, "ticket_resolve", person(by), now)
+    return changed

@@ -1,0 +1,97 @@
+"""Alert rules with hysteresis, and ticket planning: one bad day does not open a review, a later breach of the
+same model and signal updates the open ticket, a re-evaluation changes nothing."""
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from monitoring_pipeline.core.alerts import AlertRule, breaches_on, daily_signals, plan_tickets, ticket_id
+from monitoring_pipeline.core.config import ConfigError, parse_alerts
+
+D = [date(2026, 10, 1) + timedelta(days=i) for i in range(10)]
+DRIFT = AlertRule("feature_drift", 1, 2, 3, "high")
+
+
+def _signals(values: list[float], signal: str = "feature_drift") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "day": D[: len(values)],
+            "signal": signal,
+            "value": values,
+            "columns": [["income"] if v else [] for v in values],
+        },
+        schema={"day": pl.Date, "signal": pl.String, "value": pl.Float64, "columns": pl.List(pl.String)},
+    )
+
+
+def test_daily_signals_count_drifting_columns_and_quarantined_share() -> None:
+    report = pl.DataFrame(
+        {
+            "day": [D[0]] * 4 + [D[1]] * 2,
+            "column": ["income", "age", "score", "channel", "income", "score"],
+            "role": ["feature", "feature", "output", "feature", "feature", "output"],
+            "verdict": ["drift", "ok", "drift", "drift", "ok", "ok"],
+        }
+    )
+    counts = pl.DataFrame({"day": [D[0], D[1]], "validated": [90, 0], "quarantined": [10, 0]})
+    signals = {(r["day"], r["signal"]): r for r in daily_signals(report, counts).iter_rows(named=True)}
+    assert signals[(D[0], "feature_drift")]["value"] == 2 and signals[(D[0], "feature_drift")]["columns"] == [
+        "channel",
+        "income",
+    ]
+    assert signals[(D[1], "feature_drift")]["value"] == 0
+    assert signals[(D[0], "output_drift")]["value"] == 1
+    assert signals[(D[0], "guard_failure")]["value"] == pytest.approx(0.1)
+    assert signals[(D[1], "missing_data")]["value"] == 0 and signals[(D[1], "guard_failure")]["value"] == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "breaching"),
+    [
+        ([0, 0, 1, 0, 0, 1, 0], []),  # isolated bad days: quiet
+        ([0, 1, 1, 0, 0, 0, 0], [D[2]]),  # two in a row
+        ([1, 0, 1, 1, 0, 0, 0], [D[2], D[3]]),  # 2 of 3, and today must be bad
+    ],
+)
+def test_hysteresis_needs_two_of_the_last_three_days(values: list[float], breaching: list[date]) -> None:
+    signals = _signals(values)
+    found = [d for d in D[: len(values)] if breaches_on("m", signals, [DRIFT], d)]
+    assert found == breaching
+
+
+def test_missing_data_breaches_below_its_threshold() -> None:
+    rule = AlertRule("missing_data", 1, 1, 1, "critical")
+    signals = _signals([500, 0, 300], "missing_data")
+    assert [d for d in D[:3] if breaches_on("m", signals, [rule], d)] == [D[1]]
+
+
+def test_tickets_open_once_update_on_later_breaches_and_ignore_re_evaluation() -> None:
+    signals = _signals([1, 1, 1, 1, 0, 0, 0, 0, 1, 1])
+    breaches = [b for d in D for b in breaches_on("m", signals, [DRIFT], d)]
+    plan = plan_tickets([], breaches)
+    assert [ticket_id(b) for b in plan.opened] == ["m:feature_drift:2026-10-02"]
+    assert [day.day for _, day in [(t, b.day) for t, b in plan.updated]] == [3, 4, 10]  # 10-09 is 1 of 3
+    known = [
+        {
+            "ticket_id": "m:feature_drift:2026-10-02",
+            "model_name": "m",
+            "signal": "feature_drift",
+            "status": "open",
+            "first_day": D[1],
+            "last_day": D[9],
+        }
+    ]
+    assert plan_tickets(known, breaches) == plan_tickets(known, [])  # evaluated twice: nothing new
+    resolved = [known[0] | {"status": "resolved", "last_day": D[3]}]
+    again = plan_tickets(resolved, breaches)
+    assert [ticket_id(b) for b in again.opened] == ["m:feature_drift:2026-10-10"] and again.updated == []
+
+
+def test_alert_config_is_validated_naming_the_key() -> None:
+    rules = {r.signal: r for r in parse_alerts({"guard_failure": {"threshold": 0.05}, "missing_data": False}, "a")}
+    assert rules["guard_failure"].threshold == 0.05 and "missing_data" not in rules
+    with pytest.raises(ConfigError, match=r"a\.latency: unknown signal"):
+        parse_alerts({"latency": {"threshold": 1}}, "a")
+    with pytest.raises(ConfigError, match=r"need 1 <= days <= of_last"):
+        parse_alerts({"feature_drift": {"days": 4, "of_last": 3}}, "a")

@@ -1,0 +1,67 @@
+"""Webhook delivery against a real HTTP server on 127.0.0.1: signed, idempotent, retried only when it may help."""
+
+import pytest
+
+from monitoring_pipeline.io.webhook import WebhookConfigError, WebhookSink, deliver, payload
+from monitoring_pipeline_tests.tracker import Tracker
+
+SECRET = "s3cret-value"
+TICKET = {
+    "ticket_id": "credit_risk:feature_drift:2026-10-12",
+    "model_name": "credit_risk",
+    "signal": "feature_drift",
+    "severity": "high",
+    "first_day": "2026-10-12",
+    "last_day": "2026-10-14",
+    "evidence": '{"value": 2.0, "threshold": 1, "breaching_days": ["2026-10-11"], "columns": ["channel"]}',
+}
+
+
+@pytest.fixture
+def tracker():
+    server = Tracker(SECRET)
+    yield server
+    server.stop()
+
+
+def _sink(tracker: Tracker, **kwargs) -> WebhookSink:
+    return WebhookSink(tracker.url, SECRET, timeout_seconds=kwargs.pop("timeout", 1.0), backoff_seconds=0.01, **kwargs)
+
+
+def test_a_timeout_and_a_503_are_retried_with_the_same_key_until_accepted_once(tracker: Tracker) -> None:
+    tracker.script = ["hang", "503", "200"]
+    tracker.hang_seconds = 2.0
+    result = deliver(_sink(tracker), TICKET)
+    assert (result.status, result.attempts, result.http_status) == ("delivered", 3, 200)
+    assert result.external_ref == "https://tracker.example/issues/1"
+    assert {r["key"] for r in tracker.requests} == {TICKET["ticket_id"]} and all(r["signed"] for r in tracker.requests)
+    assert tracker.accepted == {TICKET["ticket_id"]: 1}
+
+
+def test_a_4xx_is_final_and_nothing_is_retried(tracker: Tracker) -> None:
+    tracker.script = ["401"]
+    result = deliver(_sink(tracker), TICKET)
+    assert (result.status, result.attempts, result.http_status) == ("rejected", 1, 401)
+    assert len(tracker.requests) == 1 and SECRET not in (result.error or "")
+
+
+def test_a_refused_connection_leaves_it_for_later(tracker: Tracker) -> None:
+    sink = _sink(tracker, max_attempts=3)
+    tracker.stop()
+    result = deliver(sink, TICKET)
+    assert (result.status, result.attempts) == ("retry_later", 3) and "network" in result.error
+    assert SECRET not in result.error and SECRET not in repr(sink)
+
+
+def test_payload_shapes_and_refused_sinks(tracker: Tracker) -> None:
+    github = payload(TICKET, _sink(tracker, format="github"))
+    assert (
+        github["title"].startswith("[high] Retraining review: credit_risk") and "retraining-review" in github["labels"]
+    )
+    jira = payload(TICKET, _sink(tracker, format="jira", jira_project="RISK"))
+    assert jira["fields"]["project"] == {"key": "RISK"} and jira["fields"]["issuetype"] == {"name": "Task"}
+    assert payload(TICKET, _sink(tracker))["ticket_id"] == TICKET["ticket_id"]
+    with pytest.raises(WebhookConfigError, match="https"):
+        WebhookSink("http://tracker.example/hook", SECRET)  # plain http beyond loopback
+    with pytest.raises(WebhookConfigError, match="secret is empty"):
+        WebhookSink("https://tracker.example/hook", "")
