@@ -114,7 +114,7 @@ def build_review(
         now = datetime.now(UTC)
         review = tickets.review_days(config, config.model(model.name), days, now)
         sink = ticket_sink.sink()
-        delivered = tickets.deliver_pending(config, sink, now) if sink else {}
+        delivered = tickets.deliver_pending(config, sink, now, model.name) if sink else {}
         changed = list(dict.fromkeys(review.opened + review.updated))
         known = set(context.instance.get_dynamic_partitions(partitions.name))
         requests = []

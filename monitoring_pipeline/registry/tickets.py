@@ -181,11 +181,14 @@ def _updated(row: dict[str, Any], breach: Breach, now: datetime) -> dict[str, An
 # -- delivery ----------------------------------------------------------------------------------------------------
 
 
-def deliver_pending(config: ProjectConfig, sink: WebhookSink, now: datetime) -> dict[str, str]:
-    """Post every pending ticket once; returns ticket id -> delivery status. Tickets the tracker could not take
-    now stay pending; a 4xx answer is final (`rejected`, with the status code, for a person to look at)."""
+def deliver_pending(
+    config: ProjectConfig, sink: WebhookSink, now: datetime, model: str | None = None
+) -> dict[str, str]:
+    """Post the pending tickets (of `model`, or all) oldest first; returns ticket id -> delivery status. A ticket
+    the tracker cannot take now stays pending, and the rest wait for the next call too (a tracker that is down
+    is not hammered once per ticket). A 4xx answer is final: `rejected`, with the status, for a person to see."""
     outcome = {}
-    pending = read_tickets(config).filter(pl.col("delivery_status") == PENDING)
+    pending = read_tickets(config, model).filter(pl.col("delivery_status") == PENDING)
     for row in pending.iter_rows(named=True):
         result = deliver(sink, row)
         status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)
@@ -199,6 +202,8 @@ def deliver_pending(config: ProjectConfig, sink: WebhookSink, now: datetime) -> 
         }
         _save(config, changed, f"ticket_{status}", "sensor:review", now)
         outcome[row["ticket_id"]] = status
+        if status == PENDING:
+            break
     return outcome
 
 
