@@ -1,0 +1,234 @@
+"""Model performance: realized metrics from labels, metrics estimated without labels (CBPE), noise bands and
+sequential change detectors for daily series, and a multivariate reconstruction-error drift signal.
+
+Everything here is NumPy on one slice (a day, a model version, a segment); callers group with Polars.
+
+* Realized, classification: accuracy, precision, recall, F1 (at the decision threshold), ROC AUC (rank formula,
+  ties averaged), log loss (probabilities clipped to [1e-15, 1 - 1e-15]), Brier score, expected calibration error
+  (10 equal-width probability bins, weighted by their counts), base rate. Regression: MAE, RMSE, bias.
+* Estimated (confidence-based performance estimation, as NannyML's CBPE): calibrate scores on the reference
+  window's labelled rows (isotonic regression), then a day's expected confusion matrix is the sum of calibrated
+  probabilities — expected TP = sum of p over predicted positives, FP = sum of 1 - p there, and so on. Valid while
+  the relation between inputs and labels holds (no concept drift); its error against the realized value, once
+  labels land, is monitored in its own right.
+* Noise band: mean ± k·σ of the reference days' values of a metric (as NannyML's default thresholds).
+* CUSUM (one-sided, on standardized values) and Page-Hinkley: both flag a slow decline before any single day
+  crosses a band.
+* PCA reconstruction error: fit on reference rows (standardized numeric features), the mean squared error of
+  reconstructing a day from k components; catches changes of the joint distribution no single feature shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = 1e-15
+ECE_BINS = 10
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based), ties sharing the mean of their positions."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    ranks = np.empty(len(values), dtype=np.float64)
+    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(values)]])
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2
+    return ranks
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    rank_sum = _ranks(scores)[labels == 1].sum()
+    return float((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
+    index = np.minimum((probabilities * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            total += mask.sum() * abs(labels[mask].mean() - probabilities[mask].mean())
+    return float(total / len(labels))
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return float(numerator / denominator) if denominator else None
+
+
+def _confusion_metrics(tp: float, fp: float, fn: float, tn: float) -> dict[str, float | None]:
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    f1 = _ratio(2 * precision * recall, precision + recall) if precision is not None and recall is not None else None
+    return {"accuracy": _ratio(tp + tn, tp + fp + fn + tn), "precision": precision, "recall": recall, "f1": f1}
+
+
+def classification_metrics(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5
+) -> dict[str, float | None]:
+    """Realized metrics of a binary classifier; `labels` are 0/1, `probabilities` of the positive class."""
+    labels = np.asarray(labels, dtype=np.float64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if len(labels) == 0:
+        return {"n": 0}
+    predicted = probabilities >= threshold
+    positive = labels == 1
+    tp, fp = float((predicted & positive).sum()), float((predicted & ~positive).sum())
+    fn, tn = float((~predicted & positive).sum()), float((~predicted & ~positive).sum())
+    clipped = np.clip(probabilities, EPS, 1 - EPS)
+    return {
+        "n": len(labels),
+        **_confusion_metrics(tp, fp, fn, tn),
+        "roc_auc": roc_auc(labels, probabilities),
+        "log_loss": float(-(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped)).mean()),
+        "brier": float(((probabilities - labels) ** 2).mean()),
+        "ece": expected_calibration_error(labels, probabilities),
+        "base_rate": float(labels.mean()),
+    }
+
+
+def regression_metrics(targets: np.ndarray, predictions: np.ndarray) -> dict[str, float | None]:
+    targets, predictions = np.asarray(targets, dtype=np.float64), np.asarray(predictions, dtype=np.float64)
+    if len(targets) == 0:
+        return {"n": 0}
+    error = predictions - targets
+    return {
+        "n": len(targets),
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+        "bias": float(error.mean()),
+    }
+
+
+# -- estimation without labels (CBPE) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """An isotonic (monotone, pool-adjacent-violators) map from scores to probabilities."""
+
+    knots: np.ndarray  # increasing scores
+    values: np.ndarray  # calibrated probability at each knot
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(scores, dtype=np.float64), self.knots, self.values)
+
+
+def fit_calibrator(scores: np.ndarray, labels: np.ndarray) -> Calibrator:
+    order = np.argsort(scores, kind="mergesort")
+    x, y = np.asarray(scores, dtype=np.float64)[order], np.asarray(labels, dtype=np.float64)[order]
+    means, weights, lows, highs = [], [], [], []
+    for xi, yi in zip(x, y, strict=True):
+        means.append(yi)
+        weights.append(1.0)
+        lows.append(xi)
+        highs.append(xi)
+        while len(means) > 1 and means[-2] > means[-1]:  # pool adjacent violators
+            w = weights[-2] + weights[-1]
+            m = (means[-2] * weights[-2] + means[-1] * weights[-1]) / w
+            means[-2:], weights[-2:], lows[-2:], highs[-2:] = [m], [w], [lows[-2]], [highs[-1]]
+    knots = np.array([(lo + hi) / 2 for lo, hi in zip(lows, highs, strict=True)])
+    return Calibrator(knots, np.array(means))
+
+
+def estimated_classification_metrics(
+    probabilities: np.ndarray, calibrator: Calibrator, threshold: float = 0.5
+) -> dict[str, float | None]:
+    """Accuracy, precision, recall and F1 expected on unlabelled rows, from calibrated probabilities."""
+    raw = np.asarray(probabilities, dtype=np.float64)
+    if len(raw) == 0:
+        return {"n": 0}
+    p = calibrator(raw)
+    predicted = raw >= threshold
+    tp, fp = float(p[predicted].sum()), float((1 - p[predicted]).sum())
+    fn, tn = float(p[~predicted].sum()), float((1 - p[~predicted]).sum())
+    return {"n": len(raw), **_confusion_metrics(tp, fp, fn, tn)}
+
+
+# -- thresholds that know the data's noise ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float
+    high: float
+    mean: float
+    std: float
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def noise_band(reference_values: np.ndarray, k: float = 3.0) -> Band:
+    """mean ± k·σ of a metric over the reference days (σ with ddof=1)."""
+    values = np.asarray(reference_values, dtype=np.float64)
+    mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return Band(mean - k * std, mean + k * std, mean, std)
+
+
+def cusum_alarms(values: np.ndarray, mean: float, std: float, slack: float = 0.5, limit: float = 5.0) -> np.ndarray:
+    """One-sided lower CUSUM on standardized values: S_t = max(0, S_{t-1} + (mean - x_t)/std - slack); alarm when
+    S_t > limit (defaults: slack 0.5σ, limit 5σ — an in-control run length of about 900 days with a known σ; σ
+    estimated from 30 reference days shortens it, see the tests)."""
+    z = (mean - np.asarray(values, dtype=np.float64)) / (std if std > 0 else 1.0)
+    state, alarms = 0.0, np.zeros(len(z), dtype=bool)
+    for i, zi in enumerate(z):
+        state = max(0.0, state + zi - slack)
+        alarms[i] = state > limit
+    return alarms
+
+
+def page_hinkley_alarms(values: np.ndarray, delta: float, threshold: float) -> np.ndarray:
+    """Page-Hinkley for a decrease: m_t = Σ (mean_t - x_i - delta) with the running mean; alarm when m_t minus its
+    minimum so far exceeds `threshold`."""
+    x = np.asarray(values, dtype=np.float64)
+    alarms = np.zeros(len(x), dtype=bool)
+    total = cumulative = 0.0
+    lowest = 0.0
+    for i, xi in enumerate(x):
+        total += xi
+        cumulative += (total / (i + 1)) - xi - delta
+        lowest = min(lowest, cumulative)
+        alarms[i] = cumulative - lowest > threshold
+    return alarms
+
+
+# -- multivariate drift ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PcaModel:
+    mean: np.ndarray
+    scale: np.ndarray
+    components: np.ndarray  # k x d
+
+    def reconstruction_error(self, rows: np.ndarray) -> float:
+        """Mean squared reconstruction error per value of standardized rows (NaN filled with the mean)."""
+        z = _standardize(rows, self.mean, self.scale)
+        projected = z @ self.components.T @ self.components
+        return float(((z - projected) ** 2).mean())
+
+
+def _standardize(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    z = (np.asarray(rows, dtype=np.float64) - mean) / scale
+    return np.where(np.isfinite(z), z, 0.0)
+
+
+def fit_pca(reference_rows: np.ndarray, explained: float = 0.65) -> PcaModel:
+    """Standardize the reference and keep the fewest components explaining `explained` of its variance."""
+    rows = np.asarray(reference_rows, dtype=np.float64)
+    mean = np.nanmean(rows, axis=0)
+    scale = np.nanstd(rows, axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = _standardize(rows, mean, scale)
+    _, singular, vt = np.linalg.svd(z, full_matrices=False)
+    share = np.cumsum(singular**2) / (singular**2).sum()
+    k = int(np.searchsorted(share, explained) + 1)
+    return PcaModel(mean, scale, vt[:k])
