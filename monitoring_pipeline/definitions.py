@@ -7,7 +7,7 @@ import warnings
 
 import dagster as dg
 
-from monitoring_pipeline.defs.assets import build_model_assets
+from monitoring_pipeline.defs.assets import build_label_defs, build_model_assets
 from monitoring_pipeline.defs.checks import build_expectations_checks
 from monitoring_pipeline.defs.registry import registry_assets, registry_observation
 from monitoring_pipeline.defs.resources import ProjectResource
@@ -28,8 +28,9 @@ def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Defi
         assets = [a for model in config.models.values() for a in build_model_assets(model)]
         assets += registry_assets()
         reviews = [build_review(model) for model in config.models.values()]
+        label_defs = [build_label_defs(model) for model in config.models.values()]
         checks = [check for model in config.models.values() for check in build_expectations_checks(model)]
-    return dg.Definitions(
+    core = dg.Definitions(
         assets=[*assets, *(dossier for dossier, _, _ in reviews)],
         asset_checks=checks,
         jobs=[*jobs, registry_job, *(job for _, job, _ in reviews)],
@@ -40,6 +41,7 @@ def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Defi
             "ticket_sink": ticket_sink_resource(config.tickets),
         },
     )
+    return dg.Definitions.merge(core, *label_defs)
 
 
 @dg.definitions

@@ -10,8 +10,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION, check_schema, split_rows
@@ -418,3 +420,225 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     written = delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
     active_versions = {name: version for name, (version, _) in active.items()}
     return DayDrift(report, frame, reference_days, found, read_versions, active_versions, written)
+
+
+# -- performance -------------------------------------------------------------------------------------------------
+
+PERFORMANCE = "reports/performance"
+ALL = "*"  # every model version, or every segment
+ESTIMATION_TOLERANCE = 0.02  # an estimate this far from the realized value is flagged, whatever the reference says
+PERFORMANCE_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    "model_version": pl.String(),
+    "segment": pl.String(),
+    "metric": pl.String(),
+    "realized": pl.Float64(),
+    "estimated": pl.Float64(),
+    "estimation_error": pl.Float64(),
+    "n_predictions": pl.Int64(),
+    "n_labelled": pl.Int64(),
+    "label_coverage": pl.Float64(),
+    "band_low": pl.Float64(),
+    "band_high": pl.Float64(),
+    "outside_band": pl.Boolean(),
+    "cusum_alarm": pl.Boolean(),
+    "estimation_alarm": pl.Boolean(),
+    "label_version": pl.Int64(),
+}
+
+
+@dataclass(frozen=True)
+class DayPerformance:
+    frame: pl.DataFrame
+    label_version: int
+    written: int
+
+    def overall(self, metric: str) -> dict[str, Any] | None:
+        rows = self.frame.filter(
+            (pl.col("model_version") == ALL) & (pl.col("segment") == ALL) & (pl.col("metric") == metric)
+        )
+        return rows.row(0, named=True) if rows.height else None
+
+
+def labelled_predictions(
+    config: ProjectConfig, model: ModelSpec, days: list[date], label_version: int, now: datetime
+) -> pl.DataFrame:
+    """The validated predictions of `days` with their label where one has arrived (label time <= now): day,
+    model_version, segment, score, y (1 for the positive label, 0 otherwise, null when unknown)."""
+    settings = model.performance
+    table = lake_of(config).table(validated_table(model))
+    segment = pl.col(settings.segment).cast(pl.String) if settings.segment else pl.lit(ALL)
+    predictions = (
+        delta.scan(table)
+        .filter(pl.col("day").is_in(days))
+        .select(ID, "day", pl.col(VERSION).cast(pl.String), segment.alias("segment"), pl.col(settings.score_column))
+        .collect()
+    )
+    labels = (
+        delta.scan(lake_of(config).table(model.label_table), label_version)
+        .filter(pl.col("label_ts") <= now)
+        .select(ID, pl.col(settings.label_column).alias("label"))
+        .join(predictions.lazy().select(ID), on=ID, how="semi")
+        .unique(ID, keep="first")
+        .collect()
+    )
+    if settings.task == "classification":
+        truth = (pl.col("label").cast(pl.String) == settings.positive_label).cast(pl.Int8)
+    else:
+        truth = pl.col("label").cast(pl.Float64)
+    return predictions.join(labels, on=ID, how="left").with_columns(
+        pl.when(pl.col("label").is_not_null()).then(truth).alias("y")
+    )
+
+
+def _metrics(rows: pl.DataFrame, model: ModelSpec, calibrator: perf.Calibrator | None) -> dict[str, dict]:
+    """metric -> {realized, estimated, n_labelled} for one slice."""
+    settings = model.performance
+    labelled = rows.filter(pl.col("y").is_not_null())
+    score, y = labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy()
+    if settings.task == "regression":
+        realized = perf.regression_metrics(y, score)
+        estimated = {}
+    else:
+        realized = perf.classification_metrics(y, score, settings.threshold)
+        all_scores = rows[settings.score_column].to_numpy()
+        estimated = (
+            perf.estimated_classification_metrics(all_scores, calibrator, settings.threshold) if calibrator else {}
+        )
+    names = [k for k in realized if k != "n"] or [k for k in estimated if k != "n"]
+    return {name: {"realized": realized.get(name), "estimated": estimated.get(name)} for name in names}
+
+
+def _slices(rows: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
+    slices = [(ALL, ALL, rows)]
+    for (version,), part in rows.group_by(VERSION, maintain_order=True):
+        slices.append((version, ALL, part))
+    for (segment,), part in rows.group_by("segment", maintain_order=True):
+        if segment != ALL:
+            slices.append((ALL, segment, part))
+    return slices
+
+
+def _reference_series(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime):
+    """The calibrator, and each metric's realized and estimated values per baseline day."""
+    rows = labelled_predictions(config, model, model.baseline.span(), label_version, now)
+    labelled = rows.filter(pl.col("y").is_not_null())
+    calibrator = None
+    if model.performance.task == "classification" and labelled.height:
+        calibrator = perf.fit_calibrator(labelled[model.performance.score_column].to_numpy(), labelled["y"].to_numpy())
+    daily: dict[str, list[tuple[float | None, float | None]]] = {}
+    for _, part in rows.group_by("day"):
+        for name, values in _metrics(part, model, calibrator).items():
+            daily.setdefault(name, []).append((values["realized"], values["estimated"]))
+    return calibrator, daily
+
+
+def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayPerformance:
+    """Realized (labels that have arrived) and estimated (CBPE) metrics of one day, per model version and segment,
+    with the noise band of the baseline days, a CUSUM alarm on the daily realized series and the estimation
+    error; replaces that day's rows of `reports/performance`."""
+    if model.performance is None or not model.label_table:
+        raise LookupError(f"model {model.name} has no performance settings (a label table and `performance`)")
+    label_ref = lake_of(config).table(model.label_table)
+    label_version = delta.version(label_ref)
+    if label_version is None:
+        raise FileNotFoundError(f"label table {label_ref} of model {model.name} does not exist")
+    calibrator, reference = _reference_series(config, model, label_version, now)
+    rows = labelled_predictions(config, model, [day], label_version, now)
+    out = []
+    for version, segment, part in _slices(rows):
+        n_labelled = int(part["y"].is_not_null().sum())
+        for name, values in _metrics(part, model, calibrator).items():
+            out.append(
+                {
+                    "model_name": model.name,
+                    "day": day,
+                    "model_version": version,
+                    "segment": segment,
+                    "metric": name,
+                    **values,
+                    "n_predictions": part.height,
+                    "n_labelled": n_labelled,
+                    "label_coverage": n_labelled / part.height if part.height else None,
+                    "label_version": label_version,
+                }
+            )
+    frame = _with_alarms(config, model, day, out, reference)
+    written = delta.write_partition(lake_of(config).table(PERFORMANCE), frame, {"model_name": model.name, "day": day})
+    return DayPerformance(frame, label_version, written)
+
+
+def _with_alarms(
+    config: ProjectConfig, model: ModelSpec, day: date, out: list[dict[str, Any]], reference: dict[str, list]
+) -> pl.DataFrame:
+    """Noise band and estimation alarm on every overall row; CUSUM on the overall realized series up to `day`."""
+    k = model.performance.band_k
+    bands, error_sd = {}, {}
+    for name, pairs in reference.items():
+        realized = np.array([r for r, _ in pairs if r is not None], dtype=np.float64)
+        if len(realized) >= 2:
+            bands[name] = perf.noise_band(realized, k)
+        errors = np.array([e - r for r, e in pairs if r is not None and e is not None], dtype=np.float64)
+        error_sd[name] = float(errors.std(ddof=1)) if len(errors) >= 2 else 0.0
+    history = _overall_history(config, model, day)
+    rows = []
+    for row in out:
+        band = bands.get(row["metric"]) if row["model_version"] == ALL and row["segment"] == ALL else None
+        realized, estimated = row["realized"], row["estimated"]
+        error = estimated - realized if realized is not None and estimated is not None else None
+        series = [*history.get(row["metric"], []), realized] if band and realized is not None else []
+        rows.append(
+            row
+            | {
+                "estimation_error": error,
+                "band_low": band.low if band else None,
+                "band_high": band.high if band else None,
+                "outside_band": (not band.contains(realized)) if band and realized is not None else None,
+                "cusum_alarm": bool(perf.cusum_alarms(np.array(series), band.mean, band.std)[-1]) if series else None,
+                "estimation_alarm": abs(error) > max(k * error_sd.get(row["metric"], 0.0), ESTIMATION_TOLERANCE)
+                if error is not None and band
+                else None,
+            }
+        )
+    return pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA, orient="row")
+
+
+def _overall_history(config: ProjectConfig, model: ModelSpec, day: date) -> dict[str, list[float]]:
+    """The stored overall realized value of each metric for the days after the baseline and before `day`."""
+    table = lake_of(config).table(PERFORMANCE)
+    if not delta.exists(table):
+        return {}
+    rows = (
+        delta.scan(table)
+        .filter(
+            (pl.col("model_name") == model.name)
+            & (pl.col("model_version") == ALL)
+            & (pl.col("segment") == ALL)
+            & (pl.col("day") > model.baseline.end)
+            & (pl.col("day") < day)
+            & pl.col("realized").is_not_null()
+        )
+        .sort("day")
+        .collect()
+    )
+    return {metric: part["realized"].to_list() for (metric,), part in rows.group_by("metric", maintain_order=True)}
+
+
+def days_with_new_labels(config: ProjectConfig, model: ModelSpec, after_version: int | None) -> tuple[list[date], int]:
+    """The prediction days whose labels changed since label-table version `after_version` (None: every labelled
+    day), and the label table's current version."""
+    labels = lake_of(config).table(model.label_table)
+    version = delta.version(labels)
+    if version is None or version == after_version:
+        return [], after_version if version is None else version
+    current = delta.scan(labels, version).select(ID, pl.col(model.performance.label_column).alias("label"))
+    if after_version is not None:
+        before = delta.scan(labels, after_version).select(ID, pl.col(model.performance.label_column).alias("label"))
+        current = current.join(before, on=[ID, "label"], how="anti", nulls_equal=True)
+    log = delta.scan(log_table(config, model)).select(ID, pl.col(TS).dt.date().alias("day"))
+    days = log.join(current.select(ID), on=ID, how="semi").select("day").unique().collect()["day"]
+    in_range = [
+        d for d in sorted(days.to_list()) if d >= model.start_date and (not model.end_date or d < model.end_date)
+    ]
+    return in_range, version

@@ -90,6 +90,21 @@ class GuardSettings:
 
 
 @dataclass(frozen=True)
+class PerformanceSettings:
+    """How labels judge a model: a binary classifier's positive label and score (the probability of that label)
+    with its decision threshold, or a regressor's prediction column; a categorical segment column to break
+    metrics down by; k of the noise band (mean ± k·σ over the reference days)."""
+
+    task: str = "classification"  # or "regression"
+    label_column: str = "label"
+    positive_label: str | None = None
+    score_column: str = "score"
+    threshold: float = 0.5
+    segment: str | None = None
+    band_k: float = 3.0
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     log_table: str
@@ -106,6 +121,7 @@ class ModelSpec:
     expectations: ExpectationSettings = ExpectationSettings()
     guards: GuardSettings = GuardSettings()
     alerts: tuple[AlertRule, ...] = DEFAULT_RULES
+    performance: PerformanceSettings | None = None  # None: no labels, no performance
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -382,7 +398,32 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         expectations=parse_expectations(raw.get("expectations", {}) or {}, names, f"{path}.expectations"),
         guards=guards,
         alerts=parse_alerts(raw.get("alerts"), f"{path}.alerts"),
+        performance=parse_performance(raw.get("performance"), raw.get("label_table"), names, f"{path}.performance"),
     )
+
+
+def parse_performance(
+    raw: Mapping[str, Any] | None, label_table: str | None, monitored: list[str], path: str
+) -> PerformanceSettings | None:
+    if not raw:
+        return None
+    if not label_table:
+        raw_path = path.rsplit(".", 1)[0]
+        raise ConfigError(f"{raw_path}.label_table: required for performance monitoring")
+    known = {"task", "label_column", "positive_label", "score_column", "threshold", "segment", "band_k"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; expected {sorted(known)}")
+    settings = PerformanceSettings(**raw)
+    if settings.task not in ("classification", "regression"):
+        raise ConfigError(f"{path}.task: expected classification or regression, got {settings.task!r}")
+    if settings.task == "classification" and settings.positive_label is None:
+        raise ConfigError(f"{path}.positive_label: required for a classifier")
+    for key in ("score_column", "segment"):
+        column = getattr(settings, key)
+        if column is not None and column not in monitored:
+            raise ConfigError(f"{path}.{key}: {column!r} is not a monitored column")
+    return settings
 
 
 def _log_columns(monitored: list[str], outputs: Mapping[str, Any], prompt: Mapping[str, Any]) -> set[str]:

@@ -13,6 +13,7 @@ from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
+from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import audit_log, definitions
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
@@ -323,4 +324,82 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             ],
         )
 
-    return [reference_bins, prediction_log, guards, profiles, drift_report]
+    if model.performance is None:
+        return [reference_bins, prediction_log, guards, profiles, drift_report]
+
+    @dg.asset(
+        key=dg.AssetKey([model.name, "performance"]),
+        group_name=group,
+        partitions_def=partitions,
+        deps=[keys["validated_predictions"], label_key(model)],
+        kinds={"polars", "delta"},
+        description=f"Realized (labels so far) and estimated (CBPE) performance of {model.name}, per model version "
+        "and segment, with the baseline noise band, a CUSUM alarm and the estimation error.",
+    )
+    def performance(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        config = project.load()
+        result = steps.performance_day(config, config.model(model.name), day_of(context), _now())
+        accuracy = result.overall("accuracy") or {}
+        seq = _audit(
+            context,
+            project,
+            f"{model.name}/performance@{day_of(context)}",
+            steps.PERFORMANCE,
+            result.written,
+            {"label_delta_version": result.label_version, "label_coverage": accuracy.get("label_coverage")},
+        )
+        return dg.MaterializeResult(
+            metadata={
+                key: accuracy.get(key)
+                for key in ("realized", "estimated", "estimation_error", "label_coverage", "band_low", "band_high")
+            }
+            | {
+                "outside_band": bool(accuracy.get("outside_band")),
+                "cusum_alarm": bool(accuracy.get("cusum_alarm")),
+                "label_delta_version": result.label_version,
+                "audit_seq": seq,
+            },
+            data_version=dg.DataVersion(f"labels-v{result.label_version}"),
+        )
+
+    return [reference_bins, prediction_log, guards, profiles, drift_report, performance]
+
+
+def label_key(model: ModelSpec) -> dg.AssetKey:
+    return dg.AssetKey(["labels", model.name])
+
+
+def build_label_defs(model: ModelSpec) -> dg.Definitions:
+    """The label table as an observable source asset (data version = its Delta version), and the sensor that
+    re-materializes exactly the performance partitions whose labels changed."""
+    if model.performance is None:
+        return dg.Definitions()
+
+    @dg.observable_source_asset(key=label_key(model), group_name="labels", description=f"{model.label_table}")
+    def labels(project: ProjectResource) -> dg.ObserveResult:
+        version = delta.version(audit_log.lake_of(project.load()).table(model.label_table))
+        return dg.ObserveResult(data_version=dg.DataVersion(f"delta-v{version}"), metadata={"delta_version": version})
+
+    job = dg.define_asset_job(
+        f"{model.name}_performance",
+        selection=[dg.AssetKey([model.name, "performance"])],
+        partitions_def=daily_partitions(model),
+    )
+
+    @dg.sensor(
+        name=f"{model.name}_label_sensor",
+        job=job,
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"New commits to {model.label_table} re-materialize the performance of the days they label.",
+    )
+    def label_sensor(context: dg.SensorEvaluationContext, project: ProjectResource) -> dg.SensorResult:
+        config = project.load()
+        after = int(context.cursor) if context.cursor else None
+        days, version = steps.days_with_new_labels(config, config.model(model.name), after)
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=f"labels-v{version}:{d}", partition_key=d.isoformat()) for d in days],
+            cursor=str(version),
+        )
+
+    return dg.Definitions(assets=[labels], jobs=[job], sensors=[label_sensor])

@@ -27,7 +27,7 @@ EXPECTED_ASSETS = (
         f"registry/{table}"
         for table in ("model_versions", "model_evaluations", "model_events", "definitions", "definition_events")
     }
-    | {"audit/log"}
+    | {"audit/log", "credit_risk/performance", "labels/credit_risk"}  # only credit_risk has labels
 )
 DEFINITION_TABLES = {dg.AssetKey(["registry", "definitions"]), dg.AssetKey(["registry", "definition_events"])}
 

@@ -1,0 +1,93 @@
+"""Performance on a real temp lake: realized metrics from the labels that have arrived, label coverage, the
+estimate from the morning a day is scored, and a label commit re-materializing only the days it labels."""
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.core import performance as perf
+from monitoring_pipeline.core.config import ReferenceWindow
+from monitoring_pipeline.definitions import build_definitions
+from monitoring_pipeline.demo.generator import labels_for, tabular_day
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+from monitoring_pipeline.registry.audit_log import lake_of
+
+DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(6)]
+NOW = datetime(2026, 9, 7, tzinfo=UTC)
+
+
+@pytest.fixture
+def lake(tmp_path: Path):
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["lake"]["root"] = str(tmp_path / "lake")
+    raw["models"] = {"credit_risk": raw["models"]["credit_risk"]}
+    raw["models"]["credit_risk"] |= {"start_date": DAYS[0], "end_date": DAYS[-1] + timedelta(days=1)}
+    config_path = tmp_path / "monitoring.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    config = load_config(config_path)
+    model = replace(config.model("credit_risk"), baseline=ReferenceWindow("fixed", DAYS[0], DAYS[2]))
+    frame = pl.concat([tabular_day(d, 600) for d in DAYS]).with_columns(
+        pl.col("event_ts").dt.date().alias("event_date")
+    )
+    delta.overwrite(steps.log_table(config, model), frame, partition_by=["event_date"])
+    labels = labels_for(frame)
+    delta.overwrite(lake_of(config).table(model.label_table), labels.filter(pl.col("label_ts") < NOW))
+    for day in DAYS:
+        steps.guard_day(config, model, day, NOW)
+    return config_path, config, model, frame, labels
+
+
+def test_realized_metrics_use_the_labels_that_arrived_and_match_a_direct_computation(lake) -> None:
+    _, config, model, frame, labels = lake
+    day = DAYS[1]  # labels are 3-20 days late: by NOW, some of this day's have arrived
+    result = steps.performance_day(config, model, day, NOW)
+    overall = result.overall("accuracy")
+    known = frame.filter(pl.col("event_ts").dt.date() == day).join(
+        labels.filter(pl.col("label_ts") <= NOW), on="prediction_id"
+    )
+    y = (known["label"] == "default").cast(pl.Int8).to_numpy()
+    assert 0 < overall["n_labelled"] == known.height < overall["n_predictions"]
+    assert overall["label_coverage"] == pytest.approx(known.height / overall["n_predictions"])
+    assert overall["realized"] == pytest.approx(perf.classification_metrics(y, known["score"].to_numpy())["accuracy"])
+    assert overall["estimated"] is not None and overall["band_low"] < overall["band_high"]
+    segments = result.frame.filter((pl.col("metric") == "accuracy") & (pl.col("segment") != "*"))
+    assert (
+        set(segments["segment"]) == set(frame["region"].unique())
+        and segments["n_predictions"].sum() == overall["n_predictions"]
+    )
+    today = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
+    assert today["n_labelled"] == 0 and today["realized"] is None and today["estimated"] > 0.5  # scored this morning
+
+
+def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
+    config_path, config, model, frame, labels = lake
+    defs = build_definitions(str(config_path))
+    sensor = defs.resolve_sensor_def("credit_risk_label_sensor")
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        assert {r.partition_key for r in first.run_requests} <= {d.isoformat() for d in DAYS}
+        again = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources, cursor=first.cursor))
+        assert again.run_requests == []  # nothing new
+        late = labels.filter(pl.col("label_ts") >= NOW)
+        day_four = frame.filter(pl.col("event_ts").dt.date() == DAYS[3]).select("prediction_id")
+        delta.append(lake_of(config).table(model.label_table), late.join(day_four, on="prediction_id"))
+        after = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources, cursor=first.cursor))
+        assert [r.partition_key for r in after.run_requests] == [DAYS[3].isoformat()]
+        assert after.run_requests[0].run_key == f"labels-v{int(first.cursor) + 1}:{DAYS[3]}"
+        run = defs.resolve_job_def("credit_risk_performance").execute_in_process(
+            partition_key=DAYS[3].isoformat(), instance=instance, raise_on_error=True
+        )
+        assert run.success
+    stored = delta.scan(lake_of(config).table(steps.PERFORMANCE)).filter(pl.col("day") == DAYS[3]).collect()
+    overall = stored.filter(
+        (pl.col("metric") == "accuracy") & (pl.col("model_version") == "*") & (pl.col("segment") == "*")
+    )
+    assert overall["label_coverage"][0] == 1.0 and np.isfinite(overall["realized"][0])
