@@ -520,8 +520,21 @@ def _slices(rows: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
     return slices
 
 
+_REFERENCE_CACHE: dict[tuple, tuple] = {}  # one process often runs many days of one model (a backfill)
+
+
 def _reference_series(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime):
-    """The calibrator, and each metric's realized and estimated values per baseline day."""
+    """The calibrator, and each metric's realized and estimated values per baseline day (cached per lake, model,
+    baseline, label-table version and UTC date)."""
+    key = (config.lake.root, model.name, model.baseline, label_version, now.date())
+    if key not in _REFERENCE_CACHE:
+        if len(_REFERENCE_CACHE) >= 8:
+            _REFERENCE_CACHE.clear()
+        _REFERENCE_CACHE[key] = _compute_reference_series(config, model, label_version, now)
+    return _REFERENCE_CACHE[key]
+
+
+def _compute_reference_series(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime):
     rows = labelled_predictions(config, model, model.baseline.span(), label_version, now)
     labelled = rows.filter(pl.col("y").is_not_null())
     calibrator = None

@@ -73,7 +73,7 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
     sensor = defs.resolve_sensor_def("credit_risk_label_sensor")
     with dg.instance_for_test() as instance:
         first = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
-        assert {r.partition_key for r in first.run_requests} <= {d.isoformat() for d in DAYS}
+        assert first.run_requests == [] and first.cursor == "0"  # the nightly runs cover what is already there
         again = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources, cursor=first.cursor))
         assert again.run_requests == []  # nothing new
         late = labels.filter(pl.col("label_ts") >= NOW)

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data")
+SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data", "performance")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -39,6 +39,7 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
     AlertRule("output_drift", 1, 2, 3, "high"),
     AlertRule("guard_failure", 0.03, 1, 1, "critical"),  # 3% of a day's rows quarantined
     AlertRule("missing_data", 1, 1, 1, "critical"),  # a day with no contract-valid rows
+    AlertRule("performance", 1, 2, 3, "high"),  # an accuracy alarm (band, CUSUM, estimate) on 2 of the last 3 days
 )
 
 
@@ -71,9 +72,36 @@ SIGNAL_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def daily_signals(drift_report: pl.DataFrame, guard_counts: pl.DataFrame) -> pl.DataFrame:
+def performance_signal(overall: pl.DataFrame) -> pl.DataFrame:
+    """The `performance` signal from a model's overall daily accuracy rows (day, realized, estimated,
+    label_coverage, band_low, band_high, outside_band, cusum_alarm): the number of alarms that day — realized
+    outside its band, the CUSUM alarm, the estimate below the band — with the figures as its `columns`."""
+    estimate_low = pl.col("estimated") < pl.col("band_low")
+    alarms = [
+        pl.col("outside_band").fill_null(False),
+        pl.col("cusum_alarm").fill_null(False),
+        estimate_low.fill_null(False),
+    ]
+    figures = pl.concat_list(
+        pl.format("realized {}", pl.col("realized").round(4)).fill_null("realized unknown"),
+        pl.format("estimated {}", pl.col("estimated").round(4)).fill_null("estimated unknown"),
+        pl.format("label coverage {}", pl.col("label_coverage").round(3)).fill_null("no labels"),
+        pl.format("band {}..{}", pl.col("band_low").round(4), pl.col("band_high").round(4)).fill_null("no band"),
+        pl.when(pl.col("cusum_alarm").fill_null(False)).then(pl.lit("CUSUM alarm")).otherwise(pl.lit("")),
+    ).list.eval(pl.element().filter(pl.element() != ""))
+    return overall.select(
+        "day",
+        pl.lit("performance").alias("signal"),
+        pl.sum_horizontal([a.cast(pl.Float64) for a in alarms]).alias("value"),
+        figures.alias("columns"),
+    ).cast(SIGNAL_SCHEMA)
+
+
+def daily_signals(
+    drift_report: pl.DataFrame, guard_counts: pl.DataFrame, performance: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per (day, signal). `drift_report`: one model's decisive report rows (column, role, day, verdict);
-    `guard_counts`: day, validated, quarantined."""
+    `guard_counts`: day, validated, quarantined; `performance`: its overall accuracy rows, when it has labels."""
     drifting = drift_report.filter(pl.col("verdict") == "drift").select("day", "column", "role").unique()
     drift_days = drift_report.select("day").unique()
     frames = []
@@ -104,6 +132,8 @@ def daily_signals(drift_report: pl.DataFrame, guard_counts: pl.DataFrame) -> pl.
             pl.lit([], pl.List(pl.String)).alias("columns"),
         )
     )
+    if performance is not None:
+        frames.append(performance_signal(performance))
     return pl.concat([f.cast(SIGNAL_SCHEMA) for f in frames]).sort("signal", "day")
 
 

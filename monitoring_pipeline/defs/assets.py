@@ -395,8 +395,11 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
     )
     def label_sensor(context: dg.SensorEvaluationContext, project: ProjectResource) -> dg.SensorResult:
         config = project.load()
-        after = int(context.cursor) if context.cursor else None
-        days, version = steps.days_with_new_labels(config, config.model(model.name), after)
+        spec = config.model(model.name)
+        if context.cursor is None:  # first tick: the nightly runs already cover what is there; watch from now on
+            version = delta.version(audit_log.lake_of(config).table(spec.label_table))
+            return dg.SensorResult(cursor=str(version) if version is not None else None)
+        days, version = steps.days_with_new_labels(config, spec, int(context.cursor))
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"labels-v{version}:{d}", partition_key=d.isoformat()) for d in days],
             cursor=str(version),

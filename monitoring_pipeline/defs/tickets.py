@@ -97,6 +97,8 @@ def build_review(
 
     job = dg.define_asset_job(dossier_job_name(model), selection=[dossier_key(model)], partitions_def=partitions)
     watched = [dg.AssetKey([model.name, name]) for name in WATCHED]
+    if model.performance is not None:
+        watched.append(dg.AssetKey([model.name, "performance"]))
 
     @dg.sensor(
         name=f"{model.name}_review_sensor",

@@ -32,6 +32,7 @@ ROLES_OF_SIGNAL = {
     "output_drift": ("output", "prompt"),
     "guard_failure": ("guard",),
     "missing_data": ("feature", "output", "prompt", "guard"),
+    "performance": ("feature", "output"),
 }
 
 

@@ -175,56 +175,42 @@ def register(
     """Record a checkpoint and its pinned training slice; a version is registered once, never rewritten."""
     config.model(name)
     with delta.lake_lock(lake_of(config), "registry"):
-        return _register(config, name, version, artifact, train_table, train_filter, parent, by, now)
-
-
-def _register(
-    config: ProjectConfig,
-    name: str,
-    version: str,
-    artifact: Path,
-    train_table: str,
-    train_filter: str,
-    parent: str | None,
-    by: str,
-    now: datetime,
-) -> dict[str, object]:
-    known = registered(config, name)
-    if version in known["model_version"].to_list():
-        raise RegistryError(f"{name} {version} is already registered; register a new version instead")
-    if parent is not None and parent not in known["model_version"].to_list():
-        raise RegistryError(f"parent version {parent!r} of {name} is not registered")
-    if not artifact.is_file():
-        raise RegistryError(f"artifact {artifact} is not a file")
-    pin = pin_slice(config, train_table, train_filter)
-    row = {
-        "model_name": name,
-        "model_version": version,
-        "parent_version": parent,
-        "artifact_path": str(artifact),
-        "artifact_sha256": file_sha256(artifact),
-        "train_table": pin.table,
-        "train_table_version": pin.version,
-        "train_filter": pin.filter,
-        "train_rows": pin.rows,
-        "train_content_sha256": pin.content_sha256,
-        "code_version": code_version(),
-        "registered_by": by,
-        "registered_at": now,
-    }
-    written = _append(config, MODEL_VERSIONS, SCHEMA, row)
-    payload = {k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")}
-    audit(
-        config,
-        actor=person(by),
-        action="model_register",
-        subject=f"{name}@{version}",
-        payload=payload,
-        now=now,
-        data_table=MODEL_VERSIONS,
-        data_version=written,
-    )
-    return row
+        known = registered(config, name)
+        if version in known["model_version"].to_list():
+            raise RegistryError(f"{name} {version} is already registered; register a new version instead")
+        if parent is not None and parent not in known["model_version"].to_list():
+            raise RegistryError(f"parent version {parent!r} of {name} is not registered")
+        if not artifact.is_file():
+            raise RegistryError(f"artifact {artifact} is not a file")
+        pin = pin_slice(config, train_table, train_filter)
+        row = {
+            "model_name": name,
+            "model_version": version,
+            "parent_version": parent,
+            "artifact_path": str(artifact),
+            "artifact_sha256": file_sha256(artifact),
+            "train_table": pin.table,
+            "train_table_version": pin.version,
+            "train_filter": pin.filter,
+            "train_rows": pin.rows,
+            "train_content_sha256": pin.content_sha256,
+            "code_version": code_version(),
+            "registered_by": by,
+            "registered_at": now,
+        }
+        written = _append(config, MODEL_VERSIONS, SCHEMA, row)
+        payload = {k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")}
+        audit(
+            config,
+            actor=person(by),
+            action="model_register",
+            subject=f"{name}@{version}",
+            payload=payload,
+            now=now,
+            data_table=MODEL_VERSIONS,
+            data_version=written,
+        )
+        return row
 
 
 def evaluate(

@@ -121,7 +121,27 @@ def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: da
         )
         counts = counts.join(found, on="day", how="full", coalesce=True)
     counts = counts.with_columns(pl.col("validated", "quarantined").fill_null(0))
-    return daily_signals(report, counts)
+    return daily_signals(report, counts, _overall_accuracy(config, model, first, last))
+
+
+def _overall_accuracy(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame | None:
+    table = lake_of(config).table(steps.PERFORMANCE)
+    if model.performance is None or not delta.exists(table):
+        return None
+    return (
+        delta.scan(table)
+        .filter(
+            (pl.col("model_name") == model.name)
+            & pl.col("day").is_between(first, last)
+            & (pl.col("model_version") == steps.ALL)
+            & (pl.col("segment") == steps.ALL)
+            & (pl.col("metric") == "accuracy")
+        )
+        .select(
+            "day", "realized", "estimated", "label_coverage", "band_low", "band_high", "outside_band", "cusum_alarm"
+        )
+        .collect()
+    )
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,36 @@ def test_alert_config_is_validated_naming_the_key() -> None:
         parse_alerts({"latency": {"threshold": 1}}, "a")
     with pytest.raises(ConfigError, match=r"need 1 <= days <= of_last"):
         parse_alerts({"feature_drift": {"days": 4, "of_last": 3}}, "a")
+
+
+def test_the_performance_signal_counts_accuracy_alarms_and_carries_the_figures() -> None:
+    overall = pl.DataFrame(
+        {
+            "day": D[:3],
+            "realized": [0.80, 0.74, None],
+            "estimated": [0.79, 0.77, 0.70],
+            "label_coverage": [1.0, 0.4, 0.0],
+            "band_low": [0.76] * 3,
+            "band_high": [0.82] * 3,
+            "outside_band": [False, True, None],
+            "cusum_alarm": [False, True, None],
+        }
+    )
+    signal = {
+        r["day"]: r
+        for r in daily_signals(_EMPTY_REPORT, _NO_COUNTS, overall).iter_rows(named=True)
+        if r["signal"] == "performance"
+    }
+    assert [signal[d]["value"] for d in D[:3]] == [0, 2, 1]  # the third: estimate below the band, no labels yet
+    assert signal[D[1]]["columns"] == [
+        "realized 0.74",
+        "estimated 0.77",
+        "label coverage 0.4",
+        "band 0.76..0.82",
+        "CUSUM alarm",
+    ]
+    assert signal[D[2]]["columns"][0] == "realized unknown"
+
+
+_EMPTY_REPORT = pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
+_NO_COUNTS = pl.DataFrame(schema={"day": pl.Date, "validated": pl.Int64, "quarantined": pl.Int64})
