@@ -1,10 +1,10 @@
 """Review sensors, the ticket sink resource and the review-dossier assets (thin: `registry.tickets` and
 `registry.dossier` do the work).
 
-Each model's sensor watches new materializations of its `drift_report` and `validated_predictions` (cursor: the
-last event storage id seen), judges their days against the alert policy, opens or updates tickets in the Delta
-outbox, tries to deliver pending tickets, and requests one dossier run per changed ticket (`run_key` = ticket id
-and last day, so a re-evaluation never requests the same dossier twice).
+Each model's sensor watches new materializations of its `drift_report`, `validated_predictions` and (with
+labels) `performance` (cursor: the last event storage id seen), judges their days against the alert policy,
+opens or updates tickets in the Delta outbox, tries to deliver pending tickets, and requests one dossier run per
+changed ticket (`run_key` = ticket id and last day, so a re-evaluation never requests the same dossier twice).
 """
 
 from datetime import UTC, date, datetime
