@@ -525,8 +525,10 @@ _REFERENCE_CACHE: dict[tuple, tuple] = {}  # one process often runs many days of
 
 def _reference_series(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime):
     """The calibrator, and each metric's realized and estimated values per baseline day (cached per lake, model,
-    baseline, label-table version and UTC date)."""
-    key = (config.lake.root, model.name, model.baseline, label_version, now.date())
+    baseline days validated so far, label-table version and UTC date)."""
+    validated = delta.scan(lake_of(config).table(validated_table(model)))
+    present = validated.filter(pl.col("day").is_in(model.baseline.span())).select("day").unique().collect()
+    key = (config.lake.root, model.name, frozenset(present["day"].to_list()), label_version, now.date())
     if key not in _REFERENCE_CACHE:
         if len(_REFERENCE_CACHE) >= 8:
             _REFERENCE_CACHE.clear()

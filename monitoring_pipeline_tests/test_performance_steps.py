@@ -91,3 +91,13 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
         (pl.col("metric") == "accuracy") & (pl.col("model_version") == "*") & (pl.col("segment") == "*")
     )
     assert overall["label_coverage"][0] == 1.0 and np.isfinite(overall["realized"][0])
+
+
+def test_the_band_follows_the_baseline_days_validated_so_far(lake) -> None:
+    _, config, model, _, _ = lake
+    fresh = replace(model, baseline=ReferenceWindow("fixed", DAYS[0], DAYS[4]))
+    first = steps.performance_day(config, fresh, DAYS[5], NOW).overall("accuracy")
+    table = lake_of(config).table(steps.validated_table(model))
+    delta.write_partition(table, delta.scan(table).filter(pl.col("day") == DAYS[1]).head(0).collect(), {"day": DAYS[1]})
+    second = steps.performance_day(config, fresh, DAYS[5], NOW).overall("accuracy")
+    assert first["band_low"] != second["band_low"]  # one baseline day fewer: recomputed, not served stale

@@ -291,3 +291,17 @@ def test_a_released_false_positive_moves_to_validated_on_the_next_run(lake) -> N
     (entry,) = [e for e in read_audit(config) if e.action == "quarantine_release" and released in e.payload]
     assert entry.actor == person("reviewer@example.com")
     assert "reviewer@example.com" not in str(read_audit(config))  # no personal data in the audit log
+
+
+def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
+    _, config, instance = lake
+    overall = _table(config, steps.PERFORMANCE).filter(
+        (pl.col("metric") == "accuracy") & (pl.col("model_version") == "*") & (pl.col("segment") == "*")
+    )
+    after_baseline = overall.filter(pl.col("day") > date(2026, 10, 8)).sort("day")
+    assert after_baseline.height == 8 and after_baseline["band_low"].null_count() == 0
+    assert after_baseline["cusum_alarm"].null_count() == 0 and after_baseline["label_coverage"].min() == 1.0
+    metadata = _metadata(instance, ["credit_risk", "performance"], "2026-10-12")
+    assert metadata["realized"] == pytest.approx(
+        after_baseline.filter(pl.col("day") == date(2026, 10, 12))["realized"][0]
+    )
