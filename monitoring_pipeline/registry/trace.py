@@ -27,7 +27,7 @@ from monitoring_pipeline.registry import definitions, models
 from monitoring_pipeline.registry.audit_log import lake_of, read_audit
 from monitoring_pipeline.registry.tickets import TICKETS
 
-REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report")
+REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report", "performance")
 
 
 class TraceError(LookupError):
@@ -275,6 +275,16 @@ def _drift_lines(drift: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ticket_lines(found: list[dict[str, Any]] | str) -> list[str]:
+    if isinstance(found, str) or not found:
+        return [f"- {found or 'none'}"]
+    return [
+        f"- {t['ticket_id']} ({t['severity']}, {t['status']}): breached {t['first_day']} .. {t['last_day']}, "
+        f"delivery {t['delivery_status']}"
+        for t in found
+    ]
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """A human-readable rendering of a trace."""
     p, guards = result["prediction"], result["guards"]
@@ -305,8 +315,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         "## Label",
         f"- {result['label'] or 'not known yet'}",
         "",
-        "## Tickets",
-        f"- {result['tickets'] or 'none'}",
+        "## Tickets covering its day",
+        *_ticket_lines(result["tickets"]),
         "",
         "## Report runs",
         *[

@@ -99,7 +99,7 @@ def test_the_trace_links_a_prediction_to_its_checkpoint_release_definitions_drif
     assert 0 <= drift["income"]["this_prediction"]["reference_percentile"] <= 100
     runs = {r["subject"]: r for r in result["report_runs"]}
     assert set(runs) == {
-        f"credit_risk/{a}@2026-10-16" for a in ("prediction_log", "guards", "profiles", "drift_report")
+        f"credit_risk/{a}@2026-10-16" for a in ("prediction_log", "guards", "profiles", "drift_report", "performance")
     }
     for run in runs.values():
         assert instance.get_run_by_id(run["run"].removeprefix("dagster:run/")).is_success

@@ -119,3 +119,14 @@ def test_people_move_tickets_open_acknowledged_resolved(world, capsys) -> None:
     assert "one-day burst" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no ticket"):
         cli.main(["tickets", "show", "nope", *where])
+
+
+def test_the_trace_of_a_prediction_lists_the_tickets_covering_its_day(world) -> None:
+    from monitoring_pipeline.registry.trace import to_markdown, trace
+
+    _, config, _, _ = world
+    log = delta.scan(lake_of(config).table("logs/credit_risk")).filter(pl.col("event_date") == date(2026, 10, 12))
+    prediction_id = log.select("prediction_id").sort("prediction_id").head(1).collect().item()
+    result = trace(config, prediction_id)
+    assert [t["ticket_id"] for t in result["tickets"]] == ["credit_risk:feature_drift:2026-10-12"]
+    assert "- credit_risk:feature_drift:2026-10-12 (high," in to_markdown(result)
