@@ -204,6 +204,23 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
     return version
 
 
+def daily_guard_counts(
+    config: ProjectConfig, model: ModelSpec, first: date | None = None, last: date | None = None
+) -> pl.DataFrame:
+    """Rows validated and quarantined per day (between `first` and `last` when given): day, validated,
+    quarantined."""
+    counts = pl.DataFrame(schema={"day": pl.Date})
+    for name, label in ((validated_table(model), "validated"), (quarantine_table(model), "quarantined")):
+        table = lake_of(config).table(name)
+        scan = delta.scan(table) if delta.exists(table) else pl.LazyFrame(schema={"day": pl.Date})
+        if first is not None and last is not None:
+            scan = scan.filter(pl.col("day").is_between(first, last))
+        counts = counts.join(
+            scan.group_by("day").agg(pl.len().alias(label)).collect(), on="day", how="full", coalesce=True
+        )
+    return counts.with_columns(pl.col("validated", "quarantined").fill_null(0))
+
+
 def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayGuards:
     """Run the model's guard rules on a day's contract-valid rows; replace that day's verdicts, validated and
     quarantined partitions. Input = validated + quarantined, always."""
@@ -380,12 +397,17 @@ class DayDrift:
     written: int  # Delta version of the report commit
 
 
+def reference_days(model: ModelSpec, day: date) -> list[date]:
+    """The days `day` is compared against: its reference window, within the model's life, without `day` itself."""
+    return [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
+
+
 def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     """Compare one day's profiles with the merged profiles of its reference window; replace that day's report."""
     bins, bins_version = load_model_bins(config, model)
-    reference_days = [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
+    expected = reference_days(model, day)
     read_versions = profile_versions(config)
-    profiles = read_profiles(config, model, [*reference_days, day], read_versions)
+    profiles = read_profiles(config, model, [*expected, day], read_versions)
     profiles = profiles.filter(pl.col("bins_version") == bins_version)
     active = active_definitions(config, model, day)
     current_rows = profiles.filter(pl.col("day") == day)
@@ -411,7 +433,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         pl.lit(found[0] if found else None, pl.Date).alias("reference_start"),
         pl.lit(found[-1] if found else None, pl.Date).alias("reference_end"),
         pl.lit(len(found), pl.Int64).alias("reference_days"),
-        pl.lit(len(reference_days), pl.Int64).alias("reference_days_expected"),
+        pl.lit(len(expected), pl.Int64).alias("reference_days_expected"),
         pl.lit(",".join(versions)).alias("model_versions"),
         pl.lit(bins_version).alias("bins_version"),
         _definition_versions(active),
@@ -419,7 +441,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
     written = delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
     active_versions = {name: version for name, (version, _) in active.items()}
-    return DayDrift(report, frame, reference_days, found, read_versions, active_versions, written)
+    return DayDrift(report, frame, expected, found, read_versions, active_versions, written)
 
 
 # -- performance -------------------------------------------------------------------------------------------------

@@ -105,6 +105,12 @@ def audit(
     return entry
 
 
+def latest_entries(config: ProjectConfig, subjects: set[str]) -> list[AuditEntry]:
+    """The newest entry of each of `subjects` (e.g. `credit_risk/drift_report@2026-10-12`), by subject."""
+    latest = {e.subject: e for e in read_audit(config) if e.subject in subjects}
+    return sorted(latest.values(), key=lambda e: e.subject)
+
+
 def head_anchor(config: ProjectConfig, key: bytes | None = None) -> Anchor | None:
     """The current head of the chain, to keep elsewhere (signed with `key` when given)."""
     entries = read_audit(config)

@@ -118,13 +118,9 @@ def _drift_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: d
 
 
 def _quarantine_spikes(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
-    lake = lake_of(config)
-    counts = []
-    for name, label in ((steps.validated_table(model), "validated"), (steps.quarantine_table(model), "quarantined")):
-        if not delta.exists(lake.table(name)):
-            return []
-        counts.append(delta.scan(lake.table(name)).group_by("day").agg(pl.len().alias(label)).collect())
-    days = counts[0].join(counts[1], on="day", how="full", coalesce=True).fill_null(0)
+    days = steps.daily_guard_counts(config, model)
+    if days.is_empty():
+        return []
     days = days.with_columns((pl.col("quarantined") / (pl.col("validated") + pl.col("quarantined"))).alias("share"))
     median = days["share"].median() or 0.0
     spiking = (pl.col("share") > model.guards.max_blocked_share) | (

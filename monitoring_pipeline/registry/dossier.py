@@ -20,7 +20,8 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import models, tickets
-from monitoring_pipeline.registry.audit_log import lake_of, read_audit
+from monitoring_pipeline.registry.audit_log import lake_of, latest_entries
+from monitoring_pipeline.registry.trace import jsonable
 
 TOP_COLUMNS = 10
 TREND_DAYS = 14
@@ -68,8 +69,9 @@ def _drifting(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[s
     if report.is_empty():
         return []
     bins, bins_version = steps.load_model_bins(config, model)
-    reference_days = [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
-    profiles = steps.read_profiles(config, model, [*reference_days, day]).filter(pl.col("bins_version") == bins_version)
+    profiles = steps.read_profiles(config, model, [*steps.reference_days(model, day), day]).filter(
+        pl.col("bins_version") == bins_version
+    )
     reference = merge_rows(profiles.filter(pl.col("day") != day), bins)
     current = merge_rows(profiles.filter(pl.col("day") == day), bins)
     return [
@@ -112,21 +114,16 @@ def _releases(config: ProjectConfig, model: ModelSpec, first: date, last: date) 
     pick = ["release_id", "model_version", "prompt_version", "approved_by", "effective_at", "reason"]
     in_force = before.select(pick).row(-1, named=True) if before.height else None
     return {
-        "in_force_when_it_began": _jsonable(in_force) if in_force else None,
-        "since": [_jsonable(r) for r in since.select(pick).iter_rows(named=True)],
+        "in_force_when_it_began": jsonable(in_force) if in_force else None,
+        "since": [jsonable(r) for r in since.select(pick).iter_rows(named=True)],
     }
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}
 
 
 def _sources(config: ProjectConfig, model: ModelSpec, days: list[date]) -> list[dict[str, Any]]:
     subjects = {f"{model.name}/{asset}@{d}" for d in days for asset in ("guards", "profiles", "drift_report")}
-    latest = {e.subject: e for e in read_audit(config) if e.subject in subjects}
     return [
         {"partition": e.subject, "run": e.actor, "table": e.data_table, "delta_version": e.data_version}
-        for e in sorted(latest.values(), key=lambda e: e.subject)
+        for e in latest_entries(config, subjects)
     ]
 
 
@@ -135,7 +132,7 @@ def build_dossier(config: ProjectConfig, ticket_id: str) -> dict[str, Any]:
     model = config.model(row["model_name"])
     first, last = row["first_day"], row["last_day"]
     return {
-        "ticket": _jsonable({k: v for k, v in row.items() if k != "breach_days"})
+        "ticket": jsonable({k: v for k, v in row.items() if k != "breach_days"})
         | {"breach_days": [d.isoformat() for d in row["breach_days"]], "evidence": json.loads(row["evidence"])},
         "top_drifting": _drifting(config, model, last, ROLES_OF_SIGNAL[row["signal"]]),
         "guard_failures_by_rule": _failures_by_rule(config, model, last),

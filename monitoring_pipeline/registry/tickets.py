@@ -111,16 +111,7 @@ def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: da
         if delta.exists(drift_table)
         else pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
     )
-    counts = pl.DataFrame(schema={"day": pl.Date})
-    for name, label in ((steps.validated_table(model), "validated"), (steps.quarantine_table(model), "quarantined")):
-        table = lake.table(name)
-        found = (
-            delta.scan(table).filter(in_range).group_by("day").agg(pl.len().alias(label)).collect()
-            if delta.exists(table)
-            else pl.DataFrame(schema={"day": pl.Date, label: pl.UInt32})
-        )
-        counts = counts.join(found, on="day", how="full", coalesce=True)
-    counts = counts.with_columns(pl.col("validated", "quarantined").fill_null(0))
+    counts = steps.daily_guard_counts(config, model, first, last)
     return daily_signals(report, counts, _overall_accuracy(config, model, first, last))
 
 

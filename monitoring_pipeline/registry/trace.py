@@ -24,7 +24,7 @@ from monitoring_pipeline.core.drift.methods import cdf_knots
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import definitions, models
-from monitoring_pipeline.registry.audit_log import lake_of, read_audit
+from monitoring_pipeline.registry.audit_log import lake_of, latest_entries
 from monitoring_pipeline.registry.tickets import TICKETS
 
 REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report", "performance")
@@ -72,12 +72,13 @@ def reference_position(value: Any, profile: ColumnProfile, bins: Bins) -> dict[s
     return {"value": value, "reference_percentile": round(100 * percentile, 1)}
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its dates and times as ISO 8601 strings."""
     return {k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in row.items()}
 
 
 def _records(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
-    return [] if frame is None else [_jsonable(r) for r in frame.iter_rows(named=True)]
+    return [] if frame is None else [jsonable(r) for r in frame.iter_rows(named=True)]
 
 
 def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
     release = models.release_in_force(config, spec.name, at)
     features = definitions.in_force(config, definitions.FEATURE, spec.name, at)
     return {
-        "prediction": _jsonable(row),
+        "prediction": jsonable(row),
         "log": {
             "table": str(steps.log_table(config, spec)),
             "delta_version": delta.version(steps.log_table(config, spec)),
@@ -97,7 +98,7 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
         "model_checkpoint": _records(registered)[0] if registered.height else None,
         "evaluations": _records(models.evaluations(config, spec.name).filter(pl.col("model_version") == version)),
         "lifecycle": _records(models.events(config, spec.name).filter(pl.col("model_version") == version)),
-        "release_in_force": _jsonable(release) if release else None,
+        "release_in_force": jsonable(release) if release else None,
         "release_matches_prediction": release is not None and release["model_version"] == version,
         "feature_definitions": {name: v for name, (v, _) in sorted(features.items())},
         "prompt_version": release["prompt_version"] if release else None,
@@ -135,15 +136,16 @@ def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: dat
     if report is None:
         return {"status": "no drift report"}
     frame = report.filter(pl.col("decisive")).collect()
-    row = steps.with_derived(pl.DataFrame([row]), spec, steps.active_definitions(config, spec, day)).row(0, named=True)
     if frame.is_empty():
         return {"status": f"no drift report for {day}"}
+    row = steps.with_derived(pl.DataFrame([row]), spec, steps.active_definitions(config, spec, day)).row(0, named=True)
     try:
         bins, bins_version = steps.load_model_bins(config, spec)
     except steps.MissingReferenceBins:
         bins, bins_version = {}, None
-    reference_days = [d for d in spec.reference.days_for(day) if d >= spec.start_date and d != day]
-    reference = steps.read_profiles(config, spec, reference_days).filter(pl.col("bins_version") == bins_version)
+    reference = steps.read_profiles(config, spec, steps.reference_days(spec, day)).filter(
+        pl.col("bins_version") == bins_version
+    )
     merged = merge_rows(reference, bins) if reference.height else {}
     severity = {"drift": 0, "warn": 1}
     columns = []
@@ -188,7 +190,6 @@ def _tickets(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str
 def _runs(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]]:
     """The latest audited materialization of each report partition the trace read: run, table, Delta version."""
     subjects = {f"{spec.name}/{asset}@{day}" for asset in REPORT_ASSETS}
-    latest = {e.subject: e for e in read_audit(config) if e.subject in subjects}
     return [
         {
             "subject": e.subject,
@@ -199,7 +200,7 @@ def _runs(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, A
             "audit_seq": e.seq,
             **json.loads(e.payload),
         }
-        for e in sorted(latest.values(), key=lambda e: e.subject)
+        for e in latest_entries(config, subjects)
     ]
 
 
