@@ -385,14 +385,7 @@ def cmd_tickets_deliver(args: argparse.Namespace) -> int:
     secret = os.environ.get(settings.secret_env, "")
     if not secret:
         raise SystemExit(f"error: the webhook secret variable {settings.secret_env} is not set")
-    sink = WebhookSink(
-        settings.webhook_url,
-        secret,
-        settings.format,
-        settings.timeout_seconds,
-        settings.max_attempts,
-        jira_project=settings.jira_project,
-    )
+    sink = WebhookSink.from_settings(settings, secret)
     outcome = deliver_pending(config, sink, _now())
     for ticket_id, status in outcome.items():
         print(f"{ticket_id}: {status}")

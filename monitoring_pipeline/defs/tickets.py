@@ -20,39 +20,17 @@ WATCHED = ("drift_report", "validated_predictions")
 
 
 class TicketSinkResource(dg.ConfigurableResource):
-    """Where tickets go. `secret` comes from the environment (`dg.EnvVar`); it is never logged or stored."""
+    """The webhook secret, from the environment (`dg.EnvVar`); it is never logged or stored. Where and how tickets
+    are posted is the project config's `tickets.webhook`."""
 
-    url: str | None = None
-    format: str = "generic"
     secret: str | None = None
-    timeout_seconds: float = 5.0
-    max_attempts: int = 4
-    jira_project: str = "MLOPS"
 
-    def sink(self) -> WebhookSink | None:
-        if not self.url:
-            return None
-        return WebhookSink(
-            self.url,
-            self.secret or "",
-            self.format,
-            self.timeout_seconds,
-            self.max_attempts,
-            jira_project=self.jira_project,
-        )
+    def sink(self, settings: TicketSettings) -> WebhookSink | None:
+        return WebhookSink.from_settings(settings, self.secret or "") if settings.webhook_url else None
 
 
 def ticket_sink_resource(settings: TicketSettings) -> TicketSinkResource:
-    if not settings.webhook_url:
-        return TicketSinkResource()
-    return TicketSinkResource(
-        url=settings.webhook_url,
-        format=settings.format,
-        secret=dg.EnvVar(settings.secret_env),
-        timeout_seconds=settings.timeout_seconds,
-        max_attempts=settings.max_attempts,
-        jira_project=settings.jira_project,
-    )
+    return TicketSinkResource(secret=dg.EnvVar(settings.secret_env)) if settings.webhook_url else TicketSinkResource()
 
 
 def dossier_partitions(model: ModelSpec) -> dg.DynamicPartitionsDefinition:
@@ -115,7 +93,7 @@ def build_review(
         days, newest = new_partition_days(context.instance, watched, after)
         now = datetime.now(UTC)
         review = tickets.review_days(config, config.model(model.name), days, now)
-        sink = ticket_sink.sink()
+        sink = ticket_sink.sink(config.tickets)
         delivered = tickets.deliver_pending(config, sink, now, model.name) if sink else {}
         changed = list(dict.fromkeys(review.opened + review.updated))
         known = set(context.instance.get_dynamic_partitions(partitions.name))

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from monitoring_pipeline.core.config import TicketSettings
+
 FORMATS = ("generic", "github", "jira")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RETRYABLE_STATUS = {408, 429}
@@ -48,6 +50,18 @@ class WebhookSink:
             raise WebhookConfigError(f"webhook format must be one of {list(FORMATS)}, got {self.format!r}")
         if not self.secret:
             raise WebhookConfigError("the webhook secret is empty; set it in the environment")
+
+    @classmethod
+    def from_settings(cls, settings: TicketSettings, secret: str) -> WebhookSink:
+        """The sink a project's `tickets.webhook` describes, with the secret read from its environment variable."""
+        return cls(
+            settings.webhook_url or "",
+            secret,
+            settings.format,
+            settings.timeout_seconds,
+            settings.max_attempts,
+            jira_project=settings.jira_project,
+        )
 
     def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
         return f"WebhookSink(url={self.url!r}, format={self.format!r}, secret=***)"
