@@ -18,6 +18,8 @@ from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION, check_schema, split_rows
 from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles
+from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR, PcaModel, fit_on_frame
+from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import REASONS, GuardResult, evaluate
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, merge_rows, profile_frame
 from monitoring_pipeline.core.text import text_metric_exprs
@@ -96,12 +98,16 @@ def active_definitions(config: ProjectConfig, model: ModelSpec, day: date) -> Ac
     return definitions.in_force(config, definitions.FEATURE, model.name, delta.day_bounds(day)[0])
 
 
-def with_derived(frame: pl.DataFrame, model: ModelSpec, active: ActiveDefinitions) -> pl.DataFrame:
-    """Compute the features as their active definitions say, and add the numeric signals derived from the
-    model's text columns (lengths, JSON validity and depth)."""
-    return frame.with_columns(definitions.feature_exprs(active, model)).with_columns(
+def with_derived(
+    frame: pl.DataFrame, model: ModelSpec, active: ActiveDefinitions, reconstruction: PcaModel | None
+) -> pl.DataFrame:
+    """Compute the features as their active definitions say, add the numeric signals derived from the model's
+    text columns (lengths, JSON validity and depth) and, given the frozen PCA model, each row's reconstruction
+    error."""
+    derived = frame.with_columns(definitions.feature_exprs(active, model)).with_columns(
         text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context)
     )
+    return derived.with_columns(reconstruction.error_expr()) if reconstruction else derived
 
 
 def _definition_versions(active: ActiveDefinitions) -> pl.Expr:
@@ -246,6 +252,7 @@ class FrozenBins:
     fingerprint: str
     rows: int  # baseline rows they were frozen from
     written: int  # Delta version of the reference_bins commit
+    reconstruction: PcaModel | None  # the multivariate signal's PCA model, fitted on the validated baseline rows
 
 
 def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) -> FrozenBins:
@@ -253,14 +260,29 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
     log = read_log(config, model, model.baseline.span(), now)
     guarded = evaluate(log.valid, model.guards.rules)
     every_row = pl.concat([guarded.validated, guarded.quarantined.drop(REASONS)])
-    rows = with_derived(every_row, model, active_definitions(config, model, model.baseline.start))
+    rows = with_derived(every_row, model, active_definitions(config, model, model.baseline.start), None)
+    reconstruction = None
+    if model.multivariate:
+        settings = model.multivariate
+        baseline = rows.filter(pl.col(ID).is_in(guarded.validated[ID].implode()))
+        reconstruction = fit_on_frame(baseline, settings.columns, settings.explained)
+        rows = rows.with_columns(reconstruction.error_expr())
     kinds = {c.name: c.kind for c in model.columns}
     bins = freeze_bins(rows, kinds, config.top_k, config.vocab_cap)
-    fingerprint = bins_fingerprint(bins)
-    rows = pl.DataFrame({"column": list(bins), "bins_json": [b.to_json() for b in bins.values()]}).select(
+    transforms = {RECONSTRUCTION_ERROR: reconstruction.to_json()} if reconstruction else {}
+    fingerprint = bins_fingerprint(bins, transforms)
+    rows = pl.DataFrame(
+        {
+            "column": list(bins),
+            "bins_json": [b.to_json() for b in bins.values()],
+            "transform_json": [transforms.get(c) for c in bins],
+        },
+        schema={"column": pl.String, "bins_json": pl.String, "transform_json": pl.String},
+    ).select(
         pl.lit(model.name).alias("model_name"),
         "column",
         "bins_json",
+        "transform_json",
         pl.lit(fingerprint).alias("bins_version"),
         pl.lit(model.baseline.start).alias("baseline_start"),
         pl.lit(model.baseline.end).alias("baseline_end"),
@@ -268,7 +290,7 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
         pl.lit(log.log_version, pl.Int64).alias("log_version"),
     )
     written = delta.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
-    return FrozenBins(bins, fingerprint, log.valid.height, written)
+    return FrozenBins(bins, fingerprint, log.valid.height, written, reconstruction)
 
 
 def load_model_bins(config: ProjectConfig, model: ModelSpec) -> tuple[dict[str, Bins], str]:
@@ -283,6 +305,21 @@ def load_model_bins(config: ProjectConfig, model: ModelSpec) -> tuple[dict[str, 
     if missing:
         raise MissingReferenceBins(f"frozen bins of model {model.name} lack columns {missing}; re-freeze them")
     return bins, rows["bins_version"][0]
+
+
+def load_reconstruction(config: ProjectConfig, model: ModelSpec) -> PcaModel | None:
+    """The PCA model frozen with the bins (None when the model has no multivariate signal)."""
+    if not model.multivariate:
+        return None
+    rows = (
+        delta.scan(lake_of(config).table(REFERENCE_BINS))
+        .filter((pl.col("model_name") == model.name) & (pl.col("column") == RECONSTRUCTION_ERROR))
+        .select("transform_json")
+        .collect()
+    )
+    if rows.is_empty() or rows.item(0, 0) is None:
+        raise MissingReferenceBins(f"no frozen reconstruction model for {model.name}; re-freeze its bins")
+    return PcaModel.from_json(rows.item(0, 0))
 
 
 # -- profiles ----------------------------------------------------------------------------------------------------
@@ -344,10 +381,11 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
     on every row — and replace that day's feature and output profiles."""
     bins, bins_version = load_model_bins(config, model)
     active = active_definitions(config, model, day)
-    validated = with_derived(_read_day(config, validated_table(model), day), model, active)
+    reconstruction = load_reconstruction(config, model)
+    validated = with_derived(_read_day(config, validated_table(model), day), model, active, reconstruction)
     quarantined = _read_day(config, quarantine_table(model), day).drop(REASONS)
     every_row = pl.concat([validated.select(quarantined.columns), quarantined])
-    features = _profile_rows(validated, model, bins, ("feature",), day, bins_version, active)
+    features = _profile_rows(validated, model, bins, INPUT_ROLES, day, bins_version, active)
     outputs = pl.concat(
         [
             _profile_rows(validated, model, bins, ("output", "prompt"), day, bins_version, active),

@@ -16,6 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
+
 SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data", "performance")
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -105,7 +107,7 @@ def daily_signals(
     drifting = drift_report.filter(pl.col("verdict") == "drift").select("day", "column", "role").unique()
     drift_days = drift_report.select("day").unique()
     frames = []
-    for signal, roles in (("feature_drift", ["feature"]), ("output_drift", ["output", "prompt"])):
+    for signal, roles in (("feature_drift", INPUT_ROLES), ("output_drift", OUTPUT_ROLES)):
         columns = drifting.filter(pl.col("role").is_in(roles)).group_by("day").agg(pl.col("column").sort())
         frames.append(
             drift_days.join(columns, on="day", how="left").select(

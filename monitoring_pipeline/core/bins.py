@@ -83,12 +83,16 @@ def bins_from_json(text: str) -> Bins:
     return CategoricalBins(tuple(data["vocabulary"]), frozenset(data["seen"]), bool(data["seen_complete"]))
 
 
-def bins_fingerprint(bins: dict[str, Bins]) -> str:
-    """A short content hash identifying a set of frozen bins (recorded beside every profile)."""
+def bins_fingerprint(bins: dict[str, Bins], transforms: dict[str, str] | None = None) -> str:
+    """A short content hash identifying a set of frozen bins, and the frozen transforms (JSON) that compute
+    derived columns (recorded beside every profile)."""
     digest = hashlib.sha256()
     for column in sorted(bins):
         digest.update(column.encode())
         digest.update(bins[column].to_json().encode())
+    for column in sorted(transforms or {}):
+        digest.update(f"transform:{column}".encode())
+        digest.update(transforms[column].encode())
     return digest.hexdigest()[:16]
 
 

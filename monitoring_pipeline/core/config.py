@@ -14,6 +14,7 @@ from typing import Any
 from monitoring_pipeline.core.alerts import DEFAULT_RULES, SEVERITIES, SIGNALS, AlertRule
 from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
 from monitoring_pipeline.core.drift.compare import DriftSettings
+from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info
 from monitoring_pipeline.core.guards.evaluate import flag_column
 from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
@@ -28,7 +29,7 @@ class ConfigError(ValueError):
 class MonitoredColumn:
     name: str
     kind: ColumnKind
-    role: str  # "feature", "output", "prompt" or "guard" (the 0/1 failure flag of a guard rule)
+    role: str  # "feature", "output", "prompt", "multivariate" or "guard" (the 0/1 failure flag of a guard rule)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,15 @@ class PerformanceSettings:
 
 
 @dataclass(frozen=True)
+class MultivariateSettings:
+    """The PCA reconstruction-error signal: which numeric features it watches together, and the share of the
+    baseline's variance its components keep."""
+
+    columns: tuple[str, ...]
+    explained: float = 0.65
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     log_table: str
@@ -122,12 +132,13 @@ class ModelSpec:
     guards: GuardSettings = GuardSettings()
     alerts: tuple[AlertRule, ...] = DEFAULT_RULES
     performance: PerformanceSettings | None = None  # None: no labels, no performance
+    multivariate: MultivariateSettings | None = None  # None: no reconstruction-error signal
 
     @property
     def source_columns(self) -> tuple[str, ...]:
         """The log columns read to compute the monitored columns."""
         derived = derived_text_columns(self.text_output, self.prompt_text, self.prompt_context)
-        plain = tuple(c.name for c in self.columns if c.name not in derived and c.role != "guard")
+        plain = tuple(c.name for c in self.columns if c.name not in derived and c.role not in ("guard", "multivariate"))
         return plain + tuple(s for s in (self.text_output, self.prompt_text, self.prompt_context) if s)
 
     def columns_with_role(self, *roles: str) -> tuple[MonitoredColumn, ...]:
@@ -363,6 +374,9 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     columns += _columns(outputs, "output", f"{path}.outputs")
     for derived, role in derived_text_columns(text_output, prompt_text, prompt_context).items():
         columns.append(MonitoredColumn(derived, ColumnKind.NUMERIC, role))
+    multivariate = parse_multivariate(raw.get("multivariate"), columns, f"{path}.multivariate")
+    if multivariate:
+        columns.append(MonitoredColumn(RECONSTRUCTION_ERROR, ColumnKind.NUMERIC, "multivariate"))
     names = [c.name for c in columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -399,7 +413,31 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         guards=guards,
         alerts=parse_alerts(raw.get("alerts"), f"{path}.alerts"),
         performance=parse_performance(raw.get("performance"), raw.get("label_table"), names, f"{path}.performance"),
+        multivariate=multivariate,
     )
+
+
+def parse_multivariate(
+    raw: Mapping[str, Any] | bool | None, columns: list[MonitoredColumn], path: str
+) -> MultivariateSettings | None:
+    """`multivariate: true` watches every numeric feature; a mapping may name `columns` and `explained`."""
+    if not raw:
+        return None
+    raw = {} if raw is True else raw
+    unknown = set(raw) - {"columns", "explained"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; expected columns, explained")
+    numeric = [c.name for c in columns if c.role == "feature" and c.kind == ColumnKind.NUMERIC]
+    chosen = tuple(raw.get("columns") or numeric)
+    outside = [c for c in chosen if c not in numeric]
+    if outside:
+        raise ConfigError(f"{path}.columns: {outside} are not numeric features")
+    if len(chosen) < 2:
+        raise ConfigError(f"{path}.columns: needs at least two numeric features, got {list(chosen)}")
+    explained = float(raw.get("explained", 0.65))
+    if not 0 < explained < 1:
+        raise ConfigError(f"{path}.explained: expected a share between 0 and 1, got {explained}")
+    return MultivariateSettings(chosen, explained)
 
 
 def parse_performance(

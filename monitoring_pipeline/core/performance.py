@@ -1,5 +1,5 @@
 """Model performance: realized metrics from labels, metrics estimated without labels (CBPE), noise bands and
-sequential change detectors for daily series, and a multivariate reconstruction-error drift signal.
+sequential change detectors for daily series.
 
 Everything here is NumPy on one slice (a day, a model version, a segment); callers group with Polars.
 
@@ -14,8 +14,6 @@ Everything here is NumPy on one slice (a day, a model version, a segment); calle
 * Noise band: mean ± k·σ of the reference days' values of a metric (as NannyML's default thresholds).
 * CUSUM (one-sided, on standardized values) and Page-Hinkley: both flag a slow decline before any single day
   crosses a band.
-* PCA reconstruction error: fit on reference rows (standardized numeric features), the mean squared error of
-  reconstructing a day from k components; catches changes of the joint distribution no single feature shows.
 """
 
 from __future__ import annotations
@@ -198,37 +196,3 @@ def page_hinkley_alarms(values: np.ndarray, delta: float, threshold: float) -> n
         lowest = min(lowest, cumulative)
         alarms[i] = cumulative - lowest > threshold
     return alarms
-
-
-# -- multivariate drift ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PcaModel:
-    mean: np.ndarray
-    scale: np.ndarray
-    components: np.ndarray  # k x d
-
-    def reconstruction_error(self, rows: np.ndarray) -> float:
-        """Mean squared reconstruction error per value of standardized rows (NaN filled with the mean)."""
-        z = _standardize(rows, self.mean, self.scale)
-        projected = z @ self.components.T @ self.components
-        return float(((z - projected) ** 2).mean())
-
-
-def _standardize(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    z = (np.asarray(rows, dtype=np.float64) - mean) / scale
-    return np.where(np.isfinite(z), z, 0.0)
-
-
-def fit_pca(reference_rows: np.ndarray, explained: float = 0.65) -> PcaModel:
-    """Standardize the reference and keep the fewest components explaining `explained` of its variance."""
-    rows = np.asarray(reference_rows, dtype=np.float64)
-    mean = np.nanmean(rows, axis=0)
-    scale = np.nanstd(rows, axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    z = _standardize(rows, mean, scale)
-    _, singular, vt = np.linalg.svd(z, full_matrices=False)
-    share = np.cumsum(singular**2) / (singular**2).sum()
-    k = int(np.searchsorted(share, explained) + 1)
-    return PcaModel(mean, scale, vt[:k])

@@ -9,6 +9,7 @@ import dagster as dg
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec
+from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import registry_key
@@ -297,7 +298,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         verdicts = {c.column: c for c in result.report.columns}
         drifted = {
             role: sorted(n for n, c in verdicts.items() if c.role in roles and c.verdict == "drift")
-            for role, roles in (("features", ("feature",)), ("outputs", ("output", "prompt")))
+            for role, roles in (("features", INPUT_ROLES), ("outputs", OUTPUT_ROLES))
         }
         missing_days = sorted(set(result.reference_days) - set(result.reference_days_found))
         return dg.MaterializeResult(

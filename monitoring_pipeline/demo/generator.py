@@ -51,6 +51,9 @@ LLM_CATEGORICAL = ("customer_tier", "language")
 
 _DRIFT_DAY = 30
 _DRIFT_PER_DAY = 0.015
+_CONCEPT_LOGIT_PER_DAY = 0.02  # from _DRIFT_DAY, true default risk outgrows the score by this much a day
+_UNLINKED_PER_DAY = 0.04  # from _DRIFT_DAY, this much more of the applicants a day declare an unlinked income
+_UNLINKED_MAX = 0.6
 _MIX_DAY = 40
 _RELEASE_DAY = 45
 _RELEASE_LOGIT_SHIFT = 0.8
@@ -82,7 +85,23 @@ INCIDENTS: tuple[Incident, ...] = (
         DEMO_START + timedelta(days=_DRIFT_DAY),
         "income",
         "gradual_drift",
-        "income mean rises by 1.5% of its baseline per day (about +45% by the last day)",
+        "declared income rises by 1.5% of its baseline per day (about +45% by the last day)",
+    ),
+    Incident(
+        TABULAR_MODEL,
+        DEMO_START + timedelta(days=_DRIFT_DAY),
+        "income",
+        "joint_drift",
+        "a growing share of applicants (4% more a day, up to 60%) declare incomes unrelated to their savings and "
+        "expenses: the joint distribution changes, income's own distribution does not",
+    ),
+    Incident(
+        TABULAR_MODEL,
+        DEMO_START + timedelta(days=_DRIFT_DAY),
+        "label",
+        "silent_regression",
+        "the same applicants default more than their scores say (true logit +0.02 a day); scores stay flat, labels "
+        "land 3-20 days late, and realized accuracy falls",
     ),
     Incident(
         TABULAR_MODEL,
@@ -262,10 +281,15 @@ def _bimodal(
 
 
 def _tabular_numeric(rng: np.random.Generator, n: int, d: int, weekend: bool) -> dict[str, np.ndarray]:
-    """The 20 numeric features without nulls; only `income` (drift) and `avg_txn_amount` (weekend) move."""
+    """The 20 numeric features without nulls; only `income` (drift) and `avg_txn_amount` (weekend) move.
+    Savings and monthly expenses follow income (correlation 0.6 on the log or plain scale) until the joint drift
+    unlinks a growing share of incomes from them."""
     drift = 1.0 + _DRIFT_PER_DAY * max(0, d - _DRIFT_DAY + 1)
+    affluence = rng.normal(size=n)
+    unlinked = rng.random(n) < min(_UNLINKED_MAX, _UNLINKED_PER_DAY * max(0, d - _DRIFT_DAY + 1))
+    declared = np.where(unlinked, rng.normal(size=n), affluence)
     return {
-        "income": rng.lognormal(np.log(48_000), 0.5, n) * drift,
+        "income": np.exp(np.log(48_000) + 0.5 * declared) * drift,
         "age": np.clip(rng.normal(41, 12, n), 18, 90).round(),
         "loan_amount": rng.lognormal(np.log(12_000), 0.9, n).round(2),
         "debt_to_income": np.clip(rng.normal(0.36, 0.14, n), 0.0, 1.5),
@@ -276,9 +300,9 @@ def _tabular_numeric(rng: np.random.Generator, n: int, d: int, weekend: bool) ->
         "account_age_days": np.clip(_bimodal(rng, n, 0.3, (90, 45), (2400, 800)), 1, None).round(),
         "avg_txn_amount": rng.lognormal(np.log(60), 0.8, n) * (1.15 if weekend else 1.0),
         "credit_score": np.clip(rng.normal(680, 70, n), 300, 850).round(),
-        "savings_balance": rng.lognormal(np.log(3_500), 1.4, n).round(2),
+        "savings_balance": np.exp(np.log(3_500) + 1.4 * _follow(affluence, rng.normal(size=n))).round(2),
         "num_credit_inquiries": rng.poisson(1.3, n).astype(np.float64),
-        "monthly_expenses": np.clip(rng.normal(2_900, 850, n), 300, None),
+        "monthly_expenses": np.clip(2_900 + 850 * _follow(affluence, rng.normal(size=n)), 300, None),
         "num_dependents": rng.poisson(1.1, n).astype(np.float64),
         "interest_rate": np.clip(_bimodal(rng, n, 0.7, (6.5, 1.2), (15.5, 2.5)), 0.5, None),
         "loan_term_months": _LOAN_TERMS[_codes(rng, np.array([0.1, 0.2, 0.3, 0.15, 0.2, 0.05]), n)],
@@ -286,6 +310,11 @@ def _tabular_numeric(rng: np.random.Generator, n: int, d: int, weekend: bool) ->
         "txn_count_30d": np.floor(rng.lognormal(np.log(25), 0.7, n)),
         "session_duration_sec": rng.lognormal(np.log(210), 0.75, n),
     }
+
+
+def _follow(leader: np.ndarray, noise: np.ndarray, correlation: float = 0.6) -> np.ndarray:
+    """A standard normal correlated with the standard normal `leader`."""
+    return correlation * leader + np.sqrt(1 - correlation**2) * noise
 
 
 def _default_logit(rng: np.random.Generator, features: dict[str, np.ndarray]) -> np.ndarray:
@@ -615,13 +644,17 @@ def _with_burst(rng: np.random.Generator, outputs: pl.Series, day: date) -> pl.S
 def labels_for(frame: pl.DataFrame, seed: int = 13) -> pl.DataFrame:
     """Ground truth for `credit_risk` predictions: label ~ Bernoulli(true default probability), 3-20 days late.
 
-    The true probability is model 1.0's score, so 1.0 is calibrated and 1.1 (logit +0.8) over-predicts default.
-    Deterministic for a given frame: the generator is seeded from `seed`, the first event day and the row count.
+    Until the silent regression the true probability is model 1.0's score, so 1.0 is calibrated and 1.1 (logit
+    +0.8) over-predicts default; from _DRIFT_DAY the true logit rises by _CONCEPT_LOGIT_PER_DAY a day while the
+    scores do not move. Deterministic for a given frame: the generator is seeded from `seed`, the first event day
+    and the row count.
     """
     first = frame["event_ts"].min() if frame.height else datetime(1970, 1, 1, tzinfo=UTC)
     rng = _rng(seed, _LABEL_STREAM, first.toordinal(), frame.height)
     logit = (pl.col("score") / (1 - pl.col("score"))).log()
-    true_p = pl.when(pl.col("model_version") == "1.1").then(logit - _RELEASE_LOGIT_SHIFT).otherwise(logit)
+    days_in = (pl.col("event_ts").dt.date() - pl.lit(DEMO_START)).dt.total_days() - _DRIFT_DAY + 1
+    concept = _CONCEPT_LOGIT_PER_DAY * days_in.clip(lower_bound=0)
+    true_p = pl.when(pl.col("model_version") == "1.1").then(logit - _RELEASE_LOGIT_SHIFT).otherwise(logit) + concept
     delay_us = rng.integers(3 * _US_PER_DAY, 20 * _US_PER_DAY, frame.height, endpoint=True)
     return frame.select(
         "prediction_id",

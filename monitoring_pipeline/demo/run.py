@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 
 from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
@@ -139,8 +140,8 @@ def summary_lines(config: ProjectConfig) -> list[str]:
         .unique()
         .group_by("model_name", "day")
         .agg(
-            pl.col("column").filter(pl.col("role") == "feature").sort().alias("features"),
-            pl.col("column").filter(pl.col("role") != "feature").sort().alias("outputs"),
+            pl.col("column").filter(pl.col("role").is_in(INPUT_ROLES)).sort().alias("features"),
+            pl.col("column").filter(~pl.col("role").is_in(INPUT_ROLES)).sort().alias("outputs"),
         )
     )
     days = report.select("model_name", "day").unique().join(per_day, on=["model_name", "day"], how="left")

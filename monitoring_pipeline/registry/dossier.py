@@ -17,6 +17,7 @@ import polars as pl
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.bins import CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import models, tickets
@@ -29,11 +30,11 @@ DOSSIERS = "reports/review_dossiers"
 
 
 ROLES_OF_SIGNAL = {
-    "feature_drift": ("feature",),
-    "output_drift": ("output", "prompt"),
+    "feature_drift": INPUT_ROLES,
+    "output_drift": OUTPUT_ROLES,
     "guard_failure": ("guard",),
-    "missing_data": ("feature", "output", "prompt", "guard"),
-    "performance": ("feature", "output"),
+    "missing_data": (*INPUT_ROLES, *OUTPUT_ROLES, "guard"),
+    "performance": (*INPUT_ROLES, "output"),
 }
 
 

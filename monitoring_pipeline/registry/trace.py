@@ -138,11 +138,13 @@ def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: dat
     frame = report.filter(pl.col("decisive")).collect()
     if frame.is_empty():
         return {"status": f"no drift report for {day}"}
-    row = steps.with_derived(pl.DataFrame([row]), spec, steps.active_definitions(config, spec, day)).row(0, named=True)
     try:
         bins, bins_version = steps.load_model_bins(config, spec)
+        reconstruction = steps.load_reconstruction(config, spec)
     except steps.MissingReferenceBins:
-        bins, bins_version = {}, None
+        bins, bins_version, reconstruction = {}, None, None
+    active = steps.active_definitions(config, spec, day)
+    row = steps.with_derived(pl.DataFrame([row]), spec, active, reconstruction).row(0, named=True)
     reference = steps.read_profiles(config, spec, steps.reference_days(spec, day)).filter(
         pl.col("bins_version") == bins_version
     )

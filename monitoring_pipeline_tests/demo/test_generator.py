@@ -72,12 +72,40 @@ def test_demo_days_and_feature_lists() -> None:
 
 
 def test_incidents_point_at_real_columns() -> None:
-    kinds = ["gradual_drift", "category_mix", "model_release", "prompt_release", "guard_burst"]
+    kinds = ["gradual_drift", "joint_drift", "silent_regression", "category_mix", "model_release", "prompt_release", "guard_burst"]
     assert [i.kind for i in INCIDENTS] == kinds
-    frames = {"credit_risk": tabular_day(day(0), 100), "support_summarizer": llm_day(day(0), 100)}
+    tabular = tabular_day(day(0), 100)
+    columns = {
+        "credit_risk": [*tabular.columns, *labels_for(tabular).columns],
+        "support_summarizer": llm_day(day(0), 100).columns,
+    }
     for incident in INCIDENTS:
-        assert incident.column in frames[incident.model].columns
+        assert incident.column in columns[incident.model]
         assert DEMO_START < incident.start_day <= day(DEMO_DAYS - 1)
+
+
+def _accuracy(frame: pl.DataFrame) -> float:
+    labelled = frame.join(labels_for(frame), on="prediction_id")
+    return float(((labelled["score"] >= 0.5) == (labelled["label"] == "default")).mean())
+
+
+def test_silent_regression_keeps_scores_flat_while_accuracy_falls() -> None:
+    before = pl.concat([tabular_day(day(d), 4_000) for d in (22, 23, 24)])
+    after = pl.concat([tabular_day(day(d), 4_000) for d in (41, 42, 43)])  # before the release on day 45
+    assert abs(after["score"].mean() - before["score"].mean()) < 0.005
+    assert _accuracy(before) - _accuracy(after) > 0.02
+
+
+def test_joint_drift_unlinks_income_from_savings_but_not_its_own_shape() -> None:
+    def income_savings_correlation(frame: pl.DataFrame) -> float:
+        logs = frame.select(pl.col("income", "savings_balance").log()).drop_nulls()
+        return logs.select(pl.corr("income", "savings_balance")).item()
+
+    before, late = tabular_day(day(20), 20_000), tabular_day(day(50), 20_000)
+    assert 0.55 < income_savings_correlation(before) < 0.65
+    assert income_savings_correlation(late) < 0.3
+    deflated = late["income"] / (1 + 0.015 * 21)  # without the separate gradual drift
+    assert abs(deflated.log().std() - before["income"].log().std()) < 0.02
 
 
 # --- determinism, schema, ids, timestamps ---------------------------------------------------------------------

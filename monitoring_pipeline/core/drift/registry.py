@@ -19,6 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+INPUT_ROLES = ("feature", "multivariate")  # what the model was given: features and their joint (PCA) signal
+OUTPUT_ROLES = ("output", "prompt")  # what it answered, and the prompt it answered
+
 
 class ColumnKind(StrEnum):
     NUMERIC = "numeric"
