@@ -487,6 +487,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
 PERFORMANCE = "reports/performance"
 ALL = "*"  # every model version, or every segment
 ESTIMATION_TOLERANCE = 0.02  # an estimate this far from the realized value is flagged, whatever the reference says
+MIN_BAND_DAYS = 5  # baseline days with enough labels before a band is drawn
 PERFORMANCE_SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
     "day": pl.Date(),
@@ -502,7 +503,6 @@ PERFORMANCE_SCHEMA: dict[str, pl.DataType] = {
     "band_low": pl.Float64(),
     "band_high": pl.Float64(),
     "outside_band": pl.Boolean(),
-    "cusum_alarm": pl.Boolean(),
     "estimation_alarm": pl.Boolean(),
     "label_version": pl.Int64(),
 }
@@ -553,7 +553,7 @@ def labelled_predictions(
 
 
 def _metrics(rows: pl.DataFrame, model: ModelSpec, calibrator: perf.Calibrator | None) -> dict[str, dict]:
-    """metric -> {realized, estimated, n_labelled} for one slice."""
+    """metric -> {realized, estimated} for one slice."""
     settings = model.performance
     labelled = rows.filter(pl.col("y").is_not_null())
     score, y = labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy()
@@ -570,6 +570,10 @@ def _metrics(rows: pl.DataFrame, model: ModelSpec, calibrator: perf.Calibrator |
     return {name: {"realized": realized.get(name), "estimated": estimated.get(name)} for name in names}
 
 
+def _coverage(rows: pl.DataFrame) -> float | None:
+    return rows["y"].is_not_null().mean() if rows.height else None
+
+
 def _slices(rows: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
     slices = [(ALL, ALL, rows)]
     for (version,), part in rows.group_by(VERSION, maintain_order=True):
@@ -580,51 +584,75 @@ def _slices(rows: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
     return slices
 
 
-_REFERENCE_CACHE: dict[tuple, tuple] = {}  # one process often runs many days of one model (a backfill)
+@dataclass(frozen=True)
+class PerformanceReference:
+    """What the baseline days say: the calibrator of the estimate, and per metric the noise band of the realized
+    value and the spread of the estimation error (from the baseline days with enough labels)."""
+
+    calibrator: perf.Calibrator | None
+    bands: dict[str, perf.Band]
+    error_sd: dict[str, float]
 
 
-def _reference_series(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime):
-    """The calibrator, and each metric's realized and estimated values per baseline day (cached per lake, model,
-    baseline days validated so far, label-table version and UTC date)."""
+_REFERENCE_CACHE: dict[tuple, PerformanceReference] = {}  # one process often runs many days of one model
+
+
+def _reference(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime) -> PerformanceReference:
+    """The baseline's reference (cached per lake, model, baseline days validated so far, label-table version and
+    UTC date)."""
     validated = delta.scan(lake_of(config).table(validated_table(model)))
     present = validated.filter(pl.col("day").is_in(model.baseline.span())).select("day").unique().collect()
     key = (config.lake.root, model.name, frozenset(present["day"].to_list()), label_version, now.date())
     if key not in _REFERENCE_CACHE:
         if len(_REFERENCE_CACHE) >= 8:
             _REFERENCE_CACHE.clear()
-        _REFERENCE_CACHE[key] = _compute_reference_series(config, model, label_version, now)
+        _REFERENCE_CACHE[key] = _compute_reference(config, model, label_version, now)
     return _REFERENCE_CACHE[key]
 
 
-def _compute_reference_series(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime):
+def _compute_reference(
+    config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime
+) -> PerformanceReference:
+    settings = model.performance
     rows = labelled_predictions(config, model, model.baseline.span(), label_version, now)
     labelled = rows.filter(pl.col("y").is_not_null())
     calibrator = None
-    if model.performance.task == "classification" and labelled.height:
-        calibrator = perf.fit_calibrator(labelled[model.performance.score_column].to_numpy(), labelled["y"].to_numpy())
+    if settings.task == "classification" and labelled.height:
+        calibrator = perf.fit_calibrator(labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy())
     daily: dict[str, list[tuple[float | None, float | None]]] = {}
     for _, part in rows.group_by("day"):
-        for name, values in _metrics(part, model, calibrator).items():
-            daily.setdefault(name, []).append((values["realized"], values["estimated"]))
-    return calibrator, daily
+        if (_coverage(part) or 0.0) >= settings.min_coverage:
+            for name, values in _metrics(part, model, calibrator).items():
+                daily.setdefault(name, []).append((values["realized"], values["estimated"]))
+    bands, error_sd = {}, {}
+    for name, pairs in daily.items():
+        realized = np.array([r for r, _ in pairs if r is not None], dtype=np.float64)
+        if len(realized) >= max(2, min(MIN_BAND_DAYS, len(model.baseline.span()))):
+            bands[name] = perf.noise_band(realized, settings.band_k)
+        errors = np.array([e - r for r, e in pairs if r is not None and e is not None], dtype=np.float64)
+        error_sd[name] = float(errors.std(ddof=1)) if len(errors) >= 2 else 0.0
+    return PerformanceReference(calibrator, bands, error_sd)
 
 
 def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayPerformance:
     """Realized (labels that have arrived) and estimated (CBPE) metrics of one day, per model version and segment,
-    with the noise band of the baseline days, a CUSUM alarm on the daily realized series and the estimation
-    error; replaces that day's rows of `reports/performance`."""
+    with the baseline's noise band and the estimation error; replaces that day's rows of `reports/performance`.
+    The realized value is judged (outside the band, estimation alarm) only once the day has `min_coverage` of its
+    labels. Depends on no other day's results, so days materialize in any order."""
     if model.performance is None or not model.label_table:
         raise LookupError(f"model {model.name} has no performance settings (a label table and `performance`)")
     label_ref = lake_of(config).table(model.label_table)
     label_version = delta.version(label_ref)
     if label_version is None:
         raise FileNotFoundError(f"label table {label_ref} of model {model.name} does not exist")
-    calibrator, reference = _reference_series(config, model, label_version, now)
+    reference = _reference(config, model, label_version, now)
     rows = labelled_predictions(config, model, [day], label_version, now)
     out = []
     for version, segment, part in _slices(rows):
         n_labelled = int(part["y"].is_not_null().sum())
-        for name, values in _metrics(part, model, calibrator).items():
+        judged = (_coverage(part) or 0.0) >= model.performance.min_coverage
+        overall = version == ALL and segment == ALL
+        for name, values in _metrics(part, model, reference.calibrator).items():
             out.append(
                 {
                     "model_name": model.name,
@@ -633,71 +661,72 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
                     "segment": segment,
                     "metric": name,
                     **values,
+                    **_judgement(
+                        values,
+                        reference.bands.get(name) if overall else None,
+                        reference.error_sd.get(name, 0.0),
+                        judged,
+                        model,
+                    ),
                     "n_predictions": part.height,
                     "n_labelled": n_labelled,
-                    "label_coverage": n_labelled / part.height if part.height else None,
+                    "label_coverage": _coverage(part),
                     "label_version": label_version,
                 }
             )
-    frame = _with_alarms(config, model, day, out, reference)
+    frame = pl.DataFrame(out, schema=PERFORMANCE_SCHEMA, orient="row")
     written = delta.write_partition(lake_of(config).table(PERFORMANCE), frame, {"model_name": model.name, "day": day})
     return DayPerformance(frame, label_version, written)
 
 
-def _with_alarms(
-    config: ProjectConfig, model: ModelSpec, day: date, out: list[dict[str, Any]], reference: dict[str, list]
+def _judgement(
+    values: dict[str, float | None], band: perf.Band | None, error_sd: float, judged: bool, model: ModelSpec
+) -> dict[str, Any]:
+    """The band, whether the realized value left it, and whether the estimate missed the realized value by more
+    than k·σ of the baseline's estimation errors (and at least ESTIMATION_TOLERANCE)."""
+    realized, estimated = values["realized"], values["estimated"]
+    error = estimated - realized if realized is not None and estimated is not None else None
+    judge = judged and band is not None and realized is not None
+    return {
+        "estimation_error": error,
+        "band_low": band.low if band else None,
+        "band_high": band.high if band else None,
+        "outside_band": (not band.contains(realized)) if judge else None,
+        "estimation_alarm": abs(error) > max(model.performance.band_k * error_sd, ESTIMATION_TOLERANCE)
+        if judge and error is not None
+        else None,
+    }
+
+
+def performance_series(
+    config: ProjectConfig, model: ModelSpec, first: date, last: date, metric: str = "accuracy"
 ) -> pl.DataFrame:
-    """Noise band and estimation alarm on every overall row; CUSUM on the overall realized series up to `day`."""
-    k = model.performance.band_k
-    bands, error_sd = {}, {}
-    for name, pairs in reference.items():
-        realized = np.array([r for r, _ in pairs if r is not None], dtype=np.float64)
-        if len(realized) >= 2:
-            bands[name] = perf.noise_band(realized, k)
-        errors = np.array([e - r for r, e in pairs if r is not None and e is not None], dtype=np.float64)
-        error_sd[name] = float(errors.std(ddof=1)) if len(errors) >= 2 else 0.0
-    history = _overall_history(config, model, day)
-    rows = []
-    for row in out:
-        band = bands.get(row["metric"]) if row["model_version"] == ALL and row["segment"] == ALL else None
-        realized, estimated = row["realized"], row["estimated"]
-        error = estimated - realized if realized is not None and estimated is not None else None
-        series = [*history.get(row["metric"], []), realized] if band and realized is not None else []
-        rows.append(
-            row
-            | {
-                "estimation_error": error,
-                "band_low": band.low if band else None,
-                "band_high": band.high if band else None,
-                "outside_band": (not band.contains(realized)) if band and realized is not None else None,
-                "cusum_alarm": bool(perf.cusum_alarms(np.array(series), band.mean, band.std)[-1]) if series else None,
-                "estimation_alarm": abs(error) > max(k * error_sd.get(row["metric"], 0.0), ESTIMATION_TOLERANCE)
-                if error is not None and band
-                else None,
-            }
-        )
-    return pl.DataFrame(rows, schema=PERFORMANCE_SCHEMA, orient="row")
-
-
-def _overall_history(config: ProjectConfig, model: ModelSpec, day: date) -> dict[str, list[float]]:
-    """The stored overall realized value of each metric for the days after the baseline and before `day`."""
+    """The overall daily rows of `metric` between two days, with a CUSUM alarm run over the judged days after the
+    baseline (standardized by each day's band): the sequential view no single partition can hold, recomputed
+    from the stored days whenever it is read."""
     table = lake_of(config).table(PERFORMANCE)
     if not delta.exists(table):
-        return {}
+        return pl.DataFrame(schema={**PERFORMANCE_SCHEMA, "cusum_alarm": pl.Boolean()})
     rows = (
         delta.scan(table)
         .filter(
             (pl.col("model_name") == model.name)
             & (pl.col("model_version") == ALL)
             & (pl.col("segment") == ALL)
-            & (pl.col("day") > model.baseline.end)
-            & (pl.col("day") < day)
-            & pl.col("realized").is_not_null()
+            & (pl.col("metric") == metric)
+            & (pl.col("day") <= last)
+            & ((pl.col("day") >= first) | (pl.col("day") > model.baseline.end))
         )
         .sort("day")
         .collect()
     )
-    return {metric: part["realized"].to_list() for (metric,), part in rows.group_by("metric", maintain_order=True)}
+    judged = rows.filter((pl.col("day") > model.baseline.end) & pl.col("outside_band").is_not_null())
+    k = model.performance.band_k
+    mean = ((judged["band_low"] + judged["band_high"]) / 2).to_numpy()
+    std = ((judged["band_high"] - judged["band_low"]) / (2 * k)).to_numpy()
+    alarms = perf.cusum_alarms(judged["realized"].to_numpy(), mean, std) if judged.height else []
+    cusum = pl.DataFrame({"day": judged["day"], "cusum_alarm": pl.Series(alarms, dtype=pl.Boolean)})
+    return rows.join(cusum, on="day", how="left").filter(pl.col("day") >= first)
 
 
 def days_with_new_labels(config: ProjectConfig, model: ModelSpec, after_version: int | None) -> tuple[list[date], int]:

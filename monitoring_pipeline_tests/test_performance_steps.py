@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
+from polars.testing import assert_frame_equal
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core import performance as perf
@@ -33,7 +34,12 @@ def lake(tmp_path: Path):
     config_path = tmp_path / "monitoring.yaml"
     config_path.write_text(yaml.safe_dump(raw))
     config = load_config(config_path)
-    model = replace(config.model("credit_risk"), baseline=ReferenceWindow("fixed", DAYS[0], DAYS[2]))
+    model = config.model("credit_risk")
+    model = replace(  # by NOW the baseline days have 3-15% of their labels: judge them anyway
+        model,
+        baseline=ReferenceWindow("fixed", DAYS[0], DAYS[2]),
+        performance=replace(model.performance, min_coverage=0.01),
+    )
     frame = pl.concat([tabular_day(d, 600) for d in DAYS]).with_columns(
         pl.col("event_ts").dt.date().alias("event_date")
     )
@@ -95,9 +101,26 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
 
 def test_the_band_follows_the_baseline_days_validated_so_far(lake) -> None:
     _, config, model, _, _ = lake
-    fresh = replace(model, baseline=ReferenceWindow("fixed", DAYS[0], DAYS[4]))
-    first = steps.performance_day(config, fresh, DAYS[5], NOW).overall("accuracy")
+    first = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
     table = lake_of(config).table(steps.validated_table(model))
     delta.write_partition(table, delta.scan(table).filter(pl.col("day") == DAYS[1]).head(0).collect(), {"day": DAYS[1]})
-    second = steps.performance_day(config, fresh, DAYS[5], NOW).overall("accuracy")
-    assert first["band_low"] != second["band_low"]  # one baseline day fewer: recomputed, not served stale
+    second = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
+    assert first["band_low"] is not None  # three judged baseline days
+    assert second["band_low"] is None  # two of three: too few for a band; recomputed, not served stale
+
+
+def test_days_judge_independently_and_cusum_runs_over_the_stored_series(lake) -> None:
+    _, config, model, _, labels = lake
+    later = NOW + timedelta(days=30)
+    delta.append(lake_of(config).table(model.label_table), labels.filter(pl.col("label_ts") >= NOW))
+    model = replace(model, performance=replace(model.performance, min_coverage=0.5))
+    backwards = {d: steps.performance_day(config, model, d, later).frame for d in reversed(DAYS[3:])}
+    series_backwards = steps.performance_series(config, model, DAYS[3], DAYS[-1])
+    for day in DAYS[3:]:
+        assert_frame_equal(steps.performance_day(config, model, day, later).frame, backwards[day])
+    assert_frame_equal(steps.performance_series(config, model, DAYS[3], DAYS[-1]), series_backwards)
+    assert series_backwards["cusum_alarm"].null_count() == 0 and series_backwards.height == 3
+    before_labels = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
+    assert before_labels["label_coverage"] < 0.5 and before_labels["outside_band"] is None  # not judged yet
+    series = steps.performance_series(config, model, DAYS[3], DAYS[-1])
+    assert series.filter(pl.col("day") == DAYS[5])["cusum_alarm"].to_list() == [None]

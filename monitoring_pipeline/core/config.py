@@ -94,7 +94,8 @@ class GuardSettings:
 class PerformanceSettings:
     """How labels judge a model: a binary classifier's positive label and score (the probability of that label)
     with its decision threshold, or a regressor's prediction column; a categorical segment column to break
-    metrics down by; k of the noise band (mean ± k·σ over the reference days)."""
+    metrics down by; k of the noise band (mean ± k·σ over the reference days); the label coverage a day needs
+    before its realized value is judged (band, CUSUM, estimation error) — a day with a few labels is noise."""
 
     task: str = "classification"  # or "regression"
     label_column: str = "label"
@@ -103,6 +104,7 @@ class PerformanceSettings:
     threshold: float = 0.5
     segment: str | None = None
     band_k: float = 3.0
+    min_coverage: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -448,13 +450,15 @@ def parse_performance(
     if not label_table:
         raw_path = path.rsplit(".", 1)[0]
         raise ConfigError(f"{raw_path}.label_table: required for performance monitoring")
-    known = {"task", "label_column", "positive_label", "score_column", "threshold", "segment", "band_k"}
+    known = {"task", "label_column", "positive_label", "score_column", "threshold", "segment", "band_k", "min_coverage"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; expected {sorted(known)}")
     settings = PerformanceSettings(**raw)
     if settings.task not in ("classification", "regression"):
         raise ConfigError(f"{path}.task: expected classification or regression, got {settings.task!r}")
+    if not 0 < settings.min_coverage <= 1:
+        raise ConfigError(f"{path}.min_coverage: expected a share in (0, 1], got {settings.min_coverage}")
     if settings.task == "classification" and settings.positive_label is None:
         raise ConfigError(f"{path}.positive_label: required for a classifier")
     for key in ("score_column", "segment"):

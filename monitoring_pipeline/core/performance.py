@@ -171,11 +171,14 @@ def noise_band(reference_values: np.ndarray, k: float = 3.0) -> Band:
     return Band(mean - k * std, mean + k * std, mean, std)
 
 
-def cusum_alarms(values: np.ndarray, mean: float, std: float, slack: float = 0.5, limit: float = 5.0) -> np.ndarray:
+def cusum_alarms(
+    values: np.ndarray, mean: float | np.ndarray, std: float | np.ndarray, slack: float = 0.5, limit: float = 5.0
+) -> np.ndarray:
     """One-sided lower CUSUM on standardized values: S_t = max(0, S_{t-1} + (mean - x_t)/std - slack); alarm when
     S_t > limit (defaults: slack 0.5σ, limit 5σ — an in-control run length of about 900 days with a known σ; σ
-    estimated from 30 reference days shortens it, see the tests)."""
-    z = (mean - np.asarray(values, dtype=np.float64)) / (std if std > 0 else 1.0)
+    estimated from 30 reference days shortens it, see the tests). `mean` and `std` may be given per value."""
+    std = np.asarray(std, dtype=np.float64)
+    z = (mean - np.asarray(values, dtype=np.float64)) / np.where(std > 0, std, 1.0)
     state, alarms = 0.0, np.zeros(len(z), dtype=bool)
     for i, zi in enumerate(z):
         state = max(0.0, state + zi - slack)

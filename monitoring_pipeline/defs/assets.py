@@ -338,13 +338,14 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         "and segment, with the baseline noise band, a CUSUM alarm and the estimation error.",
     )
     def performance(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-        config = project.load()
-        result = steps.performance_day(config, config.model(model.name), day_of(context), _now())
+        config, day = project.load(), day_of(context)
+        result = steps.performance_day(config, config.model(model.name), day, _now())
         accuracy = result.overall("accuracy") or {}
+        cusum = steps.performance_series(config, config.model(model.name), day, day)["cusum_alarm"].any()
         seq = _audit(
             context,
             project,
-            f"{model.name}/performance@{day_of(context)}",
+            f"{model.name}/performance@{day}",
             steps.PERFORMANCE,
             result.written,
             {"label_delta_version": result.label_version, "label_coverage": accuracy.get("label_coverage")},
@@ -356,7 +357,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             }
             | {
                 "outside_band": bool(accuracy.get("outside_band")),
-                "cusum_alarm": bool(accuracy.get("cusum_alarm")),
+                "cusum_alarm": bool(cusum),
                 "label_delta_version": result.label_version,
                 "audit_seq": seq,
             },

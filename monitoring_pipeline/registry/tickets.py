@@ -116,22 +116,10 @@ def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: da
 
 
 def _overall_accuracy(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame | None:
-    table = lake_of(config).table(steps.PERFORMANCE)
-    if model.performance is None or not delta.exists(table):
+    if model.performance is None:
         return None
-    return (
-        delta.scan(table)
-        .filter(
-            (pl.col("model_name") == model.name)
-            & pl.col("day").is_between(first, last)
-            & (pl.col("model_version") == steps.ALL)
-            & (pl.col("segment") == steps.ALL)
-            & (pl.col("metric") == "accuracy")
-        )
-        .select(
-            "day", "realized", "estimated", "label_coverage", "band_low", "band_high", "outside_band", "cusum_alarm"
-        )
-        .collect()
+    return steps.performance_series(config, model, first, last).select(
+        "day", "realized", "estimated", "label_coverage", "band_low", "band_high", "outside_band", "cusum_alarm"
     )
 
 

@@ -49,6 +49,11 @@ def test_minimal_config_parses_with_derived_text_columns() -> None:
         ({"drift": {"columns": {"x": {"decide_on": ["psl"]}}}}, r"unknown drift method 'psl'; expected one of \["),
         ({"drift": {"columns": {"nope": {}}}}, r"models\.m\.drift\.columns\.nope: not a monitored column"),
         ({"features": {"numeric": ["x", "x"]}}, r"columns listed twice: \['x'\]"),
+        (
+            {"label_table": "l", "performance": {"positive_label": "y", "score_column": "x", "min_coverage": 0}},
+            r"models\.m\.performance\.min_coverage: expected a share in \(0, 1\], got 0",
+        ),
+        ({"performance": {"positive_label": "y"}}, r"models\.m\.label_table: required for performance monitoring"),
     ],
 )
 def test_config_errors_name_the_path(change: dict, message: str) -> None:

@@ -300,7 +300,9 @@ def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
     )
     after_baseline = overall.filter(pl.col("day") > date(2026, 10, 8)).sort("day")
     assert after_baseline.height == 8 and after_baseline["band_low"].null_count() == 0
-    assert after_baseline["cusum_alarm"].null_count() == 0 and after_baseline["label_coverage"].min() == 1.0
+    assert after_baseline["outside_band"].null_count() == 0 and after_baseline["label_coverage"].min() == 1.0
+    series = steps.performance_series(config, config.model("credit_risk"), date(2026, 10, 9), date(2026, 10, 16))
+    assert series["cusum_alarm"].null_count() == 0 and series["day"].to_list() == after_baseline["day"].to_list()
     metadata = _metadata(instance, ["credit_risk", "performance"], "2026-10-12")
     assert metadata["realized"] == pytest.approx(
         after_baseline.filter(pl.col("day") == date(2026, 10, 12))["realized"][0]

@@ -72,7 +72,15 @@ def test_demo_days_and_feature_lists() -> None:
 
 
 def test_incidents_point_at_real_columns() -> None:
-    kinds = ["gradual_drift", "joint_drift", "silent_regression", "category_mix", "model_release", "prompt_release", "guard_burst"]
+    kinds = [
+        "gradual_drift",
+        "joint_drift",
+        "silent_regression",
+        "category_mix",
+        "model_release",
+        "prompt_release",
+        "guard_burst",
+    ]
     assert [i.kind for i in INCIDENTS] == kinds
     tabular = tabular_day(day(0), 100)
     columns = {
