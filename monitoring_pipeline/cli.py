@@ -142,7 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     from monitoring_pipeline.demo.lake import build_demo_lake
     from monitoring_pipeline.demo.registry import record_demo_registry
-    from monitoring_pipeline.demo.run import materialize_all, summary_lines, ticket_lines
+    from monitoring_pipeline.demo.run import first_fired_lines, materialize_all, summary_lines, ticket_lines
 
     config_path = Path(args.config or DEFAULT_CONFIG).resolve()
     config = load_config(config_path, args.lake_root)
@@ -150,8 +150,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows = build_demo_lake(config, args.scale, _progress)
     _progress("lake written: " + ", ".join(f"{table} {n:,} rows" for table, n in rows.items()))
     record_demo_registry(config, config_path, _progress)
-    materialize_all(config_path, args.lake_root, _progress)
-    print("\n".join(summary_lines(config) + ticket_lines(config)))
+    runs = materialize_all(config_path, args.lake_root, _progress)
+    print("\n".join(summary_lines(config) + first_fired_lines(runs) + ticket_lines(config)))
     print(f"\nDone in {time.perf_counter() - started:.0f} s. Lake: {config.lake.root}")
     lake_env = f"MP_LAKE_ROOT={args.lake_root} " if args.lake_root else ""
     print(

@@ -17,7 +17,7 @@ from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION, check_schema, split_rows
-from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles
+from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles, noise_bands, with_bands
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR, PcaModel, fit_on_frame
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import REASONS, GuardResult, evaluate
@@ -455,13 +455,13 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         )
     reference_rows = profiles.filter(pl.col("day") != day)
     found = sorted(set(reference_rows["day"].to_list()))
+    roles = {c.name: c.role for c in model.columns}
+    settings = {c.name: model.settings_for(c.name) for c in model.columns} | definitions.drift_overrides(active, model)
+    if any(s.band_k is not None for s in settings.values()):
+        per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
+        settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
     report = compare_profiles(
-        merge_rows(reference_rows, bins),
-        merge_rows(current_rows, bins),
-        bins,
-        roles={c.name: c.role for c in model.columns},
-        settings={c.name: model.settings_for(c.name) for c in model.columns}
-        | definitions.drift_overrides(active, model),
+        merge_rows(reference_rows, bins), merge_rows(current_rows, bins), bins, roles=roles, settings=settings
     )
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
     frame = report.to_frame().with_columns(

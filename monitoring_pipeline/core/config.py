@@ -254,11 +254,17 @@ def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings 
             method_info(method)
         except ValueError as exc:
             raise ConfigError(f"{path}.decide_on: {exc}") from None
+    band_k = raw.get("band_k", base.band_k)
+    if band_k is not None and not float(band_k) > 1:
+        raise ConfigError(
+            f"{path}.band_k: expected a number above 1 (drift at mean + k·σ, warn at k - 1), got {band_k}"
+        )
     return DriftSettings(
         decide_on=decide_on,
         thresholds={**base.thresholds, **_thresholds(raw.get("thresholds", {}), f"{path}.thresholds")},
         alpha=float(raw.get("alpha", base.alpha)),
         min_sample=int(raw.get("min_sample", base.min_sample)),
+        band_k=float(band_k) if band_k is not None else None,
     )
 
 

@@ -1,4 +1,5 @@
-"""Materialize every partition of every asset through Dagster, then summarize the drift report table."""
+"""Materialize every partition of every asset through Dagster, day by day as the nights pass (with the label
+feed delivering each Monday and the label sensor answering it), then summarize the report tables."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import model_asset_keys
@@ -20,16 +25,25 @@ from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import REGISTRY_JOB
 from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.demo.generator import incident_active
+from monitoring_pipeline.demo.lake import LABEL_DELIVERY_WEEKDAY, deliver_labels, staged_label_feed
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline.registry.tickets import read_tickets
-from monitoring_pipeline.steps import DRIFT_REPORT, quarantine_table
+from monitoring_pipeline.steps import DRIFT_REPORT, performance_series, quarantine_table
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def materialize_all(config_path: Path, lake_root: str | None, progress: Callable[[str], None]) -> None:
+@dataclass
+class ModelRun:
+    """What one model's run reports back: a line for the log, and when each watched signal first fired."""
+
+    message: str
+    first_fired: dict[str, tuple[date, date]] = field(default_factory=dict)  # signal -> (day judged, known on)
+
+
+def materialize_all(config_path: Path, lake_root: str | None, progress: Callable[[str], None]) -> list[ModelRun]:
     """Materialize every model's assets, one worker process per model (models are independent)."""
     model_names = list(load_config(config_path, lake_root).models)
     _create_instance_storage()
@@ -38,10 +52,13 @@ def materialize_all(config_path: Path, lake_root: str | None, progress: Callable
         workers, mp_context=multiprocessing.get_context("spawn")
     ) as pool:  # Delta's runtime forbids fork
         futures = [pool.submit(materialize_model, config_path, lake_root, name) for name in model_names]
+        runs = []
         for future in as_completed(futures):
-            progress(future.result())
+            runs.append(future.result())
+            progress(runs[-1].message)
     observe_registry(config_path, lake_root)
     review_all(config_path, lake_root, progress)
+    return runs
 
 
 def review_all(config_path: Path, lake_root: str | None, progress: Callable[[str], None]) -> None:
@@ -77,15 +94,18 @@ def _create_instance_storage() -> None:
 
 def materialize_model(
     config_path: Path, lake_root: str | None, model_name: str, instance: dg.DagsterInstance | None = None
-) -> str:
+) -> ModelRun:
     """Freeze bins, profile a fixed reference window's days, then run the nightly job for every day in order.
 
     Every reference window looks back in time, except a fixed window judging its own days: profiling its days
-    first makes every window complete, whatever its kind.
+    first makes every window complete, whatever its kind. When the lake has a staged label feed, each Monday
+    morning delivers the week's labels and one tick of the label sensor re-materializes the days they label;
+    each morning also notes which signals have fired so far.
     """
     started = time.perf_counter()
     defs = build_definitions(str(config_path), lake_root)
-    model = defs.resources["project"].load().model(model_name)
+    config = defs.resources["project"].load()
+    model = config.model(model_name)
     instance = instance or dg.DagsterInstance.get()
     keys = model_asset_keys(model.name)
     setup_jobs = [
@@ -101,9 +121,92 @@ def materialize_model(
     for day in model.reference.span() if model.reference.kind == "fixed" else []:
         _run(resolved, f"{model.name}_demo_profiles", day.isoformat(), instance)
     partitions = daily_partitions(model).get_partition_keys()
+    feed = LabelFeed(resolved, model, instance) if staged_label_feed(config, model.name) else None
+    run = ModelRun("")
     for key in partitions:
+        morning = date.fromisoformat(key) + timedelta(days=1)
+        if feed and morning.weekday() == LABEL_DELIVERY_WEEKDAY:
+            feed.deliver(config, datetime.combine(morning, clock(), UTC))
         _run(resolved, nightly_job_name(model), key, instance)
-    return f"{model.name}: {len(partitions)} daily partitions materialized in {time.perf_counter() - started:.0f} s"
+        for signal, day in first_alarms(config, model).items():
+            run.first_fired.setdefault(signal, (day, morning))
+    elapsed = time.perf_counter() - started
+    run.message = f"{model.name}: {len(partitions)} daily partitions materialized in {elapsed:.0f} s"
+    if feed:
+        run.message += f", {feed.deliveries} label deliveries re-materialized {feed.rematerialized} partitions"
+    return run
+
+
+class LabelFeed:
+    """The demo's weekly label deliveries, each answered by one tick of the model's label sensor."""
+
+    def __init__(self, defs: dg.Definitions, model: ModelSpec, instance: dg.DagsterInstance) -> None:
+        self.defs, self.model, self.instance = defs, model, instance
+        self.sensor = defs.resolve_sensor_def(f"{model.name}_label_sensor")
+        self.cursor: str | None = None
+        self.cursor = self._tick().cursor  # the first tick only notes where the label table stands
+        self.deliveries = self.rematerialized = 0
+
+    def _tick(self) -> dg.SensorResult:
+        context = dg.build_sensor_context(instance=self.instance, resources=self.defs.resources, cursor=self.cursor)
+        return self.sensor(context)
+
+    def deliver(self, config: ProjectConfig, until: datetime) -> None:
+        if not deliver_labels(config, self.model.name, until):
+            return
+        result = self._tick()
+        for request in result.run_requests:
+            _run(self.defs, self.sensor.job_name, request.partition_key, self.instance)
+        self.cursor = result.cursor
+        self.deliveries += 1
+        self.rematerialized += len(result.run_requests)
+
+
+WATCHED_COLUMNS = ("income", RECONSTRUCTION_ERROR, "score")
+
+
+def first_alarms(config: ProjectConfig, model: ModelSpec) -> dict[str, date]:
+    """The first day, after the baseline, on which each signal fired as the report tables stand now: drift of the
+    watched columns, and the accuracy alarms (estimate below the band, realized outside it, CUSUM, estimate
+    against realized)."""
+    after = pl.col("day") > model.baseline.end
+    report = (
+        delta.scan(lake_of(config).table(DRIFT_REPORT))
+        .filter((pl.col("model_name") == model.name) & pl.col("decisive") & (pl.col("verdict") == "drift") & after)
+        .filter(pl.col("column").is_in(WATCHED_COLUMNS))
+        .group_by("column")
+        .agg(pl.col("day").min())
+        .collect()
+    )
+    found = {f"drift of {column}": day for column, day in report.iter_rows()}
+    if model.performance is None:
+        return found
+    series = performance_series(config, model, model.start_date, date.max).filter(after)
+    alarms = {
+        "estimated accuracy (CBPE) below the band": pl.col("estimated") < pl.col("band_low"),
+        "realized accuracy outside the band": pl.col("outside_band"),
+        "CUSUM on realized accuracy": pl.col("cusum_alarm"),
+        "estimate off the realized accuracy": pl.col("estimation_alarm"),
+    }
+    for name, alarm in alarms.items():
+        days = series.filter(alarm.fill_null(False))["day"]
+        if days.len():
+            found[name] = days.min()
+    return found
+
+
+def first_fired_lines(runs: list[ModelRun]) -> list[str]:
+    """When each watched signal first fired: the day it judged, and the morning it became known."""
+    lines = []
+    for run in runs:
+        if not run.first_fired:
+            continue
+        lines.append(
+            f"\n{run.message.split(':')[0]}: when each signal first fired (day judged, known on the morning of)"
+        )
+        for signal, (day, known) in sorted(run.first_fired.items(), key=lambda item: item[1]):
+            lines.append(f"  {signal:<44} {day}  known {known}")
+    return lines
 
 
 def _run(defs: dg.Definitions, job_name: str, partition_key: str | None, instance: dg.DagsterInstance) -> None:

@@ -1,9 +1,11 @@
 """What changed, in order: releases and rollbacks, approvals and retirements, feature-definition and prompt
-changes, drift breaks and quarantine spikes — and, for each break, the release it most likely followed.
+changes, drift breaks, performance breaks and quarantine spikes — and, for each break, the release it most
+likely followed.
 
 A drift break is a column's first drift day after a week without drift. It is attributed from the first day of
 the warn-or-drift run that led to it, so a gradual drift is not blamed on a release that came after it began.
-A quarantine spike is a day whose quarantined share exceeds the model's blocked-share limit, or three times its
+A performance break is the first day of accuracy alarms (realized outside its band, or CUSUM) after a week
+without. A quarantine spike is a day whose quarantined share exceeds the model's blocked-share limit, or three times its
 median daily share with at least 10 rows quarantined. Day-level events are placed at the end of their day, so a
 release at noon comes before the drift it caused that day.
 """
@@ -25,6 +27,7 @@ LIKELY_WITHIN = timedelta(days=7)
 QUIET_DAYS = 7  # a column's drift "starts" on a drift day with no drift in the 7 days before it
 SPIKE_FACTOR = 3.0
 SPIKE_MIN_ROWS = 10
+DAY_LEVEL = ("drift_break", "performance_break", "quarantine_spike")  # placed at the end of their day
 CHANGE_SCHEMA: dict[str, pl.DataType] = {
     "at": pl.Datetime("us", "UTC"),
     "model_name": pl.String(),
@@ -117,6 +120,29 @@ def _drift_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: d
     return rows
 
 
+def _performance_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
+    if model.performance is None:
+        return []
+    series = steps.performance_series(config, model, model.start_date, until).filter(pl.col("day") > model.baseline.end)
+    alarmed = series.filter(pl.col("outside_band").fill_null(False) | pl.col("cusum_alarm").fill_null(False))
+    rows, last = [], None
+    for r in alarmed.iter_rows(named=True):
+        starts = last is None or (r["day"] - last).days > QUIET_DAYS
+        last = r["day"]
+        if not starts or r["day"] < since:
+            continue
+        alarms = ", ".join(name for name, on in (("band", r["outside_band"]), ("CUSUM", r["cusum_alarm"])) if on)
+        detail = (
+            f"accuracy alarms start ({alarms}): realized {r['realized']:.4f} on {r['n_labelled']} labels "
+            f"(coverage {r['label_coverage']:.0%}), estimated {r['estimated']:.4f}, band "
+            f"{r['band_low']:.4f}..{r['band_high']:.4f}"
+        )
+        change = _change(_end_of(r["day"]), model, "performance_break", "accuracy", detail)
+        change["abnormal_since"] = r["day"]
+        rows.append(change)
+    return rows
+
+
 def _quarantine_spikes(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
     days = steps.daily_guard_counts(config, model)
     if days.is_empty():
@@ -155,9 +181,9 @@ def _attribute(rows: list[dict], config: ProjectConfig, model: ModelSpec) -> Non
     trouble began: at the end of the spike's day, or at the end of the first abnormal day of the break."""
     ledger = models.releases(config, model.name)
     for row in rows:
-        if row["kind"] not in ("drift_break", "quarantine_spike"):
+        if row["kind"] not in DAY_LEVEL:
             continue
-        began = _end_of(row.pop("abnormal_since")) if row["kind"] == "drift_break" else row["at"]
+        began = _end_of(row.pop("abnormal_since")) if "abnormal_since" in row else row["at"]
         before = ledger.filter(pl.col("effective_at") <= began)
         if before.is_empty():
             row["followed_release"] = "no release before it"
@@ -178,6 +204,7 @@ def changes(config: ProjectConfig, since: date, until: date, model: str | None =
             *_lifecycle(config, spec),
             *_definition_changes(config, spec),
             *_drift_breaks(config, spec, since, until),
+            *_performance_breaks(config, spec, since, until),
             *_quarantine_spikes(config, spec, since, until),
         ]
         found = [r for r in found if start <= r["at"] < end]
@@ -189,7 +216,7 @@ def changes(config: ProjectConfig, since: date, until: date, model: str | None =
 def to_text(frame: pl.DataFrame) -> str:
     lines = []
     for r in frame.iter_rows(named=True):
-        day_level = r["kind"] in ("drift_break", "quarantine_spike")
+        day_level = r["kind"] in DAY_LEVEL
         when = r["at"].date().isoformat() + " (day)     " if day_level else r["at"].strftime("%Y-%m-%d %H:%M UTC")
         line = f"{when}  {r['model_name']:<20} {r['kind']:<19} {r['detail']}"
         lines.append(line + (f"\n{'':>60}-> {r['followed_release']}" if r["followed_release"] else ""))

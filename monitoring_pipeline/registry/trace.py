@@ -105,6 +105,7 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
         "guards": _guards(config, spec, prediction_id, day),
         "drift": _drift(config, spec, row, day),
         "label": _label(config, spec, prediction_id),
+        "performance": _performance(config, spec, day),
         "tickets": _tickets(config, spec, day),
         "report_runs": _runs(config, spec, day),
     }
@@ -177,6 +178,25 @@ def _label(config: ProjectConfig, spec: ModelSpec, prediction_id: str) -> dict[s
         return None
     labels = delta.scan(lake_of(config).table(spec.label_table)).filter(pl.col(ID) == prediction_id).collect()
     return _records(labels)[0] if labels.height else None
+
+
+def _performance(config: ProjectConfig, spec: ModelSpec, day: date) -> dict[str, Any] | None:
+    """The day's overall accuracy as last materialized: realized so far, estimated, coverage, band and alarms."""
+    if spec.performance is None:
+        return None
+    rows = steps.performance_series(config, spec, day, day)
+    return _records(rows.drop("model_name", "day", "model_version", "segment"))[0] if rows.height else None
+
+
+def _performance_line(found: dict[str, Any] | None) -> str:
+    if not found:
+        return "- no performance report for its day"
+    alarms = [name for name in ("outside_band", "cusum_alarm", "estimation_alarm") if found[name]]
+    return (
+        f"- {found['metric']}: realized {_number(found['realized'])} from {found['n_labelled']} labels "
+        f"(coverage {_number(found['label_coverage'], 3)}), estimated {_number(found['estimated'])}, band "
+        f"{_number(found['band_low'])}..{_number(found['band_high'])}; alarms: {', '.join(alarms) or 'none'}"
+    )
 
 
 def _tickets(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]] | str:
@@ -317,6 +337,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
         "## Label",
         f"- {result['label'] or 'not known yet'}",
+        "",
+        "## Performance on its day",
+        _performance_line(result["performance"]),
         "",
         "## Tickets covering its day",
         *_ticket_lines(result["tickets"]),

@@ -31,7 +31,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("e2e")
     config_path = write_short_config(folder, START, DAYS, baseline_days=14)
     config = load_config(config_path)
-    build_demo_lake(config, scale=0.5, progress=lambda _: None)
+    build_demo_lake(config, scale=0.5, progress=lambda _: None, label_feed=False)
     record_demo_registry(config, config_path, progress=lambda _: None)
     instance = dg.DagsterInstance.ephemeral()
     for model in config.models:

@@ -36,7 +36,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     raw["tickets"] = {"webhook": {"url": tracker.url, "format": "github", "timeout_seconds": 1, "max_attempts": 3}}
     config_path.write_text(yaml.safe_dump(raw))
     config = load_config(config_path)
-    build_demo_lake(config, scale=0.25, progress=lambda _: None)
+    build_demo_lake(config, scale=0.25, progress=lambda _: None, label_feed=False)
     instance = dg.DagsterInstance.ephemeral()
     for model in config.models:
         materialize_model(config_path, None, model, instance)

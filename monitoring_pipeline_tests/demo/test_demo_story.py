@@ -10,11 +10,13 @@ import yaml
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
+from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.demo.generator import demo_days
-from monitoring_pipeline.demo.lake import build_demo_lake
+from monitoring_pipeline.demo.lake import build_demo_lake, deliver_labels, staged_label_feed
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 from monitoring_pipeline.registry import audit_log
+from monitoring_pipeline.registry.changes import changes
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BURST_DAY = date(2026, 10, 6)
@@ -58,6 +60,35 @@ def test_gradual_income_drift_warns_then_drifts(verdicts: pl.DataFrame) -> None:
     assert drifted[-1] == date(2026, 10, 30)
 
 
+def test_joint_drift_raises_the_reconstruction_error_and_nothing_before_it(verdicts: pl.DataFrame) -> None:
+    raised = _days(verdicts, "credit_risk", RECONSTRUCTION_ERROR, "drift")
+    assert raised and raised[0] >= date(2026, 10, 1) and raised[-1] == date(2026, 10, 30)
+    assert not [d for d in _days(verdicts, "credit_risk", RECONSTRUCTION_ERROR, "warn") if d < date(2026, 10, 1)]
+    for follower in ("savings_balance", "monthly_expenses"):  # their own distributions never move
+        assert not _days(verdicts, "credit_risk", follower, "warn") + _days(verdicts, "credit_risk", follower, "drift")
+
+
+def test_silent_regression_is_seen_by_labels_not_by_scores(story: tuple[ProjectConfig, pl.DataFrame]) -> None:
+    config, _ = story
+    model = config.model("credit_risk")
+    staged = delta.scan(staged_label_feed(config, model.name)).select(pl.len()).collect().item()
+    assert deliver_labels(config, model.name, NOW) == staged and deliver_labels(config, model.name, NOW) == 0
+    days = demo_days()
+    series = pl.DataFrame([steps.performance_day(config, model, day, NOW).overall("accuracy") for day in days])
+    before = series.filter(pl.col("day").is_between(date(2026, 9, 22), date(2026, 9, 30)))
+    regressed = series.filter(pl.col("day").is_between(date(2026, 10, 9), date(2026, 10, 15)))  # before the release
+    assert before["outside_band"].not_().all() and regressed["outside_band"].sum() >= 2
+    assert regressed["realized"].mean() < before["realized"].mean() - 0.02
+    assert abs(regressed["estimated"].mean() - before["estimated"].mean()) < 0.005  # flat scores, flat estimate
+    assert regressed["estimation_alarm"].any()  # the estimate's own error gives the concept change away
+    cusum = steps.performance_series(config, model, days[0], days[-1]).filter(pl.col("cusum_alarm"))["day"]
+    band = series.filter(pl.col("outside_band").fill_null(False) & (pl.col("day") > model.baseline.end))["day"]
+    assert date(2026, 10, 1) < cusum.min() < band.min()  # the sequential detector speaks first
+    found = changes(config, date(2026, 9, 1), date(2026, 10, 30), model.name)
+    (start,) = found.filter(pl.col("kind") == "performance_break")["at"].dt.date().to_list()[:1]
+    assert start == cusum.min()  # `changes` places the break where the alarms start
+
+
 def test_category_mix_change_drifts_from_its_first_day(verdicts: pl.DataFrame) -> None:
     drifted = _days(verdicts, "credit_risk", "channel", "drift")
     assert drifted == [d for d in demo_days() if d >= date(2026, 10, 11)]
@@ -90,7 +121,7 @@ def test_guard_burst_is_quarantined_with_its_reasons(story: tuple[ProjectConfig,
 
 
 def test_quiet_columns_stay_quiet_every_day(verdicts: pl.DataFrame) -> None:
-    incident_columns = {"income", "channel", "score", "prediction", "prompt_version"} | {
+    incident_columns = {"income", RECONSTRUCTION_ERROR, "channel", "score", "prediction", "prompt_version"} | {
         "output_chars",
         "output_tokens",
         "json_depth",

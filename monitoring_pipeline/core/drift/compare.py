@@ -26,7 +26,7 @@ from monitoring_pipeline.core.drift.registry import (
     method_info,
     methods_for,
 )
-from monitoring_pipeline.core.profile import ColumnProfile, empty_profile
+from monitoring_pipeline.core.profile import ColumnProfile, empty_profile, merge
 
 
 class Status:
@@ -51,6 +51,7 @@ class DriftSettings:
     thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
     alpha: float = 0.05
     min_sample: int = 30
+    band_k: float | None = None  # learn thresholds from the reference days' own day-to-day noise (see noise_bands)
 
     def deciding(self, kind: ColumnKind) -> tuple[str, ...]:
         return self.decide_on or DEFAULT_DECIDING[kind]
@@ -273,6 +274,53 @@ def build_report(columns: list[ColumnDrift], settings: Mapping[str, DriftSetting
         verdict = _verdict(column, p_adj, settings[column.column].alpha)
         final.append(replace(column, verdict=verdict, p_value_adjusted=_finite_or_none(p_adj)))
     return DriftReport(tuple(final))
+
+
+MIN_BAND_DAYS = 3
+
+
+def noise_bands(
+    days: Mapping[object, Mapping[str, ColumnProfile]],
+    bins: Mapping[str, Bins],
+    roles: Mapping[str, str],
+    settings: Mapping[str, DriftSettings],
+) -> dict[str, dict[str, Thresholds]]:
+    """Thresholds learned from the reference window's own noise, for the columns with `band_k`: each reference
+    day is compared with the other reference days merged (leave one out), and a method's statistic over those
+    days gives warn = mean + (k - 1)·σ and drift = mean + k·σ. Needs MIN_BAND_DAYS reference days; a column
+    whose days vary a lot gets wide thresholds, a steady one narrow ones."""
+    banded = [c for c in bins if settings[c].band_k is not None]
+    if len(days) < MIN_BAND_DAYS or not banded:
+        return {}
+    values: dict[str, dict[str, list[float]]] = {c: {} for c in banded}
+    for left_out, current in days.items():
+        others = [profiles for day, profiles in days.items() if day != left_out]
+        for column in banded:
+            parts = [p[column] for p in others if column in p]
+            if not parts or column not in current:
+                continue
+            result = compare_column(
+                merge(parts, bins[column]), current[column], bins[column], roles[column], settings[column]
+            )
+            for r in result.results:
+                if r.value is not None and r.method not in DATA_QUALITY_METHODS:
+                    values[column].setdefault(r.method, []).append(r.value)
+    learned: dict[str, dict[str, Thresholds]] = {}
+    for column, by_method in values.items():
+        k = settings[column].band_k
+        for method, series in by_method.items():
+            if len(series) >= MIN_BAND_DAYS:
+                mean, std = float(np.mean(series)), float(np.std(series, ddof=1))
+                learned.setdefault(column, {})[method] = Thresholds(mean + (k - 1) * std, mean + k * std)
+    return learned
+
+
+def with_bands(settings: Mapping[str, DriftSettings], bands: Mapping[str, Mapping[str, Thresholds]]) -> dict:
+    """The settings with each banded column's learned thresholds in place of the fixed ones."""
+    return {
+        column: replace(s, thresholds={**s.thresholds, **bands[column]}) if column in bands else s
+        for column, s in settings.items()
+    }
 
 
 def compare_profiles(

@@ -1,0 +1,86 @@
+"""Drift thresholds learned from the reference days' own noise: a column whose level wanders from day to day
+raises fixed-threshold alarms on quiet days; with `band_k` it raises far fewer and still catches a real shift."""
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
+from monitoring_pipeline.io import delta
+
+DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(24)]
+BASELINE = DAYS[:14]
+SHIFTED = DAYS[-1]  # the level jumps by 1.5 (five times its usual day-to-day wander)
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def _config(root: Path, drift: dict) -> ProjectConfig:
+    window = {"start": BASELINE[0], "end": BASELINE[-1]}
+    model = {
+        "log_table": "logs/wander",
+        "start_date": DAYS[0],
+        "baseline": window,
+        "reference": {"kind": "fixed", **window},
+        "features": {"numeric": ["load"]},
+        "outputs": {"numeric": ["score"]},
+        "drift": {"defaults": drift},
+    }
+    return parse_config({"lake": {"root": str(root)}, "models": {"wander": model}})
+
+
+def _day(day: date, n: int = 3_000) -> pl.DataFrame:
+    rng = np.random.default_rng(day.toordinal())
+    level = rng.normal(0, 0.3) + (1.5 if day == SHIFTED else 0.0)
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    return pl.DataFrame(
+        {
+            "prediction_id": [f"w-{day}-{i}" for i in range(n)],
+            "model_name": "wander",
+            "model_version": "1",
+            "event_ts": [start + timedelta(seconds=25 * i) for i in range(n)],
+            "load": rng.normal(level, 1, n),
+            "score": rng.uniform(size=n),
+        }
+    )
+
+
+def _verdicts(root: Path, drift: dict) -> dict[date, str]:
+    config = _config(root, drift)
+    model = config.model("wander")
+    if not delta.exists(steps.log_table(config, model)):
+        delta.overwrite(steps.log_table(config, model), pl.concat([_day(d) for d in DAYS]))
+    steps.freeze_model_bins(config, model, NOW)
+    for day in DAYS:
+        steps.guard_day(config, model, day, NOW)
+        steps.profile_day(config, model, day)
+    verdicts = {}
+    for day in DAYS[len(BASELINE) :]:
+        frame = steps.drift_day(config, model, day).frame
+        verdicts[day] = frame.filter(pl.col("column") == "load")["verdict"][0]
+    return verdicts
+
+
+def test_a_band_quiets_a_wandering_column_and_still_sees_a_real_shift(tmp_path: Path) -> None:
+    fixed = _verdicts(tmp_path / "lake", {})
+    banded = _verdicts(tmp_path / "lake", {"band_k": 3})
+    quiet_days = [d for d in fixed if d != SHIFTED]
+
+    def count(verdicts: dict[date, str], *kinds: str) -> int:
+        return sum(verdicts[d] in kinds for d in quiet_days)
+
+    assert count(fixed, "drift") >= 3  # fixed thresholds cry wolf on the column's ordinary wander
+    assert count(banded, "drift") <= 1 and count(banded, "warn", "drift") < count(fixed, "warn", "drift")
+    assert fixed[SHIFTED] == banded[SHIFTED] == "drift"
+    config = _config(tmp_path / "lake", {"band_k": 3})
+    report = steps.drift_day(config, config.model("wander"), SHIFTED)
+    psi = report.frame.filter((pl.col("column") == "load") & (pl.col("method") == "psi"))
+    assert psi["threshold"][0] != 0.25  # the learned threshold, not the fixed default
+
+
+def test_band_k_must_exceed_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"models.wander.drift.defaults.band_k: expected a number above 1"):
+        _config(tmp_path, {"band_k": 1})
