@@ -39,7 +39,8 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 class ModelRun:
     """What one model's run reports back: a line for the log, and when each watched signal first fired."""
 
-    message: str
+    model_name: str
+    message: str = ""
     first_fired: dict[str, tuple[date, date]] = field(default_factory=dict)  # signal -> (day judged, known on)
 
 
@@ -122,7 +123,7 @@ def materialize_model(
         _run(resolved, f"{model.name}_demo_profiles", day.isoformat(), instance)
     partitions = daily_partitions(model).get_partition_keys()
     feed = LabelFeed(resolved, model, instance) if staged_label_feed(config, model.name) else None
-    run = ModelRun("")
+    run = ModelRun(model.name)
     for key in partitions:
         morning = date.fromisoformat(key) + timedelta(days=1)
         if feed and morning.weekday() == LABEL_DELIVERY_WEEKDAY:
@@ -162,7 +163,7 @@ class LabelFeed:
         self.rematerialized += len(result.run_requests)
 
 
-WATCHED_COLUMNS = ("income", RECONSTRUCTION_ERROR, "score")
+WATCHED_COLUMNS = ("income", RECONSTRUCTION_ERROR, "score")  # the silent regression's inputs and the output
 
 
 def first_alarms(config: ProjectConfig, model: ModelSpec) -> dict[str, date]:
@@ -201,9 +202,7 @@ def first_fired_lines(runs: list[ModelRun]) -> list[str]:
     for run in runs:
         if not run.first_fired:
             continue
-        lines.append(
-            f"\n{run.message.split(':')[0]}: when each signal first fired (day judged, known on the morning of)"
-        )
+        lines.append(f"\n{run.model_name}: when each signal first fired (day judged, known on the morning of)")
         for signal, (day, known) in sorted(run.first_fired.items(), key=lambda item: item[1]):
             lines.append(f"  {signal:<44} {day}  known {known}")
     return lines
