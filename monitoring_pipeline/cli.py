@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -133,6 +134,21 @@ def cmd_quarantine_release(args: argparse.Namespace) -> int:
     )
 
 
+# -- report ------------------------------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.viz.report import report_html
+
+    config = _config(args)
+    model = config.model(args.model)
+    _progress(f"building the report of {model.name} for the {args.days} days to {args.date}")
+    text = report_html(config, model, args.date, args.days, _progress)
+    Path(args.out).write_text(text, encoding="utf-8")
+    _progress(f"wrote {args.out} ({len(text.encode()) / 1e6:.2f} MB)")
+    return 0
+
+
 # -- demo --------------------------------------------------------------------------------------------------------
 
 
@@ -180,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--reference", required=True, help="Parquet file or Delta table path/URI")
     drift.add_argument("--current", required=True, help="Parquet file or Delta table path/URI")
     drift.add_argument("--features", help="comma-separated columns (default: every column both share)")
-    drift.add_argument("--format", choices=["json", "table"], default="table")
+    drift.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
     drift.add_argument("--output", help="write to this file instead of standard output")
     drift.set_defaults(run=cmd_drift)
 
@@ -210,12 +226,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--reason 'ANSI colour codes are allowed in this channel'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    release.add_argument("prediction_id")
+    release.add_argument("prediction_id", help="the quarantined prediction's id")
     release.add_argument("--reason", required=True, help="why this is a false positive")
     release.add_argument("--by", help="who releases it (default: the current user)")
     release.add_argument("--model", help="the model (default: search every model's quarantine)")
     _config_options(release)
     release.set_defaults(run=cmd_quarantine_release)
+
+    report = commands.add_parser(
+        "report",
+        help="write one self-contained HTML report of a model's window (pictures, drift, guards, performance)",
+        description="One HTML file with no external script, font or image: the drift heatmap of the window, the "
+        "day's worst-drifting columns against their reference and its drift table, output trends, guard failure "
+        "rates by rule, realized and estimated accuracy, the releases in the window and the open tickets. "
+        "Attach it to a ticket or send it to an auditor; it opens offline.",
+        epilog="example: monitoring-pipeline report --model credit_risk --date 2026-10-30 --days 60 "
+        "--out credit_risk-2026-10-30.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("--model", required=True, help="the model, as named in the config")
+    report.add_argument("--date", required=True, type=date.fromisoformat, help="the last day of the window, YYYY-MM-DD")
+    report.add_argument("--days", type=int, default=28, help="how many days the window spans (default 28)")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    _config_options(report)
+    report.set_defaults(run=cmd_report)
 
     from monitoring_pipeline.cli_registry import add_commands
 

@@ -474,7 +474,7 @@ def add_commands(
     changes.add_argument("--since", required=True, type=date.fromisoformat, help="first day, YYYY-MM-DD")
     changes.add_argument("--until", required=True, type=date.fromisoformat, help="last day, YYYY-MM-DD (inclusive)")
     changes.add_argument("--model", help="one model (default: every model)")
-    changes.add_argument("--format", choices=["text", "json"], default="text")
+    changes.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
     config_options(changes)
     changes.set_defaults(run=_refusing(cmd_changes))
 
@@ -487,9 +487,11 @@ def add_commands(
         epilog="example: monitoring-pipeline trace cr-20261020-000000042 --format markdown",
         formatter_class=EXAMPLE,
     )
-    trace.add_argument("prediction_id")
+    trace.add_argument("prediction_id", help="the prediction's id, as logged")
     trace.add_argument("--model", help="look only in this model's log (default: every model)")
-    trace.add_argument("--format", choices=["json", "markdown"], default="markdown")
+    trace.add_argument(
+        "--format", choices=["json", "markdown"], default="markdown", help="output format (default markdown)"
+    )
     config_options(trace)
     trace.set_defaults(run=_refusing(cmd_trace))
 
@@ -540,8 +542,8 @@ def _add_models(commands: argparse._SubParsersAction, config_options: Callable) 
         "'2026-09-21'\" --parent 1.0",
         formatter_class=EXAMPLE,
     )
-    register.add_argument("name")
-    register.add_argument("version")
+    register.add_argument("name", help="the model's name")
+    register.add_argument("version", help="the model version, as logged in model_version")
     register.add_argument("--artifact", required=True, help="the model file")
     register.add_argument("--train-table", required=True, help="a lake table name, e.g. logs/credit_risk")
     register.add_argument("--train-filter", help="the slice, e.g. \"event_date <= '2026-09-21'\"")
@@ -558,8 +560,8 @@ def _add_models(commands: argparse._SubParsersAction, config_options: Callable) 
         "--metric brier=0.12",
         formatter_class=EXAMPLE,
     )
-    evaluate.add_argument("name")
-    evaluate.add_argument("version")
+    evaluate.add_argument("name", help="the model's name")
+    evaluate.add_argument("version", help="the model version, as logged in model_version")
     evaluate.add_argument("--eval-name", required=True, help="a name for this evaluation, e.g. holdout")
     evaluate.add_argument("--eval-table", required=True, help="a lake table name")
     evaluate.add_argument("--eval-filter", help="the eval slice, same syntax as --train-filter")
@@ -574,8 +576,8 @@ def _add_models(commands: argparse._SubParsersAction, config_options: Callable) 
         epilog="example: monitoring-pipeline models approve credit_risk 1.1 --reason 'holdout AUC +0.02' --by bob",
         formatter_class=EXAMPLE,
     )
-    approve.add_argument("name")
-    approve.add_argument("version")
+    approve.add_argument("name", help="the model's name")
+    approve.add_argument("version", help="the model version, as logged in model_version")
     _registry_options(approve)
     config_options(approve)
     approve.set_defaults(run=_refusing(cmd_models_approve))
@@ -593,8 +595,8 @@ def _add_models(commands: argparse._SubParsersAction, config_options: Callable) 
             + " --reason 'see ticket 12'",
             formatter_class=EXAMPLE,
         )
-        parser.add_argument("name")
-        parser.add_argument("version")
+        parser.add_argument("name", help="the model's name")
+        parser.add_argument("version", help="the model version, as logged in model_version")
         parser.add_argument("--prompt", type=int, help="the approved prompt template version it runs with")
         parser.add_argument(
             "--effective-at", type=utc_time, help="when it took effect (default: now; both times are kept)"
@@ -609,8 +611,8 @@ def _add_models(commands: argparse._SubParsersAction, config_options: Callable) 
         epilog="example: monitoring-pipeline models retire credit_risk 1.0 --reason 'superseded by 1.1'",
         formatter_class=EXAMPLE,
     )
-    retire.add_argument("name")
-    retire.add_argument("version")
+    retire.add_argument("name", help="the model's name")
+    retire.add_argument("version", help="the model version, as logged in model_version")
     _registry_options(retire)
     config_options(retire)
     retire.set_defaults(run=_refusing(cmd_models_retire))
@@ -621,8 +623,8 @@ def _add_models(commands: argparse._SubParsersAction, config_options: Callable) 
         epilog="example: monitoring-pipeline models verify credit_risk 1.1",
         formatter_class=EXAMPLE,
     )
-    verify.add_argument("name")
-    verify.add_argument("version")
+    verify.add_argument("name", help="the model's name")
+    verify.add_argument("version", help="the model version, as logged in model_version")
     config_options(verify)
     verify.set_defaults(run=_refusing(cmd_models_verify))
 
@@ -632,7 +634,7 @@ def _add_models(commands: argparse._SubParsersAction, config_options: Callable) 
         epilog="example: monitoring-pipeline models history credit_risk",
         formatter_class=EXAMPLE,
     )
-    history.add_argument("name")
+    history.add_argument("name", help="the model's name")
     config_options(history)
     history.set_defaults(run=_refusing(cmd_models_history))
 
@@ -678,8 +680,8 @@ def _add_definitions(commands: argparse._SubParsersAction, config_options: Calla
         )
     else:
         propose.add_argument("--template-file", help="the template text")
-    propose.add_argument("--description")
-    propose.add_argument("--owner")
+    propose.add_argument("--description", help="what it is, for the people who read it (default: the latest's)")
+    propose.add_argument("--owner", help="who answers for it (default: the latest's)")
     _registry_options(propose)
 
     approve = add(
@@ -688,7 +690,7 @@ def _add_definitions(commands: argparse._SubParsersAction, config_options: Calla
         f"approve {'income' if feature else 'support_summarizer'} 2 --reason 'reviewed' --by bob",
         cmd_definitions_approve,
     )
-    approve.add_argument("version", type=int)
+    approve.add_argument("version", type=int, help="the proposed version to approve")
     approve.add_argument("--effective-at", type=utc_time, help="active from (default: now; both times are kept)")
     _registry_options(approve)
 
@@ -704,8 +706,8 @@ def _add_definitions(commands: argparse._SubParsersAction, config_options: Calla
         "diff " + ("income 1 2" if feature else "support_summarizer 1 2"),
         cmd_definitions_diff,
     )
-    diff.add_argument("old", type=int)
-    diff.add_argument("new", type=int)
+    diff.add_argument("old", type=int, help="the older version")
+    diff.add_argument("new", type=int, help="the newer version")
     add("list", "the active versions", "list --model credit_risk", cmd_definitions_list)
     if feature:
         rollback = add(
@@ -727,8 +729,8 @@ def _add_tickets(commands: argparse._SubParsersAction, config_options: Callable)
         epilog="example: monitoring-pipeline tickets list --status open",
         formatter_class=EXAMPLE,
     )
-    listing.add_argument("--model")
-    listing.add_argument("--status", choices=["open", "acknowledged", "resolved"])
+    listing.add_argument("--model", help="only this model's tickets")
+    listing.add_argument("--status", choices=["open", "acknowledged", "resolved"], help="only tickets in this state")
     config_options(listing)
     listing.set_defaults(run=_refusing(cmd_tickets_list))
     for action, help_text, run in (
@@ -743,7 +745,7 @@ def _add_tickets(commands: argparse._SubParsersAction, config_options: Callable)
             epilog=f"example: monitoring-pipeline tickets {action} credit_risk:feature_drift:2026-10-12"
             + (" --reason 'retrained as 1.2'" if action == "resolve" else ""),
         )
-        parser.add_argument("ticket_id")
+        parser.add_argument("ticket_id", help="model:signal:first day, as `tickets list` shows")
         if action != "show":
             _registry_options(parser, reason=action == "resolve")
         config_options(parser)

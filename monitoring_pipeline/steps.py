@@ -482,6 +482,39 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     return DayDrift(report, frame, expected, found, read_versions, active_versions, written)
 
 
+@dataclass(frozen=True)
+class WorstDrift:
+    """A day's most drifting columns (decisive report rows with a warn or drift verdict, one per column, largest
+    value/threshold first, as `drift_size`), with the merged reference and current profiles to picture them."""
+
+    ranked: pl.DataFrame
+    reference: dict[str, Any]
+    current: dict[str, Any]
+    bins: dict[str, Bins]
+
+
+def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[str, ...], limit: int) -> WorstDrift:
+    ranked = (
+        delta.scan(lake_of(config).table(DRIFT_REPORT))
+        .filter((pl.col("model_name") == model.name) & (pl.col("day") == day) & pl.col("decisive"))
+        .filter(pl.col("role").is_in(roles))
+        .filter(pl.col("verdict").is_in(["drift", "warn"]) & pl.col("threshold").is_not_null())
+        .with_columns((pl.col("value") / pl.col("threshold")).alias("drift_size"))
+        .sort("drift_size", descending=True)
+        .unique("column", keep="first", maintain_order=True)
+        .head(limit)
+        .collect()
+    )
+    if ranked.is_empty():
+        return WorstDrift(ranked, {}, {}, {})
+    bins, bins_version = load_model_bins(config, model)
+    profiles = read_profiles(config, model, [*reference_days(model, day), day]).filter(
+        pl.col("bins_version") == bins_version
+    )
+    reference = merge_rows(profiles.filter(pl.col("day") != day), bins)
+    return WorstDrift(ranked, reference, merge_rows(profiles.filter(pl.col("day") == day), bins), bins)
+
+
 # -- performance -------------------------------------------------------------------------------------------------
 
 PERFORMANCE = "reports/performance"

@@ -31,3 +31,14 @@ def demo_config(tmp_path: Path) -> ProjectConfig:
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     raw["lake"]["root"] = str(tmp_path / "lake")
     return parse_config(raw)
+
+
+@pytest.fixture(autouse=True)
+def _forget_dagster_state_storage():
+    """Dagster keeps the last instance's defs-state storage in a context variable, holding a weak reference to
+    that instance; once a test's instance is gone, the next Definitions load in another test fails ("undefined
+    DagsterInstance weakref"). Each test starts without it."""
+    yield
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)

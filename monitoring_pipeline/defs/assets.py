@@ -16,6 +16,7 @@ from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import audit_log, definitions
+from monitoring_pipeline.viz import report as viz
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
 BLOCKED_SHARE_CHECK = "blocked_share_within_limit"
@@ -75,6 +76,10 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     keys = model_asset_keys(model.name)
     partitions = daily_partitions(model)
     group = model.name
+
+    def window(day: date) -> list[date]:
+        """The trailing days the UI's pictures show."""
+        return viz.window(day, viz.TRAILING_DAYS, model)
 
     @dg.asset(
         key=keys["reference_bins"],
@@ -199,8 +204,10 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             result.written,
             counts | {"released": len(result.released), "log_delta_version": result.log.log_version},
         )
+        rates = viz.trend_markdown("guard failure rate by rule", viz.guard_failure_rates(config, spec, window(day)))
         for name in guard_outputs:
-            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata | {"audit_seq": seq})
+            pictures = {"failure_rates": dg.MetadataValue.md(rates)} if name == "guard_verdicts" else {}
+            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata | pictures | {"audit_seq": seq})
         stored_validated, stored_quarantined = result.stored
         yield dg.AssetCheckResult(
             asset_key=keys["validated_predictions"],
@@ -240,8 +247,12 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         name=f"{model.name}__profiles",
     )
     def profiles(context: dg.AssetExecutionContext, project: ProjectResource):
-        config = project.load()
-        result = steps.profile_day(config, config.model(model.name), day_of(context))
+        config, day = project.load(), day_of(context)
+        spec = config.model(model.name)
+        result = steps.profile_day(config, spec, day)
+        trends = viz.trend_markdown(
+            "daily mean of each output", viz.daily_means(config, spec, window(day), OUTPUT_ROLES)
+        )
         seq = _audit(
             context,
             project,
@@ -264,6 +275,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                     "model_versions": sorted({v for v in rows["model_version"].to_list() if v}),
                     "bins_version": result.bins_version,
                     "feature_definitions": dg.MetadataValue.json(result.definition_versions),
+                    **({"trends": dg.MetadataValue.md(trends)} if key == keys["output_profiles"] else {}),
                     "audit_seq": seq,
                 },
             )
@@ -308,6 +320,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "drifted": dg.MetadataValue.json(drifted),
                 "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
                 "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.frame)),
+                "pictures": dg.MetadataValue.md(viz.drift_markdown(config, config.model(model.name), day_of(context))),
                 "reference": model.reference.describe(),
                 "reference_days_found": len(result.reference_days_found),
                 "profile_delta_versions": result.profile_versions,
@@ -359,6 +372,9 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "outside_band": bool(accuracy.get("outside_band")),
                 "cusum_alarm": bool(cusum),
                 "label_delta_version": result.label_version,
+                "accuracy_chart": dg.MetadataValue.md(
+                    viz.performance_markdown(viz.performance_picture(config, config.model(model.name), window(day)))
+                ),
                 "audit_seq": seq,
             },
             data_version=dg.DataVersion(f"labels-v{result.label_version}"),

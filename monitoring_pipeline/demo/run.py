@@ -32,6 +32,7 @@ from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline.registry.tickets import read_tickets
 from monitoring_pipeline.steps import DRIFT_REPORT, performance_series, quarantine_table
 
+PROGRESS_EVERY = 10  # days between the workers' progress lines
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -52,7 +53,7 @@ def materialize_all(config_path: Path, lake_root: str | None, progress: Callable
     with ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn")
     ) as pool:  # Delta's runtime forbids fork
-        futures = [pool.submit(materialize_model, config_path, lake_root, name) for name in model_names]
+        futures = [pool.submit(materialize_model, config_path, lake_root, name, None, progress) for name in model_names]
         runs = []
         for future in as_completed(futures):
             runs.append(future.result())
@@ -94,7 +95,11 @@ def _create_instance_storage() -> None:
 
 
 def materialize_model(
-    config_path: Path, lake_root: str | None, model_name: str, instance: dg.DagsterInstance | None = None
+    config_path: Path,
+    lake_root: str | None,
+    model_name: str,
+    instance: dg.DagsterInstance | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ModelRun:
     """Freeze bins, profile a fixed reference window's days, then run the nightly job for every day in order.
 
@@ -124,13 +129,15 @@ def materialize_model(
     partitions = daily_partitions(model).get_partition_keys()
     feed = LabelFeed(resolved, model, instance) if staged_label_feed(config, model.name) else None
     run = ModelRun(model.name)
-    for key in partitions:
+    for done, key in enumerate(partitions, start=1):
         morning = date.fromisoformat(key) + timedelta(days=1)
         if feed and morning.weekday() == LABEL_DELIVERY_WEEKDAY:
             feed.deliver(config, datetime.combine(morning, clock(), UTC))
         _run(resolved, nightly_job_name(model), key, instance)
         for signal, day in first_alarms(config, model).items():
             run.first_fired.setdefault(signal, (day, morning))
+        if progress and done % PROGRESS_EVERY == 0 and done < len(partitions):
+            progress(f"{model.name}: {done} of {len(partitions)} days materialized")
     elapsed = time.perf_counter() - started
     run.message = f"{model.name}: {len(partitions)} daily partitions materialized in {elapsed:.0f} s"
     if feed:

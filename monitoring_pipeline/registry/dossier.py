@@ -18,7 +18,7 @@ from monitoring_pipeline import steps
 from monitoring_pipeline.core.bins import CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
-from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
+from monitoring_pipeline.core.profile import ColumnProfile
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import models, tickets
 from monitoring_pipeline.registry.audit_log import lake_of, latest_entries
@@ -55,26 +55,7 @@ def _distribution(profile: ColumnProfile | None, bins: Any, role: str) -> dict[s
 
 
 def _drifting(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[str, ...]) -> list[dict[str, Any]]:
-    table = lake_of(config).table(steps.DRIFT_REPORT)
-    report = (
-        delta.scan(table)
-        .filter((pl.col("model_name") == model.name) & (pl.col("day") == day) & pl.col("decisive"))
-        .filter(pl.col("role").is_in(roles))
-        .filter(pl.col("verdict").is_in(["drift", "warn"]) & pl.col("threshold").is_not_null())
-        .with_columns((pl.col("value") / pl.col("threshold")).alias("drift_size"))
-        .sort("drift_size", descending=True)
-        .unique("column", keep="first", maintain_order=True)
-        .head(TOP_COLUMNS)
-        .collect()
-    )
-    if report.is_empty():
-        return []
-    bins, bins_version = steps.load_model_bins(config, model)
-    profiles = steps.read_profiles(config, model, [*steps.reference_days(model, day), day]).filter(
-        pl.col("bins_version") == bins_version
-    )
-    reference = merge_rows(profiles.filter(pl.col("day") != day), bins)
-    current = merge_rows(profiles.filter(pl.col("day") == day), bins)
+    worst = steps.worst_drift(config, model, day, roles, TOP_COLUMNS)
     return [
         {
             "column": r["column"],
@@ -84,10 +65,10 @@ def _drifting(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[s
             "value": r["value"],
             "threshold": r["threshold"],
             "drift_size": round(r["drift_size"], 3),
-            "reference": _distribution(reference.get(r["column"]), bins.get(r["column"]), r["role"]),
-            "current": _distribution(current.get(r["column"]), bins.get(r["column"]), r["role"]),
+            "reference": _distribution(worst.reference.get(r["column"]), worst.bins.get(r["column"]), r["role"]),
+            "current": _distribution(worst.current.get(r["column"]), worst.bins.get(r["column"]), r["role"]),
         }
-        for r in report.iter_rows(named=True)
+        for r in worst.ranked.iter_rows(named=True)
     ]
 
 

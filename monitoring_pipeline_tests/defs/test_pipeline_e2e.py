@@ -1,5 +1,6 @@
 """One full materialization of every asset through Dagster on a temp lake, then what a user checks."""
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from monitoring_pipeline import steps
+from monitoring_pipeline.cli import main
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.demo.registry import record_demo_registry
@@ -307,3 +309,22 @@ def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
     assert metadata["realized"] == pytest.approx(
         after_baseline.filter(pl.col("day") == date(2026, 10, 12))["realized"][0]
     )
+
+
+def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offline_file(lake, tmp_path) -> None:
+    config_path, _, instance = lake
+    pictures = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-12")["pictures"]
+    assert pictures.count("](data:image/png;base64,") == 2  # the worst columns and the verdict heatmap
+    trends = _metadata(instance, ["support_summarizer", "output_profiles"], "2026-10-12")["trends"]
+    assert "](data:image/png;base64," in trends
+    assert (
+        "](data:image/png;base64,"
+        in _metadata(instance, ["credit_risk", "performance"], "2026-10-12")["accuracy_chart"]
+    )
+    out = tmp_path / "report.html"
+    argv = ["report", "--model", "support_summarizer", "--date", "2026-10-16", "--days", "22", "--out", str(out)]
+    assert main([*argv, "--config", str(config_path)]) == 0
+    text = out.read_text()
+    assert text.count("<svg") >= 3 and out.stat().st_size < 3_000_000  # heatmap, outputs, guards (no drift yet)
+    assert not re.search(r"""(src|href)=["']https?:""", text)  # nothing to fetch: no script, font or image link
+    assert "support_summarizer: monitoring report for 2026-10-16" in text

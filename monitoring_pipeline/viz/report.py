@@ -1,0 +1,303 @@
+"""What people look at: the pictures of a model's day (for the Dagster UI's metadata) and the self-contained HTML
+report of a window (`monitoring-pipeline report`). Reads the report tables through `steps` and the registry,
+draws with `viz.plots`; the HTML has no external script, stylesheet, font or image.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.registry import models
+from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.registry.tickets import read_tickets
+from monitoring_pipeline.viz import plots
+
+TRAILING_DAYS = 28  # the window the UI's pictures look back over
+WORST_COLUMNS = 3
+Series = dict[str, tuple[list[date], list[float | None]]]
+
+
+def window(day: date, days: int, model: ModelSpec) -> list[date]:
+    """The `days` days ending with `day`, from the model's first day on."""
+    return [d for d in (day - timedelta(days=i) for i in range(days - 1, -1, -1)) if d >= model.start_date]
+
+
+# -- data ----------------------------------------------------------------------------------------------------------
+
+
+def verdict_grid(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> dict[str, dict[date, str]]:
+    """column -> day -> verdict, for the model's input and output columns."""
+    table = lake_of(config).table(steps.DRIFT_REPORT)
+    if not delta.exists(table):
+        return {}
+    rows = (
+        delta.scan(table)
+        .filter((pl.col("model_name") == model.name) & pl.col("day").is_in(list(days)) & pl.col("decisive"))
+        .filter(pl.col("role").is_in([*INPUT_ROLES, *OUTPUT_ROLES]))
+        .select("column", "day", "verdict")
+        .unique()
+        .collect()
+    )
+    grid: dict[str, dict[date, str]] = {}
+    for column, day, verdict in rows.iter_rows():
+        grid.setdefault(column, {})[day] = verdict
+    return grid
+
+
+def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], roles: tuple[str, ...]) -> Series:
+    """Per numeric column of `roles`: its mean per day over every model version (from the stored profiles)."""
+    rows = (
+        steps.read_profiles(config, model, list(days))
+        .filter(pl.col("role").is_in(roles) & pl.col("mean").is_not_null() & (pl.col("n_valid") > 0))
+        .group_by("column", "day")
+        .agg(((pl.col("mean") * pl.col("n_valid")).sum() / pl.col("n_valid").sum()).alias("mean"))
+        .sort("column", "day")
+    )
+    return {column: (part["day"].to_list(), part["mean"].to_list()) for (column,), part in rows.group_by("column")}
+
+
+def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> Series:
+    """Per guard rule: the share of the day's contract-valid rows it failed."""
+    table = lake_of(config).table(steps.GUARD_VERDICTS)
+    counts = steps.daily_guard_counts(config, model, min(days), max(days))
+    if not delta.exists(table) or counts.is_empty():
+        return {}
+    totals = counts.select("day", (pl.col("validated") + pl.col("quarantined")).alias("rows"))
+    failures = (
+        delta.scan(table)
+        .filter((pl.col("model_name") == model.name) & pl.col("day").is_in(list(days)))
+        .group_by("rule_id", "day")
+        .len()
+        .collect()
+    )
+    rules = [rule.id for rule in model.guards.rules]
+    grid = totals.join(pl.DataFrame({"rule_id": rules}), how="cross").join(failures, on=["rule_id", "day"], how="left")
+    rates = grid.with_columns((pl.col("len").fill_null(0) / pl.col("rows")).alias("rate")).sort("rule_id", "day")
+    return {rule: (part["day"].to_list(), part["rate"].to_list()) for (rule,), part in rates.group_by("rule_id")}
+
+
+@dataclass(frozen=True)
+class PerformancePicture:
+    series: Series
+    band: tuple[float, float] | None
+    marks: dict[str, list[date]]
+    table: pl.DataFrame
+
+
+def performance_picture(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> PerformancePicture | None:
+    if model.performance is None:
+        return None
+    rows = steps.performance_series(config, model, min(days), max(days)).sort("day")
+    if rows.is_empty():
+        return None
+    days_, banded = rows["day"].to_list(), rows.filter(pl.col("band_low").is_not_null())
+    band = (banded["band_low"][-1], banded["band_high"][-1]) if banded.height else None
+    return PerformancePicture(
+        {"realized": (days_, rows["realized"].to_list()), "estimated (CBPE)": (days_, rows["estimated"].to_list())},
+        band,
+        {
+            "outside band": rows.filter(pl.col("outside_band").fill_null(False))["day"].to_list(),
+            "CUSUM alarm": rows.filter(pl.col("cusum_alarm").fill_null(False))["day"].to_list(),
+        },
+        rows.select(
+            "day", "realized", "estimated", "label_coverage", "band_low", "band_high", "outside_band", "cusum_alarm"
+        ),
+    )
+
+
+def worst_overlays(config: ProjectConfig, model: ModelSpec, day: date, encode: Callable) -> str | None:
+    worst = steps.worst_drift(config, model, day, (*INPUT_ROLES, *OUTPUT_ROLES), WORST_COLUMNS)
+    panels = [
+        (
+            r["column"],
+            f"{r['verdict']}: {r['method']} {r['value']:.3g} (threshold {r['threshold']:.3g})",
+            worst.reference[r["column"]],
+            worst.current[r["column"]],
+            worst.bins[r["column"]],
+        )
+        for r in worst.ranked.iter_rows(named=True)
+        if r["column"] in worst.reference and r["column"] in worst.current
+    ]
+    return encode(plots.distribution_overlays(panels)) if panels else None
+
+
+# -- the Dagster UI's pictures --------------------------------------------------------------------------------------
+
+
+def _image(uri: str | None, alt: str) -> list[str]:
+    return [f"![{alt}]({uri})", ""] if uri else []
+
+
+def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date) -> str:
+    """The worst-drifting columns against their reference, and the columns x days verdict heatmap."""
+    days = window(day, TRAILING_DAYS, model)
+    grid = verdict_grid(config, model, days)
+    heatmap = plots.to_png_uri(plots.drift_heatmap(grid, days, f"verdicts, {days[0]} .. {day}")) if grid else None
+    return "\n".join(
+        [
+            f"### {model.name}: drift on {day}",
+            "",
+            *_image(worst_overlays(config, model, day, plots.to_png_uri), "worst-drifting columns"),
+            *_image(heatmap, "drift heatmap"),
+        ]
+    )
+
+
+def trend_markdown(title: str, series: Series) -> str:
+    """Small multiples of daily series (one panel per name)."""
+    if not series:
+        return f"### {title}\n\nnothing to show yet"
+    return f"### {title}\n\n![{title}]({plots.to_png_uri(plots.trend_panels(series, title))})"
+
+
+def performance_markdown(picture: PerformancePicture | None) -> str:
+    if picture is None:
+        return "### performance\n\nnothing to show yet"
+    figure = plots.daily_lines(
+        picture.series, "accuracy: realized vs estimated", "accuracy", picture.band, picture.marks
+    )
+    return f"### accuracy\n\n![accuracy]({plots.to_png_uri(figure)})"
+
+
+# -- the HTML report ------------------------------------------------------------------------------------------------
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222}
+h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:left}
+th{background:#f5f5f5}.drift{color:#b52b27;font-weight:600}.warn{color:#a66f00}.muted{color:#777}
+figure{margin:8px 0}svg{max-width:100%;height:auto}
+"""
+
+
+def _table(frame: pl.DataFrame, classes: str = "") -> str:
+    if frame.is_empty():
+        return '<p class="muted">none</p>'
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    body = []
+    for row in frame.iter_rows():
+        cells = []
+        for value in row:
+            text = f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
+            css = f' class="{text}"' if text in ("drift", "warn") else ""
+            cells.append(f"<td{css}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="{classes}"><tr>{head}</tr>{"".join(body)}</table>'
+
+
+def _figure(svg: str | None, caption: str) -> str:
+    if not svg:
+        return f'<p class="muted">{html.escape(caption)}: nothing to show</p>'
+    return f"<figure>{svg}<figcaption class='muted'>{html.escape(caption)}</figcaption></figure>"
+
+
+def _drift_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
+    table = lake_of(config).table(steps.DRIFT_REPORT)
+    if not delta.exists(table):
+        return pl.DataFrame()
+    return (
+        delta.scan(table)
+        .filter((pl.col("model_name") == model.name) & (pl.col("day") == day) & pl.col("decisive"))
+        .select("column", "role", "method", "value", "threshold", "p_value_adjusted", "verdict", "n_current")
+        .with_columns(
+            pl.col("verdict").replace_strict({"drift": 0, "warn": 1}, default=2, return_dtype=pl.Int8).alias("order")
+        )
+        .sort("order", "column", "method")
+        .drop("order")
+        .collect()
+    )
+
+
+def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, progress: Callable = print) -> str:
+    """One self-contained HTML file: the window's drift heatmap, the day's worst columns and drift table, output
+    trends, guard failure rates, performance, the releases in the window and the open tickets."""
+    span = window(day, days, model)
+    progress(f"drift verdicts for {len(span)} days")
+    grid = verdict_grid(config, model, span)
+    sections = [
+        f"<h1>{html.escape(model.name)}: monitoring report for {day}</h1>",
+        f'<p class="muted">Window {span[0]} .. {day} ({len(span)} days); reference: '
+        f"{html.escape(model.reference.describe())}; lake {html.escape(str(config.lake.root))}; generated "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
+        "<h2>Drift</h2>",
+        _figure(plots.to_svg(plots.drift_heatmap(grid, span)) if grid else None, "drift verdict by column and day"),
+    ]
+    progress("worst-drifting columns")
+    sections += [
+        _figure(worst_overlays(config, model, day, plots.to_svg), f"the day's worst-drifting columns, {day}"),
+        f"<h3>Drift table, {day}</h3>",
+        _table(_drift_table(config, model, day)),
+        "<h2>Outputs</h2>",
+    ]
+    progress("output trends and guards")
+    outputs = daily_means(config, model, span, OUTPUT_ROLES)
+    rates = guard_failure_rates(config, model, span)
+    sections += [
+        _figure(plots.to_svg(plots.trend_panels(outputs, "daily mean")) if outputs else None, "output trends"),
+        "<h2>Guards</h2>",
+        _figure(plots.to_svg(plots.trend_panels(rates, "failure rate")) if rates else None, "failure rate by rule"),
+        _table(_guard_summary(rates)),
+    ]
+    progress("performance, releases and tickets")
+    picture = performance_picture(config, model, span)
+    sections.append("<h2>Performance</h2>")
+    if picture:
+        lines = plots.daily_lines(picture.series, "accuracy", "accuracy", picture.band, picture.marks)
+        sections += [
+            _figure(plots.to_svg(lines), "realized (labels so far) and estimated accuracy"),
+            _table(picture.table),
+        ]
+    else:
+        sections.append('<p class="muted">no labels configured</p>')
+    sections += [
+        "<h2>Releases in the window</h2>",
+        _table(_releases(config, model, span)),
+        "<h2>Open tickets</h2>",
+        _table(_open_tickets(config, model)),
+    ]
+    body = "\n".join(sections)
+    title = html.escape(f"{model.name} {day}")
+    head = f"<meta charset='utf-8'><title>{title}</title><style>{STYLE}</style>"
+    return f"<!doctype html><html lang='en'><head>{head}</head><body>{body}</body></html>"
+
+
+def _guard_summary(rates: Series) -> pl.DataFrame:
+    rows = [
+        {
+            "rule": rule,
+            "mean rate": sum(v or 0 for v in values) / len(values),
+            "worst day": days[values.index(max(values))],
+            "worst rate": max(values),
+        }
+        for rule, (days, values) in sorted(rates.items())
+        if values
+    ]
+    return pl.DataFrame(rows)
+
+
+def _releases(config: ProjectConfig, model: ModelSpec, span: Sequence[date]) -> pl.DataFrame:
+    start, end = delta.day_bounds(span[0])[0], delta.day_bounds(span[-1])[1]
+    ledger = models.releases(config, model.name)
+    if ledger.is_empty():
+        return ledger
+    return ledger.filter(pl.col("effective_at").is_between(start, end, closed="left")).select(
+        "effective_at", "release_id", "model_version", "prompt_version", "approved_by", "actor", "reason"
+    )
+
+
+def _open_tickets(config: ProjectConfig, model: ModelSpec) -> pl.DataFrame:
+    tickets = read_tickets(config, model.name)
+    if tickets.is_empty():
+        return tickets
+    return tickets.filter(pl.col("status") != "resolved").select(
+        "ticket_id", "severity", "status", "first_day", "last_day", "delivery_status"
+    )

@@ -1,0 +1,27 @@
+"""Every command's --help explains each option and ends with an example."""
+
+import argparse
+from collections.abc import Iterator
+
+from monitoring_pipeline.cli import build_parser
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield " ".join(path), parser
+    for group in groups:
+        for name, child in group.choices.items():
+            yield from _commands(child, (*path, name))
+
+
+def test_every_command_documents_its_options_and_shows_an_example() -> None:
+    commands = dict(_commands(build_parser()))
+    assert {"demo", "report", "drift", "trace", "changes", "tickets list", "models register"} <= set(commands)
+    for name, parser in commands.items():
+        assert parser.epilog and "monitoring-pipeline " in parser.epilog and "example" in parser.epilog, name
+        undocumented = [a.dest for a in parser._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+        assert undocumented == [], f"{name}: {undocumented}"
+        assert parser.epilog in parser.format_help(), name
