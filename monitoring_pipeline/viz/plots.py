@@ -24,6 +24,7 @@ from monitoring_pipeline.core.bins import Bins, CategoricalBins
 from monitoring_pipeline.core.profile import ColumnProfile
 
 REFERENCE_COLOUR, CURRENT_COLOUR = "#8c9bab", "#d9534f"
+MARK_COLOURS = ("#d9534f", "#6f42c1")  # alarm points: red, then purple
 TOP_CATEGORIES = 8
 plt.rcParams.update({"font.size": 8, "svg.fonttype": "none", "svg.hashsalt": "monitoring_pipeline"})
 
@@ -77,7 +78,7 @@ def distribution_overlays(columns: Sequence[tuple[str, str, ColumnProfile, Colum
         axis.set_title(f"{column}\n{caption}", fontsize=8)
         axis.set_ylabel("share of rows")
     axes[0][0].legend(fontsize=7, frameon=False)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.82, bottom=0.38, wspace=0.3)
     return figure
 
 
@@ -99,7 +100,13 @@ def drift_heatmap(verdicts: Mapping[str, Mapping[date, str]], days: Sequence[dat
     labels = ["no verdict (no reference or data)", "ok", "warn", "drift"]
     axis.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=6)
     axis.set_title(title or "drift verdict by day", fontsize=9)
-    figure.tight_layout()
+    height = max(1.5, 0.2 * len(columns) + 0.8)
+    figure.subplots_adjust(
+        left=1.6 / figure.get_figwidth(),
+        right=1 - 1.9 / figure.get_figwidth(),
+        top=1 - 0.3 / height,
+        bottom=0.5 / height,
+    )
     return figure
 
 
@@ -119,15 +126,15 @@ def daily_lines(
         axis.plot(days, [np.nan if v is None else v for v in values], marker=".", markersize=3, label=name)
     first_days, first_values = next(iter(series.values()), ([], []))
     lookup = dict(zip(first_days, first_values, strict=True))
-    for name, days in (marks or {}).items():
+    for (name, days), colour in zip((marks or {}).items(), MARK_COLOURS, strict=False):
         picked = [d for d in days if lookup.get(d) is not None]
-        axis.scatter(picked, [lookup[d] for d in picked], s=18, zorder=3, label=name)
+        axis.scatter(picked, [lookup[d] for d in picked], s=22, zorder=3, color=colour, label=name)
     axis.set_title(title, fontsize=9)
     axis.set_ylabel(ylabel)
     axis.tick_params(axis="x", labelrotation=45, labelsize=6)
-    axis.legend(fontsize=6, frameon=False, loc="upper left")
+    axis.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     axis.grid(alpha=0.3)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.1, right=0.8, top=0.88, bottom=0.22)
     return figure
 
 
@@ -147,5 +154,7 @@ def trend_panels(series: Mapping[str, tuple[Sequence[date], Sequence[float | Non
     for axis in list(axes.flat)[len(names) :]:
         axis.set_visible(False)
     axes[0][0].set_ylabel(ylabel)
-    figure.tight_layout()
+    figure.subplots_adjust(
+        left=0.09, right=0.98, top=1 - 0.3 / (1.9 * rows), bottom=0.5 / (1.9 * rows), wspace=0.35, hspace=0.6
+    )
     return figure

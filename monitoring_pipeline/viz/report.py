@@ -23,7 +23,7 @@ from monitoring_pipeline.viz import plots
 
 TRAILING_DAYS = 28  # the window the UI's pictures look back over
 WORST_COLUMNS = 3
-Series = dict[str, tuple[list[date], list[float | None]]]
+DailySeries = dict[str, tuple[list[date], list[float | None]]]
 
 
 def window(day: date, days: int, model: ModelSpec) -> list[date]:
@@ -53,7 +53,7 @@ def verdict_grid(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) 
     return grid
 
 
-def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], roles: tuple[str, ...]) -> Series:
+def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], roles: tuple[str, ...]) -> DailySeries:
     """Per numeric column of `roles`: its mean per day over every model version (from the stored profiles)."""
     rows = (
         steps.read_profiles(config, model, list(days))
@@ -65,7 +65,7 @@ def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], r
     return {column: (part["day"].to_list(), part["mean"].to_list()) for (column,), part in rows.group_by("column")}
 
 
-def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> Series:
+def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> DailySeries:
     """Per guard rule: the share of the day's contract-valid rows it failed."""
     table = lake_of(config).table(steps.GUARD_VERDICTS)
     counts = steps.daily_guard_counts(config, model, min(days), max(days))
@@ -87,7 +87,7 @@ def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[
 
 @dataclass(frozen=True)
 class PerformancePicture:
-    series: Series
+    series: DailySeries
     band: tuple[float, float] | None
     marks: dict[str, list[date]]
     table: pl.DataFrame
@@ -152,7 +152,7 @@ def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date) -> str:
     )
 
 
-def trend_markdown(title: str, series: Series) -> str:
+def trend_markdown(title: str, series: DailySeries) -> str:
     """Small multiples of daily series (one panel per name)."""
     if not series:
         return f"### {title}\n\nnothing to show yet"
@@ -179,7 +179,7 @@ figure{margin:8px 0}svg{max-width:100%;height:auto}
 """
 
 
-def _table(frame: pl.DataFrame, classes: str = "") -> str:
+def _table(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return '<p class="muted">none</p>'
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
@@ -191,7 +191,7 @@ def _table(frame: pl.DataFrame, classes: str = "") -> str:
             css = f' class="{text}"' if text in ("drift", "warn") else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="{classes}"><tr>{head}</tr>{"".join(body)}</table>'
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
 def _figure(svg: str | None, caption: str) -> str:
@@ -270,7 +270,7 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
     return f"<!doctype html><html lang='en'><head>{head}</head><body>{body}</body></html>"
 
 
-def _guard_summary(rates: Series) -> pl.DataFrame:
+def _guard_summary(rates: DailySeries) -> pl.DataFrame:
     rows = [
         {
             "rule": rule,
