@@ -82,11 +82,13 @@ def fit_pca(reference_rows: np.ndarray, columns: tuple[str, ...], explained: flo
     _, singular, vt = np.linalg.svd(z, full_matrices=False)
     share = np.cumsum(singular**2) / (singular**2).sum()
     k = min(int(np.searchsorted(share, explained) + 1), len(columns))
-    return PcaModel(columns, mean, scale, vt[:k])
+    signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])  # SVD's sign is arbitrary: pin it
+    return PcaModel(columns, mean, scale, vt[:k] * signs[:k, None])
 
 
 def fit_on_frame(frame: pl.DataFrame, columns: tuple[str, ...], explained: float) -> PcaModel:
-    """Fit on `columns` of a frame, on a seeded sample of at most FIT_SAMPLE_ROWS rows."""
-    sample = frame.sample(FIT_SAMPLE_ROWS, seed=0) if frame.height > FIT_SAMPLE_ROWS else frame
-    values = sample.select(pl.col(c).cast(pl.Float64) for c in columns).to_numpy()
-    return fit_pca(values, columns, explained)
+    """Fit on `columns` of a frame, on a seeded sample of at most FIT_SAMPLE_ROWS rows. The rows are sorted
+    first, so the same rows in any order give the same model, to the last bit."""
+    rows = frame.select(pl.col(c).cast(pl.Float64) for c in columns).sort(columns, nulls_last=True)
+    sample = rows.sample(FIT_SAMPLE_ROWS, seed=0) if rows.height > FIT_SAMPLE_ROWS else rows
+    return fit_pca(sample.to_numpy(), columns, explained)
