@@ -131,3 +131,11 @@ def test_a_categorical_exploding_to_200k_values_keeps_profiles_and_reports_small
     assert _drift(tables, "postcode") == "drift"  # nearly every value unseen
     report = tables[steps.DRIFT_REPORT].filter(pl.col("day") == JUDGED)
     assert report.estimated_size() < 100_000
+
+
+def test_a_column_added_mid_stream_is_ignored_and_earlier_reports_do_not_change(tmp_path: Path) -> None:
+    _, before = _run(tmp_path / "plain", _log())
+    later = tabular_day(JUDGED, 400).with_columns(pl.lit("beta").alias("experiment_arm"))  # a new log column
+    _, after = _run(tmp_path / "evolved", _log(later))  # the table's schema gains it; earlier rows hold null
+    for name in (steps.FEATURE_PROFILES, steps.OUTPUT_PROFILES, steps.DRIFT_REPORT):
+        assert_frame_equal(_sorted(before[name]), _sorted(after[name]))
