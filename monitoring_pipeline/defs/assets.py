@@ -6,6 +6,7 @@ Each asset is a thin wrapper: it calls one step of `monitoring_pipeline.steps` a
 from datetime import UTC, date, datetime
 
 import dagster as dg
+import polars as pl
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec
@@ -352,9 +353,11 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     )
     def performance(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config, day = project.load(), day_of(context)
-        result = steps.performance_day(config, config.model(model.name), day, _now())
+        spec = config.model(model.name)
+        result = steps.performance_day(config, spec, day, _now())
         accuracy = result.overall("accuracy") or {}
-        cusum = steps.performance_series(config, config.model(model.name), day, day)["cusum_alarm"].any()
+        picture = viz.performance_picture(config, spec, window(day))  # the series read once: chart and CUSUM
+        cusum = picture is not None and picture.table.filter(pl.col("day") == day)["cusum_alarm"].any()
         seq = _audit(
             context,
             project,
@@ -372,9 +375,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "outside_band": bool(accuracy.get("outside_band")),
                 "cusum_alarm": bool(cusum),
                 "label_delta_version": result.label_version,
-                "accuracy_chart": dg.MetadataValue.md(
-                    viz.performance_markdown(viz.performance_picture(config, config.model(model.name), window(day)))
-                ),
+                "accuracy_chart": dg.MetadataValue.md(viz.performance_markdown(picture)),
                 "audit_seq": seq,
             },
             data_version=dg.DataVersion(f"labels-v{result.label_version}"),
