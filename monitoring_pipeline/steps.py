@@ -16,14 +16,22 @@ import polars as pl
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
-from monitoring_pipeline.core.contract import ID, TS, VERSION, check_schema, split_rows
+from monitoring_pipeline.core.contract import (
+    FEATURE_MISSING,
+    ID,
+    TS,
+    VERSION,
+    check_schema,
+    missing_features,
+    split_rows,
+)
 from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles, noise_bands, with_bands
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR, PcaModel, fit_on_frame
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import REASONS, GuardResult, evaluate
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, merge_rows, profile_frame
 from monitoring_pipeline.core.text import text_metric_exprs
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import data_files, delta
 from monitoring_pipeline.io.delta import TableRef
 from monitoring_pipeline.io.expectations import LogExpectations, ValidationSummary, validate_log_day
 from monitoring_pipeline.registry import definitions
@@ -74,18 +82,23 @@ class DayLog:
     n_read: int
     log_version: int
     written: int | None = None  # Delta version of the rejects commit (check_log_day)
+    missing: tuple[str, ...] = ()  # input features the log no longer has, read as null
 
 
 def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: datetime) -> DayLog:
-    """Read the log rows of `days` at the table's current version and enforce the contract."""
+    """Read the log rows of `days` at the table's current version (their data files checked first) and enforce
+    the contract; a dropped input feature is read as null and listed in `missing`."""
     table = log_table(config, model)
     log_version = delta.version(table)
     if log_version is None:
         raise FileNotFoundError(f"prediction log table {table} of model {model.name} does not exist")
     scan = delta.scan(table, log_version)
-    check_schema(scan.collect_schema(), model, str(table), scan.head(1).collect())
-    split = split_rows(delta.scan_days(table, days, TS, log_version).collect(), model, now)
-    return DayLog(split.valid, split.rejects, split.n_read, log_version)
+    schema = scan.collect_schema()
+    missing = missing_features(schema, model)
+    check_schema(pl.Schema({**schema, **missing}), model, str(table), scan)
+    rows = data_files.read_days(table, days, TS, log_version)
+    split = split_rows(rows.with_columns(pl.lit(None, t).alias(c) for c, t in missing.items()), model, now)
+    return DayLog(split.valid, split.rejects, split.n_read, log_version, missing=tuple(missing))
 
 
 ActiveDefinitions = dict[str, tuple[int, dict[str, Any]]]
@@ -128,7 +141,7 @@ def validate_expectations(config: ProjectConfig, model: ModelSpec, day: date, so
     log) or "validated_predictions" — and replace that day's rows of `reports/expectation_results`."""
     if source == "prediction_log":
         table = log_table(config, model)
-        rows = delta.scan_days(table, [day], TS).collect()
+        rows = data_files.read_days(table, [day], TS, delta.version(table))
     else:
         table = lake_of(config).table(validated_table(model))
         rows = _read_day(config, validated_table(model), day)
@@ -463,6 +476,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     report = compare_profiles(
         merge_rows(reference_rows, bins), merge_rows(current_rows, bins), bins, roles=roles, settings=settings
     )
+    report = _mark_missing(report, _features_missing_now(config, model))
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
     frame = report.to_frame().with_columns(
         pl.lit(model.name).alias("model_name"),
@@ -480,6 +494,16 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     written = delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
     active_versions = {name: version for name, (version, _) in active.items()}
     return DayDrift(report, frame, expected, found, read_versions, active_versions, written)
+
+
+def _features_missing_now(config: ProjectConfig, model: ModelSpec) -> set[str]:
+    table = log_table(config, model)
+    return set(missing_features(delta.scan(table).collect_schema(), model)) if delta.exists(table) else set()
+
+
+def _mark_missing(report: DriftReport, missing: set[str]) -> DriftReport:
+    """Features the log no longer has get the verdict FEATURE_MISSING (their null stand-in reads `undefined`)."""
+    return DriftReport(tuple(replace(c, verdict=FEATURE_MISSING) if c.column in missing else c for c in report.columns))
 
 
 @dataclass(frozen=True)

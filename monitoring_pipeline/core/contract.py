@@ -1,7 +1,9 @@
 """The prediction-log contract, enforced on read.
 
 Schema breaches (a missing column, a wrong type, naive timestamps) stop the read with a `ContractError` naming
-the table, the column and an example row. Row breaches that can be set aside without losing anything (a null or
+the table, the column and an example row; a value is never cast to the type the contract expects. A dropped input
+feature is the one exception: the read goes on with that column null and reports it (`FEATURE_MISSING`), so the
+other columns are still judged. Row breaches that can be set aside without losing anything (a null or
 duplicate `prediction_id`, a null or future `event_ts`, another model's row) go to the rejects table with a
 reason, the full row kept as JSON. Counts always reconcile: rows read = valid + rejected.
 """
@@ -17,6 +19,7 @@ from monitoring_pipeline.core.config import ModelSpec
 from monitoring_pipeline.core.drift.registry import ColumnKind
 
 ID, MODEL, VERSION, TS = "prediction_id", "model_name", "model_version", "event_ts"
+FEATURE_MISSING = "feature_missing"  # the drift verdict of a feature the log no longer has
 REJECTS_SCHEMA: dict[str, pl.DataType] = {
     "prediction_id": pl.String(),
     "event_ts": pl.Datetime("us", "UTC"),
@@ -70,19 +73,40 @@ def expected_families(model: ModelSpec) -> dict[str, set[str]]:
     return expected
 
 
-def check_schema(schema: pl.Schema, model: ModelSpec, table: str, sample: pl.DataFrame | None = None) -> None:
-    """Raise ContractError for the first missing column, wrong type or naive timestamp column."""
-    example = sample.row(0, named=True) if sample is not None and sample.height else None
+def check_schema(
+    schema: pl.Schema, model: ModelSpec, table: str, sample: pl.DataFrame | pl.LazyFrame | None = None
+) -> None:
+    """Raise ContractError for the first missing column, wrong type or naive timestamp column. The example row
+    is the first of `sample` (a lazy sample is read only when there is something to show)."""
     for column, families in expected_families(model).items():
         if column not in schema:
             raise ContractError(table, column, f"missing (the log has {schema.names()})")
         dtype = schema[column]
         if _family(dtype) not in families:
+            example = _example(sample)
             shown = {ID: example.get(ID), column: example.get(column)} if example else None
             raise ContractError(table, column, f"has type {dtype}, expected {' or '.join(sorted(families))}", shown)
         if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            example = _example(sample)
             shown = {ID: example.get(ID), column: str(example.get(column))} if example else None
             raise ContractError(table, column, "timestamps are naive; the contract requires UTC timestamps", shown)
+
+
+def _example(sample: pl.DataFrame | pl.LazyFrame | None) -> dict | None:
+    if sample is None:
+        return None
+    first = sample.head(1).collect() if isinstance(sample, pl.LazyFrame) else sample.head(1)
+    return first.row(0, named=True) if first.height else None
+
+
+def missing_features(schema: pl.Schema, model: ModelSpec) -> dict[str, pl.DataType]:
+    """The model's input features absent from the log's schema, each with the type its null stand-in takes.
+    Identifiers, timestamps, outputs and text the guards read stay required."""
+    return {
+        c.name: pl.Float64() if c.kind is ColumnKind.NUMERIC else pl.String()
+        for c in model.columns_with_role("feature")
+        if c.name in model.source_columns and c.name not in schema
+    }
 
 
 def split_rows(frame: pl.DataFrame, model: ModelSpec, now: datetime) -> ContractResult:
