@@ -3,8 +3,10 @@ data file in the prediction log stops that day with an error naming table, day, 
 its stored rows as they were; other days go on. A full or read-only disk fails the write without a commit, and
 the next run succeeds once the disk is back."""
 
+import re
 import shutil
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -14,7 +16,7 @@ from polars.testing import assert_frame_equal
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io.data_files import DataFileError
+from monitoring_pipeline.io.storage import DataFileError, LakeWriteError
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
@@ -93,3 +95,78 @@ def test_a_broken_log_file_stops_its_day_naming_the_file_and_the_other_days_go_o
     assert checked.n_read == 300 == checked.valid.height + checked.rejects.height
     assert sum(guarded.stored) == guarded.result.n_input == checked.valid.height
     assert steps.profile_day(config, model, other).n_validated == guarded.stored[0]
+
+
+def _mount(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A fresh 8 MB tmpfs (root and mount rights needed; as root, chmod would not stop a write)."""
+    point = tmp_path / "disk"
+    point.mkdir()
+    mounted = _mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", str(point))
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=True)
+
+
+def _fill(path: Path) -> None:
+    """Write `path` until the disk has no byte left."""
+    with path.open("wb", buffering=0) as handle:
+        for chunk in (1 << 16, 1 << 9, 1):
+            try:
+                while True:
+                    handle.write(b"\0" * chunk)
+            except OSError:
+                continue
+
+
+def _rerun_reproduces(config, model, before: dict[str, pl.DataFrame], stored: dict[str, int | None]) -> None:
+    """The next run of the day commits each table once and stores exactly the rows it held before."""
+    run_days(config, model, [JUDGED])
+    names = tuple(before)
+    assert versions(config, names) == {name: version + 1 for name, version in stored.items()}
+    for name in names:
+        assert_frame_equal(day_rows(config, name, JUDGED), before[name])
+
+
+STORAGE_FAULTS: dict[str, str] = {"full": "No space left on device (os error 28)", "read_only": "Read-only file system"}
+
+
+@pytest.mark.parametrize("fault", sorted(STORAGE_FAULTS))
+def test_a_full_or_read_only_disk_fails_the_write_without_a_commit_and_the_next_run_succeeds(
+    built_lake: Path, small_disk: Path, fault: str
+) -> None:
+    config = config_for(Path(shutil.copytree(built_lake, small_disk / "lake")))
+    model = model_for(config)
+    names = (*table_names(model), steps.GUARD_VERDICTS)
+    before = {name: day_rows(config, name, JUDGED) for name in names}
+    stored = versions(config, names)
+    filler = small_disk / "filler"
+    if fault == "full":
+        _fill(filler)
+    else:
+        assert _mount("-o", "remount,ro", str(small_disk)).returncode == 0
+
+    for step in (steps.check_log_day, steps.guard_day):
+        with pytest.raises(LakeWriteError) as raised:
+            step(config, model, JUDGED, NOW)
+        assert f"partition model_name=credit_risk, day={JUDGED}: the write failed: " in str(raised.value)
+        assert STORAGE_FAULTS[fault] in str(raised.value)
+        assert "nothing was committed (the table is still at version" in str(raised.value)
+    with pytest.raises(LakeWriteError, match=re.escape(STORAGE_FAULTS[fault])):
+        steps.profile_day(config, model, JUDGED)
+    assert versions(config, names) == stored
+    for name in names:  # reading still works, and every stored row is as it was
+        assert_frame_equal(day_rows(config, name, JUDGED), before[name])
+
+    if fault == "full":
+        filler.unlink()
+    else:
+        assert _mount("-o", "remount,rw", str(small_disk)).returncode == 0
+    _rerun_reproduces(config, model, before, stored)
