@@ -5,7 +5,9 @@ the table, the column and an example row; a value is never cast to the type the 
 feature is the one exception: the read goes on with that column null and reports it (`FEATURE_MISSING`), so the
 other columns are still judged. Row breaches that can be set aside without losing anything (a null or
 duplicate `prediction_id`, a null or future `event_ts`, another model's row) go to the rejects table with a
-reason, the full row kept as JSON. Counts always reconcile: rows read = valid + rejected.
+reason, the full row kept as JSON. Counts always reconcile: rows read = valid + rejected. Text logged as bytes is
+decoded as UTF-8, each invalid sequence replaced (U+FFFD) for the guards to quarantine: no string column ever holds
+invalid UTF-8.
 """
 
 from __future__ import annotations
@@ -57,20 +59,41 @@ def _family(dtype: pl.DataType) -> str:
         return "string"
     if isinstance(dtype, pl.Boolean):
         return "boolean"
+    if isinstance(dtype, pl.Binary):
+        return "binary"
     return str(dtype)
 
 
 def expected_families(model: ModelSpec) -> dict[str, set[str]]:
     """Column -> acceptable type families, for every column the contract requires of this model's log."""
     expected: dict[str, set[str]] = {ID: {"string"}, MODEL: {"string"}, VERSION: {"string"}, TS: {"timestamp"}}
-    text_sources = {model.text_output, model.prompt_text, model.prompt_context} - {None}
     for column in model.source_columns:
-        if column in text_sources:
-            expected[column] = {"string"}
+        if column in _text_columns(model):
+            expected[column] = {"string", "binary"}  # bytes are decoded on read (decode_text)
         else:
             kind = next(c.kind for c in model.columns if c.name == column)
             expected[column] = {"numeric"} if kind is ColumnKind.NUMERIC else {"string", "boolean", "numeric"}
     return expected
+
+
+def _text_columns(model: ModelSpec) -> set[str]:
+    return {model.text_output, model.prompt_text, model.prompt_context} - {None}
+
+
+def _utf8(values: pl.Series) -> pl.Series:
+    try:
+        return values.cast(pl.String)
+    except pl.exceptions.ComputeError:  # invalid UTF-8 somewhere: decode row by row, replacing what is invalid
+        decoded = [None if raw is None else raw.decode("utf-8", "replace") for raw in values]
+        return pl.Series(values.name, decoded, pl.String)
+
+
+def decode_text(frame: pl.DataFrame, model: ModelSpec) -> pl.DataFrame:
+    """The model's text columns as strings: text logged as bytes is decoded as UTF-8, each invalid sequence
+    replaced by U+FFFD, which the `text_characters` guard quarantines (`replacement_character`). No string
+    column ever holds invalid UTF-8."""
+    binary = [c for c in _text_columns(model) if isinstance(frame.schema.get(c), pl.Binary)]
+    return frame.with_columns(_utf8(frame[c]) for c in binary)
 
 
 def check_schema(
@@ -112,8 +135,8 @@ def missing_features(schema: pl.Schema, model: ModelSpec) -> dict[str, pl.DataTy
 def split_rows(frame: pl.DataFrame, model: ModelSpec, now: datetime) -> ContractResult:
     """Set aside rows that break the contract, each with its first reason. Of several otherwise valid rows
     sharing a `prediction_id`, the one with the earliest `event_ts` is kept (ties broken by a hash of the row,
-    so the result does not depend on the order rows were read in)."""
-    flagged = frame.with_columns(pl.col(TS).dt.convert_time_zone("UTC")).with_row_index("__row")
+    so the result does not depend on the order rows were read in). Text logged as bytes is decoded first."""
+    flagged = decode_text(frame, model).with_columns(pl.col(TS).dt.convert_time_zone("UTC")).with_row_index("__row")
     reason = (
         pl.when(pl.col(ID).is_null())
         .then(pl.lit("null_prediction_id"))
