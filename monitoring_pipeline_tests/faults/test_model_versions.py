@@ -1,0 +1,75 @@
+"""A model version changing mid-day (issue 8's fault matrix, row 27): the day's profiles and performance metrics
+are split per model version and reconcile with the day's rows; the drift report names both versions; a logged
+version the registry does not know is refused by name, and a trace of its prediction says it is not registered."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.demo.generator import labels_for, tabular_day
+from monitoring_pipeline.io import delta
+from monitoring_pipeline.registry import models, trace
+from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline_tests.faults.lake import (
+    DAYS,
+    JUDGED,
+    NOW,
+    config_for,
+    day_rows,
+    model_for,
+    run_days,
+    write_log,
+)
+
+pytestmark = pytest.mark.faults
+
+NOON = 12
+
+
+def _log() -> pl.DataFrame:
+    """Version 1.0 all along; on the last day 1.1 takes over at noon UTC."""
+    log = pl.concat([tabular_day(day, 300) for day in DAYS]).with_columns(pl.lit("1.0").alias("model_version"))
+    switched = (pl.col("event_ts").dt.date() == JUDGED) & (pl.col("event_ts").dt.hour() >= NOON)
+    return log.with_columns(pl.when(switched).then(pl.lit("1.1")).otherwise("model_version").alias("model_version"))
+
+
+def test_a_version_switch_mid_day_splits_profiles_and_metrics_per_version(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    model = model_for(config)
+    log = _log()
+    write_log(config, model, log)
+    delta.overwrite(lake_of(config).table(model.label_table), labels_for(log))
+    run_days(config, model, DAYS)
+
+    validated = day_rows(config, steps.validated_table(model), JUDGED)
+    per_version = dict(validated.group_by("model_version").len().iter_rows())
+    assert set(per_version) == {"1.0", "1.1"} and min(per_version.values()) > 0
+    profiles = day_rows(config, steps.FEATURE_PROFILES, JUDGED)
+    for column in ("age", "region"):
+        rows = dict(profiles.filter(pl.col("column") == column).select("model_version", "n_rows").iter_rows())
+        assert rows == per_version  # one profile per version, each counting exactly that version's rows
+    report = day_rows(config, steps.DRIFT_REPORT, JUDGED)
+    assert report["model_versions"].unique().to_list() == ["1.0,1.1"]
+
+    metrics = steps.performance_day(config, model, JUDGED, NOW).frame
+    accuracy = metrics.filter((pl.col("metric") == "accuracy") & (pl.col("segment") == steps.ALL))
+    predictions = dict(accuracy.select("model_version", "n_predictions").iter_rows())
+    assert predictions == {**per_version, steps.ALL: validated.height}
+
+
+def test_a_version_the_registry_does_not_know_is_refused_by_name_and_traced_as_unregistered(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    model = model_for(config)
+    log = _log()
+    write_log(config, model, log)
+    with pytest.raises(models.RegistryError, match=r"^credit_risk 1\.1 is not registered$"):
+        models.verify(config, model.name, "1.1")
+    with pytest.raises(models.RegistryError, match=r"^credit_risk 1\.1 is not registered$"):
+        models.approve(config, model.name, "1.1", "looks good", "reviewer", NOW)
+    late = log.filter(pl.col("model_version") == "1.1")["prediction_id"][0]
+    traced = trace.trace(config, late, model.name)
+    assert traced["prediction"]["model_version"] == "1.1"
+    assert traced["model_checkpoint"] is None and traced["release_matches_prediction"] is False
+    assert "- **not registered** in the model registry" in trace.to_markdown(traced)
