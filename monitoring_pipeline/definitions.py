@@ -1,4 +1,5 @@
-"""The Dagster code location: one asset chain per monitored model, plus its nightly schedule."""
+"""The Dagster code location: one asset chain per monitored model, plus its nightly schedule; the executor of its
+jobs comes from the environment (`monitoring_pipeline.defs.executors`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dagster as dg
 
 from monitoring_pipeline.defs.assets import build_label_defs, build_model_assets
 from monitoring_pipeline.defs.checks import build_expectations_checks
+from monitoring_pipeline.defs.executors import run_executor
 from monitoring_pipeline.defs.registry import registry_assets, registry_observation
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.defs.schedules import nightly_job, nightly_schedule
@@ -16,7 +18,11 @@ from monitoring_pipeline.defs.tickets import build_review, ticket_sink_resource
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 
 
-def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Definitions:
+def build_definitions(
+    config_path: str, lake_root: str | None = None, executor: dg.ExecutorDefinition | None = None
+) -> dg.Definitions:
+    """Every model's assets, checks, jobs, schedules and sensors; `executor` runs every job (None: Dagster's
+    default)."""
     config = load_config(config_path, lake_root)
     jobs = [nightly_job(model) for model in config.models.values()]
     registry_job, registry_schedule = registry_observation()
@@ -40,10 +46,14 @@ def build_definitions(config_path: str, lake_root: str | None = None) -> dg.Defi
             "project": ProjectResource(config_path=str(config_path), lake_root=lake_root),
             "ticket_sink": ticket_sink_resource(config.tickets),
         },
+        executor=executor,
     )
     return dg.Definitions.merge(core, *label_defs)
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(os.environ.get("MP_CONFIG", str(DEFAULT_CONFIG)), os.environ.get("MP_LAKE_ROOT"))
+    environ = os.environ
+    return build_definitions(
+        environ.get("MP_CONFIG", str(DEFAULT_CONFIG)), environ.get("MP_LAKE_ROOT"), run_executor(environ)
+    )
