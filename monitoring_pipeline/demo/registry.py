@@ -67,7 +67,8 @@ def record_demo_registry(config: ProjectConfig, config_path: Path, progress: Cal
     """Register the demo's models, feature definitions and prompt templates, and release them; returns the
     number of commands run."""
     where = ["--config", str(config_path), "--lake-root", config.lake.root]
-    artifacts = Path(config.lake.root).parent / "artifacts"
+    beside = config_path.parent if "://" in config.lake.root else Path(config.lake.root).parent
+    artifacts = beside / "artifacts"  # model files stay on local disk; an object-store lake pins their hashes
     commands: list[list[str]] = []
 
     def run(*args: str) -> None:

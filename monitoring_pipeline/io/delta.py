@@ -8,26 +8,40 @@ predicate), so re-running a partition replaces it and a crash before the commit 
 from __future__ import annotations
 
 import fcntl
+import itertools
+import os
+import random
 import re
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfss://")
-COMMIT_RETRIES = 8
+CONTENDED_SECONDS = 300.0  # how long a writer keeps retrying commits that lose to other writers
+LEASE_SECONDS = 120.0  # an object-store lock left by a killed holder is taken over after this
+UNSAFE_RENAME = "aws_s3_allow_unsafe_rename"
+LOCK_TABLE = "_locks/leases"
+# A checkpoint every 10 commits: opening a table replays at most 10 commit files (each a request on object stores)
+TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
 
 
 class LakePathError(ValueError):
     """A table path escapes the lake root or uses a scheme the lake does not allow."""
+
+
+class LakeConfigError(ValueError):
+    """A lake configuration under which concurrent writers could lose each other's commits."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +64,34 @@ class Lake:
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.is_remote and _unsafe_rename(self.storage_options):
+            raise LakeConfigError(
+                f"lake {self.root}: AWS_S3_ALLOW_UNSAFE_RENAME is set (storage options or environment). It lets two "
+                "writers overwrite each other's Delta commits, and this lake has concurrent writers (backfills, "
+                "sensors, the audit log), so it is refused. Unset it: S3 commits use conditional puts "
+                "(If-None-Match) and need no lock."
+            )
+
+    @property
+    def is_remote(self) -> bool:
+        return self.root.startswith(REMOTE_SCHEMES)
+
     def table(self, name: str) -> TableRef:
         if "://" in name or name.startswith("/") or ".." in Path(name).parts or not name.strip("/"):
             raise LakePathError(f"table name {name!r} must be a relative path inside the lake root {self.root}")
-        if self.root.startswith(REMOTE_SCHEMES):
+        if self.is_remote:
             return TableRef(f"{self.root.rstrip('/')}/{name.strip('/')}", self.storage_options)
         if "://" in self.root:
             raise LakePathError(f"lake root {self.root!r} uses an unsupported scheme; use a path or {REMOTE_SCHEMES}")
         return TableRef(str(Path(self.root).resolve() / name), self.storage_options)
+
+
+def _unsafe_rename(storage_options: Mapping[str, str]) -> bool:
+    settings = {key.lower(): value for key, value in os.environ.items()} | {
+        key.lower(): value for key, value in storage_options.items()
+    }
+    return str(settings.get(UNSAFE_RENAME, "")).strip().lower() in {"1", "true", "yes"}
 
 
 def exists(ref: TableRef) -> bool:
@@ -76,13 +110,17 @@ def scan(ref: TableRef, at_version: int | None = None) -> pl.LazyFrame:
     return pl.scan_delta(ref.uri, version=at_version, storage_options=ref.options)
 
 
-def last_row(ref: TableRef, column: str) -> pl.DataFrame:
+def last_row(ref: TableRef, column: str, at_version: int | None = None) -> pl.DataFrame:
     """The row with the largest `column` (empty if none), reading only the data file whose Delta statistics hold
     that maximum — an append-only log's head costs one small read however long the log grows."""
-    actions = pl.DataFrame(DeltaTable(ref.uri, storage_options=ref.options).get_add_actions(flatten=True))
+    return _last_row(ref, DeltaTable(ref.uri, version=at_version, storage_options=ref.options), column)
+
+
+def _last_row(ref: TableRef, table: DeltaTable, column: str) -> pl.DataFrame:
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
     stat = f"max.{column}"
     if actions.is_empty() or stat not in actions.columns or actions[stat].null_count():
-        return scan(ref).sort(column, descending=True).head(1).collect()  # no statistics: read everything
+        return pl.scan_delta(table).sort(column, descending=True).head(1).collect()  # no statistics
     path = actions.sort(stat)["path"][-1]
     uri = f"{ref.uri.rstrip('/')}/{path}" if "://" in ref.uri else str(Path(ref.uri) / path)
     rows = pl.read_parquet(uri, storage_options=ref.options)
@@ -90,8 +128,10 @@ def last_row(ref: TableRef, column: str) -> pl.DataFrame:
 
 
 def compact(ref: TableRef) -> None:
-    """Rewrite small files into large ones (same rows, one commit), so reads open few files."""
-    DeltaTable(ref.uri, storage_options=ref.options).optimize.compact()
+    """Rewrite small files into large ones (same rows, one commit), so reads open few files. Best effort: when a
+    concurrent writer wins, the files stay as they are until the next compaction."""
+    with suppress(CommitFailedError):
+        DeltaTable(ref.uri, storage_options=ref.options).optimize.compact()
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -120,13 +160,15 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
 
 
 def _predicate(partition: Mapping[str, object]) -> str:
-    parts = []
-    for column, value in partition.items():
-        text = value.isoformat() if isinstance(value, date) else str(value)
-        if not SAFE_VALUE.match(column) or not SAFE_VALUE.match(text):
-            raise ValueError(f"unsafe partition value {column}={text!r}")
-        parts.append(f"{column} = '{text}'")
-    return " AND ".join(parts)
+    return " AND ".join(f"{column} = {_literal(column, value)}" for column, value in partition.items())
+
+
+def _literal(column: str, value: object) -> str:
+    """A SQL literal for a Delta predicate, from values of a strict alphabet only (no quoting games)."""
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    if not SAFE_VALUE.match(column) or not SAFE_VALUE.match(text):
+        raise ValueError(f"unsafe value {column}={text!r}: only letters, digits and _ . : - are allowed")
+    return text if isinstance(value, int) else f"'{text}'"
 
 
 def write_partition(
@@ -134,68 +176,92 @@ def write_partition(
 ) -> int:
     """Atomically replace the rows of one partition (e.g. {"model_name": m, "day": d}) with `frame`.
 
-    `frame` must carry the partition columns with exactly those values. Concurrent writers to other partitions
-    are retried (the write is idempotent); returns the committed table version. With `evolve_schema`, new
-    columns are added to the table (older partitions read them as null) and missing ones are written as null —
-    for tables whose columns follow a log or a rule set; report tables keep their schema strictly.
+    `frame` must carry the partition columns with exactly those values; returns the committed table version.
+    With `evolve_schema`, new columns are added to the table (older partitions read them as null) and missing
+    ones are written as null — for tables whose columns follow a log or a rule set; report tables keep their
+    schema strictly.
     """
     for column, value in partition.items():
         outside = frame.filter(pl.col(column) != value).height if frame.height else 0
         if outside:
             raise ValueError(f"{ref}: {outside} rows fall outside the partition {column}={value!r}")
-    predicate = _predicate(partition)
-    data = frame.to_arrow()
-    partition_by = list(partition)
-    for attempt in range(COMMIT_RETRIES):
-        try:
-            if exists(ref):
-                write_deltalake(
-                    ref.uri,
-                    data,
-                    mode="overwrite",
-                    predicate=predicate,
-                    schema_mode="merge" if evolve_schema else None,
-                    partition_by=partition_by,
-                    storage_options=ref.options,
-                )
-            else:
-                write_deltalake(ref.uri, data, mode="append", partition_by=partition_by, storage_options=ref.options)
-            return DeltaTable(ref.uri, storage_options=ref.options).version()
-        except CommitFailedError:
-            if attempt == COMMIT_RETRIES - 1:
-                raise
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
+    data, predicate = frame.to_arrow(), _predicate(partition)
+    create(ref, data.schema, partition_by=list(partition))
+    return _replace(ref, lambda _: (data, predicate), "merge" if evolve_schema else None)
 
 
 def upsert(ref: TableRef, frame: pl.DataFrame, key: str) -> int:
-    """Insert or replace rows by `key` in one Delta MERGE commit (retried when another writer commits first);
-    returns the committed version."""
-    if not SAFE_VALUE.match(key):
-        raise ValueError(f"unsafe key column {key!r}")
-    for attempt in range(COMMIT_RETRIES):
+    """Insert or replace rows by `key` in one commit; returns the committed version."""
+    data = frame.to_arrow()
+    keys = ", ".join(_literal(key, value) for value in frame[key].unique().sort())
+    create(ref, data.schema)
+    return _replace(ref, lambda _: (data, f"{key} IN ({keys})"))
+
+
+def _replace(
+    ref: TableRef, rows_for: Callable[[DeltaTable], tuple[pa.Table, str]], schema_mode: str | None = None
+) -> int:
+    """One commit replacing the rows that match a predicate with new ones, both built by `rows_for(snapshot)`
+    against the snapshot the commit follows. When another writer commits rows matching the predicate first, the
+    commit is refused; it is rebuilt on the new snapshot and retried, backing off. Delta's put-if-absent commit
+    is the only arbiter, on local disks and object stores alike. Returns the committed version."""
+    deadline = time.monotonic() + CONTENDED_SECONDS
+    for losses in itertools.count(1):
+        table = DeltaTable(ref.uri, storage_options=ref.options)
+        data, predicate = rows_for(table)
         try:
-            if not exists(ref):
-                return append(ref, frame)
-            (
-                DeltaTable(ref.uri, storage_options=ref.options)
-                .merge(frame.to_arrow(), predicate=f"t.{key} = s.{key}", source_alias="s", target_alias="t")
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute()
-            )
-            return DeltaTable(ref.uri, storage_options=ref.options).version()
+            write_deltalake(table, data, mode="overwrite", predicate=predicate, schema_mode=schema_mode)
+            return table.version()
         except CommitFailedError:
-            if attempt == COMMIT_RETRIES - 1:
-                raise
-            time.sleep(0.05 * 2**attempt)
+            _back_off(losses, deadline, f"{ref}: commit")
     raise AssertionError("unreachable")
+
+
+def _back_off(losses: int, deadline: float, what: str) -> None:
+    """Sleep (exponential, jittered, at most 0.2 s) after losing a race to another writer; give up at `deadline`."""
+    if time.monotonic() > deadline:
+        raise CommitFailedError(f"{what} lost {losses} races to other writers in {CONTENDED_SECONDS:.0f} s")
+    time.sleep(min(0.2, 0.005 * 2 ** min(losses, 6)) * random.uniform(0.5, 1.5))
+
+
+def create(ref: TableRef, schema: pa.Schema, partition_by: list[str] | None = None) -> None:
+    """Create an empty table with `schema` unless it exists (two creators racing leave one table)."""
+    if exists(ref):
+        return
+    try:
+        DeltaTable.create(
+            ref.uri,
+            schema,
+            mode="ignore",
+            partition_by=partition_by,
+            storage_options=ref.options,
+            configuration=TABLE_PROPERTIES,
+        )
+    except DeltaError:
+        if not exists(ref):
+            raise
+
+
+def append_next(ref: TableRef, key: str, rows_after: Callable[[pl.DataFrame], pl.DataFrame]) -> int:
+    """Append `rows_after(head)` — rows computed from the row with the largest integer `key` (empty when none) —
+    in one commit that is refused if another writer took the same keys first; then the head is re-read and the
+    rows recomputed, so a hash chain never forks. Returns the committed version."""
+    create(ref, rows_after(pl.DataFrame()).to_arrow().schema)
+
+    def rows_for(table: DeltaTable) -> tuple[pa.Table, str]:
+        rows = rows_after(_last_row(ref, table, key))
+        keys = ", ".join(_literal(key, int(value)) for value in rows[key].unique().sort())
+        return rows.to_arrow(), f"{key} IN ({keys})"
+
+    return _replace(ref, rows_for)
 
 
 def append(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
     """Append rows in one commit (blind appends never conflict); returns the committed version."""
-    write_deltalake(ref.uri, frame.to_arrow(), mode="append", partition_by=partition_by, storage_options=ref.options)
-    return DeltaTable(ref.uri, storage_options=ref.options).version()
+    create(ref, frame.to_arrow().schema, partition_by)
+    table = DeltaTable(ref.uri, storage_options=ref.options)
+    write_deltalake(table, frame.to_arrow(), mode="append")
+    return table.version()
 
 
 def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
@@ -213,10 +279,11 @@ def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None
 
 @contextmanager
 def lake_lock(lake: Lake, name: str) -> Iterator[None]:
-    """Serialize read-check-append sequences (the audit chain's head, a registry's rules) with an OS file lock
-    beside a local lake. Object-store lakes have no lock yet: one writer at a time there."""
-    if "://" in lake.root:
-        yield
+    """Serialize read-check-write sequences (a registry's rules) across processes: an OS file lock beside a local
+    lake; on an object store, a lease row in the lake's lock table, taken by a conditional Delta commit."""
+    if lake.is_remote:
+        with _lease(lake.table(LOCK_TABLE), name):
+            yield
         return
     lock_path = Path(lake.root) / ".locks" / name
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,3 +293,54 @@ def lake_lock(lake: Lake, name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+LEASE_SCHEMA = {"name": pl.String(), "holder": pl.String(), "expires_at": pl.Datetime("us", "UTC")}
+
+
+@contextmanager
+def _lease(ref: TableRef, name: str) -> Iterator[None]:
+    """Hold the lease `name`: one commit takes it, one gives it back. Two takers read the same free (or expired)
+    row and both rewrite it; Delta lets only the first commit through, so exactly one holds it."""
+    if not SAFE_VALUE.match(name):
+        raise ValueError(f"unsafe lock name {name!r}")
+    create(ref, pl.DataFrame(schema=LEASE_SCHEMA).to_arrow().schema)
+    holder = uuid.uuid4().hex
+    deadline = time.monotonic() + CONTENDED_SECONDS
+    for waits in itertools.count(1):
+        if _take(ref, name, holder):
+            break
+        _back_off(waits, deadline, f"{ref}: lock {name}")
+    try:
+        yield
+    finally:
+        _give_back(ref, name, holder)
+
+
+def _take(ref: TableRef, name: str, holder: str) -> bool:
+    table = DeltaTable(ref.uri, storage_options=ref.options)
+    now = datetime.now(UTC)
+    held = pl.scan_delta(table).filter(
+        (pl.col("name") == name) & pl.col("holder").is_not_null() & (pl.col("expires_at") > now)
+    )
+    if held.collect().height:
+        return False
+    try:
+        _write_lease(table, name, holder, now + timedelta(seconds=LEASE_SECONDS))
+        return True
+    except CommitFailedError:
+        return False
+
+
+def _give_back(ref: TableRef, name: str, holder: str) -> None:
+    """Free the lease if it is still ours (a holder slower than LEASE_SECONDS may have lost it)."""
+    table = DeltaTable(ref.uri, storage_options=ref.options)
+    mine = pl.scan_delta(table).filter((pl.col("name") == name) & (pl.col("holder") == holder))
+    if mine.collect().height:
+        with suppress(CommitFailedError):
+            _write_lease(table, name, None, None)
+
+
+def _write_lease(table: DeltaTable, name: str, holder: str | None, expires_at: datetime | None) -> None:
+    row = pl.DataFrame([{"name": name, "holder": holder, "expires_at": expires_at}], schema=LEASE_SCHEMA)
+    write_deltalake(table, row.to_arrow(), mode="overwrite", predicate=f"name = '{name}'")

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from monitoring_pipeline.core.audit import (
     Anchor,
     AuditEntry,
@@ -76,7 +78,7 @@ def audit(
 ) -> AuditEntry:
     """Append one entry to the hash-chained audit log. `data_table` (a lake table name) is pinned to the Delta
     version the action committed (`data_version`; default: the table's current version) and the SHA-256 of that
-    commit file. Appenders are serialized by a lock beside a local lake."""
+    commit file. Concurrent appenders never fork the chain: each entry commits only if its `seq` is still free."""
     lake = lake_of(config)
     table = lake.table(AUDIT_LOG)
     sha = None
@@ -84,11 +86,10 @@ def audit(
         ref = lake.table(data_table)
         data_version = delta.version(ref) if data_version is None else data_version
         sha = commit_sha256(ref, data_version) if data_version is not None else None
-    with delta.lake_lock(lake, "audit"):
-        head = None
-        if delta.exists(table):
-            last = delta.last_row(table, "seq")
-            head = entries_from_frame(last)[0] if last.height else None
+    appended: list[AuditEntry] = []
+
+    def entry_after(last: pl.DataFrame) -> pl.DataFrame:
+        head = entries_from_frame(last)[0] if last.height else None
         entry = next_entry(
             head,
             ts_utc=now,
@@ -100,9 +101,12 @@ def audit(
             data_version=data_version,
             commit_sha256=sha,
         )
-        if delta.append(table, entries_to_frame([entry])) % COMPACT_EVERY == 0:
-            delta.compact(table)  # one file per entry would make every full read slower
-    return entry
+        appended[:] = [entry]
+        return entries_to_frame([entry])
+
+    if delta.append_next(table, "seq", entry_after) % COMPACT_EVERY == 0:
+        delta.compact(table)  # one file per entry would make every full read slower
+    return appended[0]
 
 
 def latest_entries(config: ProjectConfig, subjects: set[str]) -> list[AuditEntry]:

@@ -130,22 +130,24 @@ class Review:
 
 
 def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], now: datetime) -> Review:
-    """Judge `days` in order against the model's alert rules; open or update tickets in the outbox."""
+    """Judge `days` in order against the model's alert rules; open or update tickets in the outbox. Reviews that
+    overlap (two runs, two sensors) take turns, so a ticket is opened once and no update is lost."""
     if not days:
         return Review([], [])
     lookback = max(rule.of_last for rule in model.alerts) if model.alerts else 1
     signals = model_signals(config, model, min(days) - timedelta(days=lookback), max(days))
     opened, updated = [], []
-    for day in sorted(set(days)):
-        plan = plan_tickets(
-            read_tickets(config, model.name).to_dicts(), breaches_on(model.name, signals, model.alerts, day)
-        )
-        for breach in plan.opened:
-            _save(config, _new_ticket(config, breach, now), "ticket_open", "sensor:review", now)
-            opened.append(ticket_id(breach))
-        for known_id, breach in plan.updated:
-            _save(config, _updated(ticket(config, known_id), breach, now), "ticket_update", "sensor:review", now)
-            updated.append(known_id)
+    with delta.lake_lock(lake_of(config), "tickets"):
+        for day in sorted(set(days)):
+            plan = plan_tickets(
+                read_tickets(config, model.name).to_dicts(), breaches_on(model.name, signals, model.alerts, day)
+            )
+            for breach in plan.opened:
+                _save(config, _new_ticket(config, breach, now), "ticket_open", "sensor:review", now)
+                opened.append(ticket_id(breach))
+            for known_id, breach in plan.updated:
+                _save(config, _updated(ticket(config, known_id), breach, now), "ticket_update", "sensor:review", now)
+                updated.append(known_id)
     return Review(opened, updated)
 
 
@@ -191,15 +193,17 @@ def deliver_pending(
     for row in pending.iter_rows(named=True):
         result = deliver(sink, row)
         status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)
-        changed = row | {
-            "delivery_status": status,
-            "delivery_attempts": (row["delivery_attempts"] or 0) + result.attempts,
-            "http_status": result.http_status,
-            "delivery_error": result.error,
-            "external_ref": result.external_ref or row["external_ref"],
-            "delivered_at": now if status == DELIVERED else row["delivered_at"],
-        }
-        _save(config, changed, f"ticket_{status}", "sensor:review", now)
+        with delta.lake_lock(lake_of(config), "tickets"):
+            current = ticket(config, row["ticket_id"])  # a review may have updated it meanwhile
+            changed = current | {
+                "delivery_status": status,
+                "delivery_attempts": (current["delivery_attempts"] or 0) + result.attempts,
+                "http_status": result.http_status,
+                "delivery_error": result.error,
+                "external_ref": result.external_ref or current["external_ref"],
+                "delivered_at": now if status == DELIVERED else current["delivered_at"],
+            }
+            _save(config, changed, f"ticket_{status}", "sensor:review", now)
         outcome[row["ticket_id"]] = status
         if status == PENDING:
             break
@@ -210,20 +214,28 @@ def deliver_pending(
 
 
 def acknowledge(config: ProjectConfig, ticket_id_: str, by: str, now: datetime) -> dict[str, Any]:
-    row = ticket(config, ticket_id_)
-    if row["status"] != OPEN:
-        raise TicketError(f"ticket {ticket_id_} is {row['status']}; only an open ticket can be acknowledged")
-    changed = row | {"status": ACKNOWLEDGED, "acknowledged_by": by, "acknowledged_at": now, "updated_at": now}
-    _save(config, changed, "ticket_acknowledge", person(by), now)
+    with delta.lake_lock(lake_of(config), "tickets"):
+        row = ticket(config, ticket_id_)
+        if row["status"] != OPEN:
+            raise TicketError(f"ticket {ticket_id_} is {row['status']}; only an open ticket can be acknowledged")
+        changed = row | {"status": ACKNOWLEDGED, "acknowledged_by": by, "acknowledged_at": now, "updated_at": now}
+        _save(config, changed, "ticket_acknowledge", person(by), now)
     return changed
 
 
 def resolve(config: ProjectConfig, ticket_id_: str, reason: str, by: str, now: datetime) -> dict[str, Any]:
-    row = ticket(config, ticket_id_)
-    if row["status"] == RESOLVED:
-        raise TicketError(f"ticket {ticket_id_} is already resolved")
     if not reason.strip():
         raise TicketError("a resolution needs a reason")
-    changed = row | {"status": RESOLVED, "resolved_by": by, "resolved_at": now, "resolution": reason, "updated_at": now}
-    _save(config, changed, "ticket_resolve", person(by), now)
+    with delta.lake_lock(lake_of(config), "tickets"):
+        row = ticket(config, ticket_id_)
+        if row["status"] == RESOLVED:
+            raise TicketError(f"ticket {ticket_id_} is already resolved")
+        changed = row | {
+            "status": RESOLVED,
+            "resolved_by": by,
+            "resolved_at": now,
+            "resolution": reason,
+            "updated_at": now,
+        }
+        _save(config, changed, "ticket_resolve", person(by), now)
     return changed

@@ -1,0 +1,60 @@
+"""A pipeline run that SIGKILLs itself around its Nth Delta commit: just before the commit, or right after it
+returns (before anything records it). `python -m monitoring_pipeline_tests.faults.killed_run ROOT before|after N`.
+"""
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from monitoring_pipeline import steps
+from monitoring_pipeline.io import delta
+from monitoring_pipeline_tests.faults.test_bad_input import DAYS, JUDGED, NOW, _config, _model
+
+
+def run_steps(root: Path) -> None:
+    """Every step of every day, as the nightly job runs them, on the log already in the lake at `root`."""
+    config = _config(root)
+    model = _model(config)
+    steps.freeze_model_bins(config, model, NOW)
+    for day in DAYS:
+        steps.check_log_day(config, model, day, NOW)
+        steps.guard_day(config, model, day, NOW)
+        steps.profile_day(config, model, day)
+    steps.drift_day(config, model, JUDGED)
+
+
+@contextmanager
+def commits_through(on_commit: Callable[[int, Callable[[], None]], None]) -> Iterator[None]:
+    """Route every Delta commit of the pipeline through `on_commit(n, commit)` (n counts from 1)."""
+    real = delta.write_deltalake
+    calls = 0
+
+    def commit(*args, **kwargs) -> None:
+        nonlocal calls
+        calls += 1
+        on_commit(calls, lambda: real(*args, **kwargs))
+
+    delta.write_deltalake = commit
+    try:
+        yield
+    finally:
+        delta.write_deltalake = real
+
+
+def main(root: str, when: str, nth: int) -> None:
+    def on_commit(n: int, commit: Callable[[], None]) -> None:
+        if n == nth and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        commit()
+        if n == nth and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    with commits_through(on_commit):
+        run_steps(Path(root))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
