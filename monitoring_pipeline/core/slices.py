@@ -29,15 +29,24 @@ class FilterError(ValueError):
 
 
 def _literal(text: str, column: str, dtype: pl.DataType) -> object:
+    """The value of `text` for `column`: a quoted date or string for those columns, a bare number for numbers."""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         value = text[1:-1]
+        if dtype.is_numeric():
+            raise FilterError(f"column {column!r} holds numbers; write {value} without quotes")
         if isinstance(dtype, pl.Date):
-            return date.fromisoformat(value)
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise FilterError(f"value {text!r} for date column {column!r} is not a date (YYYY-MM-DD)") from None
         return value
     try:
-        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+        number = int(text) if re.fullmatch(r"-?\d+", text) else float(text)
     except ValueError:
         raise FilterError(f"value {text!r} for column {column!r} is neither a number nor a quoted string") from None
+    if not dtype.is_numeric():
+        raise FilterError(f"column {column!r} holds {dtype}; quote the value: '{text}'")
+    return number
 
 
 def parse_filter(text: str | None, schema: pl.Schema) -> pl.Expr:

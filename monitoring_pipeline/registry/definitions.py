@@ -66,6 +66,19 @@ def canonical(body: Mapping[str, Any]) -> str:
     return json.dumps(dict(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _check_expression(name: str, expression: str) -> None:
+    """A row-wise SQL expression: it parses, and it evaluates on an empty frame of the columns it names (a
+    subquery or table function parses, then fails every profile)."""
+    try:
+        expr = pl.sql_expr(expression)
+    except pl.exceptions.PolarsError as exc:
+        raise DefinitionError(f"feature {name}: expression does not parse as SQL: {exc}") from None
+    try:
+        pl.DataFrame(schema=dict.fromkeys(expr.meta.root_names(), pl.Float64)).select(expr)
+    except pl.exceptions.InvalidOperationError as exc:
+        raise DefinitionError(f"feature {name}: expression must be a row-wise expression: {exc}") from None
+
+
 def check_feature_body(model: ModelSpec, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """The body without empty keys, or a DefinitionError naming what is wrong."""
     features = {c.name: c.kind.value for c in model.columns_with_role("feature")}
@@ -78,10 +91,7 @@ def check_feature_body(model: ModelSpec, name: str, body: Mapping[str, Any]) -> 
     if ("source" in body) == ("expression" in body):
         raise DefinitionError(f"feature {name}: give exactly one of `source` (a column) or `expression` (SQL)")
     if "expression" in body:
-        try:
-            pl.sql_expr(str(body["expression"]))
-        except pl.exceptions.PolarsError as exc:
-            raise DefinitionError(f"feature {name}: expression does not parse as SQL: {exc}") from None
+        _check_expression(name, str(body["expression"]))
     dtype = body.setdefault("dtype", features[name])
     if dtype != features[name]:
         raise DefinitionError(f"feature {name}: dtype {dtype!r} differs from the monitored kind {features[name]!r}")

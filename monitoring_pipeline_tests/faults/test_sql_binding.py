@@ -76,11 +76,6 @@ def test_a_feature_expression_cannot_smuggle_statements_or_table_functions(tmp_p
         check_feature_body(model, "income", {"expression": expression})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry/definitions.py checks that an expression parses, not that it is a plain expression: a "
-    "subquery parses and then fails every profile; fix: evaluate it on an empty frame of the log's schema",
-)
 def test_a_feature_expression_with_a_subquery_is_refused_when_proposed(tmp_path: Path) -> None:
     model = model_for(config_for(tmp_path))
     with pytest.raises(DefinitionError):

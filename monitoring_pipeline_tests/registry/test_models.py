@@ -66,6 +66,7 @@ def test_a_version_is_registered_once_and_parents_must_exist(lake) -> None:
         ("nope == 1", "unknown column 'nope'"),
         ("region == north", "neither a number nor a quoted string"),
         ("region == 'x'; DROP TABLE y", "cannot read condition|neither a number"),
+        ("region == 5", "holds String; quote the value"),
     ],
 )
 def test_filters_are_parsed_never_interpolated(text: str, message: str) -> None:
