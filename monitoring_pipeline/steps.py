@@ -132,9 +132,7 @@ def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datet
     """Enforce the contract on one day and replace that day's rejects partition."""
     log = read_log(config, model, [day], now)
     rejects = log.rejects.with_columns(pl.lit(model.name).alias("model_name"), pl.lit(day).alias("day"))
-    written = storage.write_partition(
-        lake_of(config).table(LOG_REJECTS), rejects, {"model_name": model.name, "day": day}
-    )
+    written = delta.write_partition(lake_of(config).table(LOG_REJECTS), rejects, {"model_name": model.name, "day": day})
     return replace(log, written=written)
 
 
@@ -158,7 +156,7 @@ def validate_expectations(config: ProjectConfig, model: ModelSpec, day: date, so
     summary = validate_log_day(rows, str(table), expectations)
     partition = {"model_name": model.name, "day": day, "checked_table": source}
     results = summary.to_frame().with_columns(pl.lit(value).alias(key) for key, value in partition.items())
-    storage.write_partition(lake_of(config).table(EXPECTATION_RESULTS), results, partition)
+    delta.write_partition(lake_of(config).table(EXPECTATION_RESULTS), results, partition)
     return summary
 
 
@@ -251,9 +249,9 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
     lake = lake_of(config)
     on_day = pl.lit(day).alias("day")
     verdicts = result.verdicts.with_columns(pl.lit(model.name).alias("model_name"), on_day)
-    written = storage.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
+    written = delta.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
     for name, rows in ((validated_table(model), result.validated), (quarantine_table(model), result.quarantined)):
-        storage.write_partition(lake.table(name), rows.with_columns(on_day), {"day": day}, evolve_schema=True)
+        delta.write_partition(lake.table(name), rows.with_columns(on_day), {"day": day}, evolve_schema=True)
     stored = tuple(_read_day(config, name, day).height for name in (validated_table(model), quarantine_table(model)))
     return DayGuards(result, log, released, stored, written)
 
@@ -304,7 +302,7 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
         pl.lit(log.valid.height, pl.Int64).alias("baseline_rows"),
         pl.lit(log.log_version, pl.Int64).alias("log_version"),
     )
-    written = storage.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
+    written = delta.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
     return FrozenBins(bins, fingerprint, log.valid.height, written, reconstruction)
 
 
@@ -410,8 +408,8 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
     lake = lake_of(config)
     partition = {"model_name": model.name, "day": day}
     written = (
-        storage.write_partition(lake.table(FEATURE_PROFILES), features, partition),
-        storage.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition),
+        delta.write_partition(lake.table(FEATURE_PROFILES), features, partition),
+        delta.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition),
     )
     versions = {name: version for name, (version, _) in active.items()}
     return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions, written)
@@ -493,9 +491,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         _definition_versions(active),
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
-    written = storage.write_partition(
-        lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day}
-    )
+    written = delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
     active_versions = {name: version for name, (version, _) in active.items()}
     return DayDrift(report, frame, expected, found, read_versions, active_versions, written)
 
@@ -736,7 +732,7 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
                 }
             )
     frame = pl.DataFrame(out, schema=PERFORMANCE_SCHEMA, orient="row")
-    written = storage.write_partition(lake_of(config).table(PERFORMANCE), frame, {"model_name": model.name, "day": day})
+    written = delta.write_partition(lake_of(config).table(PERFORMANCE), frame, {"model_name": model.name, "day": day})
     return DayPerformance(frame, label_version, written)
 
 

@@ -40,6 +40,13 @@ class LakePathError(ValueError):
     """A table path escapes the lake root or uses a scheme the lake does not allow."""
 
 
+class LakeWriteError(OSError):
+    """The storage refused a write (disk full, read-only, permissions)."""
+
+
+OS_ERROR = re.compile(r"([^:↳\n\x1b]*\(os error \d+\))")  # the innermost cause: "No space left ... (os error 28)"
+
+
 class LakeConfigError(ValueError):
     """A lake configuration under which concurrent writers could lose each other's commits."""
 
@@ -176,7 +183,9 @@ def write_partition(
 ) -> int:
     """Atomically replace the rows of one partition (e.g. {"model_name": m, "day": d}) with `frame`.
 
-    `frame` must carry the partition columns with exactly those values; returns the committed table version.
+    `frame` must carry the partition columns with exactly those values; returns the committed table version. A
+    write the storage refuses (disk full, read-only) raises LakeWriteError naming table, partition, cause and the
+    version the table was left at.
     With `evolve_schema`, new columns are added to the table (older partitions read them as null) and missing
     ones are written as null — for tables whose columns follow a log or a rule set; report tables keep their
     schema strictly.
@@ -186,8 +195,25 @@ def write_partition(
         if outside:
             raise ValueError(f"{ref}: {outside} rows fall outside the partition {column}={value!r}")
     data, predicate = frame.to_arrow(), _predicate(partition)
-    create(ref, data.schema, partition_by=list(partition))
-    return _replace(ref, lambda _: (data, predicate), "merge" if evolve_schema else None)
+    before = version(ref)
+    try:
+        create(ref, data.schema, partition_by=list(partition))
+        return _replace(ref, lambda _: (data, predicate), "merge" if evolve_schema else None)
+    except (OSError, DeltaError) as error:
+        cause = OS_ERROR.search(str(error))
+        if cause is None:
+            raise  # not the storage: a schema or programming error keeps its own type
+        after = version(ref)
+        committed = (
+            f"nothing was committed (the table is still at version {before})"
+            if after == before
+            else f"version {after} was committed before the failure"
+        )
+        where = ", ".join(f"{column}={value}" for column, value in partition.items())
+        raise LakeWriteError(
+            f"table {ref}, partition {where}: the write failed: {cause.group(1).strip()}; {committed}; "
+            "free space or make the lake writable, then run it again"
+        ) from error
 
 
 def upsert(ref: TableRef, frame: pl.DataFrame, key: str) -> int:

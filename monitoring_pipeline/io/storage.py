@@ -1,20 +1,15 @@
-"""Storage faults made legible: the data files behind some days of a Delta table are checked before they are read,
-and a failed write says which table and partition it was and whether anything was committed.
+"""Storage faults made legible on read: the data files behind some days of a Delta table are checked before they
+are read.
 
 A file the Delta log references but the store lacks, or whose size differs from the size the log recorded
 (truncated, overwritten), stops the read with a `DataFileError` naming the table, the days and the file — never
 a silent skip, and never a Parquet reader crashing on a short file (Polars panics on one). A file that keeps its
 size but whose bytes are garbled fails in the reader; that error is caught and the culprit named the same way.
 Size checks need a local lake; on an object store only the reader's errors are translated.
-
-A write that the storage refuses (a full disk, read-only storage) raises `LakeWriteError`; Delta commits last, so
-the table normally stays at its version and the next run, once the disk is back, writes the partition whole.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,7 +18,6 @@ from urllib.parse import unquote
 import polars as pl
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError
 
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.delta import TableRef
@@ -119,35 +113,3 @@ def read_days(ref: TableRef, days: list[date], ts_column: str, at_version: int |
             ) from error
         file, complaint = culprit
         raise DataFileError(ref, days, file, f"is corrupt ({complaint}); {CORRUPT_HINT}") from error
-
-
-class LakeWriteError(OSError):
-    """The storage refused a write (disk full, read-only, permissions)."""
-
-
-OS_ERROR = re.compile(r"([^:↳\n\x1b]*\(os error \d+\))")  # the innermost cause, e.g. "No space left ... (os error 28)"
-
-
-def write_partition(
-    ref: TableRef, frame: pl.DataFrame, partition: Mapping[str, object], evolve_schema: bool = False
-) -> int:
-    """`delta.write_partition`, with a storage failure raised as a LakeWriteError naming table, partition, cause
-    and the version the table was left at."""
-    before = delta.version(ref)
-    try:
-        return delta.write_partition(ref, frame, partition, evolve_schema)
-    except (OSError, DeltaError) as error:
-        cause = OS_ERROR.search(str(error))
-        if cause is None:
-            raise  # not the storage: a schema or programming error keeps its own type
-        after = delta.version(ref)
-        committed = (
-            f"nothing was committed (the table is still at version {before})"
-            if after == before
-            else f"version {after} was committed before the failure"
-        )
-        where = ", ".join(f"{column}={value}" for column, value in partition.items())
-        raise LakeWriteError(
-            f"table {ref}, partition {where}: the write failed: {cause.group(1).strip()}; {committed}; "
-            "free space or make the lake writable, then run it again"
-        ) from error

@@ -16,7 +16,8 @@ from polars.testing import assert_frame_equal
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io.storage import DataFileError, LakeWriteError
+from monitoring_pipeline.io.delta import LakeWriteError
+from monitoring_pipeline.io.storage import DataFileError
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
