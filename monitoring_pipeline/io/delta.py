@@ -283,8 +283,13 @@ def append_next(ref: TableRef, key: str, rows_after: Callable[[pl.DataFrame], pl
 
 
 def append(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
-    """Append rows in one commit (blind appends never conflict); returns the committed version."""
-    create(ref, frame.to_arrow().schema, partition_by)
+    """Append rows in one commit (blind appends never conflict; the first one creates the table, version 0);
+    returns the committed version."""
+    if not exists(ref):
+        write_deltalake(
+            ref.uri, frame.to_arrow(), mode="append", partition_by=partition_by, storage_options=ref.options
+        )
+        return DeltaTable(ref.uri, storage_options=ref.options).version()
     table = DeltaTable(ref.uri, storage_options=ref.options)
     write_deltalake(table, frame.to_arrow(), mode="append")
     return table.version()
