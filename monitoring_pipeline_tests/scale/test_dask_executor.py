@@ -22,7 +22,8 @@ from distributed import Client, LocalCluster
 from polars.testing import assert_frame_equal
 
 from monitoring_pipeline.definitions import build_definitions
-from monitoring_pipeline.defs.executors import _Sealed, run_executor
+from monitoring_pipeline.defs.dask_executor import _Sealed
+from monitoring_pipeline.defs.executors import run_executor
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, PROJECT_ROOT, load_config
 from monitoring_pipeline_tests.scale.conftest import (
     NIGHTLY,
