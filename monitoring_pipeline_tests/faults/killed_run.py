@@ -9,21 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.io import delta
-from monitoring_pipeline_tests.faults.test_bad_input import DAYS, JUDGED, NOW, _config, _model
+from monitoring_pipeline_tests.faults.lake import DAYS, config_for, model_for, run_days
 
 
 def run_steps(root: Path) -> None:
     """Every step of every day, as the nightly job runs them, on the log already in the lake at `root`."""
-    config = _config(root)
-    model = _model(config)
-    steps.freeze_model_bins(config, model, NOW)
-    for day in DAYS:
-        steps.check_log_day(config, model, day, NOW)
-        steps.guard_day(config, model, day, NOW)
-        steps.profile_day(config, model, day)
-    steps.drift_day(config, model, JUDGED)
+    config = config_for(root)
+    run_days(config, model_for(config), DAYS)
 
 
 @contextmanager
