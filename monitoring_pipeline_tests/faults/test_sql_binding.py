@@ -13,7 +13,7 @@ import pytest
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.slices import FilterError
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io import delta, storage
+from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline.registry.definitions import DefinitionError, check_feature_body
 from monitoring_pipeline.registry.models import read_slice
@@ -32,10 +32,10 @@ def _log_text(table: Path) -> str:
 def test_a_hostile_partition_value_is_refused_before_anything_is_written(tmp_path: Path, value: str) -> None:
     table = lake_of(config_for(tmp_path)).table("reports/t")
     rows = pl.DataFrame({"model_name": ["m"], "n": [1]})
-    written = storage.write_partition(table, rows, {"model_name": "m"})
+    written = delta.write_partition(table, rows, {"model_name": "m"})
     hostile = rows.with_columns(pl.lit(value).alias("model_name"))
     with pytest.raises(ValueError, match=r"unsafe (partition )?value model_name="):
-        storage.write_partition(table, hostile, {"model_name": value})
+        delta.write_partition(table, hostile, {"model_name": value})
     assert delta.version(table) == written and value not in _log_text(Path(table.uri))
     assert delta.scan(table).collect()["model_name"].to_list() == ["m"]
 
