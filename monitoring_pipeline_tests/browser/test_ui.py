@@ -135,7 +135,7 @@ def test_partitions_and_a_drift_materialization_render_with_pictures(browser: Br
     page = _open(browser, f"{webserver}/assets/credit_risk/drift_report?view=partitions&partition={DRIFT_DAY}")
     page.get_by_text(f"Materialized ({DAYS})").wait_for(timeout=30_000)
     _visible_text(page, "drifted_features").wait_for(timeout=30_000)
-    assert _visible_text(page, "channel").is_visible()  # the worst-columns table, rendered from markdown
+    _visible_text(page, "channel").wait_for(timeout=30_000)  # the worst-columns table, rendered from markdown
     pictures = page.get_by_role("row").filter(has=page.get_by_text("pictures", exact=True))
     pictures.get_by_text("[Show Markdown]").click()
     images = page.locator("img[src^='data:image/png']")

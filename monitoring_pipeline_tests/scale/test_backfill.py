@@ -36,7 +36,7 @@ from monitoring_pipeline_tests.scale.conftest import (
     run_nightly,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.backfill]
 
 START = date(2026, 9, 1)
 DAYS = 60
