@@ -1,8 +1,10 @@
-"""The one adapter for Delta tables: addressing, reads (with time travel) and atomic partition writes.
+"""The one adapter for Delta tables: addressing, reads (with time travel), atomic writes and locks.
 
-Every table is a URI plus storage options — a local path today, `s3://bucket/prefix/...` tomorrow. A partition
-write is one Delta commit that replaces exactly the rows matching the partition predicate (overwrite by
-predicate), so re-running a partition replaces it and a crash before the commit leaves the table untouched.
+Every table is a URI plus storage options — a local path today, `s3://bucket/prefix/...` tomorrow. A write is one
+Delta commit that replaces exactly the rows matching a predicate (a partition, a key, the next sequence number),
+built on the snapshot it read: re-running a partition replaces it, a crash leaves the last commit, and a writer
+that another beat to the same rows rebuilds and retries. Read-check-write sequences across tables take a lock: an
+OS file lock beside a local lake, a lease row taken by such a commit on an object store.
 """
 
 from __future__ import annotations
