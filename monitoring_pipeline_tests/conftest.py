@@ -1,15 +1,19 @@
-"""Shared fixtures: configs cut from the shipped one, temp lakes on disk."""
+"""Shared fixtures: configs cut from the shipped one, temp lakes on disk, the demo pipeline run through Dagster."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
-from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
+from monitoring_pipeline.demo.lake import build_demo_lake
+from monitoring_pipeline.demo.registry import record_demo_registry
+from monitoring_pipeline.demo.run import materialize_model
+from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 
 
 def write_short_config(folder: Path, start: date, days: int, baseline_days: int) -> Path:
@@ -24,6 +28,18 @@ def write_short_config(folder: Path, start: date, days: int, baseline_days: int)
     path = folder / "monitoring.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
+
+
+def run_demo_pipeline(config_path: Path, scale: float) -> dg.DagsterInstance:
+    """The demo lake (every label there from the start) and registry history at `config_path`'s lake, then every
+    model's days materialized through Dagster on an ephemeral instance, which is returned."""
+    config = load_config(config_path)
+    build_demo_lake(config, scale=scale, progress=lambda _: None, label_feed=False)
+    record_demo_registry(config, config_path, progress=lambda _: None)
+    instance = dg.DagsterInstance.ephemeral()
+    for model in config.models:
+        materialize_model(config_path, None, model, instance)
+    return instance
 
 
 @pytest.fixture

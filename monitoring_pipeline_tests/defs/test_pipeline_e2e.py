@@ -13,16 +13,13 @@ from polars.testing import assert_frame_equal
 from monitoring_pipeline import steps
 from monitoring_pipeline.cli import main
 from monitoring_pipeline.definitions import build_definitions
-from monitoring_pipeline.demo.lake import build_demo_lake
-from monitoring_pipeline.demo.registry import record_demo_registry
-from monitoring_pipeline.demo.run import materialize_model
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import lake_of, person, read_audit, verify_audit
 from monitoring_pipeline.registry.changes import changes
 from monitoring_pipeline.registry.trace import TraceError, to_markdown, trace
 from monitoring_pipeline.steps import DRIFT_REPORT, FEATURE_PROFILES, LOG_REJECTS, OUTPUT_PROFILES
-from monitoring_pipeline_tests.conftest import write_short_config
+from monitoring_pipeline_tests.conftest import run_demo_pipeline, write_short_config
 
 START = date(2026, 9, 25)  # demo day 24: the baseline is days 24-37; the channel mix changes on day 40 (10-11)
 DAYS = 22
@@ -32,13 +29,8 @@ DAYS = 22
 def lake(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("e2e")
     config_path = write_short_config(folder, START, DAYS, baseline_days=14)
-    config = load_config(config_path)
-    build_demo_lake(config, scale=0.5, progress=lambda _: None, label_feed=False)
-    record_demo_registry(config, config_path, progress=lambda _: None)
-    instance = dg.DagsterInstance.ephemeral()
-    for model in config.models:
-        materialize_model(config_path, None, model, instance)
-    return config_path, config, instance
+    instance = run_demo_pipeline(config_path, scale=0.5)
+    return config_path, load_config(config_path), instance
 
 
 def _metadata(instance: dg.DagsterInstance, key: list[str], partition: str) -> dict:

@@ -12,15 +12,12 @@ import yaml
 from polars.testing import assert_frame_equal
 
 from monitoring_pipeline import steps
-from monitoring_pipeline.demo.lake import build_demo_lake
-from monitoring_pipeline.demo.registry import record_demo_registry
-from monitoring_pipeline.demo.run import materialize_model
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import lake_of, read_audit, verify_audit
 from monitoring_pipeline.registry.trace import trace
 from monitoring_pipeline_tests.concurrent_writers import assert_nothing_lost_or_doubled, lake_config, run_writers
-from monitoring_pipeline_tests.conftest import write_short_config
+from monitoring_pipeline_tests.conftest import run_demo_pipeline, write_short_config
 from monitoring_pipeline_tests.objectstore.conftest import S3
 
 pytestmark = pytest.mark.s3
@@ -39,16 +36,6 @@ def on_s3(config_path: Path, s3: S3, bucket: str) -> Path:
     return path
 
 
-def run_pipeline(config_path: Path) -> dg.DagsterInstance:
-    config = load_config(config_path)
-    build_demo_lake(config, scale=0.2, progress=lambda _: None, label_feed=False)
-    record_demo_registry(config, config_path, progress=lambda _: None)
-    instance = dg.DagsterInstance.ephemeral()
-    for model in config.models:
-        materialize_model(config_path, None, model, instance)
-    return instance
-
-
 def report(config_path: Path, name: str) -> pl.DataFrame:
     frame = delta.scan(lake_of(load_config(config_path)).table(name)).collect()
     return frame.sort(frame.columns[: min(4, frame.width)])
@@ -60,8 +47,8 @@ def test_the_whole_pipeline_on_s3_gives_the_local_lake_s_reports_and_a_verifiabl
 ) -> None:
     local = write_short_config(tmp_path, START, DAYS, baseline_days=3)
     remote = on_s3(local, s3, bucket := s3.new_bucket())
-    run_pipeline(local)
-    instance = run_pipeline(remote)
+    run_demo_pipeline(local, scale=0.2)
+    instance = run_demo_pipeline(remote, scale=0.2)
 
     assert not (tmp_path / "lake").with_name("s3:").exists()
     stored = s3.keys(bucket, "lake/")
