@@ -66,6 +66,7 @@ import numpy as np
 import yaml
 
 from monitoring_pipeline.demo.generator import DEMO_DAYS, DEMO_START, TABULAR_MODEL
+from monitoring_pipeline.io import catalog
 
 WEEKEND_SHARE = 0.6  # the generator's weekend volume for credit_risk
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -116,11 +117,10 @@ def phase_build(config_path: Path, days: list[date], rows: list[int]) -> dict:
     from monitoring_pipeline.demo.generator import labels_for, tabular_day
     from monitoring_pipeline.io import delta
     from monitoring_pipeline.io.config_file import load_config
-    from monitoring_pipeline.registry.audit_log import lake_of
 
     config = load_config(config_path)
     model = config.model(TABULAR_MODEL)
-    log, labels = lake_of(config).table(model.log_table), lake_of(config).table(model.label_table)
+    log, labels = catalog.log_table(config, model), catalog.label_table(config, model)
     written = []
     for day, n in zip(days, rows, strict=True):
         frame = tabular_day(day, generator_rows(day, n)).with_columns(pl.col("event_ts").dt.date().alias("event_date"))

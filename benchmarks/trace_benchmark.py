@@ -24,9 +24,8 @@ import yaml
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import DEMO_DAYS, TABULAR_MODEL, demo_days, labels_for, tabular_day
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
-from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline.registry.trace import trace
 
 TRACED_DAYS = (date(2026, 9, 1), date(2026, 10, 12), date(2026, 10, 30))
@@ -40,7 +39,7 @@ def build(folder: Path, rows: int) -> Path:
     config_path.write_text(yaml.safe_dump(raw))
     config = load_config(config_path)
     per_weekday = round(rows / (DEMO_DAYS - 17 * 0.4))  # 60 days, 17 of them weekend days at 0.6
-    log, labels = lake_of(config).table("logs/credit_risk"), lake_of(config).table("labels/credit_risk")
+    log, labels = catalog.table(config, "logs/credit_risk"), catalog.table(config, "labels/credit_risk")
     for day in demo_days():  # one commit per day keeps memory at one day's rows
         frame = tabular_day(day, per_weekday).with_columns(pl.col("event_ts").dt.date().alias("event_date"))
         delta.append(log, frame, partition_by=["event_date"])
@@ -64,7 +63,7 @@ def main() -> None:
         started = time.perf_counter()
         config_path = build(Path(tmp), args.rows)
         config = load_config(config_path)
-        total = delta.scan(lake_of(config).table("logs/credit_risk")).select(pl.len()).collect().item()
+        total = delta.scan(catalog.table(config, "logs/credit_risk")).select(pl.len()).collect().item()
         print(f"lake: {total:,} log rows built in {time.perf_counter() - started:.0f} s")
         ids = [f"cr-{day:%Y%m%d}-000000042" for day in TRACED_DAYS]
         for prediction_id in ids:

@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from monitoring_pipeline.io import catalog
+
 EXAMPLE = argparse.RawDescriptionHelpFormatter
 ANCHOR_KEY_ENV = "MP_AUDIT_ANCHOR_KEY"
 
@@ -344,14 +346,12 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
 
 def cmd_tickets_show(args: argparse.Namespace) -> int:
     from monitoring_pipeline.io import delta
-    from monitoring_pipeline.registry.audit_log import lake_of
-    from monitoring_pipeline.registry.dossier import DOSSIERS
     from monitoring_pipeline.registry.tickets import ticket
 
     config = _config(args)
     row = ticket(config, args.ticket_id)
     print(json.dumps(row, indent=2, default=str))
-    table = lake_of(config).table(DOSSIERS)
+    table = catalog.table(config, catalog.DOSSIERS)
     if delta.exists(table):
         found = delta.scan(table).filter(pl.col("ticket_id") == args.ticket_id).select("markdown").collect()
         print("\n" + (found["markdown"][0] if found.height else "(no dossier built yet)"))

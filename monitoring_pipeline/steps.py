@@ -31,29 +31,10 @@ from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import REASONS, GuardResult, evaluate
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, merge_rows, profile_frame
 from monitoring_pipeline.core.text import text_metric_exprs
-from monitoring_pipeline.io import delta, storage
-from monitoring_pipeline.io.delta import TableRef
+from monitoring_pipeline.io import catalog, delta, storage
 from monitoring_pipeline.io.expectations import LogExpectations, ValidationSummary, validate_log_day
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import audit, lake_of, person
-
-FEATURE_PROFILES = "reports/feature_profiles"
-OUTPUT_PROFILES = "reports/output_profiles"
-DRIFT_REPORT = "reports/drift_report"
-LOG_REJECTS = "reports/log_rejects"
-REFERENCE_BINS = "reports/reference_bins"
-GUARD_VERDICTS = "reports/guard_verdicts"
-EXPECTATION_RESULTS = "reports/expectation_results"
-QUARANTINE_RELEASES = "reports/quarantine_releases"
-
-
-def validated_table(model: ModelSpec) -> str:
-    return f"validated/{model.name}"
-
-
-def quarantine_table(model: ModelSpec) -> str:
-    return f"quarantine/{model.name}"
-
+from monitoring_pipeline.registry.audit_log import audit, person
 
 PROFILE_KEYS: dict[str, pl.DataType] = {
     "model_name": pl.String(),
@@ -66,10 +47,6 @@ PROFILE_KEYS: dict[str, pl.DataType] = {
 
 class MissingReferenceBins(LookupError):
     pass
-
-
-def log_table(config: ProjectConfig, model: ModelSpec) -> TableRef:
-    return lake_of(config).table(model.log_table)
 
 
 # -- reading a log under its contract ----------------------------------------------------------------------------
@@ -88,7 +65,7 @@ class DayLog:
 def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: datetime) -> DayLog:
     """Read the log rows of `days` at the table's current version (their data files checked first) and enforce
     the contract; a dropped input feature is read as null and listed in `missing`."""
-    table = log_table(config, model)
+    table = catalog.log_table(config, model)
     log_version = delta.version(table)
     if log_version is None:
         raise FileNotFoundError(f"prediction log table {table} of model {model.name} does not exist")
@@ -132,7 +109,9 @@ def check_log_day(config: ProjectConfig, model: ModelSpec, day: date, now: datet
     """Enforce the contract on one day and replace that day's rejects partition."""
     log = read_log(config, model, [day], now)
     rejects = log.rejects.with_columns(pl.lit(model.name).alias("model_name"), pl.lit(day).alias("day"))
-    written = delta.write_partition(lake_of(config).table(LOG_REJECTS), rejects, {"model_name": model.name, "day": day})
+    written = delta.write_partition(
+        catalog.table(config, catalog.LOG_REJECTS), rejects, {"model_name": model.name, "day": day}
+    )
     return replace(log, written=written)
 
 
@@ -140,11 +119,11 @@ def validate_expectations(config: ProjectConfig, model: ModelSpec, day: date, so
     """Run the model's data expectations (Great Expectations) on one day of `source` — "prediction_log" (the raw
     log) or "validated_predictions" — and replace that day's rows of `reports/expectation_results`."""
     if source == "prediction_log":
-        table = log_table(config, model)
+        table = catalog.log_table(config, model)
         rows = storage.read_days(table, [day], TS, delta.version(table))
     else:
-        table = lake_of(config).table(validated_table(model))
-        rows = _read_day(config, validated_table(model), day)
+        table = catalog.table(config, catalog.validated_table(model))
+        rows = _read_day(config, catalog.validated_table(model), day)
     settings = model.expectations
     expectations = LogExpectations(
         score_column=settings.score_column,
@@ -156,7 +135,7 @@ def validate_expectations(config: ProjectConfig, model: ModelSpec, day: date, so
     summary = validate_log_day(rows, str(table), expectations)
     partition = {"model_name": model.name, "day": day, "checked_table": source}
     results = summary.to_frame().with_columns(pl.lit(value).alias(key) for key, value in partition.items())
-    delta.write_partition(lake_of(config).table(EXPECTATION_RESULTS), results, partition)
+    delta.write_partition(catalog.table(config, catalog.EXPECTATION_RESULTS), results, partition)
     return summary
 
 
@@ -177,7 +156,7 @@ class DayGuards:
 
 
 def released_ids(config: ProjectConfig, model: ModelSpec) -> frozenset[str]:
-    table = lake_of(config).table(QUARANTINE_RELEASES)
+    table = catalog.table(config, catalog.QUARANTINE_RELEASES)
     if not delta.exists(table):
         return frozenset()
     ids = delta.scan(table).filter(pl.col("model_name") == model.name).select(ID).collect()[ID]
@@ -188,7 +167,7 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
     """Record that a quarantined prediction is a false positive; the next run of its day validates it."""
     if not reason.strip():
         raise ValueError("a release needs a reason")
-    table = lake_of(config).table(quarantine_table(model))
+    table = catalog.table(config, catalog.quarantine_table(model))
     held = delta.scan(table).filter(pl.col(ID) == prediction_id).select(ID).collect() if delta.exists(table) else None
     if held is None or held.is_empty():
         raise LookupError(f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})")
@@ -208,7 +187,7 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
             "released_at": pl.Datetime("us", "UTC"),
         },
     )
-    version = delta.append(lake_of(config).table(QUARANTINE_RELEASES), row)
+    version = delta.append(catalog.table(config, catalog.QUARANTINE_RELEASES), row)
     payload = {"prediction_id": prediction_id, "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()}
     audit(
         config,
@@ -217,7 +196,7 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
         subject=f"{model.name}/quarantine",
         payload=payload,
         now=now,
-        data_table=QUARANTINE_RELEASES,
+        data_table=catalog.QUARANTINE_RELEASES,
         data_version=version,
     )
     return version
@@ -229,8 +208,11 @@ def daily_guard_counts(
     """Rows validated and quarantined per day (between `first` and `last` when given): day, validated,
     quarantined."""
     counts = pl.DataFrame(schema={"day": pl.Date})
-    for name, label in ((validated_table(model), "validated"), (quarantine_table(model), "quarantined")):
-        table = lake_of(config).table(name)
+    for name, label in (
+        (catalog.validated_table(model), "validated"),
+        (catalog.quarantine_table(model), "quarantined"),
+    ):
+        table = catalog.table(config, name)
         scan = delta.scan(table) if delta.exists(table) else pl.LazyFrame(schema={"day": pl.Date})
         if first is not None and last is not None:
             scan = scan.filter(pl.col("day").is_between(first, last))
@@ -246,13 +228,21 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
     log = read_log(config, model, [day], now)
     released = released_ids(config, model)
     result = evaluate(log.valid, model.guards.rules, released)
-    lake = lake_of(config)
+    lake = catalog.lake_of(config)
     on_day = pl.lit(day).alias("day")
     verdicts = result.verdicts.with_columns(pl.lit(model.name).alias("model_name"), on_day)
-    written = delta.write_partition(lake.table(GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day})
-    for name, rows in ((validated_table(model), result.validated), (quarantine_table(model), result.quarantined)):
+    written = delta.write_partition(
+        lake.table(catalog.GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day}
+    )
+    for name, rows in (
+        (catalog.validated_table(model), result.validated),
+        (catalog.quarantine_table(model), result.quarantined),
+    ):
         delta.write_partition(lake.table(name), rows.with_columns(on_day), {"day": day}, evolve_schema=True)
-    stored = tuple(_read_day(config, name, day).height for name in (validated_table(model), quarantine_table(model)))
+    stored = tuple(
+        _read_day(config, name, day).height
+        for name in (catalog.validated_table(model), catalog.quarantine_table(model))
+    )
     return DayGuards(result, log, released, stored, written)
 
 
@@ -302,12 +292,12 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
         pl.lit(log.valid.height, pl.Int64).alias("baseline_rows"),
         pl.lit(log.log_version, pl.Int64).alias("log_version"),
     )
-    written = delta.write_partition(lake_of(config).table(REFERENCE_BINS), rows, {"model_name": model.name})
+    written = delta.write_partition(catalog.table(config, catalog.REFERENCE_BINS), rows, {"model_name": model.name})
     return FrozenBins(bins, fingerprint, log.valid.height, written, reconstruction)
 
 
 def load_model_bins(config: ProjectConfig, model: ModelSpec) -> tuple[dict[str, Bins], str]:
-    table = lake_of(config).table(REFERENCE_BINS)
+    table = catalog.table(config, catalog.REFERENCE_BINS)
     rows = delta.scan(table).filter(pl.col("model_name") == model.name).collect() if delta.exists(table) else None
     if rows is None or rows.is_empty():
         raise MissingReferenceBins(
@@ -325,7 +315,7 @@ def load_reconstruction(config: ProjectConfig, model: ModelSpec) -> PcaModel | N
     if not model.multivariate:
         return None
     rows = (
-        delta.scan(lake_of(config).table(REFERENCE_BINS))
+        delta.scan(catalog.table(config, catalog.REFERENCE_BINS))
         .filter((pl.col("model_name") == model.name) & (pl.col("column") == RECONSTRUCTION_ERROR))
         .select("transform_json")
         .collect()
@@ -383,7 +373,7 @@ def _profile_rows(
 
 
 def _read_day(config: ProjectConfig, name: str, day: date) -> pl.DataFrame:
-    table = lake_of(config).table(name)
+    table = catalog.table(config, name)
     if not delta.exists(table):
         raise LookupError(f"table {table} does not exist; run the guards for {day} first")
     return delta.scan(table).filter(pl.col("day") == day).drop("day").collect()
@@ -395,8 +385,8 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
     bins, bins_version = load_model_bins(config, model)
     active = active_definitions(config, model, day)
     reconstruction = load_reconstruction(config, model)
-    validated = with_derived(_read_day(config, validated_table(model), day), model, active, reconstruction)
-    quarantined = _read_day(config, quarantine_table(model), day).drop(REASONS)
+    validated = with_derived(_read_day(config, catalog.validated_table(model), day), model, active, reconstruction)
+    quarantined = _read_day(config, catalog.quarantine_table(model), day).drop(REASONS)
     every_row = pl.concat([validated.select(quarantined.columns), quarantined])
     features = _profile_rows(validated, model, bins, INPUT_ROLES, day, bins_version, active)
     outputs = pl.concat(
@@ -405,11 +395,11 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
             _profile_rows(every_row, model, bins, ("guard",), day, bins_version, active),
         ]
     )
-    lake = lake_of(config)
+    lake = catalog.lake_of(config)
     partition = {"model_name": model.name, "day": day}
     written = (
-        delta.write_partition(lake.table(FEATURE_PROFILES), features, partition),
-        delta.write_partition(lake.table(OUTPUT_PROFILES), outputs, partition),
+        delta.write_partition(lake.table(catalog.FEATURE_PROFILES), features, partition),
+        delta.write_partition(lake.table(catalog.OUTPUT_PROFILES), outputs, partition),
     )
     versions = {name: version for name, (version, _) in active.items()}
     return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions, written)
@@ -417,7 +407,9 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
 
 def profile_versions(config: ProjectConfig) -> dict[str, int | None]:
     """The current Delta version of each profile table (None: not written yet)."""
-    return {name: delta.version(lake_of(config).table(name)) for name in (FEATURE_PROFILES, OUTPUT_PROFILES)}
+    return {
+        name: delta.version(catalog.table(config, name)) for name in (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES)
+    }
 
 
 def read_profiles(
@@ -428,7 +420,7 @@ def read_profiles(
     frames = []
     for name, version in versions.items():
         if version is not None:
-            scan = delta.scan(lake_of(config).table(name), version)
+            scan = delta.scan(catalog.table(config, name), version)
             frames.append(scan.filter((pl.col("model_name") == model.name) & pl.col("day").is_in(days)).collect())
     empty = pl.DataFrame(schema={**PROFILE_KEYS, **PROFILE_SCHEMA, DEFINITION_VERSION: pl.Int64()})
     return pl.concat(frames) if frames else empty
@@ -491,13 +483,15 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         _definition_versions(active),
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
-    written = delta.write_partition(lake_of(config).table(DRIFT_REPORT), frame, {"model_name": model.name, "day": day})
+    written = delta.write_partition(
+        catalog.table(config, catalog.DRIFT_REPORT), frame, {"model_name": model.name, "day": day}
+    )
     active_versions = {name: version for name, (version, _) in active.items()}
     return DayDrift(report, frame, expected, found, read_versions, active_versions, written)
 
 
 def _features_missing_now(config: ProjectConfig, model: ModelSpec) -> set[str]:
-    table = log_table(config, model)
+    table = catalog.log_table(config, model)
     return set(missing_features(delta.scan(table).collect_schema(), model)) if delta.exists(table) else set()
 
 
@@ -519,7 +513,7 @@ class WorstDrift:
 
 def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[str, ...], limit: int) -> WorstDrift:
     ranked = (
-        delta.scan(lake_of(config).table(DRIFT_REPORT))
+        delta.scan(catalog.table(config, catalog.DRIFT_REPORT))
         .filter((pl.col("model_name") == model.name) & (pl.col("day") == day) & pl.col("decisive"))
         .filter(pl.col("role").is_in(roles))
         .filter(pl.col("verdict").is_in(["drift", "warn"]) & pl.col("threshold").is_not_null())
@@ -541,7 +535,6 @@ def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple
 
 # -- performance -------------------------------------------------------------------------------------------------
 
-PERFORMANCE = "reports/performance"
 ALL = "*"  # every model version, or every segment
 ESTIMATION_TOLERANCE = 0.02  # an estimate this far from the realized value is flagged, whatever the reference says
 MIN_BAND_DAYS = 5  # baseline days with enough labels before a band is drawn
@@ -584,7 +577,7 @@ def labelled_predictions(
     """The validated predictions of `days` with their label where one has arrived (label time <= now): day,
     model_version, segment, score, y (1 for the positive label, 0 otherwise, null when unknown)."""
     settings = model.performance
-    table = lake_of(config).table(validated_table(model))
+    table = catalog.table(config, catalog.validated_table(model))
     segment = pl.col(settings.segment).cast(pl.String) if settings.segment else pl.lit(ALL)
     predictions = (
         delta.scan(table)
@@ -593,7 +586,7 @@ def labelled_predictions(
         .collect()
     )
     labels = (
-        delta.scan(lake_of(config).table(model.label_table), label_version)
+        delta.scan(catalog.label_table(config, model), label_version)
         .filter(pl.col("label_ts") <= now)
         .select(ID, pl.col(settings.label_column).alias("label"))
         .join(predictions.lazy().select(ID), on=ID, how="semi")
@@ -657,7 +650,7 @@ _REFERENCE_CACHE: dict[tuple, PerformanceReference] = {}  # one process often ru
 def _reference(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime) -> PerformanceReference:
     """The baseline's reference (cached per lake, model, baseline days validated so far, label-table version and
     UTC date)."""
-    validated = delta.scan(lake_of(config).table(validated_table(model)))
+    validated = delta.scan(catalog.table(config, catalog.validated_table(model)))
     present = validated.filter(pl.col("day").is_in(model.baseline.span())).select("day").unique().collect()
     key = (config.lake.root, model.name, frozenset(present["day"].to_list()), label_version, now.date())
     if key not in _REFERENCE_CACHE:
@@ -698,7 +691,7 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
     labels. Depends on no other day's results, so days materialize in any order."""
     if model.performance is None or not model.label_table:
         raise LookupError(f"model {model.name} has no performance settings (a label table and `performance`)")
-    label_ref = lake_of(config).table(model.label_table)
+    label_ref = catalog.label_table(config, model)
     label_version = delta.version(label_ref)
     if label_version is None:
         raise FileNotFoundError(f"label table {label_ref} of model {model.name} does not exist")
@@ -732,7 +725,9 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
                 }
             )
     frame = pl.DataFrame(out, schema=PERFORMANCE_SCHEMA, orient="row")
-    written = delta.write_partition(lake_of(config).table(PERFORMANCE), frame, {"model_name": model.name, "day": day})
+    written = delta.write_partition(
+        catalog.table(config, catalog.PERFORMANCE), frame, {"model_name": model.name, "day": day}
+    )
     return DayPerformance(frame, label_version, written)
 
 
@@ -761,7 +756,7 @@ def performance_series(
     """The overall daily rows of `metric` between two days, with a CUSUM alarm run over the judged days after the
     baseline (standardized by each day's band): the sequential view no single partition can hold, recomputed
     from the stored days whenever it is read."""
-    table = lake_of(config).table(PERFORMANCE)
+    table = catalog.table(config, catalog.PERFORMANCE)
     if not delta.exists(table):
         return pl.DataFrame(schema={**PERFORMANCE_SCHEMA, "cusum_alarm": pl.Boolean()})
     rows = (
@@ -789,7 +784,7 @@ def performance_series(
 def days_with_new_labels(config: ProjectConfig, model: ModelSpec, after_version: int | None) -> tuple[list[date], int]:
     """The prediction days whose labels changed since label-table version `after_version` (None: every labelled
     day), and the label table's current version."""
-    labels = lake_of(config).table(model.label_table)
+    labels = catalog.label_table(config, model)
     version = delta.version(labels)
     if version is None or version == after_version:
         return [], after_version if version is None else version
@@ -797,7 +792,7 @@ def days_with_new_labels(config: ProjectConfig, model: ModelSpec, after_version:
     if after_version is not None:
         before = delta.scan(labels, after_version).select(ID, pl.col(model.performance.label_column).alias("label"))
         current = current.join(before, on=[ID, "label"], how="anti", nulls_equal=True)
-    log = delta.scan(log_table(config, model)).select(ID, pl.col(TS).dt.date().alias("day"))
+    log = delta.scan(catalog.log_table(config, model)).select(ID, pl.col(TS).dt.date().alias("day"))
     days = log.join(current.select(ID), on=ID, how="semi").select("day").unique().collect()["day"]
     in_range = [
         d for d in sorted(days.to_list()) if d >= model.start_date and (not model.end_date or d < model.end_date)

@@ -9,10 +9,10 @@ import polars as pl
 import yaml
 
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 from monitoring_pipeline.registry import tickets
-from monitoring_pipeline.registry.audit_log import lake_of, read_audit, verify_audit
+from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ def run_writers(root: str, storage_options: dict[str, str], processes: int, appe
 
 def assert_nothing_lost_or_doubled(config: ProjectConfig, processes: int, appends: int) -> None:
     expected = {f"w{w}-{i}" for w in range(processes) for i in range(appends)}
-    table = lake_of(config).table(tickets.TICKETS)
+    table = catalog.table(config, catalog.TICKETS)
     rows = delta.scan(table).select("ticket_id").collect()
     assert rows.height == len(expected)
     assert set(rows["ticket_id"]) == expected

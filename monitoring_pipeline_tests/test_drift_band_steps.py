@@ -10,7 +10,7 @@ import pytest
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(24)]
 BASELINE = DAYS[:14]
@@ -51,8 +51,8 @@ def _day(day: date, n: int = 3_000) -> pl.DataFrame:
 def _verdicts(root: Path, drift: dict) -> dict[date, str]:
     config = _config(root, drift)
     model = config.model("wander")
-    if not delta.exists(steps.log_table(config, model)):
-        delta.overwrite(steps.log_table(config, model), pl.concat([_day(d) for d in DAYS]))
+    if not delta.exists(catalog.log_table(config, model)):
+        delta.overwrite(catalog.log_table(config, model), pl.concat([_day(d) for d in DAYS]))
     steps.freeze_model_bins(config, model, NOW)
     for day in DAYS:
         steps.guard_day(config, model, day, NOW)

@@ -11,7 +11,7 @@ import pytest
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(10)]
 BROKEN = DAYS[8:]  # from here y no longer follows x (same marginals)
@@ -59,7 +59,7 @@ def _day(day: date, n: int = 3_000) -> pl.DataFrame:
 @pytest.fixture
 def config(tmp_path: Path) -> ProjectConfig:
     config = _config(tmp_path / "lake")
-    delta.overwrite(steps.log_table(config, config.model("joint")), pl.concat([_day(d) for d in DAYS]))
+    delta.overwrite(catalog.log_table(config, config.model("joint")), pl.concat([_day(d) for d in DAYS]))
     return config
 
 

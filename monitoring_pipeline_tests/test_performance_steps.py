@@ -17,9 +17,8 @@ from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ReferenceWindow
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
-from monitoring_pipeline.registry.audit_log import lake_of
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(6)]
 NOW = datetime(2026, 9, 7, tzinfo=UTC)
@@ -43,9 +42,9 @@ def lake(tmp_path: Path):
     frame = pl.concat([tabular_day(d, 600) for d in DAYS]).with_columns(
         pl.col("event_ts").dt.date().alias("event_date")
     )
-    delta.overwrite(steps.log_table(config, model), frame, partition_by=["event_date"])
+    delta.overwrite(catalog.log_table(config, model), frame, partition_by=["event_date"])
     labels = labels_for(frame)
-    delta.overwrite(lake_of(config).table(model.label_table), labels.filter(pl.col("label_ts") < NOW))
+    delta.overwrite(catalog.label_table(config, model), labels.filter(pl.col("label_ts") < NOW))
     for day in DAYS:
         steps.guard_day(config, model, day, NOW)
     return config_path, config, model, frame, labels
@@ -84,7 +83,7 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
         assert again.run_requests == []  # nothing new
         late = labels.filter(pl.col("label_ts") >= NOW)
         day_four = frame.filter(pl.col("event_ts").dt.date() == DAYS[3]).select("prediction_id")
-        delta.append(lake_of(config).table(model.label_table), late.join(day_four, on="prediction_id"))
+        delta.append(catalog.label_table(config, model), late.join(day_four, on="prediction_id"))
         after = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources, cursor=first.cursor))
         assert [r.partition_key for r in after.run_requests] == [DAYS[3].isoformat()]
         assert after.run_requests[0].run_key == f"labels-v{int(first.cursor) + 1}:{DAYS[3]}"
@@ -92,7 +91,7 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
             partition_key=DAYS[3].isoformat(), instance=instance, raise_on_error=True
         )
         assert run.success
-    stored = delta.scan(lake_of(config).table(steps.PERFORMANCE)).filter(pl.col("day") == DAYS[3]).collect()
+    stored = delta.scan(catalog.table(config, catalog.PERFORMANCE)).filter(pl.col("day") == DAYS[3]).collect()
     overall = stored.filter(
         (pl.col("metric") == "accuracy") & (pl.col("model_version") == "*") & (pl.col("segment") == "*")
     )
@@ -102,7 +101,7 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
 def test_the_band_follows_the_baseline_days_validated_so_far(lake) -> None:
     _, config, model, _, _ = lake
     first = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
-    table = lake_of(config).table(steps.validated_table(model))
+    table = catalog.table(config, catalog.validated_table(model))
     delta.write_partition(table, delta.scan(table).filter(pl.col("day") == DAYS[1]).head(0).collect(), {"day": DAYS[1]})
     second = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
     assert first["band_low"] is not None  # three judged baseline days
@@ -112,7 +111,7 @@ def test_the_band_follows_the_baseline_days_validated_so_far(lake) -> None:
 def test_days_judge_independently_and_cusum_runs_over_the_stored_series(lake) -> None:
     _, config, model, _, labels = lake
     later = NOW + timedelta(days=30)
-    delta.append(lake_of(config).table(model.label_table), labels.filter(pl.col("label_ts") >= NOW))
+    delta.append(catalog.label_table(config, model), labels.filter(pl.col("label_ts") >= NOW))
     model = replace(model, performance=replace(model.performance, min_coverage=0.5))
     backwards = {d: steps.performance_day(config, model, d, later).frame for d in reversed(DAYS[3:])}
     series_backwards = steps.performance_series(config, model, DAYS[3], DAYS[-1])

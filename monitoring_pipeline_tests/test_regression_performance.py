@@ -10,8 +10,7 @@ import pytest
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.io import catalog, delta
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(9)]
 BIASED = DAYS[8]  # the model over-predicts by 0.5 on this day
@@ -58,8 +57,8 @@ def test_regression_metrics_from_late_labels_and_a_band_on_bias(tmp_path: Path) 
     config = _config(tmp_path / "lake")
     model = config.model("demand")
     days = [_day(d) for d in DAYS]
-    delta.overwrite(steps.log_table(config, model), pl.concat([log for log, _ in days]))
-    delta.overwrite(lake_of(config).table(model.label_table), pl.concat([labels for _, labels in days]))
+    delta.overwrite(catalog.log_table(config, model), pl.concat([log for log, _ in days]))
+    delta.overwrite(catalog.label_table(config, model), pl.concat([labels for _, labels in days]))
     for day in DAYS:
         steps.guard_day(config, model, day, NOW)
     rows = {d: steps.performance_day(config, model, d, NOW) for d in DAYS}

@@ -12,7 +12,7 @@ from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, ReferenceWindow
 from monitoring_pipeline.core.contract import ContractError
 from monitoring_pipeline.demo.generator import llm_day
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -23,7 +23,7 @@ DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(8)]
 def lake(demo_config: ProjectConfig) -> ProjectConfig:
     """support_summarizer logs for 8 days, with 2026-09-05 left empty."""
     frame = pl.concat([llm_day(day, 300) for day in DAYS if day != date(2026, 9, 5)])
-    delta.overwrite(steps.log_table(demo_config, demo_config.model("support_summarizer")), frame)
+    delta.overwrite(catalog.log_table(demo_config, demo_config.model("support_summarizer")), frame)
     return demo_config
 
 
@@ -61,12 +61,12 @@ def test_first_day_of_a_rolling_window_has_no_reference(lake: ProjectConfig) -> 
 def test_naive_timestamps_in_the_log_stop_the_read_naming_table_and_column(demo_config: ProjectConfig) -> None:
     model = demo_config.model("support_summarizer")
     frame = llm_day(DAYS[0], 50).with_columns(pl.col("event_ts").dt.replace_time_zone(None))
-    table = steps.log_table(demo_config, model)
+    table = catalog.log_table(demo_config, model)
     delta.overwrite(table, frame)
     with pytest.raises(ContractError, match=rf"table {table.uri}: column 'event_ts': timestamps are naive") as raised:
         steps.check_log_day(demo_config, model, DAYS[0], NOW)
     assert raised.value.example["prediction_id"].startswith("ss-")
-    assert not delta.exists(audit_log.lake_of(demo_config).table(steps.LOG_REJECTS))  # nothing half-written
+    assert not delta.exists(catalog.table(demo_config, catalog.LOG_REJECTS))  # nothing half-written
 
 
 def test_drift_before_bins_are_frozen_says_what_to_run(lake: ProjectConfig) -> None:
@@ -95,7 +95,7 @@ def test_adding_a_guard_rule_evolves_the_validated_and_quarantine_tables(lake: P
     grown = replace(model, guards=GuardSettings((*model.guards.rules, extra), 1.0))
     result = steps.guard_day(lake, grown, DAYS[1], NOW)
     assert result.result.quarantined.height > 0
-    validated = delta.scan(audit_log.lake_of(lake).table(steps.validated_table(model))).collect()
+    validated = delta.scan(catalog.table(lake, catalog.validated_table(model))).collect()
     flags = validated.group_by("day").agg(pl.col("guard_short_outputs").null_count().alias("nulls"), pl.len())
     by_day = {row["day"]: (row["nulls"], row["len"]) for row in flags.iter_rows(named=True)}
     assert by_day[DAYS[0]][0] == by_day[DAYS[0]][1]  # older partition: the new flag reads as null
@@ -106,14 +106,14 @@ def test_adding_a_guard_rule_evolves_the_validated_and_quarantine_tables(lake: P
 def test_audit_entries_pin_delta_commits_and_a_rewritten_commit_is_caught(lake: ProjectConfig) -> None:
     model = lake.model("support_summarizer")
     steps.guard_day(lake, model, DAYS[0], NOW)
-    verdicts = steps.GUARD_VERDICTS
+    verdicts = catalog.GUARD_VERDICTS
     first = audit_log.audit(
         lake, actor="cli:ana", action="materialize", subject="v", payload={"n": 1}, now=NOW, data_table=verdicts
     )
     second = audit_log.audit(lake, actor="cli:ana", action="release", subject="p1", payload={"why": "ok"}, now=NOW)
     assert (first.seq, second.seq) == (0, 1) and first.commit_sha256 and second.prev_hash == first.entry_hash
     assert audit_log.verify_audit(lake).ok
-    commit = Path(audit_log.lake_of(lake).table(verdicts).uri) / "_delta_log" / f"{first.data_version:020d}.json"
+    commit = Path(catalog.table(lake, verdicts).uri) / "_delta_log" / f"{first.data_version:020d}.json"
     commit.write_text(commit.read_text().replace("guard_verdicts", "guard_verdictz", 1) + "\n")
     result = audit_log.verify_audit(lake)
     assert not result.ok and result.first_bad_seq == 0 and "no longer matches" in result.problem
@@ -133,7 +133,7 @@ def test_the_active_feature_definition_computes_the_feature_and_is_recorded(lake
     for day in DAYS:
         steps.guard_day(lake, model, day, NOW)
         steps.profile_day(lake, model, day)
-    validated = audit_log.lake_of(lake).table(steps.validated_table(model))
+    validated = catalog.table(lake, catalog.validated_table(model))
     for day, version, factor in ((DAYS[3], 1, 1), (DAYS[6], 2, 2)):
         profile = steps.read_profiles(lake, model, [day]).filter(pl.col("column") == "ticket_length").row(0, named=True)
         day_rows = delta.scan(validated).filter(pl.col("day") == day)
@@ -157,9 +157,9 @@ def test_an_audit_entry_pins_the_commit_its_action_wrote_not_a_later_one(lake: P
         subject="s",
         payload={},
         now=NOW,
-        data_table=steps.GUARD_VERDICTS,
+        data_table=catalog.GUARD_VERDICTS,
         data_version=mine,
     )
-    table = audit_log.lake_of(lake).table(steps.GUARD_VERDICTS)
+    table = catalog.table(lake, catalog.GUARD_VERDICTS)
     assert later > mine and entry.data_version == mine
     assert entry.commit_sha256 == audit_log.commit_sha256(table, mine) != audit_log.commit_sha256(table, later)

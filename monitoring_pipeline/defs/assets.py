@@ -15,8 +15,8 @@ from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry import audit_log, definitions
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.registry import audit_log
 from monitoring_pipeline.viz import report as viz
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
@@ -25,7 +25,7 @@ RECONCILE_CHECK = "counts_reconcile"
 REFERENCE_COVERAGE_CHECK = "reference_window_complete"
 MAX_REJECTED_SHARE = 0.01
 PROFILE_INPUTS = ["validated_predictions", "quarantined_predictions", "reference_bins"]
-DEFINITION_TABLES = [registry_key(definitions.DEFINITIONS), registry_key(definitions.DEFINITION_EVENTS)]
+DEFINITION_TABLES = [registry_key(catalog.DEFINITIONS), registry_key(catalog.DEFINITION_EVENTS)]
 
 
 def day_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -92,7 +92,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         config = project.load()
         frozen = steps.freeze_model_bins(config, config.model(model.name), _now())
         subject, payload = f"{model.name}/reference_bins", {"bins_version": frozen.fingerprint}
-        seq = _audit(context, project, subject, steps.REFERENCE_BINS, frozen.written, payload)
+        seq = _audit(context, project, subject, catalog.REFERENCE_BINS, frozen.written, payload)
         return dg.MaterializeResult(
             metadata={
                 "bins_version": frozen.fingerprint,
@@ -119,7 +119,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             context,
             project,
             f"{model.name}/prediction_log@{day_of(context)}",
-            steps.LOG_REJECTS,
+            catalog.LOG_REJECTS,
             log.written,
             {"log_delta_version": log.log_version, "rows_read": log.n_read, "rows_rejected": log.rejects.height},
         )
@@ -130,7 +130,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "rows_valid": log.valid.height,
                 "rows_rejected": log.rejects.height,
                 "reject_reasons": counts_by(log.rejects, "reason"),
-                "log_table": str(steps.log_table(config, config.model(model.name))),
+                "log_table": str(catalog.log_table(config, config.model(model.name))),
                 "log_delta_version": log.log_version,
             },
             data_version=dg.DataVersion(f"delta-v{log.log_version}"),
@@ -201,7 +201,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             context,
             project,
             f"{model.name}/guards@{day}",
-            steps.GUARD_VERDICTS,
+            catalog.GUARD_VERDICTS,
             result.written,
             counts | {"released": len(result.released), "log_delta_version": result.log.log_version},
         )
@@ -258,7 +258,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             context,
             project,
             f"{model.name}/profiles@{day_of(context)}",
-            steps.FEATURE_PROFILES,
+            catalog.FEATURE_PROFILES,
             result.written[0],
             {
                 "output_profiles_delta_version": result.written[1],
@@ -299,7 +299,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             context,
             project,
             f"{model.name}/drift_report@{day_of(context)}",
-            steps.DRIFT_REPORT,
+            catalog.DRIFT_REPORT,
             result.written,
             {
                 "rows": result.frame.height,
@@ -362,7 +362,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             context,
             project,
             f"{model.name}/performance@{day}",
-            steps.PERFORMANCE,
+            catalog.PERFORMANCE,
             result.written,
             {"label_delta_version": result.label_version, "label_coverage": accuracy.get("label_coverage")},
         )
@@ -396,7 +396,7 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
 
     @dg.observable_source_asset(key=label_key(model), group_name="labels", description=f"{model.label_table}")
     def labels(project: ProjectResource) -> dg.ObserveResult:
-        version = delta.version(audit_log.lake_of(project.load()).table(model.label_table))
+        version = delta.version(catalog.label_table(project.load(), model))
         return dg.ObserveResult(data_version=dg.DataVersion(f"delta-v{version}"), metadata={"delta_version": version})
 
     job = dg.define_asset_job(
@@ -416,7 +416,7 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
         config = project.load()
         spec = config.model(model.name)
         if context.cursor is None:  # first tick: the nightly runs already cover what is there; watch from now on
-            version = delta.version(audit_log.lake_of(config).table(spec.label_table))
+            version = delta.version(catalog.label_table(config, spec))
             return dg.SensorResult(cursor=str(version) if version is not None else None)
         days, version = steps.days_with_new_labels(config, spec, int(context.cursor))
         return dg.SensorResult(

@@ -7,17 +7,15 @@ import dagster as dg
 import polars as pl
 
 from monitoring_pipeline.defs.resources import ProjectResource
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry import definitions, models
-from monitoring_pipeline.registry.audit_log import AUDIT_LOG, lake_of
+from monitoring_pipeline.io import catalog, delta
 
 REGISTRY_TABLES = {
-    models.MODEL_VERSIONS: "Model checkpoints with their pinned training slices.",
-    models.MODEL_EVALUATIONS: "Evaluation checkpoints: pinned eval slices and metrics.",
-    models.MODEL_EVENTS: "Approvals, deployments, rollbacks and retirements; deploy rows are the release ledger.",
-    definitions.DEFINITIONS: "Every proposed version of every feature definition and prompt template.",
-    definitions.DEFINITION_EVENTS: "Approvals and rollbacks of feature definitions and prompt templates.",
-    AUDIT_LOG: "The hash-chained audit log.",
+    catalog.MODEL_VERSIONS: "Model checkpoints with their pinned training slices.",
+    catalog.MODEL_EVALUATIONS: "Evaluation checkpoints: pinned eval slices and metrics.",
+    catalog.MODEL_EVENTS: "Approvals, deployments, rollbacks and retirements; deploy rows are the release ledger.",
+    catalog.DEFINITIONS: "Every proposed version of every feature definition and prompt template.",
+    catalog.DEFINITION_EVENTS: "Approvals and rollbacks of feature definitions and prompt templates.",
+    catalog.AUDIT_LOG: "The hash-chained audit log.",
 }
 REGISTRY_JOB = "registry_observation"
 
@@ -29,7 +27,7 @@ def registry_key(table: str) -> dg.AssetKey:
 def _observer(table: str, description: str) -> dg.SourceAsset:
     @dg.observable_source_asset(key=registry_key(table), group_name="registry", description=description)
     def observe(project: ProjectResource) -> dg.ObserveResult:
-        ref = lake_of(project.load()).table(table)
+        ref = catalog.table(project.load(), table)
         version = delta.version(ref)
         rows = delta.scan(ref).select(pl.len()).collect().item() if version is not None else 0
         return dg.ObserveResult(

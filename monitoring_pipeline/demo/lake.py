@@ -17,9 +17,8 @@ from monitoring_pipeline.demo.generator import (
     llm_day,
     tabular_day,
 )
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.delta import TableRef
-from monitoring_pipeline.registry.audit_log import lake_of
 
 DEFAULT_ROWS_PER_DAY = {TABULAR_MODEL: 4_000, LLM_MODEL: 800}
 TRAINING_TABLES = {TABULAR_MODEL: f"training/{TABULAR_MODEL}", LLM_MODEL: f"training/{LLM_MODEL}"}
@@ -32,7 +31,7 @@ def _write_log(
     config: ProjectConfig, model: str, days: list[date], make: Callable[[date], pl.DataFrame]
 ) -> pl.DataFrame:
     frame = pl.concat([make(day) for day in days]).with_columns(pl.col("event_ts").dt.date().alias("event_date"))
-    delta.overwrite(lake_of(config).table(config.model(model).log_table), frame, partition_by=["event_date"])
+    delta.overwrite(catalog.table(config, config.model(model).log_table), frame, partition_by=["event_date"])
     return frame
 
 
@@ -47,9 +46,9 @@ def build_demo_lake(
     progress(f"writing {len(days)} days of {TABULAR_MODEL} logs ({rows[TABULAR_MODEL]:,} rows per weekday)")
     tabular = _write_log(config, TABULAR_MODEL, days, lambda d: tabular_day(d, rows[TABULAR_MODEL]))
     labels = labels_for(tabular)
-    label_table = lake_of(config).table(config.model(TABULAR_MODEL).label_table)
+    label_table = catalog.table(config, config.model(TABULAR_MODEL).label_table)
     if label_feed:
-        delta.overwrite(lake_of(config).table(LABEL_FEEDS[TABULAR_MODEL]), labels)
+        delta.overwrite(catalog.table(config, LABEL_FEEDS[TABULAR_MODEL]), labels)
     delta.overwrite(label_table, labels.head(0) if label_feed else labels)
     progress(f"writing {len(days)} days of {LLM_MODEL} logs ({rows[LLM_MODEL]:,} rows per weekday)")
     llm = _write_log(config, LLM_MODEL, days, lambda d: llm_day(d, rows[LLM_MODEL]))
@@ -66,16 +65,16 @@ def build_demo_lake(
 def staged_label_feed(config: ProjectConfig, model_name: str) -> TableRef | None:
     """The model's staged label feed, when the demo lake was built with one."""
     name = LABEL_FEEDS.get(model_name)
-    table = lake_of(config).table(name) if name else None
+    table = catalog.table(config, name) if name else None
     return table if table and delta.exists(table) else None
 
 
 def deliver_labels(config: ProjectConfig, model_name: str, until: datetime) -> int:
     """Append, in one commit, the staged labels that arrived before `until` and were not delivered yet; returns
     the rows delivered."""
-    table = lake_of(config).table(config.model(model_name).label_table)
+    table = catalog.table(config, config.model(model_name).label_table)
     delivered = delta.scan(table).select(pl.col("label_ts").max()).collect().item()
-    batch = delta.scan(lake_of(config).table(LABEL_FEEDS[model_name])).filter(pl.col("label_ts") < until)
+    batch = delta.scan(catalog.table(config, LABEL_FEEDS[model_name])).filter(pl.col("label_ts") < until)
     rows = (batch if delivered is None else batch.filter(pl.col("label_ts") > delivered)).collect()
     if rows.height:
         delta.append(table, rows)
@@ -93,6 +92,6 @@ def _write_training(config: ProjectConfig, rows: dict[str, int]) -> dict[str, in
     written = {}
     for model, frame in frames.items():
         frame = frame.with_columns(pl.col("event_ts").dt.date().alias("event_date"))
-        delta.overwrite(lake_of(config).table(TRAINING_TABLES[model]), frame, partition_by=["event_date"])
+        delta.overwrite(catalog.table(config, TRAINING_TABLES[model]), frame, partition_by=["event_date"])
         written[TRAINING_TABLES[model]] = frame.height
     return written

@@ -20,8 +20,7 @@ from monitoring_pipeline import cli
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.demo.generator import LLM_MODEL, PROMPT_TEMPLATES, TABULAR_MODEL
 from monitoring_pipeline.demo.lake import TRAINING_TABLES
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.io import catalog, delta
 
 STORY_START = "2026-09-01T00:00Z"
 CREDIT_RELEASE = "2026-10-16T12:00Z"
@@ -44,7 +43,7 @@ def classifier_metrics(score: np.ndarray, positive: np.ndarray) -> dict[str, flo
 
 def _slice_metrics(config: ProjectConfig, table: str, first: str, last: str) -> list[str]:
     rows = (
-        delta.scan(lake_of(config).table(table))
+        delta.scan(catalog.table(config, table))
         .filter(pl.col("event_date").is_between(pl.lit(first).str.to_date(), pl.lit(last).str.to_date()))
         .collect()
     )

@@ -26,11 +26,10 @@ from monitoring_pipeline.defs.registry import REGISTRY_JOB
 from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.demo.lake import LABEL_DELIVERY_WEEKDAY, deliver_labels, staged_label_feed
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline.registry.tickets import read_tickets
-from monitoring_pipeline.steps import DRIFT_REPORT, performance_series, quarantine_table
+from monitoring_pipeline.steps import performance_series
 
 PROGRESS_EVERY = 10  # days between the workers' progress lines
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -179,7 +178,7 @@ def first_alarms(config: ProjectConfig, model: ModelSpec) -> dict[str, date]:
     against realized)."""
     after = pl.col("day") > model.baseline.end
     report = (
-        delta.scan(lake_of(config).table(DRIFT_REPORT))
+        delta.scan(catalog.table(config, catalog.DRIFT_REPORT))
         .filter((pl.col("model_name") == model.name) & pl.col("decisive") & (pl.col("verdict") == "drift") & after)
         .filter(pl.col("column").is_in(WATCHED_COLUMNS))
         .group_by("column")
@@ -241,8 +240,8 @@ def ticket_lines(config: ProjectConfig) -> list[str]:
 
 def summary_lines(config: ProjectConfig) -> list[str]:
     """Per model and day: the drifted features, the drifted outputs and the rows held in quarantine."""
-    lake = lake_of(config)
-    report = delta.scan(lake.table(DRIFT_REPORT)).collect()
+    lake = catalog.lake_of(config)
+    report = delta.scan(lake.table(catalog.DRIFT_REPORT)).collect()
     per_day = (
         report.filter(pl.col("verdict") == "drift")
         .select("model_name", "day", "column", "role")
@@ -257,7 +256,11 @@ def summary_lines(config: ProjectConfig) -> list[str]:
     lines = []
     for model in sorted(config.models):
         held = dict(
-            delta.scan(lake.table(quarantine_table(config.model(model)))).group_by("day").len().collect().iter_rows()
+            delta.scan(lake.table(catalog.quarantine_table(config.model(model))))
+            .group_by("day")
+            .len()
+            .collect()
+            .iter_rows()
         )
         lines.append(f"\n{model}: drifted features | drifted outputs | rows quarantined")
         for row in days.filter(pl.col("model_name") == model).sort("day").iter_rows(named=True):

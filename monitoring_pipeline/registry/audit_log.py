@@ -27,10 +27,9 @@ from monitoring_pipeline.core.audit import (
     verify,
 )
 from monitoring_pipeline.core.config import ProjectConfig
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.io.delta import Lake, TableRef
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.io.delta import TableRef
 
-AUDIT_LOG = "audit/log"
 COMPACT_EVERY = 100  # audit-table commits between compactions
 
 
@@ -50,10 +49,6 @@ def person(name: str) -> str:
     return f"person:{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
-def lake_of(config: ProjectConfig) -> Lake:
-    return Lake(config.lake.root, config.lake.storage_options)
-
-
 def commit_sha256(table: TableRef, version: int) -> str | None:
     """SHA-256 of the raw Delta commit file `version` of a local table (None for object stores, for now)."""
     path = Path(table.uri) / "_delta_log" / f"{version:020d}.json"
@@ -61,7 +56,7 @@ def commit_sha256(table: TableRef, version: int) -> str | None:
 
 
 def read_audit(config: ProjectConfig) -> list[AuditEntry]:
-    table = lake_of(config).table(AUDIT_LOG)
+    table = catalog.table(config, catalog.AUDIT_LOG)
     return entries_from_frame(delta.scan(table).sort("seq").collect()) if delta.exists(table) else []
 
 
@@ -79,8 +74,8 @@ def audit(
     """Append one entry to the hash-chained audit log. `data_table` (a lake table name) is pinned to the Delta
     version the action committed (`data_version`; default: the table's current version) and the SHA-256 of that
     commit file. Concurrent appenders never fork the chain: each entry commits only if its `seq` is still free."""
-    lake = lake_of(config)
-    table = lake.table(AUDIT_LOG)
+    lake = catalog.lake_of(config)
+    table = lake.table(catalog.AUDIT_LOG)
     sha = None
     if data_table is not None:
         ref = lake.table(data_table)
@@ -132,7 +127,7 @@ def verify_audit(config: ProjectConfig, anchor: Anchor | None = None) -> Verific
     result = verify(entries, anchor)
     if not result.ok:
         return result
-    lake = lake_of(config)
+    lake = catalog.lake_of(config)
     for entry in entries:
         if (
             entry.commit_sha256

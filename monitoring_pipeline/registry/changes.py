@@ -19,9 +19,8 @@ import polars as pl
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
-from monitoring_pipeline.registry.audit_log import lake_of
 
 LIKELY_WITHIN = timedelta(days=7)
 QUIET_DAYS = 7  # a column's drift "starts" on a drift day with no drift in the 7 days before it
@@ -75,7 +74,7 @@ def _definition_changes(config: ProjectConfig, model: ModelSpec) -> list[dict]:
 def _drift_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
     """Per day, the columns whose drift starts then (no drift in the QUIET_DAYS before), with the first day of
     the unbroken warn-or-drift run that led to it: a gradual drift warned long before it broke."""
-    table = lake_of(config).table(steps.DRIFT_REPORT)
+    table = catalog.table(config, catalog.DRIFT_REPORT)
     if not delta.exists(table):
         return []
     days = (

@@ -20,11 +20,9 @@ import polars as pl
 
 from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import audit, lake_of, person
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.registry.audit_log import audit, person
 
-DEFINITIONS = "registry/definitions"
-DEFINITION_EVENTS = "registry/definition_events"
 FEATURE, PROMPT = "feature", "prompt"
 FEATURE_KEYS = {"source", "expression", "dtype", "description", "owner", "allowed_range", "allowed_values", "drift"}
 PROMPT_KEYS = {"template", "description", "owner"}
@@ -162,19 +160,19 @@ def drift_overrides(active: Mapping[str, tuple[int, Mapping[str, Any]]], model: 
 
 
 def _scan(config: ProjectConfig, table_name: str, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
-    table = lake_of(config).table(table_name)
+    table = catalog.table(config, table_name)
     return delta.scan(table) if delta.exists(table) else pl.LazyFrame(schema=dict(schema))
 
 
 def versions(config: ProjectConfig, kind: str, model: str, name: str | None = None) -> pl.DataFrame:
-    rows = _scan(config, DEFINITIONS, DEFINITION_SCHEMA).filter(
+    rows = _scan(config, catalog.DEFINITIONS, DEFINITION_SCHEMA).filter(
         (pl.col("kind") == kind) & (pl.col("model_name") == model)
     )
     return (rows if name is None else rows.filter(pl.col("name") == name)).sort("name", "version").collect()
 
 
 def events(config: ProjectConfig, kind: str, model: str, name: str | None = None) -> pl.DataFrame:
-    rows = _scan(config, DEFINITION_EVENTS, EVENT_SCHEMA).filter(
+    rows = _scan(config, catalog.DEFINITION_EVENTS, EVENT_SCHEMA).filter(
         (pl.col("kind") == kind) & (pl.col("model_name") == model)
     )
     return (rows if name is None else rows.filter(pl.col("name") == name)).sort("recorded_at").collect()
@@ -212,7 +210,7 @@ def propose(
     if not reason.strip():
         raise DefinitionError("a proposal needs a reason")
     text = canonical(checked)
-    with delta.lake_lock(lake_of(config), "registry"):
+    with delta.lake_lock(catalog.lake_of(config), "registry"):
         known = versions(config, kind, model, name)
         if known.height and known["body"][-1] == text:
             raise DefinitionError(f"{kind} {model}/{name}: identical to version {known['version'][-1]}; nothing to do")
@@ -229,7 +227,7 @@ def propose(
             "reason": reason,
         }
         written = delta.append(
-            lake_of(config).table(DEFINITIONS), pl.DataFrame([row], schema=DEFINITION_SCHEMA, orient="row")
+            catalog.table(config, catalog.DEFINITIONS), pl.DataFrame([row], schema=DEFINITION_SCHEMA, orient="row")
         )
         payload = {"version": version, "body_sha256": row["body_sha256"], "reason_sha256": _sha(reason)}
         audit(
@@ -239,7 +237,7 @@ def propose(
             subject=f"{model}/{name}",
             payload=payload,
             now=now,
-            data_table=DEFINITIONS,
+            data_table=catalog.DEFINITIONS,
             data_version=written,
         )
     return version
@@ -257,7 +255,7 @@ def approve(
     effective_at: datetime | None = None,
 ) -> None:
     """Approve a proposed version; it becomes active from `effective_at` (default: now). Four-eyes applies."""
-    with delta.lake_lock(lake_of(config), "registry"):
+    with delta.lake_lock(catalog.lake_of(config), "registry"):
         row = _version_row(config, kind, model, name, version)
         history = _as_events(events(config, kind, model, name))
         lifecycle.check_definition_approval(history, version, row["proposed_by"], by, config.governance)
@@ -268,7 +266,7 @@ def rollback(
     config: ProjectConfig, kind: str, model: str, name: str, version: int, reason: str, by: str, now: datetime
 ) -> None:
     """Make an earlier approved version active again, from now; the versions in between stay in the history."""
-    with delta.lake_lock(lake_of(config), "registry"):
+    with delta.lake_lock(catalog.lake_of(config), "registry"):
         _version_row(config, kind, model, name, version)
         lifecycle.check_definition_rollback(_as_events(events(config, kind, model, name)), version, now)
         _record(config, kind, model, name, version, lifecycle.ROLLED_BACK, reason, by, now, now)
@@ -300,7 +298,7 @@ def _record(
         "recorded_at": now,
     }
     written = delta.append(
-        lake_of(config).table(DEFINITION_EVENTS), pl.DataFrame([row], schema=EVENT_SCHEMA, orient="row")
+        catalog.table(config, catalog.DEFINITION_EVENTS), pl.DataFrame([row], schema=EVENT_SCHEMA, orient="row")
     )
     payload = {"version": version, "effective_at": effective_at, "reason_sha256": _sha(reason)}
     audit(
@@ -310,7 +308,7 @@ def _record(
         subject=f"{model}/{name}",
         payload=payload,
         now=now,
-        data_table=DEFINITION_EVENTS,
+        data_table=catalog.DEFINITION_EVENTS,
         data_version=written,
     )
 

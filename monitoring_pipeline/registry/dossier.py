@@ -19,14 +19,13 @@ from monitoring_pipeline.core.bins import CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.core.profile import ColumnProfile
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models, tickets
-from monitoring_pipeline.registry.audit_log import lake_of, latest_entries
+from monitoring_pipeline.registry.audit_log import latest_entries
 from monitoring_pipeline.registry.trace import jsonable
 
 TOP_COLUMNS = 10
 TREND_DAYS = 14
-DOSSIERS = "reports/review_dossiers"
 
 
 ROLES_OF_SIGNAL = {
@@ -81,7 +80,7 @@ def _quarantine_trend(config: ProjectConfig, model: ModelSpec, last: date) -> li
 
 
 def _failures_by_rule(config: ProjectConfig, model: ModelSpec, day: date) -> dict[str, int]:
-    table = lake_of(config).table(steps.GUARD_VERDICTS)
+    table = catalog.table(config, catalog.GUARD_VERDICTS)
     if not delta.exists(table):
         return {}
     verdicts = delta.scan(table).filter((pl.col("model_name") == model.name) & (pl.col("day") == day))
@@ -181,4 +180,4 @@ def store(config: ProjectConfig, ticket_id: str, document: dict[str, Any], markd
         "markdown": markdown,
     }
     frame = pl.DataFrame([row], schema=DOSSIER_SCHEMA, orient="row")
-    return delta.write_partition(lake_of(config).table(DOSSIERS), frame, {"ticket_id": ticket_id})
+    return delta.write_partition(catalog.table(config, catalog.DOSSIERS), frame, {"ticket_id": ticket_id})

@@ -24,13 +24,10 @@ import polars as pl
 from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.core.slices import content_hash, parse_filter
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import audit, code_version, lake_of, person
+from monitoring_pipeline.registry.audit_log import audit, code_version, person
 
-MODEL_VERSIONS = "registry/model_versions"
-MODEL_EVALUATIONS = "registry/model_evaluations"
-MODEL_EVENTS = "registry/model_events"
 SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
     "model_version": pl.String(),
@@ -99,12 +96,12 @@ def file_sha256(path: Path) -> str:
 
 def read_slice(config: ProjectConfig, table: str, version: int, filter_text: str) -> pl.DataFrame:
     """The slice's rows at a Delta version (time travel)."""
-    scan = delta.scan(lake_of(config).table(table), version)
+    scan = delta.scan(catalog.table(config, table), version)
     return scan.filter(parse_filter(filter_text, scan.collect_schema())).collect()
 
 
 def pin_slice(config: ProjectConfig, table: str, filter_text: str) -> SlicePin:
-    version = delta.version(lake_of(config).table(table))
+    version = delta.version(catalog.table(config, table))
     if version is None:
         raise RegistryError(f"training table {table} does not exist in the lake")
     rows = read_slice(config, table, version, filter_text)
@@ -112,26 +109,26 @@ def pin_slice(config: ProjectConfig, table: str, filter_text: str) -> SlicePin:
 
 
 def _rows_of(config: ProjectConfig, name: str, table_name: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    table = lake_of(config).table(table_name)
+    table = catalog.table(config, table_name)
     if not delta.exists(table):
         return pl.DataFrame(schema=dict(schema))
     return delta.scan(table).filter(pl.col("model_name") == name).collect()
 
 
 def _append(config: ProjectConfig, table_name: str, schema: Mapping[str, pl.DataType], row: dict) -> int:
-    return delta.append(lake_of(config).table(table_name), pl.DataFrame([row], schema=dict(schema), orient="row"))
+    return delta.append(catalog.table(config, table_name), pl.DataFrame([row], schema=dict(schema), orient="row"))
 
 
 def registered(config: ProjectConfig, name: str) -> pl.DataFrame:
-    return _rows_of(config, name, MODEL_VERSIONS, SCHEMA)
+    return _rows_of(config, name, catalog.MODEL_VERSIONS, SCHEMA)
 
 
 def evaluations(config: ProjectConfig, name: str) -> pl.DataFrame:
-    return _rows_of(config, name, MODEL_EVALUATIONS, EVALUATION_SCHEMA)
+    return _rows_of(config, name, catalog.MODEL_EVALUATIONS, EVALUATION_SCHEMA)
 
 
 def events(config: ProjectConfig, name: str) -> pl.DataFrame:
-    return _rows_of(config, name, MODEL_EVENTS, EVENT_SCHEMA).sort("recorded_at")
+    return _rows_of(config, name, catalog.MODEL_EVENTS, EVENT_SCHEMA).sort("recorded_at")
 
 
 def releases(config: ProjectConfig, name: str) -> pl.DataFrame:
@@ -174,7 +171,7 @@ def register(
 ) -> dict[str, object]:
     """Record a checkpoint and its pinned training slice; a version is registered once, never rewritten."""
     config.model(name)
-    with delta.lake_lock(lake_of(config), "registry"):
+    with delta.lake_lock(catalog.lake_of(config), "registry"):
         known = registered(config, name)
         if version in known["model_version"].to_list():
             raise RegistryError(f"{name} {version} is already registered; register a new version instead")
@@ -198,7 +195,7 @@ def register(
             "registered_by": by,
             "registered_at": now,
         }
-        written = _append(config, MODEL_VERSIONS, SCHEMA, row)
+        written = _append(config, catalog.MODEL_VERSIONS, SCHEMA, row)
         payload = {k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")}
         audit(
             config,
@@ -207,7 +204,7 @@ def register(
             subject=f"{name}@{version}",
             payload=payload,
             now=now,
-            data_table=MODEL_VERSIONS,
+            data_table=catalog.MODEL_VERSIONS,
             data_version=written,
         )
         return row
@@ -244,7 +241,7 @@ def evaluate(
         "evaluated_by": by,
         "evaluated_at": now,
     }
-    written = _append(config, MODEL_EVALUATIONS, EVALUATION_SCHEMA, row)
+    written = _append(config, catalog.MODEL_EVALUATIONS, EVALUATION_SCHEMA, row)
     payload = {"eval_name": eval_name, "eval_rows": pin.rows, "eval_content_sha256": pin.content_sha256}
     audit(
         config,
@@ -253,7 +250,7 @@ def evaluate(
         subject=f"{name}@{version}",
         payload=payload,
         now=now,
-        data_table=MODEL_EVALUATIONS,
+        data_table=catalog.MODEL_EVALUATIONS,
         data_version=written,
     )
     return row
@@ -261,7 +258,7 @@ def evaluate(
 
 def approve(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
     """Approve a registered version (four-eyes and an evaluation checkpoint, as the governance rules say)."""
-    with delta.lake_lock(lake_of(config), "registry"):
+    with delta.lake_lock(catalog.lake_of(config), "registry"):
         record = _version_row(config, name, version)
         n_evals = evaluations(config, name).filter(pl.col("model_version") == version).height
         lifecycle.check_model_approval(
@@ -285,7 +282,7 @@ def deploy(
     version given (or the one of the release it replaces) and the feature definitions active at that moment.
     A rollback deploys a version that was in force before; history is never rewritten."""
     at = effective_at or now
-    with delta.lake_lock(lake_of(config), "registry"):
+    with delta.lake_lock(catalog.lake_of(config), "registry"):
         _version_row(config, name, version)
         history = events(config, name)
         lifecycle.check_deployment(_lifecycle_events(history), version, at, rollback)
@@ -317,7 +314,7 @@ def deploy(
 
 
 def retire(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
-    with delta.lake_lock(lake_of(config), "registry"):
+    with delta.lake_lock(catalog.lake_of(config), "registry"):
         _version_row(config, name, version)
         lifecycle.check_retirement(_lifecycle_events(events(config, name)), version, now)
         return _record_event(config, name, version, lifecycle.RETIRED, reason, by, now, now)
@@ -346,7 +343,7 @@ def _record_event(
         "recorded_at": now,
         **(release or {}),
     }
-    written = _append(config, MODEL_EVENTS, EVENT_SCHEMA, row)
+    written = _append(config, catalog.MODEL_EVENTS, EVENT_SCHEMA, row)
     payload = {
         "event": event,
         "effective_at": effective_at,
@@ -360,7 +357,7 @@ def _record_event(
         subject=f"{name}@{version}",
         payload=payload,
         now=now,
-        data_table=MODEL_EVENTS,
+        data_table=catalog.MODEL_EVENTS,
         data_version=written,
     )
     return row

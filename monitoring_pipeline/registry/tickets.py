@@ -19,11 +19,10 @@ import polars as pl
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, ticket_id
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
-from monitoring_pipeline.registry.audit_log import audit, lake_of, person
+from monitoring_pipeline.registry.audit_log import audit, person
 
-TICKETS = "reports/tickets"
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 PENDING, DELIVERED, REJECTED, NO_SINK = "pending_delivery", "delivered", "rejected", "no_sink"
 
@@ -58,7 +57,7 @@ class TicketError(LookupError):
 
 
 def _table(config: ProjectConfig):
-    return lake_of(config).table(TICKETS)
+    return catalog.table(config, catalog.TICKETS)
 
 
 def read_tickets(config: ProjectConfig, model: str | None = None) -> pl.DataFrame:
@@ -89,7 +88,7 @@ def _save(config: ProjectConfig, row: dict[str, Any], action: str, by: str, now:
         subject=row["ticket_id"],
         payload=payload,
         now=now,
-        data_table=TICKETS,
+        data_table=catalog.TICKETS,
         data_version=version,
     )
     return version
@@ -100,8 +99,8 @@ def _save(config: ProjectConfig, row: dict[str, Any], action: str, by: str, now:
 
 def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame:
     """The model's daily signals between two days, from the drift report and the guard tables."""
-    lake = lake_of(config)
-    drift_table = lake.table(steps.DRIFT_REPORT)
+    lake = catalog.lake_of(config)
+    drift_table = lake.table(catalog.DRIFT_REPORT)
     in_range = pl.col("day").is_between(first, last)
     report = (
         delta.scan(drift_table)
@@ -137,7 +136,7 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
     lookback = max(rule.of_last for rule in model.alerts) if model.alerts else 1
     signals = model_signals(config, model, min(days) - timedelta(days=lookback), max(days))
     opened, updated = [], []
-    with delta.lake_lock(lake_of(config), "tickets"):
+    with delta.lake_lock(catalog.lake_of(config), "tickets"):
         for day in sorted(set(days)):
             plan = plan_tickets(
                 read_tickets(config, model.name).to_dicts(), breaches_on(model.name, signals, model.alerts, day)
@@ -193,7 +192,7 @@ def deliver_pending(
     for row in pending.iter_rows(named=True):
         result = deliver(sink, row)
         status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)
-        with delta.lake_lock(lake_of(config), "tickets"):
+        with delta.lake_lock(catalog.lake_of(config), "tickets"):
             current = ticket(config, row["ticket_id"])  # a review may have updated it meanwhile
             changed = current | {
                 "delivery_status": status,
@@ -214,7 +213,7 @@ def deliver_pending(
 
 
 def acknowledge(config: ProjectConfig, ticket_id_: str, by: str, now: datetime) -> dict[str, Any]:
-    with delta.lake_lock(lake_of(config), "tickets"):
+    with delta.lake_lock(catalog.lake_of(config), "tickets"):
         row = ticket(config, ticket_id_)
         if row["status"] != OPEN:
             raise TicketError(f"ticket {ticket_id_} is {row['status']}; only an open ticket can be acknowledged")
@@ -226,7 +225,7 @@ def acknowledge(config: ProjectConfig, ticket_id_: str, by: str, now: datetime) 
 def resolve(config: ProjectConfig, ticket_id_: str, reason: str, by: str, now: datetime) -> dict[str, Any]:
     if not reason.strip():
         raise TicketError("a resolution needs a reason")
-    with delta.lake_lock(lake_of(config), "tickets"):
+    with delta.lake_lock(catalog.lake_of(config), "tickets"):
         row = ticket(config, ticket_id_)
         if row["status"] == RESOLVED:
             raise TicketError(f"ticket {ticket_id_} is already resolved")

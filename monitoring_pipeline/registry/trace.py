@@ -22,10 +22,9 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS
 from monitoring_pipeline.core.drift.methods import cdf_knots
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
-from monitoring_pipeline.registry.audit_log import lake_of, latest_entries
-from monitoring_pipeline.registry.tickets import TICKETS
+from monitoring_pipeline.registry.audit_log import latest_entries
 
 REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report", "performance")
 
@@ -38,7 +37,7 @@ def find_prediction(config: ProjectConfig, prediction_id: str, model: str | None
     """The prediction's row from its model's log (the first model whose log holds the id)."""
     searched = []
     for spec in [config.model(model)] if model else list(config.models.values()):
-        table = steps.log_table(config, spec)
+        table = catalog.log_table(config, spec)
         if not delta.exists(table):
             continue
         searched.append(str(table))
@@ -49,7 +48,7 @@ def find_prediction(config: ProjectConfig, prediction_id: str, model: str | None
 
 
 def _day_rows(config: ProjectConfig, table_name: str, model: str, day: date) -> pl.LazyFrame | None:
-    table = lake_of(config).table(table_name)
+    table = catalog.table(config, table_name)
     if not delta.exists(table):
         return None
     return delta.scan(table).filter((pl.col("model_name") == model) & (pl.col("day") == day))
@@ -92,8 +91,8 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
     return {
         "prediction": jsonable(row),
         "log": {
-            "table": str(steps.log_table(config, spec)),
-            "delta_version": delta.version(steps.log_table(config, spec)),
+            "table": str(catalog.log_table(config, spec)),
+            "delta_version": delta.version(catalog.log_table(config, spec)),
         },
         "model_checkpoint": _records(registered)[0] if registered.height else None,
         "evaluations": _records(models.evaluations(config, spec.name).filter(pl.col("model_version") == version)),
@@ -113,15 +112,15 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
 
 def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: date) -> dict[str, Any]:
     """The rules it failed, and whether it reached validated_predictions or the quarantine."""
-    verdicts = _day_rows(config, steps.GUARD_VERDICTS, spec.name, day)
+    verdicts = _day_rows(config, catalog.GUARD_VERDICTS, spec.name, day)
     failed = (
         verdicts.filter(pl.col(ID) == prediction_id).drop("model_name", "day", ID).collect()
         if verdicts is not None
         else None
     )
     placed = None
-    for where, name in (("validated", steps.validated_table(spec)), ("quarantined", steps.quarantine_table(spec))):
-        table = lake_of(config).table(name)
+    for where, name in (("validated", catalog.validated_table(spec)), ("quarantined", catalog.quarantine_table(spec))):
+        table = catalog.table(config, name)
         if delta.exists(table):
             found = delta.scan(table).filter((pl.col("day") == day) & (pl.col(ID) == prediction_id)).select(ID)
             placed = where if found.collect().height else placed
@@ -133,7 +132,7 @@ def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: dat
 
 
 def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: date) -> dict[str, Any]:
-    report = _day_rows(config, steps.DRIFT_REPORT, spec.name, day)
+    report = _day_rows(config, catalog.DRIFT_REPORT, spec.name, day)
     if report is None:
         return {"status": "no drift report"}
     frame = report.filter(pl.col("decisive")).collect()
@@ -174,9 +173,9 @@ def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: dat
 
 
 def _label(config: ProjectConfig, spec: ModelSpec, prediction_id: str) -> dict[str, Any] | None:
-    if not spec.label_table or not delta.exists(lake_of(config).table(spec.label_table)):
+    if not spec.label_table or not delta.exists(catalog.label_table(config, spec)):
         return None
-    labels = delta.scan(lake_of(config).table(spec.label_table)).filter(pl.col(ID) == prediction_id).collect()
+    labels = delta.scan(catalog.label_table(config, spec)).filter(pl.col(ID) == prediction_id).collect()
     return _records(labels)[0] if labels.height else None
 
 
@@ -200,7 +199,7 @@ def _performance_line(found: dict[str, Any] | None) -> str:
 
 
 def _tickets(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]] | str:
-    table = lake_of(config).table(TICKETS)
+    table = catalog.table(config, catalog.TICKETS)
     if not delta.exists(table):
         return "no tickets table yet"
     rows = delta.scan(table).filter(

@@ -15,9 +15,8 @@ import polars as pl
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models
-from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline.registry.tickets import read_tickets
 from monitoring_pipeline.viz import plots
 
@@ -36,7 +35,7 @@ def window(day: date, days: int, model: ModelSpec) -> list[date]:
 
 def verdict_grid(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> dict[str, dict[date, str]]:
     """column -> day -> verdict, for the model's input and output columns."""
-    table = lake_of(config).table(steps.DRIFT_REPORT)
+    table = catalog.table(config, catalog.DRIFT_REPORT)
     if not delta.exists(table):
         return {}
     rows = (
@@ -67,7 +66,7 @@ def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], r
 
 def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> DailySeries:
     """Per guard rule: the share of the day's contract-valid rows it failed."""
-    table = lake_of(config).table(steps.GUARD_VERDICTS)
+    table = catalog.table(config, catalog.GUARD_VERDICTS)
     counts = steps.daily_guard_counts(config, model, min(days), max(days))
     if not delta.exists(table) or counts.is_empty():
         return {}
@@ -201,7 +200,7 @@ def _figure(svg: str | None, caption: str) -> str:
 
 
 def _drift_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
-    table = lake_of(config).table(steps.DRIFT_REPORT)
+    table = catalog.table(config, catalog.DRIFT_REPORT)
     if not delta.exists(table):
         return pl.DataFrame()
     return (

@@ -13,12 +13,11 @@ from polars.testing import assert_frame_equal
 from monitoring_pipeline import steps
 from monitoring_pipeline.cli import main
 from monitoring_pipeline.definitions import build_definitions
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry.audit_log import lake_of, person, read_audit, verify_audit
+from monitoring_pipeline.registry.audit_log import person, read_audit, verify_audit
 from monitoring_pipeline.registry.changes import changes
 from monitoring_pipeline.registry.trace import TraceError, to_markdown, trace
-from monitoring_pipeline.steps import DRIFT_REPORT, FEATURE_PROFILES, LOG_REJECTS, OUTPUT_PROFILES
 from monitoring_pipeline_tests.conftest import run_demo_pipeline, write_short_config
 
 START = date(2026, 9, 25)  # demo day 24: the baseline is days 24-37; the channel mix changes on day 40 (10-11)
@@ -42,7 +41,7 @@ def _metadata(instance: dg.DagsterInstance, key: list[str], partition: str) -> d
 
 
 def _table(config, name: str) -> pl.DataFrame:
-    return delta.scan(lake_of(config).table(name)).collect()
+    return delta.scan(catalog.table(config, name)).collect()
 
 
 def test_every_partition_of_every_asset_is_materialized(lake) -> None:
@@ -57,9 +56,9 @@ def test_every_partition_of_every_asset_is_materialized(lake) -> None:
             assert instance.get_latest_materialization_event(key) is not None
         else:
             assert len(instance.get_materialized_partitions(key)) == DAYS, key
-    report = _table(config, DRIFT_REPORT)
+    report = _table(config, catalog.DRIFT_REPORT)
     assert report.select("model_name", "day").unique().height == 2 * DAYS
-    expectations = _table(config, steps.EXPECTATION_RESULTS)
+    expectations = _table(config, catalog.EXPECTATION_RESULTS)
     assert expectations.select("model_name", "day", "checked_table").unique().height == 2 * 2 * DAYS
     row_counts = expectations.filter(pl.col("expectation") == "expect_table_row_count_to_be_between")
     assert row_counts.height == 2 * 2 * DAYS and set(row_counts["status"]) == {"passed"}
@@ -97,14 +96,14 @@ def test_the_trace_links_a_prediction_to_its_checkpoint_release_definitions_drif
     }
     for run in runs.values():
         assert instance.get_run_by_id(run["run"].removeprefix("dagster:run/")).is_success
-        assert run["delta_version"] <= delta.version(lake_of(config).table(run["table"]))
+        assert run["delta_version"] <= delta.version(catalog.table(config, run["table"]))
     text = to_markdown(result)
     assert "credit_risk-r2" in text and "| channel |" in text and "debt_to_income v2" in text
 
 
 def test_the_trace_of_a_quarantined_llm_output_shows_its_verdicts_and_prompt(lake) -> None:
     _, config, _ = lake
-    held = _table(config, steps.quarantine_table(config.model("support_summarizer")))
+    held = _table(config, catalog.quarantine_table(config.model("support_summarizer")))
     prediction_id = held.filter(pl.col("day") == date(2026, 10, 6)).sort("prediction_id")["prediction_id"][0]
     result = trace(config, prediction_id)
     assert result["guards"]["placed_in"] == "quarantined" and result["guards"]["failed_rules"]
@@ -132,7 +131,7 @@ def test_changes_lists_releases_definitions_breaks_and_spikes_in_order(lake) -> 
 
 def test_incidents_are_found_and_quiet_days_stay_quiet(lake) -> None:
     _, config, _ = lake
-    report = _table(config, DRIFT_REPORT).filter(pl.col("model_name") == "credit_risk")
+    report = _table(config, catalog.DRIFT_REPORT).filter(pl.col("model_name") == "credit_risk")
     verdict = report.select("day", "column", "verdict").unique()
     channel = dict(verdict.filter(pl.col("column") == "channel").select("day", "verdict").iter_rows())
     assert all(v == "ok" for d, v in channel.items() if d < date(2026, 10, 11))
@@ -145,12 +144,12 @@ def test_prediction_log_counts_reconcile_with_the_log(lake) -> None:
     _, config, instance = lake
     metadata = _metadata(instance, ["credit_risk", "prediction_log"], "2026-10-02")
     raw = (
-        delta.scan(lake_of(config).table("logs/credit_risk"))
+        delta.scan(catalog.table(config, "logs/credit_risk"))
         .filter(pl.col("event_date") == date(2026, 10, 2))
         .collect()
     )
     assert metadata["rows_read"] == raw.height == metadata["rows_valid"] + metadata["rows_rejected"]
-    profiled = _table(config, FEATURE_PROFILES).filter(
+    profiled = _table(config, catalog.FEATURE_PROFILES).filter(
         (pl.col("day") == date(2026, 10, 2)) & (pl.col("column") == "age")
     )
     assert profiled["n_rows"].sum() == metadata["rows_valid"]
@@ -173,7 +172,9 @@ def test_drift_materialization_metadata_and_checks(lake) -> None:
 
 def test_rerunning_a_partition_replaces_it(lake) -> None:
     config_path, config, instance = lake
-    before = {name: _table(config, name) for name in (FEATURE_PROFILES, OUTPUT_PROFILES, DRIFT_REPORT)}
+    before = {
+        name: _table(config, name) for name in (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES, catalog.DRIFT_REPORT)
+    }
     defs = build_definitions(str(config_path))
     result = defs.resolve_job_def("credit_risk_nightly").execute_in_process(
         partition_key="2026-10-12", instance=instance
@@ -187,7 +188,7 @@ def test_rerunning_a_partition_replaces_it(lake) -> None:
 
 def test_bad_rows_go_to_rejects_and_counts_still_reconcile(lake) -> None:
     config_path, config, instance = lake
-    log = lake_of(config).table("logs/support_summarizer")
+    log = catalog.table(config, "logs/support_summarizer")
     day = date(2026, 10, 3)
     rows = delta.scan(log).filter(pl.col("event_date") == day).collect()
     duplicates = rows.head(3)
@@ -198,7 +199,7 @@ def test_bad_rows_go_to_rejects_and_counts_still_reconcile(lake) -> None:
     defs = build_definitions(str(config_path))
     job = defs.resolve_job_def("support_summarizer_nightly")
     assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
-    rejects = _table(config, LOG_REJECTS).filter(
+    rejects = _table(config, catalog.LOG_REJECTS).filter(
         (pl.col("model_name") == "support_summarizer") & (pl.col("day") == day)
     )
     assert sorted(rejects["reason"].to_list()) == ["duplicate_prediction_id"] * 3 + ["other_model_name"] * 2
@@ -228,7 +229,7 @@ def test_readme_queries_run_on_the_report_tables(lake) -> None:
 
 def _inject(config, model: str, day: date, n: int, output: str) -> pl.DataFrame:
     """Append `n` rows with new ids and the given output text to the model's log for `day`."""
-    log = lake_of(config).table(f"logs/{model}")
+    log = catalog.table(config, f"logs/{model}")
     rows = delta.scan(log).filter(pl.col("event_date") == day).head(n).collect()
     injected = rows.with_columns(
         pl.format("bad-{}", "prediction_id").alias("prediction_id"), pl.lit(output).alias("output_text")
@@ -258,7 +259,7 @@ def test_a_burst_above_the_limit_is_quarantined_and_blocks_downstream(lake) -> N
     )[0].evaluation
     assert reconcile.passed  # read back from Delta: stored validated + quarantined = contract-valid rows
     model = config.model("support_summarizer")
-    held = _table(config, steps.quarantine_table(model)).filter(pl.col("day") == day)
+    held = _table(config, catalog.quarantine_table(model)).filter(pl.col("day") == day)
     assert set(injected["prediction_id"]) <= set(held["prediction_id"])
     reasons = held.filter(pl.col("prediction_id").is_in(injected["prediction_id"].implode()))["guard_reasons"]
     assert all("no_special_tokens:special_token:<|endoftext|>" in r for r in reasons.to_list())
@@ -271,16 +272,16 @@ def test_a_released_false_positive_moves_to_validated_on_the_next_run(lake) -> N
     (released,) = _inject(config, "support_summarizer", day, 1, '{"summary": "colour \x1b[1m ok"}')["prediction_id"]
     job = build_definitions(str(config_path)).resolve_job_def("support_summarizer_nightly")
     assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
-    assert released in _table(config, steps.quarantine_table(model))["prediction_id"].to_list()
+    assert released in _table(config, catalog.quarantine_table(model))["prediction_id"].to_list()
     now = datetime.now(UTC)
     steps.release(config, model, released, "the UI renders ANSI colour", "reviewer@example.com", now)
     assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
-    validated = _table(config, steps.validated_table(model)).filter(pl.col("day") == day)
+    validated = _table(config, catalog.validated_table(model)).filter(pl.col("day") == day)
     assert released in validated["prediction_id"].to_list()
-    assert released not in _table(config, steps.quarantine_table(model))["prediction_id"].to_list()
-    verdict = _table(config, steps.GUARD_VERDICTS).filter(pl.col("prediction_id") == released)
+    assert released not in _table(config, catalog.quarantine_table(model))["prediction_id"].to_list()
+    verdict = _table(config, catalog.GUARD_VERDICTS).filter(pl.col("prediction_id") == released)
     assert verdict["released"].to_list() == [True] * verdict.height and verdict.height >= 1  # kept, marked
-    record = _table(config, steps.QUARANTINE_RELEASES).filter(pl.col("prediction_id") == released).row(0, named=True)
+    record = _table(config, catalog.QUARANTINE_RELEASES).filter(pl.col("prediction_id") == released).row(0, named=True)
     assert record["released_by"] == "reviewer@example.com" and record["reason"] == "the UI renders ANSI colour"
     (entry,) = [e for e in read_audit(config) if e.action == "quarantine_release" and released in e.payload]
     assert entry.actor == person("reviewer@example.com")
@@ -289,7 +290,7 @@ def test_a_released_false_positive_moves_to_validated_on_the_next_run(lake) -> N
 
 def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
     _, config, instance = lake
-    overall = _table(config, steps.PERFORMANCE).filter(
+    overall = _table(config, catalog.PERFORMANCE).filter(
         (pl.col("metric") == "accuracy") & (pl.col("model_version") == "*") & (pl.col("segment") == "*")
     )
     after_baseline = overall.filter(pl.col("day") > date(2026, 10, 8)).sort("day")

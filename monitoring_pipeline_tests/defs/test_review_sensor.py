@@ -13,11 +13,10 @@ from monitoring_pipeline import cli
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.demo.run import materialize_model
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry import tickets
-from monitoring_pipeline.registry.audit_log import lake_of, read_audit, verify_audit
-from monitoring_pipeline.registry.dossier import DOSSIERS
+from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
 from monitoring_pipeline_tests.conftest import write_short_config
 from monitoring_pipeline_tests.tracker import Tracker
 
@@ -92,7 +91,7 @@ def test_the_dossier_run_requested_by_the_sensor_materializes(world) -> None:
         partition_key=ticket_id, instance=instance
     )
     assert result.success
-    stored = delta.scan(lake_of(config).table(DOSSIERS)).filter(pl.col("ticket_id") == ticket_id).collect()
+    stored = delta.scan(catalog.table(config, catalog.DOSSIERS)).filter(pl.col("ticket_id") == ticket_id).collect()
     assert stored.height == 1 and "| channel | drift |" in stored["markdown"][0]
     record = instance.fetch_materializations(dg.AssetKey(["credit_risk", "review_dossier"]), limit=1).records[0]
     assert record.partition_key == ticket_id
@@ -125,7 +124,7 @@ def test_the_trace_of_a_prediction_lists_the_tickets_covering_its_day(world) -> 
     from monitoring_pipeline.registry.trace import to_markdown, trace
 
     _, config, _, _ = world
-    log = delta.scan(lake_of(config).table("logs/credit_risk")).filter(pl.col("event_date") == date(2026, 10, 12))
+    log = delta.scan(catalog.table(config, "logs/credit_risk")).filter(pl.col("event_date") == date(2026, 10, 12))
     prediction_id = log.select("prediction_id").sort("prediction_id").head(1).collect().item()
     result = trace(config, prediction_id)
     assert [t["ticket_id"] for t in result["tickets"]] == ["credit_risk:feature_drift:2026-10-12"]

@@ -13,9 +13,8 @@ from monitoring_pipeline.core.config import ProjectConfig, parse_config
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.demo.generator import demo_days
 from monitoring_pipeline.demo.lake import build_demo_lake, deliver_labels, staged_label_feed
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
-from monitoring_pipeline.registry import audit_log
 from monitoring_pipeline.registry.changes import changes
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -109,7 +108,7 @@ def test_prompt_release_moves_output_length_and_depth(verdicts: pl.DataFrame) ->
 def test_guard_burst_is_quarantined_with_its_reasons(story: tuple[ProjectConfig, pl.DataFrame]) -> None:
     config, verdicts = story
     model = config.model("support_summarizer")
-    quarantined = delta.scan(audit_log.lake_of(config).table(steps.quarantine_table(model))).collect()
+    quarantined = delta.scan(catalog.table(config, catalog.quarantine_table(model))).collect()
     per_day = dict(quarantined.group_by("day").len().iter_rows())
     burst = per_day.pop(BURST_DAY)
     assert burst > 4 * max(per_day.values())  # elsewhere only the 0.5% malformed JSON is held back

@@ -7,12 +7,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.demo.lake import build_demo_lake, staged_label_feed
 from monitoring_pipeline.demo.run import materialize_model
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline_tests.conftest import write_short_config
 
 START = date(2026, 9, 1)
@@ -25,7 +23,7 @@ def test_weekly_deliveries_rematerialize_exactly_the_days_they_label(tmp_path: P
     config = load_config(config_path)
     build_demo_lake(config, scale=0.1, progress=lambda _: None)
     model = config.model("credit_risk")
-    labels = lake_of(config).table(model.label_table)
+    labels = catalog.label_table(config, model)
     assert delta.scan(labels).select(pl.len()).collect().item() == 0  # nothing has arrived yet
 
     instance = dg.DagsterInstance.ephemeral()
@@ -46,7 +44,7 @@ def test_weekly_deliveries_rematerialize_exactly_the_days_they_label(tmp_path: P
     assert stored["prediction_id"].is_unique().all()
 
     by_day = (
-        delta.scan(lake_of(config).table(steps.PERFORMANCE))
+        delta.scan(catalog.table(config, catalog.PERFORMANCE))
         .filter((pl.col("metric") == "accuracy") & (pl.col("model_version") == "*") & (pl.col("segment") == "*"))
         .collect()
     )

@@ -9,15 +9,14 @@ import yaml
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig, ReferenceWindow, parse_config
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 from monitoring_pipeline.io.delta import TableRef
-from monitoring_pipeline.registry.audit_log import lake_of
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(5)]
 JUDGED = DAYS[4]
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
-REPORTS = (steps.LOG_REJECTS, steps.FEATURE_PROFILES, steps.OUTPUT_PROFILES, steps.DRIFT_REPORT)
+REPORTS = (catalog.LOG_REJECTS, catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES, catalog.DRIFT_REPORT)
 
 
 def config_for(root: Path, name: str = "credit_risk") -> ProjectConfig:
@@ -36,7 +35,7 @@ def model_for(config: ProjectConfig, name: str = "credit_risk") -> ModelSpec:
 
 def write_log(config: ProjectConfig, model: ModelSpec, log: pl.DataFrame) -> TableRef:
     """The log as producers write it: one partition per UTC event date."""
-    table = steps.log_table(config, model)
+    table = catalog.log_table(config, model)
     delta.overwrite(table, log.with_columns(pl.col("event_ts").dt.date().alias("event_date")), ["event_date"])
     return table
 
@@ -53,14 +52,14 @@ def run_days(config: ProjectConfig, model: ModelSpec, days: list[date]) -> None:
 
 
 def table_names(model: ModelSpec) -> tuple[str, ...]:
-    return (*REPORTS, steps.validated_table(model), steps.quarantine_table(model))
+    return (*REPORTS, catalog.validated_table(model), catalog.quarantine_table(model))
 
 
 def day_rows(config: ProjectConfig, name: str, day: date) -> pl.DataFrame:
     """Every stored row of `day` in table `name`, in a stable order."""
-    rows = delta.scan(lake_of(config).table(name)).filter(pl.col("day") == day).collect()
+    rows = delta.scan(catalog.table(config, name)).filter(pl.col("day") == day).collect()
     return rows.sort(rows.columns[: min(6, len(rows.columns))], nulls_last=True)
 
 
 def versions(config: ProjectConfig, names: tuple[str, ...]) -> dict[str, int | None]:
-    return {name: delta.version(lake_of(config).table(name)) for name in names}
+    return {name: delta.version(catalog.table(config, name)) for name in names}

@@ -15,9 +15,8 @@ from polars.testing import assert_frame_equal
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, ReferenceWindow, parse_config
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
-from monitoring_pipeline.registry.audit_log import lake_of
 
 pytestmark = pytest.mark.faults
 
@@ -46,15 +45,15 @@ def _run(root: Path, log: pl.DataFrame) -> tuple[ProjectConfig, dict[str, pl.Dat
     """Write `log`, run every step for every day, and return the report tables."""
     config = _config(root)
     model = _model(config)
-    delta.overwrite(steps.log_table(config, model), log)
+    delta.overwrite(catalog.log_table(config, model), log)
     steps.freeze_model_bins(config, model, NOW)
     for day in DAYS:
         steps.check_log_day(config, model, day, NOW)
         steps.guard_day(config, model, day, NOW)
         steps.profile_day(config, model, day)
     steps.drift_day(config, model, JUDGED)
-    lake = lake_of(config)
-    names = (steps.FEATURE_PROFILES, steps.OUTPUT_PROFILES, steps.DRIFT_REPORT, steps.LOG_REJECTS)
+    lake = catalog.lake_of(config)
+    names = (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES, catalog.DRIFT_REPORT, catalog.LOG_REJECTS)
     return config, {name: delta.scan(lake.table(name)).collect() for name in names}
 
 
@@ -68,7 +67,7 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _drift(tables: dict[str, pl.DataFrame], column: str) -> str:
-    report = tables[steps.DRIFT_REPORT]
+    report = tables[catalog.DRIFT_REPORT]
     return report.filter((pl.col("column") == column) & (pl.col("day") == JUDGED))["verdict"][0]
 
 
@@ -84,7 +83,7 @@ def test_rows_in_any_order_give_identical_reports(tmp_path: Path) -> None:
 def test_a_one_row_day_is_insufficient_not_drifting(tmp_path: Path) -> None:
     _, tables = _run(tmp_path, _log(tabular_day(JUDGED, 400).head(1)))
     assert _drift(tables, "age") == "insufficient_sample"
-    verdicts = set(tables[steps.DRIFT_REPORT].filter(pl.col("day") == JUDGED)["verdict"])
+    verdicts = set(tables[catalog.DRIFT_REPORT].filter(pl.col("day") == JUDGED)["verdict"])
     assert "drift" not in verdicts
 
 
@@ -101,7 +100,7 @@ def test_nan_and_infinities_are_counted_apart_from_the_distribution(tmp_path: Pa
     income[:5], income[5:8], income[8:10] = np.nan, np.inf, -np.inf
     day = day.with_columns(pl.Series("income", income))
     _, tables = _run(tmp_path, _log(day))
-    profile = tables[steps.FEATURE_PROFILES].filter((pl.col("column") == "income") & (pl.col("day") == JUDGED))
+    profile = tables[catalog.FEATURE_PROFILES].filter((pl.col("column") == "income") & (pl.col("day") == JUDGED))
     assert profile["n_nan"].sum() == 5 and profile["n_inf"].sum() == 5
     assert profile["n_valid"].sum() == day["income"].is_finite().sum()
     assert _drift(tables, "income") == "ok"  # 10 odd values out of 400 do not move the distribution
@@ -111,10 +110,10 @@ def test_duplicate_ids_keep_one_row_and_counts_reconcile(tmp_path: Path) -> None
     day = tabular_day(JUDGED, 400)
     copies = day.head(7).with_columns(pl.col("event_ts") + pl.duration(minutes=1))
     config, tables = _run(tmp_path, _log(pl.concat([day, copies])))
-    rejects = tables[steps.LOG_REJECTS].filter(pl.col("day") == JUDGED)
+    rejects = tables[catalog.LOG_REJECTS].filter(pl.col("day") == JUDGED)
     assert rejects["reason"].to_list() == ["duplicate_prediction_id"] * 7
-    validated = delta.scan(lake_of(config).table(steps.validated_table(_model(config)))).collect()
-    quarantined = delta.scan(lake_of(config).table(steps.quarantine_table(_model(config)))).collect()
+    validated = delta.scan(catalog.table(config, catalog.validated_table(_model(config)))).collect()
+    quarantined = delta.scan(catalog.table(config, catalog.quarantine_table(_model(config)))).collect()
     kept = validated.filter(pl.col("day") == JUDGED).height + quarantined.filter(pl.col("day") == JUDGED).height
     assert kept + rejects.height == day.height + copies.height  # nothing lost, nothing counted twice
     assert validated.filter(pl.col("day") == JUDGED)["prediction_id"].is_unique().all()
@@ -129,13 +128,13 @@ def test_a_categorical_exploding_to_a_million_values_keeps_profiles_and_reports_
     )
     assert day["postcode"].n_unique() == MILLION
     config, tables = _run(tmp_path, _log(day))
-    profiles = tables[steps.FEATURE_PROFILES].filter(pl.col("day") == JUDGED)
+    profiles = tables[catalog.FEATURE_PROFILES].filter(pl.col("day") == JUDGED)
     assert profiles.estimated_size() < 100_000
     profile = profiles.filter(pl.col("column") == "postcode")
     assert profile["counts"].list.len().max() <= config.top_k + 2  # top values, other, unseen: bounded
     assert profile["new_values"].list.len().max() <= 10
     assert _drift(tables, "postcode") == "drift"  # nearly every value unseen
-    report = tables[steps.DRIFT_REPORT].filter(pl.col("day") == JUDGED)
+    report = tables[catalog.DRIFT_REPORT].filter(pl.col("day") == JUDGED)
     assert report.estimated_size() < 100_000
 
 
@@ -143,5 +142,5 @@ def test_a_column_added_mid_stream_is_ignored_and_earlier_reports_do_not_change(
     _, before = _run(tmp_path / "plain", _log())
     later = tabular_day(JUDGED, 400).with_columns(pl.lit("beta").alias("experiment_arm"))  # a new log column
     _, after = _run(tmp_path / "evolved", _log(later))  # the table's schema gains it; earlier rows hold null
-    for name in (steps.FEATURE_PROFILES, steps.OUTPUT_PROFILES, steps.DRIFT_REPORT):
+    for name in (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES, catalog.DRIFT_REPORT):
         assert_frame_equal(_sorted(before[name]), _sorted(after[name]))

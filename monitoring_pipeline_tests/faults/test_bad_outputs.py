@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.guards.evaluate import REASONS
 from monitoring_pipeline.demo.generator import llm_day
+from monitoring_pipeline.io import catalog
 from monitoring_pipeline_tests.faults.lake import DAYS, JUDGED, config_for, day_rows, model_for, run_days, write_log
 
 pytestmark = pytest.mark.faults
@@ -50,9 +50,9 @@ def test_invalid_utf8_huge_and_deep_outputs_are_quarantined_with_reasons_and_cou
     write_log(config, model, log)
     run_days(config, model, DAYS)  # every step of every day runs: no RecursionError, no crash
 
-    validated = day_rows(config, steps.validated_table(model), JUDGED)
-    quarantined = day_rows(config, steps.quarantine_table(model), JUDGED)
-    rejected = day_rows(config, steps.LOG_REJECTS, JUDGED)
+    validated = day_rows(config, catalog.validated_table(model), JUDGED)
+    quarantined = day_rows(config, catalog.quarantine_table(model), JUDGED)
+    rejected = day_rows(config, catalog.LOG_REJECTS, JUDGED)
     logged = log.filter(pl.col("event_ts").dt.date() == JUDGED).height
     assert validated.height + quarantined.height + rejected.height == logged  # nothing lost, nothing twice
     reasons = dict(quarantined.select("prediction_id", REASONS).iter_rows())
@@ -65,5 +65,5 @@ def test_invalid_utf8_huge_and_deep_outputs_are_quarantined_with_reasons_and_cou
     assert held == INVALID.decode("utf-8", "replace") and "\ufffd" in held
     assert not validated["output_text"].str.contains("\ufffd", literal=True).any()
 
-    for name in (steps.FEATURE_PROFILES, steps.OUTPUT_PROFILES, steps.DRIFT_REPORT):
+    for name in (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES, catalog.DRIFT_REPORT):
         assert day_rows(config, name, JUDGED).estimated_size() < 200_000  # aggregates only, never the text

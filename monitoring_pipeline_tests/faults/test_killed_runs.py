@@ -11,9 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import lake_of, verify_audit
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.registry.audit_log import verify_audit
 from monitoring_pipeline_tests.faults import killed_run
 from monitoring_pipeline_tests.faults.lake import config_for, model_for, table_names, write_log
 from monitoring_pipeline_tests.faults.test_bad_input import _log, _sorted
@@ -28,16 +27,16 @@ def lake_with_log(root: Path, log: pl.DataFrame) -> None:
 
 def tables(root: Path) -> tuple[str, ...]:
     config = config_for(root)
-    return (steps.REFERENCE_BINS, *table_names(model_for(config)))
+    return (catalog.REFERENCE_BINS, *table_names(model_for(config)))
 
 
 def reports(root: Path) -> dict[str, pl.DataFrame]:
-    lake = lake_of(config_for(root))
+    lake = catalog.lake_of(config_for(root))
     return {name: _sorted(delta.scan(lake.table(name)).collect()) for name in tables(root)}
 
 
 def rows(root: Path) -> dict[str, int | None]:
-    lake = lake_of(config_for(root))
+    lake = catalog.lake_of(config_for(root))
     return {
         name: delta.scan(lake.table(name)).collect().height if delta.exists(lake.table(name)) else None
         for name in tables(root)
@@ -57,7 +56,7 @@ def test_a_run_killed_before_or_after_a_commit_reruns_to_identical_partitions(tm
     with killed_run.commits_through(count):
         killed_run.run_steps(tmp_path / "uninterrupted")
     expected = reports(tmp_path / "uninterrupted")
-    assert commits > 10 and expected[steps.DRIFT_REPORT].height and expected[steps.LOG_REJECTS].height == 5
+    assert commits > 10 and expected[catalog.DRIFT_REPORT].height and expected[catalog.LOG_REJECTS].height == 5
 
     for when, nth in (
         ("before", 1),

@@ -9,9 +9,8 @@ import pytest
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models, trace
-from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
@@ -40,17 +39,17 @@ def test_a_version_switch_mid_day_splits_profiles_and_metrics_per_version(tmp_pa
     model = model_for(config)
     log = _log()
     write_log(config, model, log)
-    delta.overwrite(lake_of(config).table(model.label_table), labels_for(log))
+    delta.overwrite(catalog.label_table(config, model), labels_for(log))
     run_days(config, model, DAYS)
 
-    validated = day_rows(config, steps.validated_table(model), JUDGED)
+    validated = day_rows(config, catalog.validated_table(model), JUDGED)
     per_version = dict(validated.group_by("model_version").len().iter_rows())
     assert set(per_version) == {"1.0", "1.1"} and min(per_version.values()) > 0
-    profiles = day_rows(config, steps.FEATURE_PROFILES, JUDGED)
+    profiles = day_rows(config, catalog.FEATURE_PROFILES, JUDGED)
     for column in ("age", "region"):
         rows = dict(profiles.filter(pl.col("column") == column).select("model_version", "n_rows").iter_rows())
         assert rows == per_version  # one profile per version, each counting exactly that version's rows
-    report = day_rows(config, steps.DRIFT_REPORT, JUDGED)
+    report = day_rows(config, catalog.DRIFT_REPORT, JUDGED)
     assert report["model_versions"].unique().to_list() == ["1.0,1.1"]
 
     metrics = steps.performance_day(config, model, JUDGED, NOW).frame

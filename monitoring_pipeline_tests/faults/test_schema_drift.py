@@ -13,8 +13,7 @@ from polars.testing import assert_frame_equal
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.contract import FEATURE_MISSING, ContractError
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
@@ -41,7 +40,7 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _verdicts(config, day=JUDGED) -> dict[str, str]:
-    report = delta.scan(lake_of(config).table(steps.DRIFT_REPORT)).filter(pl.col("day") == day).collect()
+    report = delta.scan(catalog.table(config, catalog.DRIFT_REPORT)).filter(pl.col("day") == day).collect()
     return dict(report.select("column", "verdict").unique().iter_rows())
 
 
@@ -50,7 +49,7 @@ def test_a_feature_dropped_from_the_log_is_judged_missing_and_the_others_still_j
 ) -> None:
     config = config_for(Path(shutil.copytree(built_lake, tmp_path / "lake")))
     model = model_for(config)
-    log = delta.scan(steps.log_table(config, model)).collect()
+    log = delta.scan(catalog.log_table(config, model)).collect()
     write_log(config, model, log.drop("income", "event_date"))  # the producer recreated its table without it
     checked = steps.check_log_day(config, model, JUDGED, NOW)
     assert checked.missing == ("income",)
@@ -78,7 +77,7 @@ def test_a_day_written_without_a_feature_reads_it_as_null_and_judges_it_undefine
     run_days(config, model, DAYS)
     verdicts = _verdicts(config)
     assert verdicts["income"] == "undefined" and verdicts["age"] == "ok"
-    report = delta.scan(lake_of(config).table(steps.DRIFT_REPORT)).collect()
+    report = delta.scan(catalog.table(config, catalog.DRIFT_REPORT)).collect()
     null_share = report.filter((pl.col("column") == "income") & (pl.col("method") == "null_share"))
     assert null_share["value"].item() > 0.9 and null_share["status"].item() == "drift"
 
@@ -88,7 +87,7 @@ def test_a_feature_changing_type_stops_the_read_naming_table_and_column_and_writ
 ) -> None:
     config = config_for(Path(shutil.copytree(built_lake, tmp_path / "lake")))
     model = model_for(config)
-    table = steps.log_table(config, model)
+    table = catalog.log_table(config, model)
     log = delta.scan(table).collect().drop("event_date")
     changed = log.with_columns(pl.col("age").cast(pl.Int64).cast(pl.String))  # "41", not 41.0
     write_log(config, model, changed)

@@ -13,8 +13,7 @@ import pytest
 from monitoring_pipeline import steps
 from monitoring_pipeline.core.slices import FilterError
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry.definitions import DefinitionError, check_feature_body
 from monitoring_pipeline.registry.models import read_slice
 from monitoring_pipeline_tests.faults.lake import DAYS, NOW, config_for, model_for, write_log
@@ -30,7 +29,7 @@ def _log_text(table: Path) -> str:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_a_hostile_partition_value_is_refused_before_anything_is_written(tmp_path: Path, value: str) -> None:
-    table = lake_of(config_for(tmp_path)).table("reports/t")
+    table = catalog.lake_of(config_for(tmp_path)).table("reports/t")
     rows = pl.DataFrame({"model_name": ["m"], "n": [1]})
     written = delta.write_partition(table, rows, {"model_name": "m"})
     hostile = rows.with_columns(pl.lit(value).alias("model_name"))
@@ -46,13 +45,13 @@ def test_a_model_named_like_an_injection_stops_its_first_write_and_writes_nothin
     write_log(config, model, tabular_day(DAYS[0], 50).with_columns(pl.lit(HOSTILE[0]).alias("model_name")))
     with pytest.raises(ValueError, match=r"unsafe (partition )?value model_name="):
         steps.check_log_day(config, model, DAYS[0], NOW)
-    assert not delta.exists(lake_of(config).table(steps.LOG_REJECTS))
+    assert not delta.exists(catalog.table(config, catalog.LOG_REJECTS))
 
 
 def test_slice_filters_bind_hostile_values_as_literals_on_a_real_table(tmp_path: Path) -> None:
     config = config_for(tmp_path)
     rows = pl.DataFrame({"region": [*HOSTILE, "north"], "score": [0.1] * len(HOSTILE) + [0.9]})
-    table = lake_of(config).table("training/t")
+    table = catalog.table(config, "training/t")
     version = delta.overwrite(table, rows)
     for value in HOSTILE[:5]:  # each quoted value selects exactly its own row
         quote = '"' if "'" in value else "'"
@@ -90,4 +89,4 @@ def test_a_hostile_prediction_id_to_release_is_looked_up_as_a_value(tmp_path: Pa
     steps.guard_day(config, model, DAYS[0], NOW)
     with pytest.raises(LookupError, match="is not in the quarantine of model credit_risk"):
         steps.release(config, model, value, "looks fine", "analyst", NOW)
-    assert not delta.exists(lake_of(config).table(steps.QUARANTINE_RELEASES))
+    assert not delta.exists(catalog.table(config, catalog.QUARANTINE_RELEASES))

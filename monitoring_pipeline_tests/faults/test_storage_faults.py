@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import tabular_day
+from monitoring_pipeline.io import catalog
 from monitoring_pipeline.io.delta import LakeWriteError
 from monitoring_pipeline.io.storage import DataFileError
 from monitoring_pipeline_tests.faults.lake import (
@@ -69,7 +70,7 @@ def test_a_broken_log_file_stops_its_day_naming_the_file_and_the_other_days_go_o
 ) -> None:
     config = config_for(Path(shutil.copytree(built_lake, tmp_path / "lake")))
     model = model_for(config)
-    table = steps.log_table(config, model)
+    table = catalog.log_table(config, model)
     names = table_names(model)
     before = {name: day_rows(config, name, JUDGED) for name in names}
     stored = versions(config, names)
@@ -145,7 +146,7 @@ def test_a_full_or_read_only_disk_fails_the_write_without_a_commit_and_the_next_
 ) -> None:
     config = config_for(Path(shutil.copytree(built_lake, small_disk / "lake")))
     model = model_for(config)
-    names = (*table_names(model), steps.GUARD_VERDICTS)
+    names = (*table_names(model), catalog.GUARD_VERDICTS)
     before = {name: day_rows(config, name, JUDGED) for name in names}
     stored = versions(config, names)
     filler = small_disk / "filler"

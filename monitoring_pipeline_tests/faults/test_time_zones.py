@@ -10,8 +10,7 @@ import pytest
 
 from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline_tests.faults.lake import config_for, model_for, write_log
 
 pytestmark = pytest.mark.faults
@@ -60,7 +59,7 @@ def test_a_daylight_saving_day_in_local_time_lands_each_row_in_one_utc_day(
         assert stamps.dtype == pl.Datetime("us", "UTC") and (stamps.dt.date() == day).all()
     assert per_day[dst_day].log.n_read == 24 * PER_HOUR  # the UTC day has 24 hours, whatever Berlin's clocks did
 
-    validated = delta.scan(lake_of(config).table(steps.validated_table(model))).collect()
-    quarantined = delta.scan(lake_of(config).table(steps.quarantine_table(model))).collect()
+    validated = delta.scan(catalog.table(config, catalog.validated_table(model))).collect()
+    quarantined = delta.scan(catalog.table(config, catalog.quarantine_table(model))).collect()
     stored = pl.concat([validated.select("day", "event_ts"), quarantined.select("day", "event_ts")])
     assert stored.height == log.height and (stored["day"] == stored["event_ts"].dt.date()).all()

@@ -11,10 +11,9 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry.audit_log import lake_of, read_audit, verify_audit
+from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
 from monitoring_pipeline.registry.trace import trace
 from monitoring_pipeline_tests.concurrent_writers import assert_nothing_lost_or_doubled, lake_config, run_writers
 from monitoring_pipeline_tests.conftest import run_demo_pipeline, write_short_config
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.s3
 
 START = date(2026, 10, 5)  # the channel mix changes on 10-11, inside the window
 DAYS = 4
-REPORTS = (steps.FEATURE_PROFILES, steps.OUTPUT_PROFILES, steps.DRIFT_REPORT, steps.GUARD_VERDICTS)
+REPORTS = (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES, catalog.DRIFT_REPORT, catalog.GUARD_VERDICTS)
 
 
 def on_s3(config_path: Path, s3: S3, bucket: str) -> Path:
@@ -37,7 +36,7 @@ def on_s3(config_path: Path, s3: S3, bucket: str) -> Path:
 
 
 def report(config_path: Path, name: str) -> pl.DataFrame:
-    frame = delta.scan(lake_of(load_config(config_path)).table(name)).collect()
+    frame = delta.scan(catalog.lake_of(load_config(config_path)).table(name)).collect()
     return frame.sort(frame.columns[: min(4, frame.width)])
 
 
@@ -57,7 +56,7 @@ def test_the_whole_pipeline_on_s3_gives_the_local_lake_s_reports_and_a_verifiabl
         local_rows, remote_rows = report(local, name), report(remote, name)
         assert local_rows.height > 0, name
         assert_frame_equal(remote_rows, local_rows, check_row_order=False)
-    drift = report(remote, steps.DRIFT_REPORT)
+    drift = report(remote, catalog.DRIFT_REPORT)
     assert drift.select("model_name", "day").unique().height == 2 * DAYS
     key = dg.AssetKey(["credit_risk", "drift_report"])
     assert len(instance.get_materialized_partitions(key)) == DAYS
@@ -66,7 +65,7 @@ def test_the_whole_pipeline_on_s3_gives_the_local_lake_s_reports_and_a_verifiabl
     entries = read_audit(config)
     assert verify_audit(config).ok and len(entries) == len(read_audit(load_config(local)))
     assert {e.action for e in entries} >= {"feature_propose", "feature_approved", "model_register", "model_deployed"}
-    prediction = delta.scan(lake_of(config).table("logs/credit_risk")).select("prediction_id").head(1).collect()
+    prediction = delta.scan(catalog.table(config, "logs/credit_risk")).select("prediction_id").head(1).collect()
     traced = trace(config, prediction["prediction_id"][0])
     assert traced["model_checkpoint"]["train_table_version"] is not None  # the training slice, pinned on S3
     assert traced["release_matches_prediction"] and traced["drift"]

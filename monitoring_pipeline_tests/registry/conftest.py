@@ -8,8 +8,7 @@ import pytest
 
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.demo.generator import tabular_day
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import lake_of
+from monitoring_pipeline.io import catalog, delta
 
 
 @pytest.fixture
@@ -18,7 +17,7 @@ def lake(demo_config: ProjectConfig, tmp_path: Path) -> tuple[ProjectConfig, Pat
     frame = pl.concat([tabular_day(d, 300) for d in days]).with_columns(
         pl.col("event_ts").dt.date().alias("event_date")
     )
-    delta.overwrite(lake_of(demo_config).table("logs/credit_risk"), frame, partition_by=["event_date"])
+    delta.overwrite(catalog.table(demo_config, "logs/credit_risk"), frame, partition_by=["event_date"])
     artifact = tmp_path / "model.bin"
     artifact.write_bytes(b"weights v1")
     return demo_config, artifact

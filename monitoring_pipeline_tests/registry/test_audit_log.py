@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from monitoring_pipeline import cli
-from monitoring_pipeline.io import delta
-from monitoring_pipeline.registry.audit_log import AUDIT_LOG, audit, lake_of
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.registry.audit_log import audit
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -25,7 +25,7 @@ def chained(demo_config):
 def _rewrite(config, change) -> None:
     """Replace the audit table's rows with `change(rows)` in one Delta commit (what a tamperer with write access
     could do)."""
-    table = lake_of(config).table(AUDIT_LOG)
+    table = catalog.table(config, catalog.AUDIT_LOG)
     delta.overwrite(table, change(delta.scan(table).sort("seq").collect()))
 
 
@@ -76,7 +76,7 @@ def test_the_log_is_compacted_as_it_grows_and_still_verifies(demo_config, monkey
     monkeypatch.setattr(audit_log, "COMPACT_EVERY", 4)
     for i in range(11):
         audit(demo_config, actor="cli:ana", action="materialize", subject=f"s{i}", payload={"rows": i}, now=NOW)
-    table = lake_of(demo_config).table(AUDIT_LOG)
+    table = catalog.table(demo_config, catalog.AUDIT_LOG)
     from deltalake import DeltaTable
 
     assert len(DeltaTable(table.uri).file_uris()) < 11  # compacted at versions 4 and 8

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from monitoring_pipeline.core.slices import FilterError, content_hash, parse_filter
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models
-from monitoring_pipeline.registry.audit_log import lake_of, verify_audit
+from monitoring_pipeline.registry.audit_log import verify_audit
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 FILTER = "event_date >= '2026-09-01' and event_date <= '2026-09-02' and region != 'east'"
@@ -19,7 +19,7 @@ def test_register_pins_the_slice_and_verify_proves_it(lake) -> None:
     config, artifact = lake
     row = models.register(config, "credit_risk", "1.0", artifact, "logs/credit_risk", FILTER, None, "ana", NOW)
     expected = (
-        delta.scan(lake_of(config).table("logs/credit_risk"))
+        delta.scan(catalog.table(config, "logs/credit_risk"))
         .filter((pl.col("event_date") <= date(2026, 9, 2)) & (pl.col("region") != "east"))
         .collect()
     )
@@ -32,7 +32,7 @@ def test_register_pins_the_slice_and_verify_proves_it(lake) -> None:
 def test_later_writes_do_not_change_a_pinned_slice_but_lost_history_is_reported(lake) -> None:
     config, artifact = lake
     models.register(config, "credit_risk", "1.0", artifact, "logs/credit_risk", FILTER, None, "ana", NOW)
-    table = lake_of(config).table("logs/credit_risk")
+    table = catalog.table(config, "logs/credit_risk")
     delta.append(table, delta.scan(table).head(5).collect())  # new rows land in version 1
     assert models.verify(config, "credit_risk", "1.0") == []  # time travel still reads version 0
     for file in Path(table.uri).rglob("*.parquet"):

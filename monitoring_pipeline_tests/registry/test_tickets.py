@@ -6,10 +6,9 @@ from datetime import UTC, date, datetime
 import polars as pl
 import pytest
 
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink
 from monitoring_pipeline.registry import tickets
-from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline_tests.tracker import Tracker
 
 NOW = datetime(2026, 10, 20, tzinfo=UTC)
@@ -37,7 +36,7 @@ def _seed(config, *ids: str) -> None:
         for ticket_id in ids
     ]
     frame = pl.DataFrame(rows, schema=tickets.TICKET_SCHEMA, orient="row")
-    delta.upsert(lake_of(config).table(tickets.TICKETS), frame, "ticket_id")
+    delta.upsert(catalog.table(config, catalog.TICKETS), frame, "ticket_id")
 
 
 @pytest.fixture

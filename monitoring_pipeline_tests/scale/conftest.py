@@ -10,26 +10,24 @@ import dagster as dg
 import polars as pl
 import yaml
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.demo.run import QUIET_LOGS
-from monitoring_pipeline.io import delta
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry.audit_log import lake_of
 from monitoring_pipeline_tests.conftest import write_short_config
 
 MODEL = "support_summarizer"  # no labels: a day's reports depend only on its own log and the reference window
 NIGHTLY = f"{MODEL}_nightly"
 SCALE = 0.05  # 40 rows per weekday: the tests watch how runs are spread, not the statistics
 REPORT_KEYS = {  # each report table of a model's day, and what identifies one of its rows
-    steps.DRIFT_REPORT: ["column", "method"],
-    steps.FEATURE_PROFILES: ["model_version", "role", "column"],
-    steps.OUTPUT_PROFILES: ["model_version", "role", "column"],
-    steps.EXPECTATION_RESULTS: ["checked_table", "expectation", "column"],
-    steps.GUARD_VERDICTS: ["prediction_id", "rule_id", "reason"],
+    catalog.DRIFT_REPORT: ["column", "method"],
+    catalog.FEATURE_PROFILES: ["model_version", "role", "column"],
+    catalog.OUTPUT_PROFILES: ["model_version", "role", "column"],
+    catalog.EXPECTATION_RESULTS: ["checked_table", "expectation", "column"],
+    catalog.GUARD_VERDICTS: ["prediction_id", "rule_id", "reason"],
 }
 
 
@@ -70,7 +68,7 @@ def run_nightly(config_path: Path, day: date) -> None:
 
 def report_rows(config: ProjectConfig, table: str, day: date | None = None) -> pl.DataFrame:
     """MODEL's rows of a report table (of one day when given), in key order."""
-    rows = delta.scan(lake_of(config).table(table)).filter(pl.col("model_name") == MODEL)
+    rows = delta.scan(catalog.table(config, table)).filter(pl.col("model_name") == MODEL)
     if day is not None:
         rows = rows.filter(pl.col("day") == day)
     return rows.collect().sort(["day", *REPORT_KEYS[table]])

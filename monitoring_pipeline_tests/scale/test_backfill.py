@@ -22,8 +22,8 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.definitions import build_definitions
+from monitoring_pipeline.io import catalog
 from monitoring_pipeline.io.config_file import PROJECT_ROOT, load_config
 from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
 from monitoring_pipeline_tests.scale.conftest import (
@@ -198,9 +198,9 @@ def test_each_day_is_reported_once_with_the_values_of_a_sequential_run(backfill:
     backfilled = {table: report_rows(config, table) for table in REPORT_KEYS}
     for table, rows in backfilled.items():
         assert rows.select("day", *REPORT_KEYS[table]).is_unique().all(), table
-        if table != steps.GUARD_VERDICTS:  # a day without a failed rule has no verdict rows
+        if table != catalog.GUARD_VERDICTS:  # a day without a failed rule has no verdict rows
             assert set(rows["day"]) == days, table
-    assert backfilled[steps.DRIFT_REPORT].group_by("day").len()["len"].n_unique() == 1  # as many columns each day
+    assert backfilled[catalog.DRIFT_REPORT].group_by("day").len()["len"].n_unique() == 1  # as many columns each day
     for day in SEQUENTIAL_DAYS:  # rerun alone, after everything: what a sequential run writes, replacing the day
         run_nightly(backfill.config_path, day)
         for table, rows in backfilled.items():
