@@ -22,11 +22,14 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import DEMO_DAYS, TABULAR_MODEL, demo_days, labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 from monitoring_pipeline.registry.trace import trace
+from monitoring_pipeline.steps.bins import freeze_model_bins
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.profiles import profile_day
 
 TRACED_DAYS = (date(2026, 9, 1), date(2026, 10, 12), date(2026, 10, 30))
 
@@ -46,12 +49,12 @@ def build(folder: Path, rows: int) -> Path:
         delta.append(labels, labels_for(frame))
     model = config.model(TABULAR_MODEL)
     now = datetime(2026, 11, 1, tzinfo=UTC)
-    steps.freeze_model_bins(config, model, now)
+    freeze_model_bins(config, model, now)
     for day in sorted({d for t in TRACED_DAYS for d in [*model.reference.days_for(t), t] if d >= model.start_date}):
-        steps.guard_day(config, model, day, now)
-        steps.profile_day(config, model, day)
+        guard_day(config, model, day, now)
+        profile_day(config, model, day)
     for day in TRACED_DAYS:
-        steps.drift_day(config, model, day)
+        drift_day(config, model, day)
     return config_path
 
 

@@ -112,7 +112,7 @@ def cmd_quarantine_release(args: argparse.Namespace) -> int:
     import getpass
     from datetime import UTC, datetime
 
-    from monitoring_pipeline.steps import release
+    from monitoring_pipeline.steps.guards import release
 
     config = _config(args)
     models = [config.model(args.model)] if args.model else list(config.models.values())

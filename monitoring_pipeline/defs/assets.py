@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import polars as pl
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
@@ -17,6 +16,12 @@ from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log
+from monitoring_pipeline.steps.bins import freeze_model_bins
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.log import check_log_day
+from monitoring_pipeline.steps.performance import days_with_new_labels, performance_day
+from monitoring_pipeline.steps.profiles import profile_day
 from monitoring_pipeline.viz import report as viz
 
 REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
@@ -90,7 +95,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     )
     def reference_bins(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
-        frozen = steps.freeze_model_bins(config, config.model(model.name), _now())
+        frozen = freeze_model_bins(config, config.model(model.name), _now())
         subject, payload = f"{model.name}/reference_bins", {"bins_version": frozen.fingerprint}
         seq = _audit(context, project, subject, catalog.REFERENCE_BINS, frozen.written, payload)
         return dg.MaterializeResult(
@@ -113,7 +118,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     )
     def prediction_log(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
-        log = steps.check_log_day(config, config.model(model.name), day_of(context), _now())
+        log = check_log_day(config, config.model(model.name), day_of(context), _now())
         rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0
         seq = _audit(
             context,
@@ -185,7 +190,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         config = project.load()
         spec = config.model(model.name)
         day = day_of(context)
-        result = steps.guard_day(config, spec, day, _now())
+        result = guard_day(config, spec, day, _now())
         counts = {
             "rows_in": result.result.n_input,
             "rows_validated": result.result.validated.height,
@@ -250,7 +255,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def profiles(context: dg.AssetExecutionContext, project: ProjectResource):
         config, day = project.load(), day_of(context)
         spec = config.model(model.name)
-        result = steps.profile_day(config, spec, day)
+        result = profile_day(config, spec, day)
         trends = viz.trend_markdown(
             "daily mean of each output", viz.daily_means(config, spec, window(day), OUTPUT_ROLES)
         )
@@ -294,7 +299,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     )
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
-        result = steps.drift_day(config, config.model(model.name), day_of(context))
+        result = drift_day(config, config.model(model.name), day_of(context))
         seq = _audit(
             context,
             project,
@@ -354,7 +359,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def performance(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config, day = project.load(), day_of(context)
         spec = config.model(model.name)
-        result = steps.performance_day(config, spec, day, _now())
+        result = performance_day(config, spec, day, _now())
         accuracy = result.overall("accuracy") or {}
         picture = viz.performance_picture(config, spec, window(day))  # the series read once: chart and CUSUM
         cusum = picture is not None and picture.table.filter(pl.col("day") == day)["cusum_alarm"].any()
@@ -418,7 +423,7 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
         if context.cursor is None:  # first tick: the nightly runs already cover what is there; watch from now on
             version = delta.version(catalog.label_table(config, spec))
             return dg.SensorResult(cursor=str(version) if version is not None else None)
-        days, version = steps.days_with_new_labels(config, spec, int(context.cursor))
+        days, version = days_with_new_labels(config, spec, int(context.cursor))
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"labels-v{version}:{d}", partition_key=d.isoformat()) for d in days],
             cursor=str(version),

@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec
 from monitoring_pipeline.defs.assets import day_of, model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.resources import ProjectResource
+from monitoring_pipeline.steps.expectations import validate_expectations
 
 EXPECTATIONS_CHECK = "expectations"
 CHECKED = {"prediction_log": "the day's raw log", "validated_predictions": "the day's validated predictions"}
@@ -27,7 +27,7 @@ def _expectations_check(model: ModelSpec, source: str) -> dg.AssetChecksDefiniti
     )
     def expectations(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
         config = project.load()
-        summary = steps.validate_expectations(config, config.model(model.name), day_of(context), source)
+        summary = validate_expectations(config, config.model(model.name), day_of(context), source)
         return dg.AssetCheckResult(
             passed=summary.success,
             # an expectation that could not run (e.g. a missing column) is worse than data that failed one

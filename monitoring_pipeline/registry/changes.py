@@ -17,10 +17,11 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
+from monitoring_pipeline.steps.guards import daily_guard_counts
+from monitoring_pipeline.steps.performance import performance_series
 
 LIKELY_WITHIN = timedelta(days=7)
 QUIET_DAYS = 7  # a column's drift "starts" on a drift day with no drift in the 7 days before it
@@ -122,7 +123,7 @@ def _drift_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: d
 def _performance_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
     if model.performance is None:
         return []
-    series = steps.performance_series(config, model, model.start_date, until).filter(pl.col("day") > model.baseline.end)
+    series = performance_series(config, model, model.start_date, until).filter(pl.col("day") > model.baseline.end)
     alarmed = series.filter(pl.col("outside_band").fill_null(False) | pl.col("cusum_alarm").fill_null(False))
     rows, last = [], None
     for r in alarmed.iter_rows(named=True):
@@ -143,7 +144,7 @@ def _performance_breaks(config: ProjectConfig, model: ModelSpec, since: date, un
 
 
 def _quarantine_spikes(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
-    days = steps.daily_guard_counts(config, model)
+    days = daily_guard_counts(config, model)
     if days.is_empty():
         return []
     days = days.with_columns((pl.col("quarantined") / (pl.col("validated") + pl.col("quarantined"))).alias("share"))

@@ -14,7 +14,6 @@ from typing import Any
 
 import polars as pl
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.bins import CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
@@ -23,6 +22,7 @@ from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models, tickets
 from monitoring_pipeline.registry.audit_log import latest_entries
 from monitoring_pipeline.registry.trace import jsonable
+from monitoring_pipeline.steps.drift import worst_drift
 
 TOP_COLUMNS = 10
 TREND_DAYS = 14
@@ -54,7 +54,7 @@ def _distribution(profile: ColumnProfile | None, bins: Any, role: str) -> dict[s
 
 
 def _drifting(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[str, ...]) -> list[dict[str, Any]]:
-    worst = steps.worst_drift(config, model, day, roles, TOP_COLUMNS)
+    worst = worst_drift(config, model, day, roles, TOP_COLUMNS)
     return [
         {
             "column": r["column"],

@@ -16,12 +16,13 @@ from typing import Any
 
 import polars as pl
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, ticket_id
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
 from monitoring_pipeline.registry.audit_log import audit, person
+from monitoring_pipeline.steps.guards import daily_guard_counts
+from monitoring_pipeline.steps.performance import performance_series
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 PENDING, DELIVERED, REJECTED, NO_SINK = "pending_delivery", "delivered", "rejected", "no_sink"
@@ -110,14 +111,14 @@ def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: da
         if delta.exists(drift_table)
         else pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
     )
-    counts = steps.daily_guard_counts(config, model, first, last)
+    counts = daily_guard_counts(config, model, first, last)
     return daily_signals(report, counts, _overall_accuracy(config, model, first, last))
 
 
 def _overall_accuracy(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame | None:
     if model.performance is None:
         return None
-    return steps.performance_series(config, model, first, last).select(
+    return performance_series(config, model, first, last).select(
         "day", "realized", "estimated", "label_coverage", "band_low", "band_high", "outside_band", "cusum_alarm"
     )
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.bins import Bins, CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS
@@ -25,6 +24,12 @@ from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
 from monitoring_pipeline.registry.audit_log import latest_entries
+from monitoring_pipeline.steps.bins import MissingReferenceBins, load_model_bins, load_reconstruction
+from monitoring_pipeline.steps.drift import reference_days
+from monitoring_pipeline.steps.features import active_definitions, with_derived
+from monitoring_pipeline.steps.guards import released_ids
+from monitoring_pipeline.steps.performance import performance_series
+from monitoring_pipeline.steps.profiles import read_profiles
 
 REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report", "performance")
 
@@ -126,7 +131,7 @@ def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: dat
             placed = where if found.collect().height else placed
     return {
         "placed_in": placed,
-        "released": prediction_id in steps.released_ids(config, spec),
+        "released": prediction_id in released_ids(config, spec),
         "failed_rules": _records(failed),
     }
 
@@ -139,15 +144,13 @@ def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: dat
     if frame.is_empty():
         return {"status": f"no drift report for {day}"}
     try:
-        bins, bins_version = steps.load_model_bins(config, spec)
-        reconstruction = steps.load_reconstruction(config, spec)
-    except steps.MissingReferenceBins:
+        bins, bins_version = load_model_bins(config, spec)
+        reconstruction = load_reconstruction(config, spec)
+    except MissingReferenceBins:
         bins, bins_version, reconstruction = {}, None, None
-    active = steps.active_definitions(config, spec, day)
-    row = steps.with_derived(pl.DataFrame([row]), spec, active, reconstruction).row(0, named=True)
-    reference = steps.read_profiles(config, spec, steps.reference_days(spec, day)).filter(
-        pl.col("bins_version") == bins_version
-    )
+    active = active_definitions(config, spec, day)
+    row = with_derived(pl.DataFrame([row]), spec, active, reconstruction).row(0, named=True)
+    reference = read_profiles(config, spec, reference_days(spec, day)).filter(pl.col("bins_version") == bins_version)
     merged = merge_rows(reference, bins) if reference.height else {}
     severity = {"drift": 0, "warn": 1}
     columns = []
@@ -183,7 +186,7 @@ def _performance(config: ProjectConfig, spec: ModelSpec, day: date) -> dict[str,
     """The day's overall accuracy as last materialized: realized so far, estimated, coverage, band and alarms."""
     if spec.performance is None:
         return None
-    rows = steps.performance_series(config, spec, day, day)
+    rows = performance_series(config, spec, day, day)
     return _records(rows.drop("model_name", "day", "model_version", "segment"))[0] if rows.height else None
 
 

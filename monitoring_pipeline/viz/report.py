@@ -12,12 +12,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models
 from monitoring_pipeline.registry.tickets import read_tickets
+from monitoring_pipeline.steps.drift import worst_drift
+from monitoring_pipeline.steps.guards import daily_guard_counts
+from monitoring_pipeline.steps.performance import performance_series
+from monitoring_pipeline.steps.profiles import read_profiles
 from monitoring_pipeline.viz import plots
 
 TRAILING_DAYS = 28  # the window the UI's pictures look back over
@@ -55,7 +58,7 @@ def verdict_grid(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) 
 def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], roles: tuple[str, ...]) -> DailySeries:
     """Per numeric column of `roles`: its mean per day over every model version (from the stored profiles)."""
     rows = (
-        steps.read_profiles(config, model, list(days))
+        read_profiles(config, model, list(days))
         .filter(pl.col("role").is_in(roles) & pl.col("mean").is_not_null() & (pl.col("n_valid") > 0))
         .group_by("column", "day")
         .agg(((pl.col("mean") * pl.col("n_valid")).sum() / pl.col("n_valid").sum()).alias("mean"))
@@ -67,7 +70,7 @@ def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], r
 def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> DailySeries:
     """Per guard rule: the share of the day's contract-valid rows it failed."""
     table = catalog.table(config, catalog.GUARD_VERDICTS)
-    counts = steps.daily_guard_counts(config, model, min(days), max(days))
+    counts = daily_guard_counts(config, model, min(days), max(days))
     if not delta.exists(table) or counts.is_empty():
         return {}
     totals = counts.select("day", (pl.col("validated") + pl.col("quarantined")).alias("rows"))
@@ -95,7 +98,7 @@ class PerformancePicture:
 def performance_picture(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> PerformancePicture | None:
     if model.performance is None:
         return None
-    rows = steps.performance_series(config, model, min(days), max(days)).sort("day")
+    rows = performance_series(config, model, min(days), max(days)).sort("day")
     if rows.is_empty():
         return None
     days_, banded = rows["day"].to_list(), rows.filter(pl.col("band_low").is_not_null())
@@ -114,7 +117,7 @@ def performance_picture(config: ProjectConfig, model: ModelSpec, days: Sequence[
 
 
 def worst_overlays(config: ProjectConfig, model: ModelSpec, day: date, encode: Callable) -> str | None:
-    worst = steps.worst_drift(config, model, day, (*INPUT_ROLES, *OUTPUT_ROLES), WORST_COLUMNS)
+    worst = worst_drift(config, model, day, (*INPUT_ROLES, *OUTPUT_ROLES), WORST_COLUMNS)
     panels = [
         (
             r["column"],

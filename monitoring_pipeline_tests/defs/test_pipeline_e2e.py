@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.cli import main
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.io import catalog, delta
@@ -18,6 +17,8 @@ from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import person, read_audit, verify_audit
 from monitoring_pipeline.registry.changes import changes
 from monitoring_pipeline.registry.trace import TraceError, to_markdown, trace
+from monitoring_pipeline.steps.guards import release
+from monitoring_pipeline.steps.performance import performance_series
 from monitoring_pipeline_tests.conftest import run_demo_pipeline, write_short_config
 
 START = date(2026, 9, 25)  # demo day 24: the baseline is days 24-37; the channel mix changes on day 40 (10-11)
@@ -274,7 +275,7 @@ def test_a_released_false_positive_moves_to_validated_on_the_next_run(lake) -> N
     assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
     assert released in _table(config, catalog.quarantine_table(model))["prediction_id"].to_list()
     now = datetime.now(UTC)
-    steps.release(config, model, released, "the UI renders ANSI colour", "reviewer@example.com", now)
+    release(config, model, released, "the UI renders ANSI colour", "reviewer@example.com", now)
     assert job.execute_in_process(partition_key=day.isoformat(), instance=instance).success
     validated = _table(config, catalog.validated_table(model)).filter(pl.col("day") == day)
     assert released in validated["prediction_id"].to_list()
@@ -296,7 +297,7 @@ def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
     after_baseline = overall.filter(pl.col("day") > date(2026, 10, 8)).sort("day")
     assert after_baseline.height == 8 and after_baseline["band_low"].null_count() == 0
     assert after_baseline["outside_band"].null_count() == 0 and after_baseline["label_coverage"].min() == 1.0
-    series = steps.performance_series(config, config.model("credit_risk"), date(2026, 10, 9), date(2026, 10, 16))
+    series = performance_series(config, config.model("credit_risk"), date(2026, 10, 9), date(2026, 10, 16))
     assert series["cusum_alarm"].null_count() == 0 and series["day"].to_list() == after_baseline["day"].to_list()
     metadata = _metadata(instance, ["credit_risk", "performance"], "2026-10-12")
     assert metadata["realized"] == pytest.approx(

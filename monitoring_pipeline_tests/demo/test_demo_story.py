@@ -8,7 +8,6 @@ import polars as pl
 import pytest
 import yaml
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.demo.generator import demo_days
@@ -16,6 +15,11 @@ from monitoring_pipeline.demo.lake import build_demo_lake, deliver_labels, stage
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 from monitoring_pipeline.registry.changes import changes
+from monitoring_pipeline.steps.bins import freeze_model_bins
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.performance import performance_day, performance_series
+from monitoring_pipeline.steps.profiles import profile_day
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BURST_DAY = date(2026, 10, 6)
@@ -29,11 +33,11 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProjectConfig, pl.D
     build_demo_lake(config, progress=lambda _: None)
     frames = []
     for model in config.models.values():
-        steps.freeze_model_bins(config, model, NOW)
+        freeze_model_bins(config, model, NOW)
         for day in demo_days():
-            steps.guard_day(config, model, day, NOW)
-            steps.profile_day(config, model, day)
-        frames += [steps.drift_day(config, model, day).frame for day in demo_days()]
+            guard_day(config, model, day, NOW)
+            profile_day(config, model, day)
+        frames += [drift_day(config, model, day).frame for day in demo_days()]
     return config, pl.concat(frames).select("model_name", "day", "column", "verdict").unique()
 
 
@@ -73,14 +77,14 @@ def test_silent_regression_is_seen_by_labels_not_by_scores(story: tuple[ProjectC
     staged = delta.scan(staged_label_feed(config, model.name)).select(pl.len()).collect().item()
     assert deliver_labels(config, model.name, NOW) == staged and deliver_labels(config, model.name, NOW) == 0
     days = demo_days()
-    series = pl.DataFrame([steps.performance_day(config, model, day, NOW).overall("accuracy") for day in days])
+    series = pl.DataFrame([performance_day(config, model, day, NOW).overall("accuracy") for day in days])
     before = series.filter(pl.col("day").is_between(date(2026, 9, 22), date(2026, 9, 30)))
     regressed = series.filter(pl.col("day").is_between(date(2026, 10, 9), date(2026, 10, 15)))  # before the release
     assert before["outside_band"].not_().all() and regressed["outside_band"].sum() >= 2
     assert regressed["realized"].mean() < before["realized"].mean() - 0.02
     assert abs(regressed["estimated"].mean() - before["estimated"].mean()) < 0.005  # flat scores, flat estimate
     assert regressed["estimation_alarm"].any()  # the estimate's own error gives the concept change away
-    cusum = steps.performance_series(config, model, days[0], days[-1]).filter(pl.col("cusum_alarm"))["day"]
+    cusum = performance_series(config, model, days[0], days[-1]).filter(pl.col("cusum_alarm"))["day"]
     band = series.filter(pl.col("outside_band").fill_null(False) & (pl.col("day") > model.baseline.end))["day"]
     assert date(2026, 10, 1) < cusum.min() < band.min()  # the sequential detector speaks first
     found = changes(config, date(2026, 9, 1), date(2026, 10, 30), model.name)

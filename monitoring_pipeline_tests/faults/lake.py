@@ -7,11 +7,15 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig, ReferenceWindow, parse_config
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 from monitoring_pipeline.io.delta import TableRef
+from monitoring_pipeline.steps.bins import freeze_model_bins
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.log import check_log_day
+from monitoring_pipeline.steps.profiles import profile_day
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(5)]
 JUDGED = DAYS[4]
@@ -42,13 +46,13 @@ def write_log(config: ProjectConfig, model: ModelSpec, log: pl.DataFrame) -> Tab
 
 def run_days(config: ProjectConfig, model: ModelSpec, days: list[date]) -> None:
     """Contract, guards and profiles of each day (the bins frozen first), then the drift of JUDGED."""
-    steps.freeze_model_bins(config, model, NOW)
+    freeze_model_bins(config, model, NOW)
     for day in days:
-        steps.check_log_day(config, model, day, NOW)
-        steps.guard_day(config, model, day, NOW)
-        steps.profile_day(config, model, day)
+        check_log_day(config, model, day, NOW)
+        guard_day(config, model, day, NOW)
+        profile_day(config, model, day)
     if JUDGED in days:
-        steps.drift_day(config, model, JUDGED)
+        drift_day(config, model, JUDGED)
 
 
 def table_names(model: ModelSpec) -> tuple[str, ...]:

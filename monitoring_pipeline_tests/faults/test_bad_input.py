@@ -12,11 +12,15 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, ReferenceWindow, parse_config
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
+from monitoring_pipeline.steps.bins import freeze_model_bins
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.log import check_log_day
+from monitoring_pipeline.steps.profiles import profile_day
 
 pytestmark = pytest.mark.faults
 
@@ -46,12 +50,12 @@ def _run(root: Path, log: pl.DataFrame) -> tuple[ProjectConfig, dict[str, pl.Dat
     config = _config(root)
     model = _model(config)
     delta.overwrite(catalog.log_table(config, model), log)
-    steps.freeze_model_bins(config, model, NOW)
+    freeze_model_bins(config, model, NOW)
     for day in DAYS:
-        steps.check_log_day(config, model, day, NOW)
-        steps.guard_day(config, model, day, NOW)
-        steps.profile_day(config, model, day)
-    steps.drift_day(config, model, JUDGED)
+        check_log_day(config, model, day, NOW)
+        guard_day(config, model, day, NOW)
+        profile_day(config, model, day)
+    drift_day(config, model, JUDGED)
     lake = catalog.lake_of(config)
     names = (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES, catalog.DRIFT_REPORT, catalog.LOG_REJECTS)
     return config, {name: delta.scan(lake.table(name)).collect() for name in names}

@@ -7,10 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models, trace
+from monitoring_pipeline.steps.performance import ALL, performance_day
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
@@ -52,10 +52,10 @@ def test_a_version_switch_mid_day_splits_profiles_and_metrics_per_version(tmp_pa
     report = day_rows(config, catalog.DRIFT_REPORT, JUDGED)
     assert report["model_versions"].unique().to_list() == ["1.0,1.1"]
 
-    metrics = steps.performance_day(config, model, JUDGED, NOW).frame
-    accuracy = metrics.filter((pl.col("metric") == "accuracy") & (pl.col("segment") == steps.ALL))
+    metrics = performance_day(config, model, JUDGED, NOW).frame
+    accuracy = metrics.filter((pl.col("metric") == "accuracy") & (pl.col("segment") == ALL))
     predictions = dict(accuracy.select("model_version", "n_predictions").iter_rows())
-    assert predictions == {**per_version, steps.ALL: validated.height}
+    assert predictions == {**per_version, ALL: validated.height}
 
 
 def test_a_version_the_registry_does_not_know_is_refused_by_name_and_traced_as_unregistered(tmp_path: Path) -> None:

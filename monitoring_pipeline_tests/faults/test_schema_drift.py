@@ -10,10 +10,13 @@ import pytest
 from deltalake import write_deltalake
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.contract import FEATURE_MISSING, ContractError
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.log import check_log_day
+from monitoring_pipeline.steps.profiles import profile_day
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
@@ -51,16 +54,16 @@ def test_a_feature_dropped_from_the_log_is_judged_missing_and_the_others_still_j
     model = model_for(config)
     log = delta.scan(catalog.log_table(config, model)).collect()
     write_log(config, model, log.drop("income", "event_date"))  # the producer recreated its table without it
-    checked = steps.check_log_day(config, model, JUDGED, NOW)
+    checked = check_log_day(config, model, JUDGED, NOW)
     assert checked.missing == ("income",)
     on_day = log.filter(pl.col("event_ts").dt.date() == JUDGED).height
     assert checked.n_read == on_day == checked.valid.height + checked.rejects.height
-    guarded = steps.guard_day(config, model, JUDGED, NOW)
+    guarded = guard_day(config, model, JUDGED, NOW)
     assert sum(guarded.stored) == guarded.result.n_input == checked.valid.height
-    profiles = steps.profile_day(config, model, JUDGED).features
+    profiles = profile_day(config, model, JUDGED).features
     income = profiles.filter(pl.col("column") == "income")
     assert income["n_valid"].sum() == 0 and income["n_null"].sum() == income["n_rows"].sum() == guarded.stored[0]
-    steps.drift_day(config, model, JUDGED)
+    drift_day(config, model, JUDGED)
     verdicts = _verdicts(config)
     assert verdicts.pop("income") == FEATURE_MISSING
     assert verdicts["age"] == "ok" and FEATURE_MISSING not in verdicts.values()  # every other column judged
@@ -93,7 +96,7 @@ def test_a_feature_changing_type_stops_the_read_naming_table_and_column_and_writ
     write_log(config, model, changed)
     names = table_names(model)
     before, stored = {name: day_rows(config, name, JUDGED) for name in names}, versions(config, names)
-    for step in (steps.check_log_day, steps.guard_day):
+    for step in (check_log_day, guard_day):
         with pytest.raises(ContractError) as raised:
             step(config, model, JUDGED, NOW)
         assert str(raised.value).startswith(f"table {table.uri}: column 'age': has type String, expected numeric")

@@ -10,12 +10,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.slices import FilterError
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry.definitions import DefinitionError, check_feature_body
 from monitoring_pipeline.registry.models import read_slice
+from monitoring_pipeline.steps.guards import guard_day, release
+from monitoring_pipeline.steps.log import check_log_day
 from monitoring_pipeline_tests.faults.lake import DAYS, NOW, config_for, model_for, write_log
 
 pytestmark = pytest.mark.faults
@@ -44,7 +45,7 @@ def test_a_model_named_like_an_injection_stops_its_first_write_and_writes_nothin
     model = replace(model_for(config), name=HOSTILE[0])
     write_log(config, model, tabular_day(DAYS[0], 50).with_columns(pl.lit(HOSTILE[0]).alias("model_name")))
     with pytest.raises(ValueError, match=r"unsafe (partition )?value model_name="):
-        steps.check_log_day(config, model, DAYS[0], NOW)
+        check_log_day(config, model, DAYS[0], NOW)
     assert not delta.exists(catalog.table(config, catalog.LOG_REJECTS))
 
 
@@ -86,7 +87,7 @@ def test_a_hostile_prediction_id_to_release_is_looked_up_as_a_value(tmp_path: Pa
     config = config_for(tmp_path)
     model = model_for(config)
     write_log(config, model, tabular_day(DAYS[0], 50))
-    steps.guard_day(config, model, DAYS[0], NOW)
+    guard_day(config, model, DAYS[0], NOW)
     with pytest.raises(LookupError, match="is not in the quarantine of model credit_risk"):
-        steps.release(config, model, value, "looks fine", "analyst", NOW)
+        release(config, model, value, "looks fine", "analyst", NOW)
     assert not delta.exists(catalog.table(config, catalog.QUARANTINE_RELEASES))

@@ -14,11 +14,14 @@ import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import catalog
 from monitoring_pipeline.io.delta import LakeWriteError
 from monitoring_pipeline.io.storage import DataFileError
+from monitoring_pipeline.steps.expectations import validate_expectations
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.log import check_log_day
+from monitoring_pipeline.steps.profiles import profile_day
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
@@ -79,24 +82,24 @@ def test_a_broken_log_file_stops_its_day_naming_the_file_and_the_other_days_go_o
     damage, problem = FAULTS[fault]
     damage(Path(table.uri) / bad_file)
 
-    for step in (steps.check_log_day, steps.guard_day):
+    for step in (check_log_day, guard_day):
         with pytest.raises(DataFileError) as raised:
             step(config, model, JUDGED, NOW)
         message = str(raised.value)
         assert f"table {table.uri}, day {JUDGED}: data file {bad_file} (partition event_date={JUDGED})" in message
         assert problem in message
     with pytest.raises(DataFileError, match=bad_file):
-        steps.validate_expectations(config, model, JUDGED, "prediction_log")
+        validate_expectations(config, model, JUDGED, "prediction_log")
 
     assert versions(config, names) == stored  # nothing committed for the broken day
     for name in names:
         assert_frame_equal(day_rows(config, name, JUDGED), before[name])
     other = DAYS[3]  # another day still runs, every row accounted for
-    checked = steps.check_log_day(config, model, other, NOW)
-    guarded = steps.guard_day(config, model, other, NOW)
+    checked = check_log_day(config, model, other, NOW)
+    guarded = guard_day(config, model, other, NOW)
     assert checked.n_read == 300 == checked.valid.height + checked.rejects.height
     assert sum(guarded.stored) == guarded.result.n_input == checked.valid.height
-    assert steps.profile_day(config, model, other).n_validated == guarded.stored[0]
+    assert profile_day(config, model, other).n_validated == guarded.stored[0]
 
 
 def _mount(*args: str) -> subprocess.CompletedProcess:
@@ -155,14 +158,14 @@ def test_a_full_or_read_only_disk_fails_the_write_without_a_commit_and_the_next_
     else:
         assert _mount("-o", "remount,ro", str(small_disk)).returncode == 0
 
-    for step in (steps.check_log_day, steps.guard_day):
+    for step in (check_log_day, guard_day):
         with pytest.raises(LakeWriteError) as raised:
             step(config, model, JUDGED, NOW)
         assert f"partition model_name=credit_risk, day={JUDGED}: the write failed: " in str(raised.value)
         assert STORAGE_FAULTS[fault] in str(raised.value)
         assert "nothing was committed (the table is still at version" in str(raised.value)
     with pytest.raises(LakeWriteError, match=re.escape(STORAGE_FAULTS[fault])):
-        steps.profile_day(config, model, JUDGED)
+        profile_day(config, model, JUDGED)
     assert versions(config, names) == stored
     for name in names:  # reading still works, and every stored row is as it was
         assert_frame_equal(day_rows(config, name, JUDGED), before[name])

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.steps.guards import guard_day
 from monitoring_pipeline_tests.faults.lake import config_for, model_for, write_log
 
 pytestmark = pytest.mark.faults
@@ -50,7 +50,7 @@ def test_a_daylight_saving_day_in_local_time_lands_each_row_in_one_utc_day(
 
     now = datetime.combine(dst_day + timedelta(days=7), datetime.min.time(), tzinfo=UTC)
     utc_days = [dst_day + timedelta(days=i) for i in range(-2, 3)]
-    per_day = {day: steps.guard_day(config, model, day, now) for day in utc_days}
+    per_day = {day: guard_day(config, model, day, now) for day in utc_days}
     assert sum(g.log.n_read for g in per_day.values()) == log.height  # every row read once
     kept = pl.concat([g.log.valid.select("prediction_id", "event_ts") for g in per_day.values()])
     assert kept["prediction_id"].is_unique().all() and kept.height == log.height  # none twice, none lost

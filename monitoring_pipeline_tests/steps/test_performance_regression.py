@@ -8,9 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
 from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.performance import performance_day
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(9)]
 BIASED = DAYS[8]  # the model over-predicts by 0.5 on this day
@@ -60,8 +61,8 @@ def test_regression_metrics_from_late_labels_and_a_band_on_bias(tmp_path: Path) 
     delta.overwrite(catalog.log_table(config, model), pl.concat([log for log, _ in days]))
     delta.overwrite(catalog.label_table(config, model), pl.concat([labels for _, labels in days]))
     for day in DAYS:
-        steps.guard_day(config, model, day, NOW)
-    rows = {d: steps.performance_day(config, model, d, NOW) for d in DAYS}
+        guard_day(config, model, day, NOW)
+    rows = {d: performance_day(config, model, d, NOW) for d in DAYS}
     log, labels = days[8]
     error = log["forecast"].to_numpy() - labels["units"].to_numpy()
     biased = {m: rows[BIASED].overall(m) for m in ("mae", "rmse", "bias")}

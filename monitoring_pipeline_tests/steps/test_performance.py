@@ -12,13 +12,14 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ReferenceWindow
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.performance import performance_day, performance_series
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(6)]
 NOW = datetime(2026, 9, 7, tzinfo=UTC)
@@ -46,14 +47,14 @@ def lake(tmp_path: Path):
     labels = labels_for(frame)
     delta.overwrite(catalog.label_table(config, model), labels.filter(pl.col("label_ts") < NOW))
     for day in DAYS:
-        steps.guard_day(config, model, day, NOW)
+        guard_day(config, model, day, NOW)
     return config_path, config, model, frame, labels
 
 
 def test_realized_metrics_use_the_labels_that_arrived_and_match_a_direct_computation(lake) -> None:
     _, config, model, frame, labels = lake
     day = DAYS[1]  # labels are 3-20 days late: by NOW, some of this day's have arrived
-    result = steps.performance_day(config, model, day, NOW)
+    result = performance_day(config, model, day, NOW)
     overall = result.overall("accuracy")
     known = frame.filter(pl.col("event_ts").dt.date() == day).join(
         labels.filter(pl.col("label_ts") <= NOW), on="prediction_id"
@@ -68,7 +69,7 @@ def test_realized_metrics_use_the_labels_that_arrived_and_match_a_direct_computa
         set(segments["segment"]) == set(frame["region"].unique())
         and segments["n_predictions"].sum() == overall["n_predictions"]
     )
-    today = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
+    today = performance_day(config, model, DAYS[5], NOW).overall("accuracy")
     assert today["n_labelled"] == 0 and today["realized"] is None and today["estimated"] > 0.5  # scored this morning
 
 
@@ -100,10 +101,10 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
 
 def test_the_band_follows_the_baseline_days_validated_so_far(lake) -> None:
     _, config, model, _, _ = lake
-    first = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
+    first = performance_day(config, model, DAYS[5], NOW).overall("accuracy")
     table = catalog.table(config, catalog.validated_table(model))
     delta.write_partition(table, delta.scan(table).filter(pl.col("day") == DAYS[1]).head(0).collect(), {"day": DAYS[1]})
-    second = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
+    second = performance_day(config, model, DAYS[5], NOW).overall("accuracy")
     assert first["band_low"] is not None  # three judged baseline days
     assert second["band_low"] is None  # two of three: too few for a band; recomputed, not served stale
 
@@ -113,13 +114,13 @@ def test_days_judge_independently_and_cusum_runs_over_the_stored_series(lake) ->
     later = NOW + timedelta(days=30)
     delta.append(catalog.label_table(config, model), labels.filter(pl.col("label_ts") >= NOW))
     model = replace(model, performance=replace(model.performance, min_coverage=0.5))
-    backwards = {d: steps.performance_day(config, model, d, later).frame for d in reversed(DAYS[3:])}
-    series_backwards = steps.performance_series(config, model, DAYS[3], DAYS[-1])
+    backwards = {d: performance_day(config, model, d, later).frame for d in reversed(DAYS[3:])}
+    series_backwards = performance_series(config, model, DAYS[3], DAYS[-1])
     for day in DAYS[3:]:
-        assert_frame_equal(steps.performance_day(config, model, day, later).frame, backwards[day])
-    assert_frame_equal(steps.performance_series(config, model, DAYS[3], DAYS[-1]), series_backwards)
+        assert_frame_equal(performance_day(config, model, day, later).frame, backwards[day])
+    assert_frame_equal(performance_series(config, model, DAYS[3], DAYS[-1]), series_backwards)
     assert series_backwards["cusum_alarm"].null_count() == 0 and series_backwards.height == 3
-    before_labels = steps.performance_day(config, model, DAYS[5], NOW).overall("accuracy")
+    before_labels = performance_day(config, model, DAYS[5], NOW).overall("accuracy")
     assert before_labels["label_coverage"] < 0.5 and before_labels["outside_band"] is None  # not judged yet
-    series = steps.performance_series(config, model, DAYS[3], DAYS[-1])
+    series = performance_series(config, model, DAYS[3], DAYS[-1])
     assert series.filter(pl.col("day") == DAYS[5])["cusum_alarm"].to_list() == [None]

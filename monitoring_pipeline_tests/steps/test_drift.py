@@ -8,9 +8,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
 from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.steps.bins import freeze_model_bins
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.profiles import profile_day
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(24)]
 BASELINE = DAYS[:14]
@@ -53,13 +56,13 @@ def _verdicts(root: Path, drift: dict) -> dict[date, str]:
     model = config.model("wander")
     if not delta.exists(catalog.log_table(config, model)):
         delta.overwrite(catalog.log_table(config, model), pl.concat([_day(d) for d in DAYS]))
-    steps.freeze_model_bins(config, model, NOW)
+    freeze_model_bins(config, model, NOW)
     for day in DAYS:
-        steps.guard_day(config, model, day, NOW)
-        steps.profile_day(config, model, day)
+        guard_day(config, model, day, NOW)
+        profile_day(config, model, day)
     verdicts = {}
     for day in DAYS[len(BASELINE) :]:
-        frame = steps.drift_day(config, model, day).frame
+        frame = drift_day(config, model, day).frame
         verdicts[day] = frame.filter(pl.col("column") == "load")["verdict"][0]
     return verdicts
 
@@ -76,7 +79,7 @@ def test_a_band_quiets_a_wandering_column_and_still_sees_a_real_shift(tmp_path: 
     assert count(banded, "drift") <= 1 and count(banded, "warn", "drift") < count(fixed, "warn", "drift")
     assert fixed[SHIFTED] == banded[SHIFTED] == "drift"
     config = _config(tmp_path / "lake", {"band_k": 3})
-    report = steps.drift_day(config, config.model("wander"), SHIFTED)
+    report = drift_day(config, config.model("wander"), SHIFTED)
     psi = report.frame.filter((pl.col("column") == "load") & (pl.col("method") == "psi"))
     assert psi["threshold"][0] != 0.25  # the learned threshold, not the fixed default
 

@@ -8,12 +8,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ProjectConfig, ReferenceWindow
 from monitoring_pipeline.core.contract import ContractError
 from monitoring_pipeline.demo.generator import llm_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log
+from monitoring_pipeline.steps.bins import MissingReferenceBins, freeze_model_bins
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.log import check_log_day
+from monitoring_pipeline.steps.profiles import profile_day, read_profiles
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(8)]
@@ -36,25 +40,25 @@ def _model(config: ProjectConfig, reference: ReferenceWindow):
 
 def test_empty_day_is_profiled_as_empty_and_judged_no_data(lake: ProjectConfig) -> None:
     model = _model(lake, ReferenceWindow("rolling", days=3))
-    steps.freeze_model_bins(lake, model, NOW)
+    freeze_model_bins(lake, model, NOW)
     for day in DAYS:
-        steps.guard_day(lake, model, day, NOW)
-        steps.profile_day(lake, model, day)
-    empty = steps.read_profiles(lake, model, [date(2026, 9, 5)])
+        guard_day(lake, model, day, NOW)
+        profile_day(lake, model, day)
+    empty = read_profiles(lake, model, [date(2026, 9, 5)])
     assert empty.height == len(model.columns) and empty["n_rows"].sum() == 0
-    verdicts = set(steps.drift_day(lake, model, date(2026, 9, 5)).frame["verdict"])
+    verdicts = set(drift_day(lake, model, date(2026, 9, 5)).frame["verdict"])
     assert verdicts == {"no_data"}
-    after = steps.drift_day(lake, model, date(2026, 9, 6))  # its rolling window holds the empty day
+    after = drift_day(lake, model, date(2026, 9, 6))  # its rolling window holds the empty day
     assert after.reference_days_found == [date(2026, 9, 3), date(2026, 9, 4), date(2026, 9, 5)]
     assert set(after.frame["verdict"]) == {"ok"}
 
 
 def test_first_day_of_a_rolling_window_has_no_reference(lake: ProjectConfig) -> None:
     model = _model(lake, ReferenceWindow("rolling", days=7))
-    steps.freeze_model_bins(lake, model, NOW)
-    steps.guard_day(lake, model, DAYS[0], NOW)
-    steps.profile_day(lake, model, DAYS[0])
-    result = steps.drift_day(lake, model, DAYS[0])
+    freeze_model_bins(lake, model, NOW)
+    guard_day(lake, model, DAYS[0], NOW)
+    profile_day(lake, model, DAYS[0])
+    result = drift_day(lake, model, DAYS[0])
     assert result.reference_days == [] and set(result.frame["verdict"]) == {"no_reference"}
 
 
@@ -64,14 +68,14 @@ def test_naive_timestamps_in_the_log_stop_the_read_naming_table_and_column(demo_
     table = catalog.log_table(demo_config, model)
     delta.overwrite(table, frame)
     with pytest.raises(ContractError, match=rf"table {table.uri}: column 'event_ts': timestamps are naive") as raised:
-        steps.check_log_day(demo_config, model, DAYS[0], NOW)
+        check_log_day(demo_config, model, DAYS[0], NOW)
     assert raised.value.example["prediction_id"].startswith("ss-")
     assert not delta.exists(catalog.table(demo_config, catalog.LOG_REJECTS))  # nothing half-written
 
 
 def test_drift_before_bins_are_frozen_says_what_to_run(lake: ProjectConfig) -> None:
-    with pytest.raises(steps.MissingReferenceBins, match="materialize support_summarizer/reference_bins first"):
-        steps.profile_day(lake, lake.model("support_summarizer"), DAYS[0])
+    with pytest.raises(MissingReferenceBins, match="materialize support_summarizer/reference_bins first"):
+        profile_day(lake, lake.model("support_summarizer"), DAYS[0])
 
 
 def test_the_pure_core_never_imports_dagster_or_great_expectations() -> None:
@@ -90,22 +94,22 @@ def test_adding_a_guard_rule_evolves_the_validated_and_quarantine_tables(lake: P
     from monitoring_pipeline.core.guards.rules import GuardRule, Severity
 
     model = lake.model("support_summarizer")
-    steps.guard_day(lake, model, DAYS[0], NOW)
+    guard_day(lake, model, DAYS[0], NOW)
     extra = GuardRule("short_outputs", 1, Severity.BLOCK, "length", "output_text", {"max_chars": 150})
     grown = replace(model, guards=GuardSettings((*model.guards.rules, extra), 1.0))
-    result = steps.guard_day(lake, grown, DAYS[1], NOW)
+    result = guard_day(lake, grown, DAYS[1], NOW)
     assert result.result.quarantined.height > 0
     validated = delta.scan(catalog.table(lake, catalog.validated_table(model))).collect()
     flags = validated.group_by("day").agg(pl.col("guard_short_outputs").null_count().alias("nulls"), pl.len())
     by_day = {row["day"]: (row["nulls"], row["len"]) for row in flags.iter_rows(named=True)}
     assert by_day[DAYS[0]][0] == by_day[DAYS[0]][1]  # older partition: the new flag reads as null
     assert by_day[DAYS[1]][0] == 0
-    steps.guard_day(lake, model, DAYS[1], NOW)  # and dropping the rule again still writes
+    guard_day(lake, model, DAYS[1], NOW)  # and dropping the rule again still writes
 
 
 def test_audit_entries_pin_delta_commits_and_a_rewritten_commit_is_caught(lake: ProjectConfig) -> None:
     model = lake.model("support_summarizer")
-    steps.guard_day(lake, model, DAYS[0], NOW)
+    guard_day(lake, model, DAYS[0], NOW)
     verdicts = catalog.GUARD_VERDICTS
     first = audit_log.audit(
         lake, actor="cli:ana", action="materialize", subject="v", payload={"n": 1}, now=NOW, data_table=verdicts
@@ -129,18 +133,18 @@ def test_the_active_feature_definition_computes_the_feature_and_is_recorded(lake
     doubled = {"expression": "ticket_length * 2"}
     definitions.propose(lake, "feature", name, "ticket_length", doubled, "now in bytes", "ana", NOW)
     definitions.approve(lake, "feature", name, "ticket_length", 2, "ok", "bob", NOW, at(DAYS[6]))
-    steps.freeze_model_bins(lake, model, NOW)
+    freeze_model_bins(lake, model, NOW)
     for day in DAYS:
-        steps.guard_day(lake, model, day, NOW)
-        steps.profile_day(lake, model, day)
+        guard_day(lake, model, day, NOW)
+        profile_day(lake, model, day)
     validated = catalog.table(lake, catalog.validated_table(model))
     for day, version, factor in ((DAYS[3], 1, 1), (DAYS[6], 2, 2)):
-        profile = steps.read_profiles(lake, model, [day]).filter(pl.col("column") == "ticket_length").row(0, named=True)
+        profile = read_profiles(lake, model, [day]).filter(pl.col("column") == "ticket_length").row(0, named=True)
         day_rows = delta.scan(validated).filter(pl.col("day") == day)
         logged = day_rows.select(pl.col("ticket_length").mean()).collect().item()
         assert profile["definition_version"] == version
         assert profile["mean"] == pytest.approx(factor * logged)
-    drift = steps.drift_day(lake, model, DAYS[6])
+    drift = drift_day(lake, model, DAYS[6])
     row = drift.frame.filter((pl.col("column") == "ticket_length") & pl.col("decisive")).row(0, named=True)
     assert (row["definition_version"], row["verdict"]) == (2, "drift")  # the definition change shows as drift
     assert drift.definition_versions == {"ticket_length": 2}
@@ -148,8 +152,8 @@ def test_the_active_feature_definition_computes_the_feature_and_is_recorded(lake
 
 def test_an_audit_entry_pins_the_commit_its_action_wrote_not_a_later_one(lake: ProjectConfig) -> None:
     model = lake.model("support_summarizer")
-    mine = steps.guard_day(lake, model, DAYS[0], NOW).written
-    later = steps.guard_day(lake, model, DAYS[1], NOW).written  # another writer's commit lands first
+    mine = guard_day(lake, model, DAYS[0], NOW).written
+    later = guard_day(lake, model, DAYS[1], NOW).written  # another writer's commit lands first
     entry = audit_log.audit(
         lake,
         actor="x",

@@ -8,10 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from monitoring_pipeline import steps
 from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.steps.bins import freeze_model_bins, load_reconstruction
+from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.guards import guard_day
+from monitoring_pipeline.steps.profiles import profile_day, read_profiles
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(10)]
 BROKEN = DAYS[8:]  # from here y no longer follows x (same marginals)
@@ -65,17 +68,17 @@ def config(tmp_path: Path) -> ProjectConfig:
 
 def test_a_broken_correlation_drifts_only_the_reconstruction_error(config: ProjectConfig) -> None:
     model = config.model("joint")
-    frozen = steps.freeze_model_bins(config, model, NOW)
+    frozen = freeze_model_bins(config, model, NOW)
     assert frozen.reconstruction.columns == ("x", "y", "z") and RECONSTRUCTION_ERROR in frozen.bins
-    assert steps.load_reconstruction(config, model).to_json() == frozen.reconstruction.to_json()
+    assert load_reconstruction(config, model).to_json() == frozen.reconstruction.to_json()
     verdicts = {}
     for day in DAYS:
-        steps.guard_day(config, model, day, NOW)
-        steps.profile_day(config, model, day)
+        guard_day(config, model, day, NOW)
+        profile_day(config, model, day)
     for day in DAYS:
-        report = steps.drift_day(config, model, day).frame.filter(pl.col("decisive"))
+        report = drift_day(config, model, day).frame.filter(pl.col("decisive"))
         verdicts[day] = dict(report.group_by("column").agg(pl.col("verdict").first()).iter_rows())
-    profile = steps.read_profiles(config, model, [DAYS[0]]).filter(pl.col("column") == RECONSTRUCTION_ERROR)
+    profile = read_profiles(config, model, [DAYS[0]]).filter(pl.col("column") == RECONSTRUCTION_ERROR)
     assert profile["role"].to_list() == ["multivariate"] and profile["n_rows"].item() == 3_000
     for day in DAYS:
         assert {verdicts[day][c] for c in ("x", "y", "z", "score")} == {"ok"}, day

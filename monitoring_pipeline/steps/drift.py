@@ -1,0 +1,124 @@
+"""The drift_report stage: one day's profiles against the merged profiles of its reference window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from monitoring_pipeline.core.bins import Bins
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import FEATURE_MISSING, missing_features
+from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles, noise_bands, with_bands
+from monitoring_pipeline.core.profile import merge_rows
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.registry import definitions
+from monitoring_pipeline.steps.bins import load_model_bins
+from monitoring_pipeline.steps.features import active_definitions, definition_versions
+from monitoring_pipeline.steps.profiles import profile_versions, read_profiles
+
+
+@dataclass(frozen=True)
+class DayDrift:
+    report: DriftReport
+    frame: pl.DataFrame
+    reference_days: list[date]
+    reference_days_found: list[date]
+    profile_versions: dict[str, int | None]  # Delta version of each profile table read
+    definition_versions: dict[str, int]
+    written: int  # Delta version of the report commit
+
+
+def reference_days(model: ModelSpec, day: date) -> list[date]:
+    """The days `day` is compared against: its reference window, within the model's life, without `day` itself."""
+    return [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
+
+
+def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
+    """Compare one day's profiles with the merged profiles of its reference window; replace that day's report."""
+    bins, bins_version = load_model_bins(config, model)
+    expected = reference_days(model, day)
+    read_versions = profile_versions(config)
+    profiles = read_profiles(config, model, [*expected, day], read_versions)
+    profiles = profiles.filter(pl.col("bins_version") == bins_version)
+    active = active_definitions(config, model, day)
+    current_rows = profiles.filter(pl.col("day") == day)
+    if current_rows.is_empty():
+        raise LookupError(
+            f"no profiles of model {model.name} for {day}; materialize {model.name}/feature_profiles first"
+        )
+    reference_rows = profiles.filter(pl.col("day") != day)
+    found = sorted(set(reference_rows["day"].to_list()))
+    roles = {c.name: c.role for c in model.columns}
+    settings = {c.name: model.settings_for(c.name) for c in model.columns} | definitions.drift_overrides(active, model)
+    if any(s.band_k is not None for s in settings.values()):
+        per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
+        settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
+    report = compare_profiles(
+        merge_rows(reference_rows, bins), merge_rows(current_rows, bins), bins, roles=roles, settings=settings
+    )
+    report = _mark_missing(report, _features_missing_now(config, model))
+    versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
+    frame = report.to_frame().with_columns(
+        pl.lit(model.name).alias("model_name"),
+        pl.lit(day).alias("day"),
+        pl.lit(model.reference.describe()).alias("reference"),
+        pl.lit(found[0] if found else None, pl.Date).alias("reference_start"),
+        pl.lit(found[-1] if found else None, pl.Date).alias("reference_end"),
+        pl.lit(len(found), pl.Int64).alias("reference_days"),
+        pl.lit(len(expected), pl.Int64).alias("reference_days_expected"),
+        pl.lit(",".join(versions)).alias("model_versions"),
+        pl.lit(bins_version).alias("bins_version"),
+        definition_versions(active),
+    )
+    frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
+    written = delta.write_partition(
+        catalog.table(config, catalog.DRIFT_REPORT), frame, {"model_name": model.name, "day": day}
+    )
+    active_versions = {name: version for name, (version, _) in active.items()}
+    return DayDrift(report, frame, expected, found, read_versions, active_versions, written)
+
+
+def _features_missing_now(config: ProjectConfig, model: ModelSpec) -> set[str]:
+    table = catalog.log_table(config, model)
+    return set(missing_features(delta.scan(table).collect_schema(), model)) if delta.exists(table) else set()
+
+
+def _mark_missing(report: DriftReport, missing: set[str]) -> DriftReport:
+    """Features the log no longer has get the verdict FEATURE_MISSING (their null stand-in reads `undefined`)."""
+    return DriftReport(tuple(replace(c, verdict=FEATURE_MISSING) if c.column in missing else c for c in report.columns))
+
+
+@dataclass(frozen=True)
+class WorstDrift:
+    """A day's most drifting columns (decisive report rows with a warn or drift verdict, one per column, largest
+    value/threshold first, as `drift_size`), with the merged reference and current profiles to picture them."""
+
+    ranked: pl.DataFrame
+    reference: dict[str, Any]
+    current: dict[str, Any]
+    bins: dict[str, Bins]
+
+
+def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[str, ...], limit: int) -> WorstDrift:
+    ranked = (
+        delta.scan(catalog.table(config, catalog.DRIFT_REPORT))
+        .filter((pl.col("model_name") == model.name) & (pl.col("day") == day) & pl.col("decisive"))
+        .filter(pl.col("role").is_in(roles))
+        .filter(pl.col("verdict").is_in(["drift", "warn"]) & pl.col("threshold").is_not_null())
+        .with_columns((pl.col("value") / pl.col("threshold")).alias("drift_size"))
+        .sort("drift_size", descending=True)
+        .unique("column", keep="first", maintain_order=True)
+        .head(limit)
+        .collect()
+    )
+    if ranked.is_empty():
+        return WorstDrift(ranked, {}, {}, {})
+    bins, bins_version = load_model_bins(config, model)
+    profiles = read_profiles(config, model, [*reference_days(model, day), day]).filter(
+        pl.col("bins_version") == bins_version
+    )
+    reference = merge_rows(profiles.filter(pl.col("day") != day), bins)
+    return WorstDrift(ranked, reference, merge_rows(profiles.filter(pl.col("day") == day), bins), bins)

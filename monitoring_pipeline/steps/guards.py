@@ -1,0 +1,129 @@
+"""The guards stage: a day's contract-valid rows split into validated and quarantined predictions by the model's
+guard rules, with every verdict kept; quarantine releases by people."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import polars as pl
+
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import ID
+from monitoring_pipeline.core.guards.evaluate import GuardResult, evaluate
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.registry.audit_log import audit, person
+from monitoring_pipeline.steps.log import DayLog, read_log
+
+
+@dataclass(frozen=True)
+class DayGuards:
+    result: GuardResult
+    log: DayLog
+    released: frozenset[str]
+    stored: tuple[int, int]  # (validated, quarantined) rows of the day as read back from the Delta tables
+    written: int  # Delta version of the verdicts commit
+
+    @property
+    def blocked_share(self) -> float:
+        return self.result.quarantined.height / self.result.n_input if self.result.n_input else 0.0
+
+
+def released_ids(config: ProjectConfig, model: ModelSpec) -> frozenset[str]:
+    table = catalog.table(config, catalog.QUARANTINE_RELEASES)
+    if not delta.exists(table):
+        return frozenset()
+    ids = delta.scan(table).filter(pl.col("model_name") == model.name).select(ID).collect()[ID]
+    return frozenset(ids.to_list())
+
+
+def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason: str, by: str, now: datetime) -> int:
+    """Record that a quarantined prediction is a false positive; the next run of its day validates it."""
+    if not reason.strip():
+        raise ValueError("a release needs a reason")
+    table = catalog.table(config, catalog.quarantine_table(model))
+    held = delta.scan(table).filter(pl.col(ID) == prediction_id).select(ID).collect() if delta.exists(table) else None
+    if held is None or held.is_empty():
+        raise LookupError(f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})")
+    row = pl.DataFrame(
+        {
+            ID: [prediction_id],
+            "model_name": [model.name],
+            "released_by": [by],
+            "reason": [reason],
+            "released_at": [now],
+        },
+        schema={
+            ID: pl.String,
+            "model_name": pl.String,
+            "released_by": pl.String,
+            "reason": pl.String,
+            "released_at": pl.Datetime("us", "UTC"),
+        },
+    )
+    version = delta.append(catalog.table(config, catalog.QUARANTINE_RELEASES), row)
+    payload = {"prediction_id": prediction_id, "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()}
+    audit(
+        config,
+        actor=person(by),
+        action="quarantine_release",
+        subject=f"{model.name}/quarantine",
+        payload=payload,
+        now=now,
+        data_table=catalog.QUARANTINE_RELEASES,
+        data_version=version,
+    )
+    return version
+
+
+def daily_guard_counts(
+    config: ProjectConfig, model: ModelSpec, first: date | None = None, last: date | None = None
+) -> pl.DataFrame:
+    """Rows validated and quarantined per day (between `first` and `last` when given): day, validated,
+    quarantined."""
+    counts = pl.DataFrame(schema={"day": pl.Date})
+    for name, label in (
+        (catalog.validated_table(model), "validated"),
+        (catalog.quarantine_table(model), "quarantined"),
+    ):
+        table = catalog.table(config, name)
+        scan = delta.scan(table) if delta.exists(table) else pl.LazyFrame(schema={"day": pl.Date})
+        if first is not None and last is not None:
+            scan = scan.filter(pl.col("day").is_between(first, last))
+        counts = counts.join(
+            scan.group_by("day").agg(pl.len().alias(label)).collect(), on="day", how="full", coalesce=True
+        )
+    return counts.with_columns(pl.col("validated", "quarantined").fill_null(0))
+
+
+def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayGuards:
+    """Run the model's guard rules on a day's contract-valid rows; replace that day's verdicts, validated and
+    quarantined partitions. Input = validated + quarantined, always."""
+    log = read_log(config, model, [day], now)
+    released = released_ids(config, model)
+    result = evaluate(log.valid, model.guards.rules, released)
+    lake = catalog.lake_of(config)
+    on_day = pl.lit(day).alias("day")
+    verdicts = result.verdicts.with_columns(pl.lit(model.name).alias("model_name"), on_day)
+    written = delta.write_partition(
+        lake.table(catalog.GUARD_VERDICTS), verdicts, {"model_name": model.name, "day": day}
+    )
+    for name, rows in (
+        (catalog.validated_table(model), result.validated),
+        (catalog.quarantine_table(model), result.quarantined),
+    ):
+        delta.write_partition(lake.table(name), rows.with_columns(on_day), {"day": day}, evolve_schema=True)
+    stored = tuple(
+        stored_day(config, name, day).height
+        for name in (catalog.validated_table(model), catalog.quarantine_table(model))
+    )
+    return DayGuards(result, log, released, stored, written)
+
+
+def stored_day(config: ProjectConfig, name: str, day: date) -> pl.DataFrame:
+    """One day of the model's validated or quarantined predictions (table `name`), as stored."""
+    rows = catalog.day_rows(config, name, None, day)
+    if rows is None:
+        raise LookupError(f"table {catalog.table(config, name)} does not exist; run the guards for {day} first")
+    return rows.drop("day").collect()

@@ -1,0 +1,280 @@
+"""The performance stage: realized (labels so far) and estimated (CBPE) metrics of a day, judged against the
+baseline's noise band; the CUSUM view over stored days; the days new labels touch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from monitoring_pipeline.core import performance as perf
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import ID, TS, VERSION
+from monitoring_pipeline.io import catalog, delta
+
+ALL = "*"  # every model version, or every segment
+ESTIMATION_TOLERANCE = 0.02  # an estimate this far from the realized value is flagged, whatever the reference says
+MIN_BAND_DAYS = 5  # baseline days with enough labels before a band is drawn
+PERFORMANCE_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    "model_version": pl.String(),
+    "segment": pl.String(),
+    "metric": pl.String(),
+    "realized": pl.Float64(),
+    "estimated": pl.Float64(),
+    "estimation_error": pl.Float64(),
+    "n_predictions": pl.Int64(),
+    "n_labelled": pl.Int64(),
+    "label_coverage": pl.Float64(),
+    "band_low": pl.Float64(),
+    "band_high": pl.Float64(),
+    "outside_band": pl.Boolean(),
+    "estimation_alarm": pl.Boolean(),
+    "label_version": pl.Int64(),
+}
+
+
+@dataclass(frozen=True)
+class DayPerformance:
+    frame: pl.DataFrame
+    label_version: int
+    written: int
+
+    def overall(self, metric: str) -> dict[str, Any] | None:
+        rows = self.frame.filter(
+            (pl.col("model_version") == ALL) & (pl.col("segment") == ALL) & (pl.col("metric") == metric)
+        )
+        return rows.row(0, named=True) if rows.height else None
+
+
+def labelled_predictions(
+    config: ProjectConfig, model: ModelSpec, days: list[date], label_version: int, now: datetime
+) -> pl.DataFrame:
+    """The validated predictions of `days` with their label where one has arrived (label time <= now): day,
+    model_version, segment, score, y (1 for the positive label, 0 otherwise, null when unknown)."""
+    settings = model.performance
+    table = catalog.table(config, catalog.validated_table(model))
+    segment = pl.col(settings.segment).cast(pl.String) if settings.segment else pl.lit(ALL)
+    predictions = (
+        delta.scan(table)
+        .filter(pl.col("day").is_in(days))
+        .select(ID, "day", pl.col(VERSION).cast(pl.String), segment.alias("segment"), pl.col(settings.score_column))
+        .collect()
+    )
+    labels = (
+        delta.scan(catalog.label_table(config, model), label_version)
+        .filter(pl.col("label_ts") <= now)
+        .select(ID, pl.col(settings.label_column).alias("label"))
+        .join(predictions.lazy().select(ID), on=ID, how="semi")
+        .unique(ID, keep="first")
+        .collect()
+    )
+    if settings.task == "classification":
+        truth = (pl.col("label").cast(pl.String) == settings.positive_label).cast(pl.Int8)
+    else:
+        truth = pl.col("label").cast(pl.Float64)
+    return predictions.join(labels, on=ID, how="left").with_columns(
+        pl.when(pl.col("label").is_not_null()).then(truth).alias("y")
+    )
+
+
+def _metrics(rows: pl.DataFrame, model: ModelSpec, calibrator: perf.Calibrator | None) -> dict[str, dict]:
+    """metric -> {realized, estimated} for one slice."""
+    settings = model.performance
+    labelled = rows.filter(pl.col("y").is_not_null())
+    score, y = labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy()
+    if settings.task == "regression":
+        realized = perf.regression_metrics(y, score)
+        estimated = {}
+    else:
+        realized = perf.classification_metrics(y, score, settings.threshold)
+        all_scores = rows[settings.score_column].to_numpy()
+        estimated = (
+            perf.estimated_classification_metrics(all_scores, calibrator, settings.threshold) if calibrator else {}
+        )
+    names = [k for k in realized if k != "n"] or [k for k in estimated if k != "n"]
+    return {name: {"realized": realized.get(name), "estimated": estimated.get(name)} for name in names}
+
+
+def _coverage(rows: pl.DataFrame) -> float | None:
+    return rows["y"].is_not_null().mean() if rows.height else None
+
+
+def _slices(rows: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
+    slices = [(ALL, ALL, rows)]
+    for (version,), part in rows.group_by(VERSION, maintain_order=True):
+        slices.append((version, ALL, part))
+    for (segment,), part in rows.group_by("segment", maintain_order=True):
+        if segment != ALL:
+            slices.append((ALL, segment, part))
+    return slices
+
+
+@dataclass(frozen=True)
+class PerformanceReference:
+    """What the baseline days say: the calibrator of the estimate, and per metric the noise band of the realized
+    value and the spread of the estimation error (from the baseline days with enough labels)."""
+
+    calibrator: perf.Calibrator | None
+    bands: dict[str, perf.Band]
+    error_sd: dict[str, float]
+
+
+_REFERENCE_CACHE: dict[tuple, PerformanceReference] = {}  # one process often runs many days of one model
+
+
+def _reference(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime) -> PerformanceReference:
+    """The baseline's reference (cached per lake, model, baseline days validated so far, label-table version and
+    UTC date)."""
+    validated = delta.scan(catalog.table(config, catalog.validated_table(model)))
+    present = validated.filter(pl.col("day").is_in(model.baseline.span())).select("day").unique().collect()
+    key = (config.lake.root, model.name, frozenset(present["day"].to_list()), label_version, now.date())
+    if key not in _REFERENCE_CACHE:
+        if len(_REFERENCE_CACHE) >= 8:
+            _REFERENCE_CACHE.clear()
+        _REFERENCE_CACHE[key] = _compute_reference(config, model, label_version, now)
+    return _REFERENCE_CACHE[key]
+
+
+def _compute_reference(
+    config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime
+) -> PerformanceReference:
+    settings = model.performance
+    rows = labelled_predictions(config, model, model.baseline.span(), label_version, now)
+    labelled = rows.filter(pl.col("y").is_not_null())
+    calibrator = None
+    if settings.task == "classification" and labelled.height:
+        calibrator = perf.fit_calibrator(labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy())
+    daily: dict[str, list[tuple[float | None, float | None]]] = {}
+    for _, part in rows.group_by("day"):
+        if (_coverage(part) or 0.0) >= settings.min_coverage:
+            for name, values in _metrics(part, model, calibrator).items():
+                daily.setdefault(name, []).append((values["realized"], values["estimated"]))
+    bands, error_sd = {}, {}
+    for name, pairs in daily.items():
+        realized = np.array([r for r, _ in pairs if r is not None], dtype=np.float64)
+        if len(realized) >= max(2, min(MIN_BAND_DAYS, len(model.baseline.span()))):
+            bands[name] = perf.noise_band(realized, settings.band_k)
+        errors = np.array([e - r for r, e in pairs if r is not None and e is not None], dtype=np.float64)
+        error_sd[name] = float(errors.std(ddof=1)) if len(errors) >= 2 else 0.0
+    return PerformanceReference(calibrator, bands, error_sd)
+
+
+def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayPerformance:
+    """Realized (labels that have arrived) and estimated (CBPE) metrics of one day, per model version and segment,
+    with the baseline's noise band and the estimation error; replaces that day's rows of `reports/performance`.
+    The realized value is judged (outside the band, estimation alarm) only once the day has `min_coverage` of its
+    labels. Depends on no other day's results, so days materialize in any order."""
+    if model.performance is None or not model.label_table:
+        raise LookupError(f"model {model.name} has no performance settings (a label table and `performance`)")
+    label_ref = catalog.label_table(config, model)
+    label_version = delta.version(label_ref)
+    if label_version is None:
+        raise FileNotFoundError(f"label table {label_ref} of model {model.name} does not exist")
+    reference = _reference(config, model, label_version, now)
+    rows = labelled_predictions(config, model, [day], label_version, now)
+    out = []
+    for version, segment, part in _slices(rows):
+        n_labelled = int(part["y"].is_not_null().sum())
+        judged = (_coverage(part) or 0.0) >= model.performance.min_coverage
+        overall = version == ALL and segment == ALL
+        for name, values in _metrics(part, model, reference.calibrator).items():
+            out.append(
+                {
+                    "model_name": model.name,
+                    "day": day,
+                    "model_version": version,
+                    "segment": segment,
+                    "metric": name,
+                    **values,
+                    **_judgement(
+                        values,
+                        reference.bands.get(name) if overall else None,
+                        reference.error_sd.get(name, 0.0),
+                        judged,
+                        model,
+                    ),
+                    "n_predictions": part.height,
+                    "n_labelled": n_labelled,
+                    "label_coverage": _coverage(part),
+                    "label_version": label_version,
+                }
+            )
+    frame = pl.DataFrame(out, schema=PERFORMANCE_SCHEMA, orient="row")
+    written = delta.write_partition(
+        catalog.table(config, catalog.PERFORMANCE), frame, {"model_name": model.name, "day": day}
+    )
+    return DayPerformance(frame, label_version, written)
+
+
+def _judgement(
+    values: dict[str, float | None], band: perf.Band | None, error_sd: float, judged: bool, model: ModelSpec
+) -> dict[str, Any]:
+    """The band, whether the realized value left it, and whether the estimate missed the realized value by more
+    than k·σ of the baseline's estimation errors (and at least ESTIMATION_TOLERANCE)."""
+    realized, estimated = values["realized"], values["estimated"]
+    error = estimated - realized if realized is not None and estimated is not None else None
+    judge = judged and band is not None and realized is not None
+    return {
+        "estimation_error": error,
+        "band_low": band.low if band else None,
+        "band_high": band.high if band else None,
+        "outside_band": (not band.contains(realized)) if judge else None,
+        "estimation_alarm": abs(error) > max(model.performance.band_k * error_sd, ESTIMATION_TOLERANCE)
+        if judge and error is not None
+        else None,
+    }
+
+
+def performance_series(
+    config: ProjectConfig, model: ModelSpec, first: date, last: date, metric: str = "accuracy"
+) -> pl.DataFrame:
+    """The overall daily rows of `metric` between two days, with a CUSUM alarm run over the judged days after the
+    baseline (standardized by each day's band): the sequential view no single partition can hold, recomputed
+    from the stored days whenever it is read."""
+    table = catalog.table(config, catalog.PERFORMANCE)
+    if not delta.exists(table):
+        return pl.DataFrame(schema={**PERFORMANCE_SCHEMA, "cusum_alarm": pl.Boolean()})
+    rows = (
+        delta.scan(table)
+        .filter(
+            (pl.col("model_name") == model.name)
+            & (pl.col("model_version") == ALL)
+            & (pl.col("segment") == ALL)
+            & (pl.col("metric") == metric)
+            & (pl.col("day") <= last)
+            & ((pl.col("day") >= first) | (pl.col("day") > model.baseline.end))
+        )
+        .sort("day")
+        .collect()
+    )
+    judged = rows.filter((pl.col("day") > model.baseline.end) & pl.col("outside_band").is_not_null())
+    k = model.performance.band_k
+    mean = ((judged["band_low"] + judged["band_high"]) / 2).to_numpy()
+    std = ((judged["band_high"] - judged["band_low"]) / (2 * k)).to_numpy()
+    alarms = perf.cusum_alarms(judged["realized"].to_numpy(), mean, std) if judged.height else []
+    cusum = pl.DataFrame({"day": judged["day"], "cusum_alarm": pl.Series(alarms, dtype=pl.Boolean)})
+    return rows.join(cusum, on="day", how="left").filter(pl.col("day") >= first)
+
+
+def days_with_new_labels(config: ProjectConfig, model: ModelSpec, after_version: int | None) -> tuple[list[date], int]:
+    """The prediction days whose labels changed since label-table version `after_version` (None: every labelled
+    day), and the label table's current version."""
+    labels = catalog.label_table(config, model)
+    version = delta.version(labels)
+    if version is None or version == after_version:
+        return [], after_version if version is None else version
+    current = delta.scan(labels, version).select(ID, pl.col(model.performance.label_column).alias("label"))
+    if after_version is not None:
+        before = delta.scan(labels, after_version).select(ID, pl.col(model.performance.label_column).alias("label"))
+        current = current.join(before, on=[ID, "label"], how="anti", nulls_equal=True)
+    log = delta.scan(catalog.log_table(config, model)).select(ID, pl.col(TS).dt.date().alias("day"))
+    days = log.join(current.select(ID), on=ID, how="semi").select("day").unique().collect()["day"]
+    in_range = [
+        d for d in sorted(days.to_list()) if d >= model.start_date and (not model.end_date or d < model.end_date)
+    ]
+    return in_range, version

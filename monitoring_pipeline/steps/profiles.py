@@ -1,0 +1,125 @@
+"""The profiles stage: mergeable daily profiles of features and outputs (validated rows) and guard flags (every
+row), on the frozen bins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from monitoring_pipeline.core.bins import Bins
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import VERSION
+from monitoring_pipeline.core.drift.registry import INPUT_ROLES
+from monitoring_pipeline.core.guards.evaluate import REASONS
+from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, profile_frame
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.steps.bins import load_model_bins, load_reconstruction
+from monitoring_pipeline.steps.features import (
+    DEFINITION_VERSION,
+    ActiveDefinitions,
+    active_definitions,
+    definition_versions,
+    with_derived,
+)
+from monitoring_pipeline.steps.guards import stored_day
+
+PROFILE_KEYS: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    "model_version": pl.String(),
+    "role": pl.String(),
+    "bins_version": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class DayProfiles:
+    features: pl.DataFrame
+    outputs: pl.DataFrame
+    n_validated: int
+    n_quarantined: int
+    bins_version: str
+    definition_versions: dict[str, int]
+    written: tuple[int, int]  # Delta versions of the feature and output profile commits
+
+
+def _profile_rows(
+    valid: pl.DataFrame,
+    model: ModelSpec,
+    bins: dict[str, Bins],
+    roles: tuple[str, ...],
+    day: date,
+    bins_version: str,
+    active: ActiveDefinitions,
+) -> pl.DataFrame:
+    columns = model.columns_with_role(*roles)
+    selected = {c.name: bins[c.name] for c in columns}
+    role_of = {c.name: c.role for c in columns}
+    if valid.height:
+        rows = profile_frame(valid.with_columns(pl.col(VERSION).cast(pl.String)), selected, [VERSION])
+    else:  # an empty day still gets rows, so "profiled, empty" differs from "not profiled"
+        rows = pl.DataFrame(
+            [{VERSION: None, **empty_profile(c, b).to_row()} for c, b in selected.items()],
+            schema={VERSION: pl.String(), **PROFILE_SCHEMA},
+            orient="row",
+        )
+    return (
+        rows.with_columns(
+            pl.lit(model.name).alias("model_name"),
+            pl.lit(day).alias("day"),
+            pl.col("column").replace_strict(role_of, return_dtype=pl.String).alias("role"),
+            pl.lit(bins_version).alias("bins_version"),
+            definition_versions(active),
+        )
+        .select(*PROFILE_KEYS, *PROFILE_SCHEMA, DEFINITION_VERSION)
+        .cast(PROFILE_KEYS)
+    )
+
+
+def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfiles:
+    """Profile one day per model version — features and outputs on the validated rows only, guard failure flags
+    on every row — and replace that day's feature and output profiles."""
+    bins, bins_version = load_model_bins(config, model)
+    active = active_definitions(config, model, day)
+    reconstruction = load_reconstruction(config, model)
+    validated = with_derived(stored_day(config, catalog.validated_table(model), day), model, active, reconstruction)
+    quarantined = stored_day(config, catalog.quarantine_table(model), day).drop(REASONS)
+    every_row = pl.concat([validated.select(quarantined.columns), quarantined])
+    features = _profile_rows(validated, model, bins, INPUT_ROLES, day, bins_version, active)
+    outputs = pl.concat(
+        [
+            _profile_rows(validated, model, bins, ("output", "prompt"), day, bins_version, active),
+            _profile_rows(every_row, model, bins, ("guard",), day, bins_version, active),
+        ]
+    )
+    lake = catalog.lake_of(config)
+    partition = {"model_name": model.name, "day": day}
+    written = (
+        delta.write_partition(lake.table(catalog.FEATURE_PROFILES), features, partition),
+        delta.write_partition(lake.table(catalog.OUTPUT_PROFILES), outputs, partition),
+    )
+    versions = {name: version for name, (version, _) in active.items()}
+    return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions, written)
+
+
+def profile_versions(config: ProjectConfig) -> dict[str, int | None]:
+    """The current Delta version of each profile table (None: not written yet)."""
+    return {
+        name: delta.version(catalog.table(config, name)) for name in (catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES)
+    }
+
+
+def read_profiles(
+    config: ProjectConfig, model: ModelSpec, days: list[date], versions: dict[str, int | None] | None = None
+) -> pl.DataFrame:
+    """The model's profile rows of `days`, at the given Delta versions of the profile tables (default: now)."""
+    versions = versions or profile_versions(config)
+    frames = []
+    for name, version in versions.items():
+        if version is not None:
+            scan = delta.scan(catalog.table(config, name), version)
+            frames.append(scan.filter((pl.col("model_name") == model.name) & pl.col("day").is_in(days)).collect())
+    empty = pl.DataFrame(schema={**PROFILE_KEYS, **PROFILE_SCHEMA, DEFINITION_VERSION: pl.Int64()})
+    return pl.concat(frames) if frames else empty
