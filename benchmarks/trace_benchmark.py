@@ -25,7 +25,7 @@ import yaml
 from monitoring_pipeline.demo.generator import DEMO_DAYS, TABULAR_MODEL, demo_days, labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
-from monitoring_pipeline.registry.trace import trace
+from monitoring_pipeline.review.trace import trace
 from monitoring_pipeline.steps.bins import freeze_model_bins
 from monitoring_pipeline.steps.drift import drift_day
 from monitoring_pipeline.steps.guards import guard_day

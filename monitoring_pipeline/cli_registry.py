@@ -56,8 +56,8 @@ def _refusing(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         from monitoring_pipeline.io.webhook import WebhookConfigError
         from monitoring_pipeline.registry.definitions import DefinitionError
         from monitoring_pipeline.registry.models import RegistryError
-        from monitoring_pipeline.registry.tickets import TicketError
-        from monitoring_pipeline.registry.trace import TraceError
+        from monitoring_pipeline.review.tickets import TicketError
+        from monitoring_pipeline.review.trace import TraceError
 
         try:
             return run(args)
@@ -321,7 +321,7 @@ def cmd_definitions_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tickets_list(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.registry.tickets import read_tickets
+    from monitoring_pipeline.review.tickets import read_tickets
 
     rows = read_tickets(_config(args), args.model)
     if args.status:
@@ -346,7 +346,7 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
 
 def cmd_tickets_show(args: argparse.Namespace) -> int:
     from monitoring_pipeline.io import delta
-    from monitoring_pipeline.registry.tickets import ticket
+    from monitoring_pipeline.review.tickets import ticket
 
     config = _config(args)
     row = ticket(config, args.ticket_id)
@@ -359,7 +359,7 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
 
 
 def cmd_tickets_ack(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.registry.tickets import acknowledge
+    from monitoring_pipeline.review.tickets import acknowledge
 
     acknowledge(_config(args), args.ticket_id, _by(args), _now())
     print(f"{args.ticket_id} acknowledged by {_by(args)}")
@@ -367,7 +367,7 @@ def cmd_tickets_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_tickets_resolve(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.registry.tickets import resolve
+    from monitoring_pipeline.review.tickets import resolve
 
     resolve(_config(args), args.ticket_id, args.reason, _by(args), _now())
     print(f"{args.ticket_id} resolved by {_by(args)}")
@@ -376,7 +376,7 @@ def cmd_tickets_resolve(args: argparse.Namespace) -> int:
 
 def cmd_tickets_deliver(args: argparse.Namespace) -> int:
     from monitoring_pipeline.io.webhook import WebhookSink
-    from monitoring_pipeline.registry.tickets import deliver_pending
+    from monitoring_pipeline.review.tickets import deliver_pending
 
     config = _config(args)
     settings = config.tickets
@@ -397,7 +397,7 @@ def cmd_tickets_deliver(args: argparse.Namespace) -> int:
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.registry.changes import changes, to_json, to_text
+    from monitoring_pipeline.review.changes import changes, to_json, to_text
 
     frame = changes(_config(args), args.since, args.until, args.model)
     print(to_json(frame) if args.format == "json" else to_text(frame))
@@ -405,7 +405,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from monitoring_pipeline.registry.trace import to_markdown, trace
+    from monitoring_pipeline.review.trace import to_markdown, trace
 
     result = trace(_config(args), args.prediction_id, args.model)
     print(json.dumps(result, indent=2, default=str) if args.format == "json" else to_markdown(result))

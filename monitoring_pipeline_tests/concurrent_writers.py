@@ -11,8 +11,8 @@ import yaml
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
-from monitoring_pipeline.registry import tickets
 from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
+from monitoring_pipeline.review import tickets
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 

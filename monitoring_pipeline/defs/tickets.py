@@ -1,5 +1,5 @@
-"""Review sensors, the ticket sink resource and the review-dossier assets (thin: `registry.tickets` and
-`registry.dossier` do the work).
+"""Review sensors, the ticket sink resource and the review-dossier assets (thin: `review.tickets` and
+`review.dossier` do the work).
 
 Each model's sensor watches new materializations of its `drift_report`, `validated_predictions` and (with
 labels) `performance` (cursor: the last event storage id seen), judges their days against the alert policy,
@@ -14,7 +14,7 @@ import dagster as dg
 from monitoring_pipeline.core.config import ModelSpec, TicketSettings
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.io.webhook import WebhookSink
-from monitoring_pipeline.registry import dossier, tickets
+from monitoring_pipeline.review import dossier, tickets
 
 WATCHED = ("drift_report", "validated_predictions")
 

@@ -28,7 +28,7 @@ from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.demo.lake import LABEL_DELIVERY_WEEKDAY, deliver_labels, staged_label_feed
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry.tickets import read_tickets
+from monitoring_pipeline.review.tickets import read_tickets
 from monitoring_pipeline.steps.performance import performance_series
 
 PROGRESS_EVERY = 10  # days between the workers' progress lines

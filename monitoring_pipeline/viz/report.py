@@ -16,7 +16,7 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models
-from monitoring_pipeline.registry.tickets import read_tickets
+from monitoring_pipeline.review.tickets import read_tickets
 from monitoring_pipeline.steps.drift import worst_drift
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import performance_series

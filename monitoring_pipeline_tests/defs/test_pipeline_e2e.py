@@ -15,8 +15,8 @@ from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import person, read_audit, verify_audit
-from monitoring_pipeline.registry.changes import changes
-from monitoring_pipeline.registry.trace import TraceError, to_markdown, trace
+from monitoring_pipeline.review.changes import changes
+from monitoring_pipeline.review.trace import TraceError, to_markdown, trace
 from monitoring_pipeline.steps.guards import release
 from monitoring_pipeline.steps.performance import performance_series
 from monitoring_pipeline_tests.conftest import run_demo_pipeline, write_short_config

@@ -15,8 +15,8 @@ from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.demo.run import materialize_model
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
-from monitoring_pipeline.registry import tickets
 from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
+from monitoring_pipeline.review import tickets
 from monitoring_pipeline_tests.conftest import write_short_config
 from monitoring_pipeline_tests.tracker import Tracker
 
@@ -121,7 +121,7 @@ def test_people_move_tickets_open_acknowledged_resolved(world, capsys) -> None:
 
 
 def test_the_trace_of_a_prediction_lists_the_tickets_covering_its_day(world) -> None:
-    from monitoring_pipeline.registry.trace import to_markdown, trace
+    from monitoring_pipeline.review.trace import to_markdown, trace
 
     _, config, _, _ = world
     log = delta.scan(catalog.table(config, "logs/credit_risk")).filter(pl.col("event_date") == date(2026, 10, 12))

@@ -14,7 +14,7 @@ from monitoring_pipeline.demo.generator import demo_days
 from monitoring_pipeline.demo.lake import build_demo_lake, deliver_labels, staged_label_feed
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
-from monitoring_pipeline.registry.changes import changes
+from monitoring_pipeline.review.changes import changes
 from monitoring_pipeline.steps.bins import freeze_model_bins
 from monitoring_pipeline.steps.drift import drift_day
 from monitoring_pipeline.steps.guards import guard_day

@@ -9,7 +9,8 @@ import pytest
 
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry import models, trace
+from monitoring_pipeline.registry import models
+from monitoring_pipeline.review import trace
 from monitoring_pipeline.steps.performance import ALL, performance_day
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,

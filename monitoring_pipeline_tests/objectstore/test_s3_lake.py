@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
-from monitoring_pipeline.registry.trace import trace
+from monitoring_pipeline.review.trace import trace
 from monitoring_pipeline_tests.concurrent_writers import assert_nothing_lost_or_doubled, lake_config, run_writers
 from monitoring_pipeline_tests.conftest import run_demo_pipeline, write_short_config
 from monitoring_pipeline_tests.objectstore.conftest import S3

@@ -19,9 +19,10 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.core.profile import ColumnProfile
 from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry import models, tickets
+from monitoring_pipeline.registry import models
 from monitoring_pipeline.registry.audit_log import latest_entries
-from monitoring_pipeline.registry.trace import jsonable
+from monitoring_pipeline.review import tickets
+from monitoring_pipeline.review.trace import jsonable
 from monitoring_pipeline.steps.drift import worst_drift
 
 TOP_COLUMNS = 10

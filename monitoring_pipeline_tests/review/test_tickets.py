@@ -8,7 +8,7 @@ import pytest
 
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink
-from monitoring_pipeline.registry import tickets
+from monitoring_pipeline.review import tickets
 from monitoring_pipeline_tests.tracker import Tracker
 
 NOW = datetime(2026, 10, 20, tzinfo=UTC)
