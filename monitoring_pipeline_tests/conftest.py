@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 import yaml
 
+from monitoring_pipeline.cli.demo import record_demo_registry
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
 from monitoring_pipeline.demo.lake import build_demo_lake
-from monitoring_pipeline.demo.registry import record_demo_registry
 from monitoring_pipeline.demo.run import materialize_model
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 

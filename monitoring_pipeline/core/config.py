@@ -16,12 +16,13 @@ from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
 from monitoring_pipeline.core.drift.compare import DriftSettings
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info
+from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.guards.evaluate import flag_column
 from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
 from monitoring_pipeline.core.text import derived_text_columns
 
 
-class ConfigError(ValueError):
+class ConfigError(MonitoringError, ValueError):
     """A configuration value is missing or invalid; the message names its path."""
 
 

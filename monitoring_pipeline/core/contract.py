@@ -19,6 +19,7 @@ import polars as pl
 
 from monitoring_pipeline.core.config import ModelSpec
 from monitoring_pipeline.core.drift.registry import ColumnKind
+from monitoring_pipeline.core.errors import MonitoringError
 
 ID, MODEL, VERSION, TS = "prediction_id", "model_name", "model_version", "event_ts"
 FEATURE_MISSING = "feature_missing"  # the drift verdict of a feature the log no longer has
@@ -30,7 +31,7 @@ REJECTS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class ContractError(ValueError):
+class ContractError(MonitoringError, ValueError):
     """The log breaks the contract in a way no row-level quarantine can absorb."""
 
     def __init__(self, table: str, column: str, problem: str, example: dict | None = None) -> None:

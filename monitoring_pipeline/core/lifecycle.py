@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitoring_pipeline.core.config import Governance
+from monitoring_pipeline.core.errors import MonitoringError
 
 APPROVED, DEPLOYED, ROLLED_BACK, RETIRED = "approved", "deployed", "rolled_back", "retired"
 MODEL_ACTIVATIONS = (DEPLOYED, ROLLED_BACK)
 DEFINITION_ACTIVATIONS = (APPROVED, ROLLED_BACK)
 
 
-class LifecycleError(ValueError):
+class LifecycleError(MonitoringError, ValueError):
     """An action the lifecycle forbids; the message names the rule."""
 
 

@@ -13,6 +13,8 @@ from datetime import date
 
 import polars as pl
 
+from monitoring_pipeline.core.errors import MonitoringError
+
 CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<)\s*(.+?)\s*$")
 OPERATORS = {
     "==": pl.Expr.__eq__,
@@ -24,7 +26,7 @@ OPERATORS = {
 }
 
 
-class FilterError(ValueError):
+class FilterError(MonitoringError, ValueError):
     """A slice filter that is not a conjunction of `column op value` comparisons over known columns."""
 
 

@@ -1,4 +1,4 @@
-"""The demo's chain of custody, recorded through the same commands a team would type.
+"""The demo's chain of custody, as the commands a team would type (`monitoring-pipeline demo` replays them).
 
 Ana trains and registers the models, Bob approves them (four-eyes), Carol deploys them; Dana writes the prompt
 templates and Erin approves them. The scenario's history is backfilled: each deployment and approval carries the
@@ -7,16 +7,12 @@ moment it took effect in the story (`--effective-at`), next to the real moment i
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from monitoring_pipeline import cli
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.demo.generator import LLM_MODEL, PROMPT_TEMPLATES, TABULAR_MODEL
 from monitoring_pipeline.demo.lake import TRAINING_TABLES
@@ -62,9 +58,9 @@ def _artifact(folder: Path, name: str, version: str, content: dict) -> str:
     return str(path)
 
 
-def record_demo_registry(config: ProjectConfig, config_path: Path, progress: Callable[[str], None]) -> int:
-    """Register the demo's models, feature definitions and prompt templates, and release them; returns the
-    number of commands run."""
+def registry_commands(config: ProjectConfig, config_path: Path) -> list[list[str]]:
+    """The command lines that register the demo's models, feature definitions and prompt templates, and release
+    them, in order."""
     where = ["--config", str(config_path), "--lake-root", config.lake.root]
     beside = config_path.parent if "://" in config.lake.root else Path(config.lake.root).parent
     artifacts = beside / "artifacts"  # model files stay on local disk; an object-store lake pins their hashes
@@ -318,8 +314,4 @@ def record_demo_registry(config: ProjectConfig, config_path: Path, progress: Cal
         "carol",
     )
 
-    progress(f"recording the registry: {len(commands)} commands (models, features, prompts, releases)")
-    for args in commands:
-        with contextlib.redirect_stdout(io.StringIO()):  # each command prints a one-line confirmation
-            cli.main(args)
-    return len(commands)
+    return commands

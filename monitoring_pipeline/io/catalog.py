@@ -69,7 +69,7 @@ def label_table(config: ProjectConfig, model: ModelSpec) -> TableRef:
 def day_rows(
     config: ProjectConfig,
     name: str,
-    model: str | None,
+    model: str | None = None,
     days: date | Iterable[date] | None = None,
     version: int | None = None,
 ) -> pl.LazyFrame | None:

@@ -28,6 +28,8 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from monitoring_pipeline.core.errors import MonitoringError
+
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfss://")
 CONTENDED_SECONDS = 300.0  # how long a writer keeps retrying commits that lose to other writers
@@ -38,18 +40,18 @@ LOCK_TABLE = "_locks/leases"
 TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
 
 
-class LakePathError(ValueError):
+class LakePathError(MonitoringError, ValueError):
     """A table path escapes the lake root or uses a scheme the lake does not allow."""
 
 
-class LakeWriteError(OSError):
+class LakeWriteError(MonitoringError, OSError):
     """The storage refused a write (disk full, read-only, permissions)."""
 
 
 OS_ERROR = re.compile(r"([^:↳\n\x1b]*\(os error \d+\))")  # the innermost cause: "No space left ... (os error 28)"
 
 
-class LakeConfigError(ValueError):
+class LakeConfigError(MonitoringError, ValueError):
     """A lake configuration under which concurrent writers could lose each other's commits."""
 
 

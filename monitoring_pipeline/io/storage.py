@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.io.delta import TableRef
 
@@ -33,7 +34,7 @@ class DataFile:
     partition: str  # "event_date=2026-09-02", "" when the table is not partitioned
 
 
-class DataFileError(OSError):
+class DataFileError(MonitoringError, OSError):
     """A data file a read needs is missing, truncated or unreadable."""
 
     def __init__(self, table: TableRef, days: list[date], file: DataFile | None, problem: str) -> None:

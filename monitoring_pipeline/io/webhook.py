@@ -22,13 +22,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from monitoring_pipeline.core.config import TicketSettings
+from monitoring_pipeline.core.errors import MonitoringError
 
 FORMATS = ("generic", "github", "jira")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RETRYABLE_STATUS = {408, 429}
 
 
-class WebhookConfigError(ValueError):
+class WebhookConfigError(MonitoringError, ValueError):
     """A sink that must not be used as configured (scheme, host, format, missing secret)."""
 
 

@@ -20,6 +20,7 @@ import polars as pl
 
 from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
+from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry.audit_log import audit, person
 
@@ -51,7 +52,7 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class DefinitionError(ValueError):
+class DefinitionError(MonitoringError, ValueError):
     """A definition that cannot be proposed as written; the message names the key."""
 
 

@@ -23,6 +23,7 @@ import polars as pl
 
 from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.slices import content_hash, parse_filter
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
@@ -73,7 +74,7 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class RegistryError(ValueError):
+class RegistryError(MonitoringError, ValueError):
     pass
 
 

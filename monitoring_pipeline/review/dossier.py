@@ -182,3 +182,10 @@ def store(config: ProjectConfig, ticket_id: str, document: dict[str, Any], markd
     }
     frame = pl.DataFrame([row], schema=DOSSIER_SCHEMA, orient="row")
     return delta.write_partition(catalog.table(config, catalog.DOSSIERS), frame, {"ticket_id": ticket_id})
+
+
+def stored_markdown(config: ProjectConfig, ticket_id: str) -> str | None:
+    """The ticket's stored dossier as markdown (None: not built yet)."""
+    rows = catalog.day_rows(config, catalog.DOSSIERS)
+    found = rows.filter(pl.col("ticket_id") == ticket_id).select("markdown").collect() if rows is not None else None
+    return found["markdown"][0] if found is not None and found.height else None

@@ -18,6 +18,7 @@ import polars as pl
 
 from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, ticket_id
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
 from monitoring_pipeline.registry.audit_log import audit, person
@@ -53,7 +54,7 @@ TICKET_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class TicketError(LookupError):
+class TicketError(MonitoringError, LookupError):
     """An unknown ticket or a lifecycle step it cannot take."""
 
 

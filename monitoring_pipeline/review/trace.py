@@ -20,6 +20,7 @@ from monitoring_pipeline.core.bins import Bins, CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS
 from monitoring_pipeline.core.drift.methods import cdf_knots
+from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
@@ -34,7 +35,7 @@ from monitoring_pipeline.steps.profiles import read_profiles
 REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report", "performance")
 
 
-class TraceError(LookupError):
+class TraceError(MonitoringError, LookupError):
     """The prediction cannot be traced (unknown id); the message says where it was looked for."""
 
 

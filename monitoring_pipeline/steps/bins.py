@@ -12,13 +12,14 @@ from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR, PcaModel, fit_on_frame
+from monitoring_pipeline.core.errors import MissingInputError
 from monitoring_pipeline.core.guards.evaluate import REASONS, evaluate
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.steps.features import active_definitions, with_derived
 from monitoring_pipeline.steps.log import read_log
 
 
-class MissingReferenceBins(LookupError):
+class MissingReferenceBins(MissingInputError):
     pass
 
 

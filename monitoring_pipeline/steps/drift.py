@@ -12,6 +12,7 @@ from monitoring_pipeline.core.bins import Bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import FEATURE_MISSING, missing_features
 from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles, noise_bands, with_bands
+from monitoring_pipeline.core.errors import MissingInputError
 from monitoring_pipeline.core.profile import merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
@@ -46,7 +47,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     active = active_definitions(config, model, day)
     current_rows = profiles.filter(pl.col("day") == day)
     if current_rows.is_empty():
-        raise LookupError(
+        raise MissingInputError(
             f"no profiles of model {model.name} for {day}; materialize {model.name}/feature_profiles first"
         )
     reference_rows = profiles.filter(pl.col("day") != day)

@@ -11,10 +11,15 @@ import polars as pl
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID
+from monitoring_pipeline.core.errors import MissingInputError, MonitoringError
 from monitoring_pipeline.core.guards.evaluate import GuardResult, evaluate
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry.audit_log import audit, person
 from monitoring_pipeline.steps.log import DayLog, read_log
+
+
+class ReleaseError(MonitoringError, ValueError):
+    """A quarantine release that cannot be recorded as asked."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,13 @@ def released_ids(config: ProjectConfig, model: ModelSpec) -> frozenset[str]:
 def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason: str, by: str, now: datetime) -> int:
     """Record that a quarantined prediction is a false positive; the next run of its day validates it."""
     if not reason.strip():
-        raise ValueError("a release needs a reason")
+        raise ReleaseError("a release needs a reason")
     table = catalog.table(config, catalog.quarantine_table(model))
     held = delta.scan(table).filter(pl.col(ID) == prediction_id).select(ID).collect() if delta.exists(table) else None
     if held is None or held.is_empty():
-        raise LookupError(f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})")
+        raise MissingInputError(
+            f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})"
+        )
     row = pl.DataFrame(
         {
             ID: [prediction_id],
@@ -123,7 +130,7 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
 
 def stored_day(config: ProjectConfig, name: str, day: date) -> pl.DataFrame:
     """One day of the model's validated or quarantined predictions (table `name`), as stored."""
-    rows = catalog.day_rows(config, name, None, day)
+    rows = catalog.day_rows(config, name, days=day)
     if rows is None:
-        raise LookupError(f"table {catalog.table(config, name)} does not exist; run the guards for {day} first")
+        raise MissingInputError(f"table {catalog.table(config, name)} does not exist; run the guards for {day} first")
     return rows.drop("day").collect()

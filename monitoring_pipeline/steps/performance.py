@@ -13,6 +13,7 @@ import polars as pl
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION
+from monitoring_pipeline.core.errors import MissingInputError
 from monitoring_pipeline.io import catalog, delta
 
 ALL = "*"  # every model version, or every segment
@@ -170,11 +171,11 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
     The realized value is judged (outside the band, estimation alarm) only once the day has `min_coverage` of its
     labels. Depends on no other day's results, so days materialize in any order."""
     if model.performance is None or not model.label_table:
-        raise LookupError(f"model {model.name} has no performance settings (a label table and `performance`)")
+        raise MissingInputError(f"model {model.name} has no performance settings (a label table and `performance`)")
     label_ref = catalog.label_table(config, model)
     label_version = delta.version(label_ref)
     if label_version is None:
-        raise FileNotFoundError(f"label table {label_ref} of model {model.name} does not exist")
+        raise MissingInputError(f"label table {label_ref} of model {model.name} does not exist")
     reference = _reference(config, model, label_version, now)
     rows = labelled_predictions(config, model, [day], label_version, now)
     out = []

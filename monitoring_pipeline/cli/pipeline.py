@@ -1,0 +1,214 @@
+"""The pipeline's commands: `drift` between two tables, `guard` (list the rules, or run them on a table),
+`quarantine release` and the HTML `report` of a model's window."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from monitoring_pipeline.cli.options import EXAMPLE, by, config, config_options, now, progress
+from monitoring_pipeline.core.config import ProjectConfig
+
+
+def add(commands: argparse._SubParsersAction) -> None:
+    _add_drift(commands)
+    _add_guard(commands)
+    _add_quarantine(commands)
+    _add_report(commands)
+
+
+def read_table(path: str) -> pl.LazyFrame:
+    """A Parquet file (or glob) or a Delta table directory/URI, lazily."""
+    if path.endswith(".parquet") or "*" in path:
+        return pl.scan_parquet(path)
+    from monitoring_pipeline.io.delta import TableRef, exists, scan
+
+    ref = TableRef(path)
+    if not exists(ref):
+        raise SystemExit(f"error: {path} is neither a Parquet file nor a Delta table")
+    return scan(ref)
+
+
+# -- drift -------------------------------------------------------------------------------------------------------
+
+
+def _add_drift(commands: argparse._SubParsersAction) -> None:
+    drift = commands.add_parser(
+        "drift",
+        help="drift between two tables (Parquet or Delta), no Dagster needed",
+        description="Compare CURRENT against REFERENCE column by column (bins frozen from REFERENCE).",
+        epilog="example: monitoring-pipeline drift --reference ref.parquet --current data/lake/logs/credit_risk "
+        "--features income,channel --format json --output drift.json",
+        formatter_class=EXAMPLE,
+    )
+    drift.add_argument("--reference", required=True, help="Parquet file or Delta table path/URI")
+    drift.add_argument("--current", required=True, help="Parquet file or Delta table path/URI")
+    drift.add_argument("--features", help="comma-separated columns (default: every column both share)")
+    drift.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
+    drift.add_argument("--output", help="write to this file instead of standard output")
+    drift.set_defaults(run=cmd_drift)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.core.drift.frames import drift_frames
+
+    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    try:
+        report = drift_frames(read_table(args.reference), read_table(args.current), features)
+    except (KeyError, TypeError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    frame = report.to_frame().rename({"column": "feature"})
+    if args.format == "json":
+        text = json.dumps(frame.to_dicts(), indent=2, default=str)
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
+            text = str(frame.select("feature", "method", "value", "p_value", "threshold", "status", "verdict"))
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+# -- guards ------------------------------------------------------------------------------------------------------
+
+
+def _add_guard(commands: argparse._SubParsersAction) -> None:
+    guard = commands.add_parser(
+        "guard",
+        help="list the guard rules, or run them on a Parquet file or Delta table",
+        description="`guard rules` lists every declared rule; `guard INPUT --out DIR` applies a model's rules to "
+        "INPUT and writes guard_verdicts, validated_predictions and quarantined_predictions under DIR.",
+        epilog="examples:\n  monitoring-pipeline guard rules --model support_summarizer\n"
+        "  monitoring-pipeline guard data/lake/logs/support_summarizer --out /tmp/guarded",
+        formatter_class=EXAMPLE,
+    )
+    guard.add_argument("target", help="`rules`, or a Parquet file / Delta table of predictions")
+    guard.add_argument("--model", help="whose rules (default: the input's only model_name)")
+    guard.add_argument("--out", help="folder for the three output Delta tables (with INPUT)")
+    config_options(guard)
+    guard.set_defaults(run=cmd_guard)
+
+
+def cmd_guard(args: argparse.Namespace) -> int:
+    project = config(args)
+    if args.target == "rules":
+        return _print_rules(project, args.model)
+    from monitoring_pipeline.core.guards.evaluate import evaluate
+    from monitoring_pipeline.io.delta import Lake, overwrite
+
+    frame = read_table(args.target).collect()
+    model = project.model(args.model or _only_model(frame, args.target))
+    result = evaluate(frame, model.guards.rules)
+    out = Lake(str(Path(args.out).resolve()))
+    for name, table in (
+        ("guard_verdicts", result.verdicts),
+        ("validated_predictions", result.validated),
+        ("quarantined_predictions", result.quarantined),
+    ):
+        overwrite(out.table(name), table)
+    print(f"{result.n_input} rows: {result.validated.height} validated, {result.quarantined.height} quarantined")
+    failures = result.failures_by_rule()
+    for rule in model.guards.rules:
+        print(f"  {rule.id:<32} {rule.severity.value:<6} {failures.get(rule.id, 0):>8} failed")
+    print(f"tables written under {out.root}")
+    return 0
+
+
+def _only_model(frame: pl.DataFrame, source: str) -> str:
+    names = frame["model_name"].unique().to_list() if "model_name" in frame.columns else []
+    if len(names) != 1:
+        raise SystemExit(f"error: {source} holds models {names}; say which with --model")
+    return names[0]
+
+
+def _print_rules(project: ProjectConfig, model_name: str | None) -> int:
+    models = [project.model(model_name)] if model_name else list(project.models.values())
+    for model in models:
+        print(f"{model.name} (blocked share limit {model.guards.max_blocked_share:.0%})")
+        for rule in model.guards.rules:
+            params = json.dumps(dict(rule.params), default=str) if rule.params else ""
+            severity = rule.severity.value
+            print(f"  {rule.id:<32} v{rule.version:<3} {severity:<6} {rule.check:<16} {rule.column:<18} {params}")
+    return 0
+
+
+def _add_quarantine(commands: argparse._SubParsersAction) -> None:
+    quarantine = commands.add_parser("quarantine", help="act on quarantined predictions")
+    quarantine_commands = quarantine.add_subparsers(dest="action", required=True)
+    release = quarantine_commands.add_parser(
+        "release",
+        help="release a false positive: it moves to validated_predictions on the next run of its day",
+        description="Record who released a quarantined prediction and why. Nothing is deleted: the verdicts "
+        "stay, marked released, and the release itself is kept in reports/quarantine_releases.",
+        epilog="example: monitoring-pipeline quarantine release ss-20261006-000000042 "
+        "--reason 'ANSI colour codes are allowed in this channel'",
+        formatter_class=EXAMPLE,
+    )
+    release.add_argument("prediction_id", help="the quarantined prediction's id")
+    release.add_argument("--reason", required=True, help="why this is a false positive")
+    release.add_argument("--by", help="who releases it (default: the current user)")
+    release.add_argument("--model", help="the model (default: search every model's quarantine)")
+    config_options(release)
+    release.set_defaults(run=cmd_quarantine_release)
+
+
+def cmd_quarantine_release(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.core.errors import MissingInputError
+    from monitoring_pipeline.steps.guards import release
+
+    project = config(args)
+    models = [project.model(args.model)] if args.model else list(project.models.values())
+    for model in models:
+        try:
+            version = release(project, model, args.prediction_id, args.reason, by(args), now())
+        except MissingInputError:
+            continue
+        print(
+            f"released {args.prediction_id} of {model.name} (releases table version {version}); "
+            "it moves to validated_predictions on the next materialization of its day"
+        )
+        return 0
+    raise SystemExit(
+        f"error: prediction {args.prediction_id!r} is not in any quarantine"
+        + (f" of model {args.model}" if args.model else "")
+    )
+
+
+# -- report ------------------------------------------------------------------------------------------------------
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report",
+        help="write one self-contained HTML report of a model's window (pictures, drift, guards, performance)",
+        description="One HTML file with no external script, font or image: the drift heatmap of the window, the "
+        "day's worst-drifting columns against their reference and its drift table, output trends, guard failure "
+        "rates by rule, realized and estimated accuracy, the releases in the window and the open tickets. "
+        "Attach it to a ticket or send it to an auditor; it opens offline.",
+        epilog="example: monitoring-pipeline report --model credit_risk --date 2026-10-30 --days 60 "
+        "--out credit_risk-2026-10-30.html",
+        formatter_class=EXAMPLE,
+    )
+    report.add_argument("--model", required=True, help="the model, as named in the config")
+    report.add_argument("--date", required=True, type=date.fromisoformat, help="the last day of the window, YYYY-MM-DD")
+    report.add_argument("--days", type=int, default=28, help="how many days the window spans (default 28)")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    config_options(report)
+    report.set_defaults(run=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.viz.report import report_html
+
+    project = config(args)
+    model = project.model(args.model)
+    progress(f"building the report of {model.name} for the {args.days} days to {args.date}")
+    text = report_html(project, model, args.date, args.days, progress)
+    Path(args.out).write_text(text, encoding="utf-8")
+    progress(f"wrote {args.out} ({len(text.encode()) / 1e6:.2f} MB)")
+    return 0
