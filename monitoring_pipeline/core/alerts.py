@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
+from monitoring_pipeline.core.guards.evaluate import guarded_rows, quarantined_share
 
 SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data", "performance")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -117,12 +118,11 @@ def daily_signals(
                 pl.col("column").fill_null([]).alias("columns"),
             )
         )
-    total = pl.col("validated") + pl.col("quarantined")
     frames.append(
         guard_counts.select(
             "day",
             pl.lit("guard_failure").alias("signal"),
-            pl.when(total > 0).then(pl.col("quarantined") / total).otherwise(0.0).cast(pl.Float64).alias("value"),
+            quarantined_share().alias("value"),
             pl.lit([], pl.List(pl.String)).alias("columns"),
         )
     )
@@ -130,7 +130,7 @@ def daily_signals(
         guard_counts.select(
             "day",
             pl.lit("missing_data").alias("signal"),
-            total.cast(pl.Float64).alias("value"),
+            guarded_rows().cast(pl.Float64).alias("value"),
             pl.lit([], pl.List(pl.String)).alias("columns"),
         )
     )

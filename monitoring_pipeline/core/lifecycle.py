@@ -14,6 +14,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import polars as pl
+
 from monitoring_pipeline.core.config import Governance
 from monitoring_pipeline.core.errors import MonitoringError
 
@@ -33,6 +35,14 @@ class Event:
     actor: str
     effective_at: datetime
     recorded_at: datetime
+
+
+def events_from(rows: pl.DataFrame, version_column: str) -> list[Event]:
+    """Events from registry rows: the version in `version_column`; event, actor and both times as named."""
+    return [
+        Event(r[version_column], r["event"], r["actor"], r["effective_at"], r["recorded_at"])
+        for r in rows.iter_rows(named=True)
+    ]
 
 
 def in_force(events: Sequence[Event], at: datetime, activations: tuple[str, ...]) -> Event | None:

@@ -230,9 +230,9 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         yield dg.AssetCheckResult(
             asset_key=keys["validated_predictions"],
             check_name=BLOCKED_SHARE_CHECK,
-            passed=result.blocked_share <= limit,
+            passed=result.result.quarantined_share <= limit,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**counts, "blocked_share": result.blocked_share, "limit": limit},
+            metadata={**counts, "blocked_share": result.result.quarantined_share, "limit": limit},
         )
 
     @dg.multi_asset(

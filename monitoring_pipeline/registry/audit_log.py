@@ -46,7 +46,7 @@ def code_version() -> str | None:
 def person(name: str) -> str:
     """The audit log's pseudonymous id of a person: `person:` + the first 16 hex digits of the SHA-256 of their
     name. The registry tables keep names; the audit log keeps no personal data."""
-    return f"person:{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return f"person:{sha256_text(name)[:16]}"
 
 
 def commit_sha256(table: TableRef, version: int) -> str | None:
@@ -56,8 +56,8 @@ def commit_sha256(table: TableRef, version: int) -> str | None:
 
 
 def read_audit(config: ProjectConfig) -> list[AuditEntry]:
-    table = catalog.table(config, catalog.AUDIT_LOG)
-    return entries_from_frame(delta.scan(table).sort("seq").collect()) if delta.exists(table) else []
+    rows = catalog.day_rows(config, catalog.AUDIT_LOG)
+    return entries_from_frame(rows.sort("seq").collect()) if rows is not None else []
 
 
 def audit(
@@ -102,6 +102,45 @@ def audit(
     if delta.append_next(table, "seq", entry_after) % COMPACT_EVERY == 0:
         delta.compact(table)  # one file per entry would make every full read slower
     return appended[0]
+
+
+def record(
+    config: ProjectConfig,
+    table: str,
+    row: Mapping[str, Any],
+    schema: Mapping[str, pl.DataType],
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    reason: str | None = None,
+    key: str | None = None,
+) -> int:
+    """A custody change in one call: commit `row` to the lake table `table` (appended, or upserted on `key`), then
+    the audit entry that pins that commit. A `reason` is kept in the table's row; the entry holds only its
+    SHA-256 (`reason_sha256`). Returns the Delta version the row landed in."""
+    ref = catalog.table(config, table)
+    frame = pl.DataFrame([dict(row)], schema=dict(schema), orient="row")
+    written = delta.upsert(ref, frame, key) if key else delta.append(ref, frame)
+    if reason is not None:
+        payload = {**payload, "reason_sha256": sha256_text(reason)}
+    audit(
+        config,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload=payload,
+        now=now,
+        data_table=table,
+        data_version=written,
+    )
+    return written
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def latest_entries(config: ProjectConfig, subjects: set[str]) -> list[AuditEntry]:

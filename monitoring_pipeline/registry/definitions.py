@@ -10,7 +10,6 @@ values and drift settings. A prompt template is the text a model is prompted wit
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -22,7 +21,7 @@ from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry.audit_log import audit, person
+from monitoring_pipeline.registry.audit_log import person, record, sha256_text
 
 FEATURE, PROMPT = "feature", "prompt"
 FEATURE_KEYS = {"source", "expression", "dtype", "description", "owner", "allowed_range", "allowed_values", "drift"}
@@ -160,30 +159,19 @@ def drift_overrides(active: Mapping[str, tuple[int, Mapping[str, Any]]], model: 
 # -- the registry tables -----------------------------------------------------------------------------------------
 
 
-def _scan(config: ProjectConfig, table_name: str, schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
-    table = catalog.table(config, table_name)
-    return delta.scan(table) if delta.exists(table) else pl.LazyFrame(schema=dict(schema))
+def _rows(config: ProjectConfig, table: str, schema: Mapping[str, pl.DataType], kind: str, model: str) -> pl.LazyFrame:
+    rows = catalog.day_rows(config, table, model)
+    return (rows if rows is not None else pl.LazyFrame(schema=dict(schema))).filter(pl.col("kind") == kind)
 
 
 def versions(config: ProjectConfig, kind: str, model: str, name: str | None = None) -> pl.DataFrame:
-    rows = _scan(config, catalog.DEFINITIONS, DEFINITION_SCHEMA).filter(
-        (pl.col("kind") == kind) & (pl.col("model_name") == model)
-    )
+    rows = _rows(config, catalog.DEFINITIONS, DEFINITION_SCHEMA, kind, model)
     return (rows if name is None else rows.filter(pl.col("name") == name)).sort("name", "version").collect()
 
 
 def events(config: ProjectConfig, kind: str, model: str, name: str | None = None) -> pl.DataFrame:
-    rows = _scan(config, catalog.DEFINITION_EVENTS, EVENT_SCHEMA).filter(
-        (pl.col("kind") == kind) & (pl.col("model_name") == model)
-    )
+    rows = _rows(config, catalog.DEFINITION_EVENTS, EVENT_SCHEMA, kind, model)
     return (rows if name is None else rows.filter(pl.col("name") == name)).sort("recorded_at").collect()
-
-
-def _as_events(rows: pl.DataFrame) -> list[lifecycle.Event]:
-    return [
-        lifecycle.Event(r["version"], r["event"], r["actor"], r["effective_at"], r["recorded_at"])
-        for r in rows.iter_rows(named=True)
-    ]
 
 
 def _version_row(config: ProjectConfig, kind: str, model: str, name: str, version: int) -> dict[str, Any]:
@@ -222,24 +210,22 @@ def propose(
             "name": name,
             "version": version,
             "body": text,
-            "body_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "body_sha256": sha256_text(text),
             "proposed_by": by,
             "proposed_at": now,
             "reason": reason,
         }
-        written = delta.append(
-            catalog.table(config, catalog.DEFINITIONS), pl.DataFrame([row], schema=DEFINITION_SCHEMA, orient="row")
-        )
-        payload = {"version": version, "body_sha256": row["body_sha256"], "reason_sha256": _sha(reason)}
-        audit(
+        record(
             config,
+            catalog.DEFINITIONS,
+            row,
+            DEFINITION_SCHEMA,
             actor=person(by),
             action=f"{kind}_propose",
             subject=f"{model}/{name}",
-            payload=payload,
+            payload={"version": version, "body_sha256": row["body_sha256"]},
             now=now,
-            data_table=catalog.DEFINITIONS,
-            data_version=written,
+            reason=reason,
         )
     return version
 
@@ -258,7 +244,7 @@ def approve(
     """Approve a proposed version; it becomes active from `effective_at` (default: now). Four-eyes applies."""
     with delta.lake_lock(catalog.lake_of(config), "registry"):
         row = _version_row(config, kind, model, name, version)
-        history = _as_events(events(config, kind, model, name))
+        history = lifecycle.events_from(events(config, kind, model, name), "version")
         lifecycle.check_definition_approval(history, version, row["proposed_by"], by, config.governance)
         _record(config, kind, model, name, version, lifecycle.APPROVED, reason, by, now, effective_at or now)
 
@@ -269,7 +255,9 @@ def rollback(
     """Make an earlier approved version active again, from now; the versions in between stay in the history."""
     with delta.lake_lock(catalog.lake_of(config), "registry"):
         _version_row(config, kind, model, name, version)
-        lifecycle.check_definition_rollback(_as_events(events(config, kind, model, name)), version, now)
+        lifecycle.check_definition_rollback(
+            lifecycle.events_from(events(config, kind, model, name), "version"), version, now
+        )
         _record(config, kind, model, name, version, lifecycle.ROLLED_BACK, reason, by, now, now)
 
 
@@ -298,24 +286,18 @@ def _record(
         "effective_at": effective_at,
         "recorded_at": now,
     }
-    written = delta.append(
-        catalog.table(config, catalog.DEFINITION_EVENTS), pl.DataFrame([row], schema=EVENT_SCHEMA, orient="row")
-    )
-    payload = {"version": version, "effective_at": effective_at, "reason_sha256": _sha(reason)}
-    audit(
+    record(
         config,
+        catalog.DEFINITION_EVENTS,
+        row,
+        EVENT_SCHEMA,
         actor=person(by),
         action=f"{kind}_{event}",
         subject=f"{model}/{name}",
-        payload=payload,
+        payload={"version": version, "effective_at": effective_at},
         now=now,
-        data_table=catalog.DEFINITION_EVENTS,
-        data_version=written,
+        reason=reason,
     )
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # -- reading what is in force ------------------------------------------------------------------------------------
@@ -330,7 +312,9 @@ def in_force(config: ProjectConfig, kind: str, model: str, at: datetime) -> dict
     active = {}
     for name in history["name"].unique().to_list():
         current = lifecycle.in_force(
-            _as_events(history.filter(pl.col("name") == name)), at, lifecycle.DEFINITION_ACTIVATIONS
+            lifecycle.events_from(history.filter(pl.col("name") == name), "version"),
+            at,
+            lifecycle.DEFINITION_ACTIVATIONS,
         )
         if current is not None:
             active[name] = (current.version, bodies[(name, current.version)])
@@ -339,7 +323,12 @@ def in_force(config: ProjectConfig, kind: str, model: str, at: datetime) -> dict
 
 def active_versions(config: ProjectConfig, model: str, at: datetime) -> dict[str, int]:
     """The feature-definition set of a model at `at`: feature name -> active version."""
-    return {name: version for name, (version, _) in sorted(in_force(config, FEATURE, model, at).items())}
+    return versions_of(in_force(config, FEATURE, model, at))
+
+
+def versions_of(active: Mapping[str, tuple[int, Mapping[str, Any]]]) -> dict[str, int]:
+    """name -> version of definitions in force (as `in_force` returns them), by name."""
+    return {name: version for name, (version, _) in sorted(active.items())}
 
 
 def require_approved(config: ProjectConfig, kind: str, model: str, name: str, version: int) -> None:

@@ -27,7 +27,7 @@ from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.slices import content_hash, parse_filter
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import audit, code_version, person
+from monitoring_pipeline.registry.audit_log import code_version, person, record
 
 SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
@@ -109,15 +109,9 @@ def pin_slice(config: ProjectConfig, table: str, filter_text: str) -> SlicePin:
     return SlicePin(table, version, filter_text, rows.height, content_hash(rows))
 
 
-def _rows_of(config: ProjectConfig, name: str, table_name: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    table = catalog.table(config, table_name)
-    if not delta.exists(table):
-        return pl.DataFrame(schema=dict(schema))
-    return delta.scan(table).filter(pl.col("model_name") == name).collect()
-
-
-def _append(config: ProjectConfig, table_name: str, schema: Mapping[str, pl.DataType], row: dict) -> int:
-    return delta.append(catalog.table(config, table_name), pl.DataFrame([row], schema=dict(schema), orient="row"))
+def _rows_of(config: ProjectConfig, name: str, table: str, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    rows = catalog.day_rows(config, table, name)
+    return rows.collect() if rows is not None else pl.DataFrame(schema=dict(schema))
 
 
 def registered(config: ProjectConfig, name: str) -> pl.DataFrame:
@@ -143,13 +137,6 @@ def release_in_force(config: ProjectConfig, name: str, at: datetime) -> dict | N
     """The release in force at `at` (None before the first deployment)."""
     before = releases(config, name).filter(pl.col("effective_at") <= at)
     return before.row(-1, named=True) if before.height else None
-
-
-def _lifecycle_events(rows: pl.DataFrame) -> list[lifecycle.Event]:
-    return [
-        lifecycle.Event(r["model_version"], r["event"], r["actor"], r["effective_at"], r["recorded_at"])
-        for r in rows.iter_rows(named=True)
-    ]
 
 
 def _version_row(config: ProjectConfig, name: str, version: str) -> dict:
@@ -196,17 +183,16 @@ def register(
             "registered_by": by,
             "registered_at": now,
         }
-        written = _append(config, catalog.MODEL_VERSIONS, SCHEMA, row)
-        payload = {k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")}
-        audit(
+        record(
             config,
+            catalog.MODEL_VERSIONS,
+            row,
+            SCHEMA,
             actor=person(by),
             action="model_register",
             subject=f"{name}@{version}",
-            payload=payload,
+            payload={k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")},
             now=now,
-            data_table=catalog.MODEL_VERSIONS,
-            data_version=written,
         )
         return row
 
@@ -242,17 +228,16 @@ def evaluate(
         "evaluated_by": by,
         "evaluated_at": now,
     }
-    written = _append(config, catalog.MODEL_EVALUATIONS, EVALUATION_SCHEMA, row)
-    payload = {"eval_name": eval_name, "eval_rows": pin.rows, "eval_content_sha256": pin.content_sha256}
-    audit(
+    record(
         config,
+        catalog.MODEL_EVALUATIONS,
+        row,
+        EVALUATION_SCHEMA,
         actor=person(by),
         action="model_evaluate",
         subject=f"{name}@{version}",
-        payload=payload,
+        payload={"eval_name": eval_name, "eval_rows": pin.rows, "eval_content_sha256": pin.content_sha256},
         now=now,
-        data_table=catalog.MODEL_EVALUATIONS,
-        data_version=written,
     )
     return row
 
@@ -263,7 +248,12 @@ def approve(config: ProjectConfig, name: str, version: str, reason: str, by: str
         record = _version_row(config, name, version)
         n_evals = evaluations(config, name).filter(pl.col("model_version") == version).height
         lifecycle.check_model_approval(
-            _lifecycle_events(events(config, name)), version, record["registered_by"], by, n_evals, config.governance
+            lifecycle.events_from(events(config, name), "model_version"),
+            version,
+            record["registered_by"],
+            by,
+            n_evals,
+            config.governance,
         )
         return _record_event(config, name, version, lifecycle.APPROVED, reason, by, now, now)
 
@@ -286,7 +276,7 @@ def deploy(
     with delta.lake_lock(catalog.lake_of(config), "registry"):
         _version_row(config, name, version)
         history = events(config, name)
-        lifecycle.check_deployment(_lifecycle_events(history), version, at, rollback)
+        lifecycle.check_deployment(lifecycle.events_from(history, "model_version"), version, at, rollback)
         previous = release_in_force(config, name, at)
         if prompt_version is None and previous is not None:
             prompt_version = previous["prompt_version"]
@@ -317,7 +307,7 @@ def deploy(
 def retire(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
     with delta.lake_lock(catalog.lake_of(config), "registry"):
         _version_row(config, name, version)
-        lifecycle.check_retirement(_lifecycle_events(events(config, name)), version, now)
+        lifecycle.check_retirement(lifecycle.events_from(events(config, name), "model_version"), version, now)
         return _record_event(config, name, version, lifecycle.RETIRED, reason, by, now, now)
 
 
@@ -344,22 +334,18 @@ def _record_event(
         "recorded_at": now,
         **(release or {}),
     }
-    written = _append(config, catalog.MODEL_EVENTS, EVENT_SCHEMA, row)
-    payload = {
-        "event": event,
-        "effective_at": effective_at,
-        "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
-        **{k: v for k, v in (release or {}).items() if k != "approved_by"},
-    }
-    audit(
+    record(
         config,
+        catalog.MODEL_EVENTS,
+        row,
+        EVENT_SCHEMA,
         actor=person(by),
         action=f"model_{event}",
         subject=f"{name}@{version}",
-        payload=payload,
+        payload={"event": event, "effective_at": effective_at}
+        | {k: v for k, v in (release or {}).items() if k != "approved_by"},
         now=now,
-        data_table=catalog.MODEL_EVENTS,
-        data_version=written,
+        reason=reason,
     )
     return row
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.guards.evaluate import quarantined_share
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
 from monitoring_pipeline.steps.guards import daily_guard_counts
@@ -75,12 +76,11 @@ def _definition_changes(config: ProjectConfig, model: ModelSpec) -> list[dict]:
 def _drift_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
     """Per day, the columns whose drift starts then (no drift in the QUIET_DAYS before), with the first day of
     the unbroken warn-or-drift run that led to it: a gradual drift warned long before it broke."""
-    table = catalog.table(config, catalog.DRIFT_REPORT)
-    if not delta.exists(table):
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name)
+    if report is None:
         return []
     days = (
-        delta.scan(table)
-        .filter((pl.col("model_name") == model.name) & pl.col("decisive") & (pl.col("day") <= until))
+        report.filter(pl.col("decisive") & (pl.col("day") <= until))
         .group_by("column", "day")
         .agg(
             (pl.col("verdict") == "drift").any().alias("drift"),
@@ -147,7 +147,7 @@ def _quarantine_spikes(config: ProjectConfig, model: ModelSpec, since: date, unt
     days = daily_guard_counts(config, model)
     if days.is_empty():
         return []
-    days = days.with_columns((pl.col("quarantined") / (pl.col("validated") + pl.col("quarantined"))).alias("share"))
+    days = days.with_columns(quarantined_share().alias("share"))
     median = days["share"].median() or 0.0
     spiking = (pl.col("share") > model.guards.max_blocked_share) | (
         (pl.col("share") > SPIKE_FACTOR * median) & (pl.col("quarantined") >= SPIKE_MIN_ROWS)

@@ -81,10 +81,9 @@ def _quarantine_trend(config: ProjectConfig, model: ModelSpec, last: date) -> li
 
 
 def _failures_by_rule(config: ProjectConfig, model: ModelSpec, day: date) -> dict[str, int]:
-    table = catalog.table(config, catalog.GUARD_VERDICTS)
-    if not delta.exists(table):
+    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, model.name, day)
+    if verdicts is None:
         return {}
-    verdicts = delta.scan(table).filter((pl.col("model_name") == model.name) & (pl.col("day") == day))
     return dict(verdicts.group_by("rule_id").len().sort("len", descending=True).collect().iter_rows())
 
 

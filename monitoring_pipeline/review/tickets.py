@@ -21,7 +21,7 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
-from monitoring_pipeline.registry.audit_log import audit, person
+from monitoring_pipeline.registry.audit_log import person, record
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import performance_series
 
@@ -58,42 +58,35 @@ class TicketError(MonitoringError, LookupError):
     """An unknown ticket or a lifecycle step it cannot take."""
 
 
-def _table(config: ProjectConfig):
-    return catalog.table(config, catalog.TICKETS)
-
-
 def read_tickets(config: ProjectConfig, model: str | None = None) -> pl.DataFrame:
-    if not delta.exists(_table(config)):
-        return pl.DataFrame(schema=TICKET_SCHEMA)
-    rows = delta.scan(_table(config))
-    return (rows if model is None else rows.filter(pl.col("model_name") == model)).sort("opened_at").collect()
+    rows = catalog.day_rows(config, catalog.TICKETS, model)
+    return rows.sort("opened_at").collect() if rows is not None else pl.DataFrame(schema=TICKET_SCHEMA)
 
 
 def ticket(config: ProjectConfig, ticket_id_: str) -> dict[str, Any]:
     rows = read_tickets(config).filter(pl.col("ticket_id") == ticket_id_)
     if rows.is_empty():
-        raise TicketError(f"no ticket {ticket_id_!r} in {_table(config)}")
+        raise TicketError(f"no ticket {ticket_id_!r} in {catalog.table(config, catalog.TICKETS)}")
     return rows.row(0, named=True)
 
 
 def _save(config: ProjectConfig, row: dict[str, Any], action: str, by: str, now: datetime) -> int:
-    version = delta.upsert(_table(config), pl.DataFrame([row], schema=TICKET_SCHEMA, orient="row"), "ticket_id")
-    payload = {
-        "status": row["status"],
-        "delivery_status": row["delivery_status"],
-        "last_day": row["last_day"].isoformat(),
-    }
-    audit(
+    return record(
         config,
+        catalog.TICKETS,
+        row,
+        TICKET_SCHEMA,
         actor=by,
         action=action,
         subject=row["ticket_id"],
-        payload=payload,
+        payload={
+            "status": row["status"],
+            "delivery_status": row["delivery_status"],
+            "last_day": row["last_day"].isoformat(),
+        },
         now=now,
-        data_table=catalog.TICKETS,
-        data_version=version,
+        key="ticket_id",
     )
-    return version
 
 
 # -- judging days ------------------------------------------------------------------------------------------------
@@ -101,15 +94,12 @@ def _save(config: ProjectConfig, row: dict[str, Any], action: str, by: str, now:
 
 def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame:
     """The model's daily signals between two days, from the drift report and the guard tables."""
-    lake = catalog.lake_of(config)
-    drift_table = lake.table(catalog.DRIFT_REPORT)
-    in_range = pl.col("day").is_between(first, last)
+    rows = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name)
     report = (
-        delta.scan(drift_table)
-        .filter((pl.col("model_name") == model.name) & pl.col("decisive") & in_range)
+        rows.filter(pl.col("decisive") & pl.col("day").is_between(first, last))
         .select("day", "column", "role", "verdict")
         .collect()
-        if delta.exists(drift_table)
+        if rows is not None
         else pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
     )
     counts = daily_guard_counts(config, model, first, last)

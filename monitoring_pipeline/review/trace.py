@@ -53,13 +53,6 @@ def find_prediction(config: ProjectConfig, prediction_id: str, model: str | None
     raise TraceError(f"prediction {prediction_id!r} is in none of the prediction logs searched: {searched}")
 
 
-def _day_rows(config: ProjectConfig, table_name: str, model: str, day: date) -> pl.LazyFrame | None:
-    table = catalog.table(config, table_name)
-    if not delta.exists(table):
-        return None
-    return delta.scan(table).filter((pl.col("model_name") == model) & (pl.col("day") == day))
-
-
 def reference_position(value: Any, profile: ColumnProfile, bins: Bins) -> dict[str, Any]:
     """Where a value sits in a reference profile: its percentile (numeric) or the reference share of its value."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
@@ -118,7 +111,7 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
 
 def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: date) -> dict[str, Any]:
     """The rules it failed, and whether it reached validated_predictions or the quarantine."""
-    verdicts = _day_rows(config, catalog.GUARD_VERDICTS, spec.name, day)
+    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, spec.name, day)
     failed = (
         verdicts.filter(pl.col(ID) == prediction_id).drop("model_name", "day", ID).collect()
         if verdicts is not None
@@ -126,10 +119,9 @@ def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: dat
     )
     placed = None
     for where, name in (("validated", catalog.validated_table(spec)), ("quarantined", catalog.quarantine_table(spec))):
-        table = catalog.table(config, name)
-        if delta.exists(table):
-            found = delta.scan(table).filter((pl.col("day") == day) & (pl.col(ID) == prediction_id)).select(ID)
-            placed = where if found.collect().height else placed
+        rows = catalog.day_rows(config, name, days=day)
+        if rows is not None and rows.filter(pl.col(ID) == prediction_id).select(ID).collect().height:
+            placed = where
     return {
         "placed_in": placed,
         "released": prediction_id in released_ids(config, spec),
@@ -138,7 +130,7 @@ def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: dat
 
 
 def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: date) -> dict[str, Any]:
-    report = _day_rows(config, catalog.DRIFT_REPORT, spec.name, day)
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, spec.name, day)
     if report is None:
         return {"status": "no drift report"}
     frame = report.filter(pl.col("decisive")).collect()
@@ -203,13 +195,10 @@ def _performance_line(found: dict[str, Any] | None) -> str:
 
 
 def _tickets(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]] | str:
-    table = catalog.table(config, catalog.TICKETS)
-    if not delta.exists(table):
+    rows = catalog.day_rows(config, catalog.TICKETS, spec.name)
+    if rows is None:
         return "no tickets table yet"
-    rows = delta.scan(table).filter(
-        (pl.col("model_name") == spec.name) & (pl.col("first_day") <= day) & (pl.col("last_day") >= day)
-    )
-    return _records(rows.collect())
+    return _records(rows.filter((pl.col("first_day") <= day) & (pl.col("last_day") >= day)).collect())
 
 
 def _runs(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]]:

@@ -71,9 +71,10 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
 
 
 def load_model_bins(config: ProjectConfig, model: ModelSpec) -> tuple[dict[str, Bins], str]:
-    table = catalog.table(config, catalog.REFERENCE_BINS)
-    rows = delta.scan(table).filter(pl.col("model_name") == model.name).collect() if delta.exists(table) else None
-    if rows is None or rows.is_empty():
+    stored = catalog.day_rows(config, catalog.REFERENCE_BINS, model.name)
+    rows = stored.collect() if stored is not None else pl.DataFrame()
+    if rows.is_empty():
+        table = catalog.table(config, catalog.REFERENCE_BINS)
         raise MissingReferenceBins(
             f"no frozen bins for model {model.name} in {table}; materialize {model.name}/reference_bins first"
         )
@@ -88,11 +89,11 @@ def load_reconstruction(config: ProjectConfig, model: ModelSpec) -> PcaModel | N
     """The PCA model frozen with the bins (None when the model has no multivariate signal)."""
     if not model.multivariate:
         return None
+    stored = catalog.day_rows(config, catalog.REFERENCE_BINS, model.name)
     rows = (
-        delta.scan(catalog.table(config, catalog.REFERENCE_BINS))
-        .filter((pl.col("model_name") == model.name) & (pl.col("column") == RECONSTRUCTION_ERROR))
-        .select("transform_json")
-        .collect()
+        stored.filter(pl.col("column") == RECONSTRUCTION_ERROR).select("transform_json").collect()
+        if stored is not None
+        else pl.DataFrame()
     )
     if rows.is_empty() or rows.item(0, 0) is None:
         raise MissingReferenceBins(f"no frozen reconstruction model for {model.name}; re-freeze its bins")

@@ -13,7 +13,7 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import FEATURE_MISSING, missing_features
 from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles, noise_bands, with_bands
 from monitoring_pipeline.core.errors import MissingInputError
-from monitoring_pipeline.core.profile import merge_rows
+from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
 from monitoring_pipeline.steps.bins import load_model_bins
@@ -30,6 +30,13 @@ class DayDrift:
     profile_versions: dict[str, int | None]  # Delta version of each profile table read
     definition_versions: dict[str, int]
     written: int  # Delta version of the report commit
+    reference: dict[str, ColumnProfile]  # the reference window's merged profiles, by column
+    current: dict[str, ColumnProfile]  # the day's merged profiles, by column
+    bins: dict[str, Bins]
+
+    def worst(self, roles: tuple[str, ...], limit: int) -> WorstDrift:
+        """The day's most drifting columns of `roles`, from what this run held (nothing is read again)."""
+        return WorstDrift(_rank_worst(self.frame.lazy(), roles, limit), self.reference, self.current, self.bins)
 
 
 def reference_days(model: ModelSpec, day: date) -> list[date]:
@@ -57,9 +64,8 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     if any(s.band_k is not None for s in settings.values()):
         per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
         settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
-    report = compare_profiles(
-        merge_rows(reference_rows, bins), merge_rows(current_rows, bins), bins, roles=roles, settings=settings
-    )
+    reference, current = merge_rows(reference_rows, bins), merge_rows(current_rows, bins)
+    report = compare_profiles(reference, current, bins, roles=roles, settings=settings)
     report = _mark_missing(report, _features_missing_now(config, model))
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
     frame = report.to_frame().with_columns(
@@ -78,8 +84,8 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     written = delta.write_partition(
         catalog.table(config, catalog.DRIFT_REPORT), frame, {"model_name": model.name, "day": day}
     )
-    active_versions = {name: version for name, (version, _) in active.items()}
-    return DayDrift(report, frame, expected, found, read_versions, active_versions, written)
+    versions_in_force = definitions.versions_of(active)
+    return DayDrift(report, frame, expected, found, read_versions, versions_in_force, written, reference, current, bins)
 
 
 def _features_missing_now(config: ProjectConfig, model: ModelSpec) -> set[str]:
@@ -104,17 +110,11 @@ class WorstDrift:
 
 
 def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[str, ...], limit: int) -> WorstDrift:
-    ranked = (
-        delta.scan(catalog.table(config, catalog.DRIFT_REPORT))
-        .filter((pl.col("model_name") == model.name) & (pl.col("day") == day) & pl.col("decisive"))
-        .filter(pl.col("role").is_in(roles))
-        .filter(pl.col("verdict").is_in(["drift", "warn"]) & pl.col("threshold").is_not_null())
-        .with_columns((pl.col("value") / pl.col("threshold")).alias("drift_size"))
-        .sort("drift_size", descending=True)
-        .unique("column", keep="first", maintain_order=True)
-        .head(limit)
-        .collect()
-    )
+    """A stored day's most drifting columns (`DayDrift.worst` for the day just judged)."""
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, day)
+    if report is None:
+        return WorstDrift(pl.DataFrame(), {}, {}, {})
+    ranked = _rank_worst(report, roles, limit)
     if ranked.is_empty():
         return WorstDrift(ranked, {}, {}, {})
     bins, bins_version = load_model_bins(config, model)
@@ -123,3 +123,15 @@ def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple
     )
     reference = merge_rows(profiles.filter(pl.col("day") != day), bins)
     return WorstDrift(ranked, reference, merge_rows(profiles.filter(pl.col("day") == day), bins), bins)
+
+
+def _rank_worst(report: pl.LazyFrame, roles: tuple[str, ...], limit: int) -> pl.DataFrame:
+    return (
+        report.filter(pl.col("decisive") & pl.col("role").is_in(roles))
+        .filter(pl.col("verdict").is_in(["drift", "warn"]) & pl.col("threshold").is_not_null())
+        .with_columns((pl.col("value") / pl.col("threshold")).alias("drift_size"))
+        .sort("drift_size", descending=True)
+        .unique("column", keep="first", maintain_order=True)
+        .head(limit)
+        .collect()
+    )

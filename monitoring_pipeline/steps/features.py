@@ -37,5 +37,6 @@ def with_derived(
 
 
 def definition_versions(active: ActiveDefinitions) -> pl.Expr:
-    versions = {name: version for name, (version, _) in active.items()}
+    """Each profiled or judged column's definition version (null: not a defined feature)."""
+    versions = definitions.versions_of(active)
     return pl.col("column").replace_strict(versions, default=None, return_dtype=pl.Int64).alias(DEFINITION_VERSION)

@@ -3,7 +3,6 @@ guard rules, with every verdict kept; quarantine releases by people."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -14,7 +13,7 @@ from monitoring_pipeline.core.contract import ID
 from monitoring_pipeline.core.errors import MissingInputError, MonitoringError
 from monitoring_pipeline.core.guards.evaluate import GuardResult, evaluate
 from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry.audit_log import audit, person
+from monitoring_pipeline.registry.audit_log import person, record
 from monitoring_pipeline.steps.log import DayLog, read_log
 
 
@@ -30,58 +29,44 @@ class DayGuards:
     stored: tuple[int, int]  # (validated, quarantined) rows of the day as read back from the Delta tables
     written: int  # Delta version of the verdicts commit
 
-    @property
-    def blocked_share(self) -> float:
-        return self.result.quarantined.height / self.result.n_input if self.result.n_input else 0.0
+
+RELEASE_SCHEMA: dict[str, pl.DataType] = {
+    ID: pl.String(),
+    "model_name": pl.String(),
+    "released_by": pl.String(),
+    "reason": pl.String(),
+    "released_at": pl.Datetime("us", "UTC"),
+}
 
 
 def released_ids(config: ProjectConfig, model: ModelSpec) -> frozenset[str]:
-    table = catalog.table(config, catalog.QUARANTINE_RELEASES)
-    if not delta.exists(table):
-        return frozenset()
-    ids = delta.scan(table).filter(pl.col("model_name") == model.name).select(ID).collect()[ID]
-    return frozenset(ids.to_list())
+    releases = catalog.day_rows(config, catalog.QUARANTINE_RELEASES, model.name)
+    return frozenset(releases.select(ID).collect()[ID].to_list()) if releases is not None else frozenset()
 
 
 def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason: str, by: str, now: datetime) -> int:
     """Record that a quarantined prediction is a false positive; the next run of its day validates it."""
     if not reason.strip():
         raise ReleaseError("a release needs a reason")
-    table = catalog.table(config, catalog.quarantine_table(model))
-    held = delta.scan(table).filter(pl.col(ID) == prediction_id).select(ID).collect() if delta.exists(table) else None
-    if held is None or held.is_empty():
+    held = catalog.day_rows(config, catalog.quarantine_table(model))
+    if held is None or held.filter(pl.col(ID) == prediction_id).select(ID).collect().is_empty():
+        table = catalog.table(config, catalog.quarantine_table(model))
         raise MissingInputError(
             f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})"
         )
-    row = pl.DataFrame(
-        {
-            ID: [prediction_id],
-            "model_name": [model.name],
-            "released_by": [by],
-            "reason": [reason],
-            "released_at": [now],
-        },
-        schema={
-            ID: pl.String,
-            "model_name": pl.String,
-            "released_by": pl.String,
-            "reason": pl.String,
-            "released_at": pl.Datetime("us", "UTC"),
-        },
-    )
-    version = delta.append(catalog.table(config, catalog.QUARANTINE_RELEASES), row)
-    payload = {"prediction_id": prediction_id, "reason_sha256": hashlib.sha256(reason.encode()).hexdigest()}
-    audit(
+    row = {ID: prediction_id, "model_name": model.name, "released_by": by, "reason": reason, "released_at": now}
+    return record(
         config,
+        catalog.QUARANTINE_RELEASES,
+        row,
+        RELEASE_SCHEMA,
         actor=person(by),
         action="quarantine_release",
         subject=f"{model.name}/quarantine",
-        payload=payload,
+        payload={"prediction_id": prediction_id},
         now=now,
-        data_table=catalog.QUARANTINE_RELEASES,
-        data_version=version,
+        reason=reason,
     )
-    return version
 
 
 def daily_guard_counts(
@@ -94,8 +79,8 @@ def daily_guard_counts(
         (catalog.validated_table(model), "validated"),
         (catalog.quarantine_table(model), "quarantined"),
     ):
-        table = catalog.table(config, name)
-        scan = delta.scan(table) if delta.exists(table) else pl.LazyFrame(schema={"day": pl.Date})
+        stored = catalog.day_rows(config, name)
+        scan = stored if stored is not None else pl.LazyFrame(schema={"day": pl.Date})
         if first is not None and last is not None:
             scan = scan.filter(pl.col("day").is_between(first, last))
         counts = counts.join(

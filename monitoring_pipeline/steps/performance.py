@@ -237,14 +237,12 @@ def performance_series(
     """The overall daily rows of `metric` between two days, with a CUSUM alarm run over the judged days after the
     baseline (standardized by each day's band): the sequential view no single partition can hold, recomputed
     from the stored days whenever it is read."""
-    table = catalog.table(config, catalog.PERFORMANCE)
-    if not delta.exists(table):
+    stored = catalog.day_rows(config, catalog.PERFORMANCE, model.name)
+    if stored is None:
         return pl.DataFrame(schema={**PERFORMANCE_SCHEMA, "cusum_alarm": pl.Boolean()})
     rows = (
-        delta.scan(table)
-        .filter(
-            (pl.col("model_name") == model.name)
-            & (pl.col("model_version") == ALL)
+        stored.filter(
+            (pl.col("model_version") == ALL)
             & (pl.col("segment") == ALL)
             & (pl.col("metric") == metric)
             & (pl.col("day") <= last)

@@ -15,6 +15,7 @@ from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import REASONS
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, profile_frame
 from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.registry import definitions
 from monitoring_pipeline.steps.bins import load_model_bins, load_reconstruction
 from monitoring_pipeline.steps.features import (
     DEFINITION_VERSION,
@@ -100,7 +101,7 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
         delta.write_partition(lake.table(catalog.FEATURE_PROFILES), features, partition),
         delta.write_partition(lake.table(catalog.OUTPUT_PROFILES), outputs, partition),
     )
-    versions = {name: version for name, (version, _) in active.items()}
+    versions = definitions.versions_of(active)
     return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions, written)
 
 
@@ -116,10 +117,10 @@ def read_profiles(
 ) -> pl.DataFrame:
     """The model's profile rows of `days`, at the given Delta versions of the profile tables (default: now)."""
     versions = versions or profile_versions(config)
-    frames = []
-    for name, version in versions.items():
-        if version is not None:
-            scan = delta.scan(catalog.table(config, name), version)
-            frames.append(scan.filter((pl.col("model_name") == model.name) & pl.col("day").is_in(days)).collect())
+    frames = [
+        catalog.day_rows(config, name, model.name, days, version).collect()
+        for name, version in versions.items()
+        if version is not None
+    ]
     empty = pl.DataFrame(schema={**PROFILE_KEYS, **PROFILE_SCHEMA, DEFINITION_VERSION: pl.Int64()})
     return pl.concat(frames) if frames else empty

@@ -1,6 +1,6 @@
 """What people look at: the pictures of a model's day (for the Dagster UI's metadata) and the self-contained HTML
-report of a window (`monitoring-pipeline report`). Reads the report tables through `steps` and the registry,
-draws with `viz.plots`; the HTML has no external script, stylesheet, font or image.
+report of a window (`monitoring-pipeline report`). Reads the report tables through `io.catalog`, the steps and the
+registry, draws with `viz.plots`; the HTML has no external script, stylesheet, font or image.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import polars as pl
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
+from monitoring_pipeline.core.guards.evaluate import guarded_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models
 from monitoring_pipeline.review.tickets import read_tickets
@@ -38,13 +39,11 @@ def window(day: date, days: int, model: ModelSpec) -> list[date]:
 
 def verdict_grid(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> dict[str, dict[date, str]]:
     """column -> day -> verdict, for the model's input and output columns."""
-    table = catalog.table(config, catalog.DRIFT_REPORT)
-    if not delta.exists(table):
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days)
+    if report is None:
         return {}
     rows = (
-        delta.scan(table)
-        .filter((pl.col("model_name") == model.name) & pl.col("day").is_in(list(days)) & pl.col("decisive"))
-        .filter(pl.col("role").is_in([*INPUT_ROLES, *OUTPUT_ROLES]))
+        report.filter(pl.col("decisive") & pl.col("role").is_in([*INPUT_ROLES, *OUTPUT_ROLES]))
         .select("column", "day", "verdict")
         .unique()
         .collect()
@@ -69,18 +68,12 @@ def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], r
 
 def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> DailySeries:
     """Per guard rule: the share of the day's contract-valid rows it failed."""
-    table = catalog.table(config, catalog.GUARD_VERDICTS)
+    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, model.name, days)
     counts = daily_guard_counts(config, model, min(days), max(days))
-    if not delta.exists(table) or counts.is_empty():
+    if verdicts is None or counts.is_empty():
         return {}
-    totals = counts.select("day", (pl.col("validated") + pl.col("quarantined")).alias("rows"))
-    failures = (
-        delta.scan(table)
-        .filter((pl.col("model_name") == model.name) & pl.col("day").is_in(list(days)))
-        .group_by("rule_id", "day")
-        .len()
-        .collect()
-    )
+    totals = counts.select("day", guarded_rows().alias("rows"))
+    failures = verdicts.group_by("rule_id", "day").len().collect()
     rules = [rule.id for rule in model.guards.rules]
     grid = totals.join(pl.DataFrame({"rule_id": rules}), how="cross").join(failures, on=["rule_id", "day"], how="left")
     rates = grid.with_columns((pl.col("len").fill_null(0) / pl.col("rows")).alias("rate")).sort("rule_id", "day")
@@ -203,12 +196,11 @@ def _figure(svg: str | None, caption: str) -> str:
 
 
 def _drift_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
-    table = catalog.table(config, catalog.DRIFT_REPORT)
-    if not delta.exists(table):
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, day)
+    if report is None:
         return pl.DataFrame()
     return (
-        delta.scan(table)
-        .filter((pl.col("model_name") == model.name) & (pl.col("day") == day) & pl.col("decisive"))
+        report.filter(pl.col("decisive"))
         .select("column", "role", "method", "value", "threshold", "p_value_adjusted", "verdict", "n_current")
         .with_columns(
             pl.col("verdict").replace_strict({"drift": 0, "warn": 1}, default=2, return_dtype=pl.Int8).alias("order")

@@ -23,6 +23,17 @@ REASONS = "guard_reasons"
 FLAG_PREFIX = "guard_"
 
 
+def guarded_rows() -> pl.Expr:
+    """A day's rows that went through the guards, from its `validated` and `quarantined` counts."""
+    return pl.col("validated") + pl.col("quarantined")
+
+
+def quarantined_share() -> pl.Expr:
+    """The share of a day's guarded rows that were quarantined (0 on a day without rows)."""
+    total = guarded_rows()
+    return pl.when(total > 0).then(pl.col("quarantined") / total).otherwise(0.0).cast(pl.Float64)
+
+
 def flag_column(rule_id: str) -> str:
     """The 0/1 column that marks a row failing `rule_id` (profiled and drift-monitored like any output)."""
     return f"{FLAG_PREFIX}{rule_id}"
@@ -38,6 +49,11 @@ class GuardResult:
     def __post_init__(self) -> None:
         if self.validated.height + self.quarantined.height != self.n_input:
             raise AssertionError("guard split lost rows")  # a bug, never bad input
+
+    @property
+    def quarantined_share(self) -> float:
+        """`quarantined_share()` of this batch."""
+        return self.quarantined.height / self.n_input if self.n_input else 0.0
 
     def failures_by_rule(self) -> dict[str, int]:
         counts = self.verdicts.group_by("rule_id").len().sort("rule_id")
