@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
-from monitoring_pipeline.core.bins import Bins, NumericBins
+from monitoring_pipeline.core.bins import Bins
 from monitoring_pipeline.core.drift import methods
 from monitoring_pipeline.core.drift.registry import (
-    DATA_QUALITY_METHODS,
     DEFAULT_DECIDING,
+    ColumnInputs,
     ColumnKind,
     Thresholds,
     method_info,
@@ -131,52 +131,8 @@ class DriftReport:
         return [c for c in self.columns if c.verdict in verdicts]
 
 
-def _finite_or_none(value: float) -> float | None:
+def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
-
-
-def _statistics(
-    reference: ColumnProfile,
-    current: ColumnProfile,
-    bins: Bins,
-    exact: tuple[float, float] | None,
-) -> dict[str, tuple[float | None, float | None]]:
-    """method -> (value, p_value) for every method that applies to the column's kind."""
-    ref, cur = reference.counts, current.counts
-    if isinstance(bins, NumericBins):
-        ref_deciles, cur_deciles = bins.decile_counts(ref), bins.decile_counts(cur)
-        if exact is not None:
-            ks, wasserstein = exact
-        else:
-            ks, wasserstein = methods.binned_ks_wasserstein(
-                bins.edges, ref, cur, (reference.minimum, reference.maximum), (current.minimum, current.maximum)
-            )
-        std = reference.std
-        return {
-            "psi": (methods.psi(ref_deciles, cur_deciles), None),
-            "ks": (ks, _numeric_p_value(ks, reference, current, bins)),
-            "wasserstein": (wasserstein, None),
-            "wasserstein_norm": (wasserstein / std if std else float("nan"), None),
-            "jensen_shannon": (methods.jensen_shannon(ref_deciles, cur_deciles), None),
-        }
-    stat, p_value = methods.chi2(ref, cur)
-    return {
-        "jensen_shannon": (methods.jensen_shannon(ref, cur), None),
-        "chi2": (stat, p_value),
-        "unseen_share": (float(cur[-1] / cur.sum()), None),
-    }
-
-
-DISCRETE_EDGES = 10
-
-
-def _numeric_p_value(ks: float, reference: ColumnProfile, current: ColumnProfile, bins: NumericBins) -> float:
-    """KS's asymptotic p-value for continuous columns. A column with at most DISCRETE_EDGES distinct baseline
-    values (a flag, a count) gets the chi-square test of its value counts instead: KS's p-value assumes
-    continuity and is far too conservative on discrete data."""
-    if len(bins.edges) <= DISCRETE_EDGES:
-        return methods.chi2(reference.counts, current.counts)[1]
-    return methods.ks_pvalue(ks, reference.n_valid, current.n_valid)
 
 
 def _status(value: float | None, threshold: Thresholds | None) -> str:
@@ -210,26 +166,25 @@ def compare_column(
     settings: DriftSettings,
     exact: tuple[float, float] | None = None,
 ) -> ColumnDrift:
-    """All methods for one column; `exact` is (KS, Wasserstein) computed on raw rows, else they are estimated from
-    the fine histograms. The verdict is set later by `build_report` (it needs every column's p-value)."""
+    """Every registry method for the column's kind, in registry order; `exact` is (KS, Wasserstein) computed on
+    raw rows, else they are estimated from the fine histograms. The verdict is set later by `build_report` (it
+    needs every column's p-value)."""
     kind = bins.kind
     deciding = settings.deciding(kind)
     blocked = _blocking_status(reference, current, settings)
-    stats = {} if blocked else _statistics(reference, current, bins, exact)
+    inputs = ColumnInputs(reference, current, bins, exact)
     results = []
-    for method in methods_for(kind):
-        threshold = settings.threshold(method)
-        if method == "null_share":
-            value = _null_share_delta(reference, current)
-            status = Status.NO_DATA if value is None else _status(value, threshold)
-            results.append(MethodResult(method, value, None, threshold, status, False))
+    for info in methods_for(kind):
+        threshold = settings.threshold(info.name)
+        decisive = info.name in deciding and not info.data_quality
+        if blocked and not info.data_quality:
+            results.append(MethodResult(info.name, None, None, threshold, blocked, decisive))
             continue
-        if blocked:
-            results.append(MethodResult(method, None, None, threshold, blocked, method in deciding))
-            continue
-        value, p_value = stats[method]
-        value, p_value = _finite_or_none(value), _finite_or_none(p_value) if p_value is not None else None
-        results.append(MethodResult(method, value, p_value, threshold, _status(value, threshold), method in deciding))
+        value, p_value = info.statistic(inputs)
+        value, p_value = _finite_or_none(value), _finite_or_none(p_value)
+        # a data-quality value is undefined only when one side has no rows
+        status = Status.NO_DATA if value is None and info.data_quality else _status(value, threshold)
+        results.append(MethodResult(info.name, value, p_value, threshold, status, decisive))
     return ColumnDrift(
         column=reference.column,
         role=role,
@@ -239,12 +194,6 @@ def compare_column(
         results=tuple(results),
         verdict=blocked or Status.OK,
     )
-
-
-def _null_share_delta(reference: ColumnProfile, current: ColumnProfile) -> float | None:
-    if reference.n_rows == 0 or current.n_rows == 0:
-        return None
-    return current.n_missing / current.n_rows - reference.n_missing / reference.n_rows
 
 
 def _test_p_value(column: ColumnDrift) -> float:
@@ -257,10 +206,8 @@ def _test_p_value(column: ColumnDrift) -> float:
 def _verdict(column: ColumnDrift, p_adjusted: float, alpha: float) -> str:
     if column.verdict != Status.OK:  # a blocking status decided earlier
         return column.verdict
-    severity = max(
-        (SEVERITY.get(r.status, 0) for r in column.results if r.decisive and r.method not in DATA_QUALITY_METHODS),
-        default=0,
-    )
+    # data-quality methods are never decisive (see compare_column)
+    severity = max((SEVERITY.get(r.status, 0) for r in column.results if r.decisive), default=0)
     if severity and not (p_adjusted < alpha):
         return Status.OK
     return (Status.OK, Status.WARN, Status.DRIFT)[severity]
@@ -303,7 +250,7 @@ def noise_bands(
                 merge(parts, bins[column]), current[column], bins[column], roles[column], settings[column]
             )
             for r in result.results:
-                if r.value is not None and r.method not in DATA_QUALITY_METHODS:
+                if r.value is not None and not method_info(r.method).data_quality:
                     values[column].setdefault(r.method, []).append(r.value)
     learned: dict[str, dict[str, Thresholds]] = {}
     for column, by_method in values.items():
