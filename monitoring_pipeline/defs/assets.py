@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import polars as pl
 
-from monitoring_pipeline.core.config import ModelSpec
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
 from monitoring_pipeline.defs.partitions import daily_partitions
@@ -43,7 +43,7 @@ def _now() -> datetime:
 
 def _audit(
     context: dg.AssetExecutionContext,
-    project: ProjectResource,
+    config: ProjectConfig,
     subject: str,
     table: str,
     written: int | None,
@@ -52,7 +52,7 @@ def _audit(
     """One audit entry per report materialization: run, code version, inputs (in `payload`) and the output
     table's Delta version and commit hash; returns its sequence number."""
     entry = audit_log.audit(
-        project.load(),
+        config,
         actor=f"dagster:run/{context.run_id}",
         action="materialize",
         subject=subject,
@@ -97,7 +97,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         config = project.load()
         frozen = freeze_model_bins(config, config.model(model.name), _now())
         subject, payload = f"{model.name}/reference_bins", {"bins_version": frozen.fingerprint}
-        seq = _audit(context, project, subject, catalog.REFERENCE_BINS, frozen.written, payload)
+        seq = _audit(context, config, subject, catalog.REFERENCE_BINS, frozen.written, payload)
         return dg.MaterializeResult(
             metadata={
                 "bins_version": frozen.fingerprint,
@@ -122,7 +122,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0
         seq = _audit(
             context,
-            project,
+            config,
             f"{model.name}/prediction_log@{day_of(context)}",
             catalog.LOG_REJECTS,
             log.written,
@@ -204,7 +204,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         }
         seq = _audit(
             context,
-            project,
+            config,
             f"{model.name}/guards@{day}",
             catalog.GUARD_VERDICTS,
             result.written,
@@ -261,7 +261,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         )
         seq = _audit(
             context,
-            project,
+            config,
             f"{model.name}/profiles@{day_of(context)}",
             catalog.FEATURE_PROFILES,
             result.written[0],
@@ -298,12 +298,13 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         ],
     )
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-        config = project.load()
-        result = drift_day(config, config.model(model.name), day_of(context))
+        config, day = project.load(), day_of(context)
+        spec = config.model(model.name)
+        result = drift_day(config, spec, day)
         seq = _audit(
             context,
-            project,
-            f"{model.name}/drift_report@{day_of(context)}",
+            config,
+            f"{model.name}/drift_report@{day}",
             catalog.DRIFT_REPORT,
             result.written,
             {
@@ -326,7 +327,9 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "drifted": dg.MetadataValue.json(drifted),
                 "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
                 "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.frame)),
-                "pictures": dg.MetadataValue.md(viz.drift_markdown(config, config.model(model.name), day_of(context))),
+                "pictures": dg.MetadataValue.md(
+                    viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.WORST_COLUMNS))
+                ),
                 "reference": model.reference.describe(),
                 "reference_days_found": len(result.reference_days_found),
                 "profile_delta_versions": result.profile_versions,
@@ -365,7 +368,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         cusum = picture is not None and picture.table.filter(pl.col("day") == day)["cusum_alarm"].any()
         seq = _audit(
             context,
-            project,
+            config,
             f"{model.name}/performance@{day}",
             catalog.PERFORMANCE,
             result.written,

@@ -18,7 +18,7 @@ from monitoring_pipeline.core.guards.evaluate import guarded_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models
 from monitoring_pipeline.review.tickets import read_tickets
-from monitoring_pipeline.steps.drift import worst_drift
+from monitoring_pipeline.steps.drift import WorstDrift, worst_drift
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import performance_series
 from monitoring_pipeline.steps.profiles import read_profiles
@@ -26,6 +26,7 @@ from monitoring_pipeline.viz import plots
 
 TRAILING_DAYS = 28  # the window the UI's pictures look back over
 WORST_COLUMNS = 3
+WORST_ROLES = (*INPUT_ROLES, *OUTPUT_ROLES)  # the columns the pictures rank: inputs and outputs, not guard flags
 DailySeries = dict[str, tuple[list[date], list[float | None]]]
 
 
@@ -109,8 +110,8 @@ def performance_picture(config: ProjectConfig, model: ModelSpec, days: Sequence[
     )
 
 
-def worst_overlays(config: ProjectConfig, model: ModelSpec, day: date, encode: Callable) -> str | None:
-    worst = worst_drift(config, model, day, (*INPUT_ROLES, *OUTPUT_ROLES), WORST_COLUMNS)
+def worst_overlays(worst: WorstDrift, encode: Callable) -> str | None:
+    """The worst columns' reference and current distributions, overlaid (None: no column warns or drifts)."""
     panels = [
         (
             r["column"],
@@ -132,8 +133,9 @@ def _image(uri: str | None, alt: str) -> list[str]:
     return [f"![{alt}]({uri})", ""] if uri else []
 
 
-def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date) -> str:
-    """The worst-drifting columns against their reference, and the columns x days verdict heatmap."""
+def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date, worst: WorstDrift) -> str:
+    """The day's worst-drifting columns (`worst`, as the run that judged it holds them) against their reference,
+    and the columns x days verdict heatmap of the trailing window."""
     days = window(day, TRAILING_DAYS, model)
     grid = verdict_grid(config, model, days)
     heatmap = plots.to_png_uri(plots.drift_heatmap(grid, days, f"verdicts, {days[0]} .. {day}")) if grid else None
@@ -141,7 +143,7 @@ def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date) -> str:
         [
             f"### {model.name}: drift on {day}",
             "",
-            *_image(worst_overlays(config, model, day, plots.to_png_uri), "worst-drifting columns"),
+            *_image(worst_overlays(worst, plots.to_png_uri), "worst-drifting columns"),
             *_image(heatmap, "drift heatmap"),
         ]
     )
@@ -227,7 +229,10 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
     ]
     progress("worst-drifting columns")
     sections += [
-        _figure(worst_overlays(config, model, day, plots.to_svg), f"the day's worst-drifting columns, {day}"),
+        _figure(
+            worst_overlays(worst_drift(config, model, day, WORST_ROLES, WORST_COLUMNS), plots.to_svg),
+            f"the day's worst-drifting columns, {day}",
+        ),
         f"<h3>Drift table, {day}</h3>",
         _table(_drift_table(config, model, day)),
         "<h2>Outputs</h2>",

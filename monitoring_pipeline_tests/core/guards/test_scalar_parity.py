@@ -4,8 +4,8 @@ import polars as pl
 import pytest
 
 from monitoring_pipeline.core.guards.evaluate import evaluate
-from monitoring_pipeline.core.guards.rules import GuardRule, Severity
-from monitoring_pipeline.core.guards.scalar import check_one
+from monitoring_pipeline.core.guards.rules import CHECKS, GuardRule, Severity
+from monitoring_pipeline.core.guards.scalar import SCALAR_CHECKS, check_one
 
 TEXTS = [
     '{"summary": "fine", "n": 1}',
@@ -99,3 +99,8 @@ def test_a_large_batch_goes_through_the_vectorised_path_with_the_same_result(rec
 
     batch = (records * 4)[: SMALL_BATCH + 10]
     assert check_records(batch, RULES) == [check_record(record, RULES) for record in batch]
+
+
+def test_both_forms_list_the_same_checks_and_the_parity_rules_cover_them() -> None:
+    assert set(SCALAR_CHECKS) == set(CHECKS)
+    assert {rule.check for rule in RULES} == set(CHECKS)
