@@ -7,7 +7,6 @@ quarantine, report), `registry` (models, features, prompts), `review` (tickets, 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from monitoring_pipeline.core.errors import MonitoringError
@@ -31,7 +30,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except MonitoringError as exc:
         raise SystemExit(f"error: {exc}") from None
-
-
-if __name__ == "__main__":
-    sys.exit(main())

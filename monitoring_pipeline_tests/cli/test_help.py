@@ -1,6 +1,8 @@
 """Every command's --help explains each option and ends with an example."""
 
 import argparse
+import subprocess
+import sys
 from collections.abc import Iterator
 
 from monitoring_pipeline.cli import build_parser
@@ -25,3 +27,8 @@ def test_every_command_documents_its_options_and_shows_an_example() -> None:
         undocumented = [a.dest for a in parser._actions if not a.help and not isinstance(a, argparse._HelpAction)]
         assert undocumented == [], f"{name}: {undocumented}"
         assert parser.epilog in parser.format_help(), name
+
+
+def test_the_package_runs_as_a_module_as_the_benchmarks_call_it() -> None:
+    done = subprocess.run([sys.executable, "-m", "monitoring_pipeline.cli", "trace", "--help"], capture_output=True)
+    assert done.returncode == 0 and b"example: monitoring-pipeline trace" in done.stdout
