@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import monitoring_pipeline
 
 PACKAGE = Path(monitoring_pipeline.__file__).parent
@@ -33,13 +35,16 @@ def _layer(module: str) -> str | None:
     if parts[0] != "monitoring_pipeline":
         return None
     name = parts[1] if len(parts) > 1 else "__init__"
-    return name if name in LAYERS else TOP_LEVEL.get(name, TOP_LEVEL["__init__"])
+    if name in LAYERS or name in TOP_LEVEL:
+        return TOP_LEVEL.get(name, name)
+    return TOP_LEVEL["__init__"]
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module `path` imports, wherever in the file; `from package import module` counts the module."""
+def _imports(path: Path, source: str | None = None) -> set[str]:
+    """Every module `path` (or `source`, read as if it were `path`) imports, wherever in the file; `from package
+    import module` counts the module."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text() if source is None else source)):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -69,12 +74,24 @@ def test_no_module_imports_a_layer_above_its_own() -> None:
     assert _upward_imports(imports) == []
 
 
-def test_the_check_sees_a_registry_module_importing_the_steps() -> None:
+def test_every_top_level_module_has_a_layer() -> None:
+    names = {path.stem for path in PACKAGE.glob("*.py")} | {path.name for path in PACKAGE.iterdir() if path.is_dir()}
+    assert names - {"__pycache__"} <= set(LAYERS) | set(TOP_LEVEL)
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "import monitoring_pipeline.steps",
+        "from monitoring_pipeline import steps",
+        "def later():\n    from monitoring_pipeline.steps.drift import drift_day",
+    ],
+)
+def test_the_check_sees_a_registry_module_importing_the_steps(planted: str) -> None:
     registry = PACKAGE / "registry" / "models.py"
-    planted = {registry: _imports(registry) | {"monitoring_pipeline.steps"}}
-    assert _upward_imports(planted) == [
-        "monitoring_pipeline.registry.models (registry) imports monitoring_pipeline.steps (steps)"
-    ]
+    source = registry.read_text() + "\n\n" + planted + "\n"
+    wrong = _upward_imports({registry: _imports(registry, source)})
+    assert len(wrong) == 1 and wrong[0].startswith("monitoring_pipeline.registry.models (registry) imports")
 
 
 def _layers_imported(layer: str) -> set[str | None]:
@@ -100,6 +117,19 @@ def test_nothing_below_defs_imports_dagster() -> None:
     for layer in BELOW_DEFS:
         for path in (PACKAGE / layer).rglob("*.py"):
             assert not any(m.split(".")[0] == "dagster" for m in _imports(path)), path
+
+
+@pytest.mark.parametrize("layer", LAYERS[:-1])
+def test_importing_a_layer_loads_nothing_above_it(layer: str) -> None:
+    """The same rule at run time: what a layer's modules load, the package root included."""
+    modules = sorted({_module_name(path) for path in (PACKAGE / layer).rglob("*.py")})
+    above = list(LAYERS[LAYERS.index(layer) + 1 :])
+    code = (
+        f"import sys, {', '.join(modules)}\n"
+        f"loaded = [m for m in sys.modules if m.split('.')[:2] in [['monitoring_pipeline', a] for a in {above!r}]]\n"
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_the_pure_core_never_imports_dagster_or_great_expectations() -> None:

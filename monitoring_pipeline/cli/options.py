@@ -12,8 +12,13 @@ from datetime import UTC, datetime
 import polars as pl
 
 from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.core.errors import MonitoringError
 
 EXAMPLE = argparse.RawDescriptionHelpFormatter  # keeps an epilog's example on its own lines
+
+
+class CommandError(MonitoringError, ValueError):
+    """A request the command line cannot carry out as given; `main` prints it as one line."""
 
 
 def config_options(parser: argparse.ArgumentParser) -> None:

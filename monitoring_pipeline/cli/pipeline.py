@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from monitoring_pipeline.cli.options import EXAMPLE, by, config, config_options, now, progress
+from monitoring_pipeline.cli.options import EXAMPLE, CommandError, by, config, config_options, now, progress
 from monitoring_pipeline.core.config import ProjectConfig
 
 
@@ -29,7 +29,7 @@ def read_table(path: str) -> pl.LazyFrame:
 
     ref = TableRef(path)
     if not exists(ref):
-        raise SystemExit(f"error: {path} is neither a Parquet file nor a Delta table")
+        raise CommandError(f"{path} is neither a Parquet file nor a Delta table")
     return scan(ref)
 
 
@@ -60,7 +60,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     try:
         report = drift_frames(read_table(args.reference), read_table(args.current), features)
     except (KeyError, TypeError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+        raise CommandError(str(exc)) from None
     frame = report.to_frame().rename({"column": "feature"})
     if args.format == "json":
         text = json.dumps(frame.to_dicts(), indent=2, default=str)
@@ -122,7 +122,7 @@ def cmd_guard(args: argparse.Namespace) -> int:
 def _only_model(frame: pl.DataFrame, source: str) -> str:
     names = frame["model_name"].unique().to_list() if "model_name" in frame.columns else []
     if len(names) != 1:
-        raise SystemExit(f"error: {source} holds models {names}; say which with --model")
+        raise CommandError(f"{source} holds models {names}; say which with --model")
     return names[0]
 
 
@@ -173,8 +173,8 @@ def cmd_quarantine_release(args: argparse.Namespace) -> int:
             "it moves to validated_predictions on the next materialization of its day"
         )
         return 0
-    raise SystemExit(
-        f"error: prediction {args.prediction_id!r} is not in any quarantine"
+    raise CommandError(
+        f"prediction {args.prediction_id!r} is not in any quarantine"
         + (f" of model {args.model}" if args.model else "")
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from monitoring_pipeline.cli.options import (
     EXAMPLE,
+    CommandError,
     actor_options,
     by,
     config,
@@ -366,7 +367,7 @@ def _feature_model(project: ProjectConfig, name: str, model: str | None) -> str:
         return model
     owners = [m.name for m in project.models.values() if name in {c.name for c in m.columns_with_role("feature")}]
     if len(owners) != 1:
-        raise SystemExit(f"error: feature {name!r} is monitored by {owners or 'no model'}; say which with --model")
+        raise CommandError(f"feature {name!r} is monitored by {owners or 'no model'}; say which with --model")
     return owners[0]
 
 
@@ -448,7 +449,7 @@ def cmd_definitions_history(args: argparse.Namespace) -> int:
     kind, model, name = _subject(args, project)
     rows = definitions.history(project, kind, model, name)
     if rows.is_empty():
-        raise SystemExit(f"error: {kind} {model}/{name} has no versions yet")
+        raise CommandError(f"{kind} {model}/{name} has no versions yet")
     active = definitions.in_force(project, kind, model, now()).get(name)
     print(f"{kind} {model}/{name}: active version {active[0] if active else 'none'}")
     print_frame(rows)

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import polars as pl
 
-from monitoring_pipeline.cli.options import EXAMPLE, actor_options, by, config, config_options, now, print_frame
+from monitoring_pipeline.cli.options import (
+    EXAMPLE,
+    CommandError,
+    actor_options,
+    by,
+    config,
+    config_options,
+    now,
+    print_frame,
+)
 
 ANCHOR_KEY_ENV = "MP_AUDIT_ANCHOR_KEY"
 
@@ -123,10 +132,10 @@ def cmd_tickets_deliver(args: argparse.Namespace) -> int:
     project = config(args)
     settings = project.tickets
     if not settings.webhook_url:
-        raise SystemExit("error: no tickets.webhook.url in the config; tickets stay in the tickets table")
+        raise CommandError("no tickets.webhook.url in the config; tickets stay in the tickets table")
     secret = os.environ.get(settings.secret_env, "")
     if not secret:
-        raise SystemExit(f"error: the webhook secret variable {settings.secret_env} is not set")
+        raise CommandError(f"the webhook secret variable {settings.secret_env} is not set")
     outcome = deliver_pending(project, WebhookSink.from_settings(settings, secret), now())
     for ticket_id, status in outcome.items():
         print(f"{ticket_id}: {status}")
@@ -251,7 +260,7 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
 
     anchor = head_anchor(config(args), _anchor_key())
     if anchor is None:
-        raise SystemExit("error: the audit log is empty")
+        raise CommandError("the audit log is empty")
     text = json.dumps(asdict(anchor))
     if args.out:
         Path(args.out).write_text(text + "\n")

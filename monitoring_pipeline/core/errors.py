@@ -12,3 +12,7 @@ class MonitoringError(Exception):
 
 class MissingInputError(MonitoringError, LookupError):
     """Something a step or a command reads is not there yet; the message says what to run first."""
+
+
+class MissingTableError(MissingInputError, FileNotFoundError):
+    """A table the team provides (a prediction log, a label table) is not where the config says."""

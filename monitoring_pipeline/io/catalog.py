@@ -2,7 +2,8 @@
 for "the rows of table X for model M on day(s) D".
 
 A name is relative to the lake root (`reports/drift_report`); `table` turns it into a `TableRef` under the
-project's lake, local or on an object store. Nothing above `io/` builds a table path itself.
+project's lake, local or on an object store. Every table the project writes is named here; the team's own tables
+(logs, labels, training slices) are named in the config.
 """
 
 from __future__ import annotations
@@ -70,13 +71,14 @@ def day_rows(
     config: ProjectConfig,
     name: str,
     model: str | None = None,
+    *,
     days: date | Iterable[date] | None = None,
     version: int | None = None,
 ) -> pl.LazyFrame | None:
-    """The rows of table `name` for `model` (None: a per-model table) on `days` (None: every day), lazily, at a
-    Delta `version` (default: the current one); None while the table has not been written."""
+    """The rows of table `name` for `model` (None: every row; a per-model table) on `days` (None: every day),
+    lazily, at a Delta `version` (default: the current one); None while the table has not been written."""
     ref = table(config, name)
-    if not delta.exists(ref):
+    if version is None and not delta.exists(ref):
         return None
     rows = delta.scan(ref, version)
     if model is not None:

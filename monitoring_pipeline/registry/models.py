@@ -245,12 +245,12 @@ def evaluate(
 def approve(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
     """Approve a registered version (four-eyes and an evaluation checkpoint, as the governance rules say)."""
     with delta.lake_lock(catalog.lake_of(config), "registry"):
-        record = _version_row(config, name, version)
+        checkpoint = _version_row(config, name, version)
         n_evals = evaluations(config, name).filter(pl.col("model_version") == version).height
         lifecycle.check_model_approval(
             lifecycle.events_from(events(config, name), "model_version"),
             version,
-            record["registered_by"],
+            checkpoint["registered_by"],
             by,
             n_evals,
             config.governance,
@@ -368,15 +368,15 @@ def _slice_problems(
 def verify(config: ProjectConfig, name: str, version: str) -> list[str]:
     """What differs between the registered checkpoint (training and eval slices, artifact) and what the lake and
     the artifact hold now (empty: nothing)."""
-    record = _version_row(config, name, version)
+    checkpoint = _version_row(config, name, version)
     problems = _slice_problems(
         config,
         "training",
-        record["train_table"],
-        record["train_table_version"],
-        record["train_filter"],
-        record["train_rows"],
-        record["train_content_sha256"],
+        checkpoint["train_table"],
+        checkpoint["train_table_version"],
+        checkpoint["train_filter"],
+        checkpoint["train_rows"],
+        checkpoint["train_content_sha256"],
     )
     for ev in evaluations(config, name).filter(pl.col("model_version") == version).iter_rows(named=True):
         problems += _slice_problems(
@@ -388,9 +388,9 @@ def verify(config: ProjectConfig, name: str, version: str) -> list[str]:
             ev["eval_rows"],
             ev["eval_content_sha256"],
         )
-    artifact = Path(record["artifact_path"])
+    artifact = Path(checkpoint["artifact_path"])
     if not artifact.is_file():
         problems.append(f"artifact {artifact} is missing")
-    elif file_sha256(artifact) != record["artifact_sha256"]:
+    elif file_sha256(artifact) != checkpoint["artifact_sha256"]:
         problems.append(f"artifact {artifact} has changed (SHA-256 differs)")
     return problems

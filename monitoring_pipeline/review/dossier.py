@@ -81,7 +81,7 @@ def _quarantine_trend(config: ProjectConfig, model: ModelSpec, last: date) -> li
 
 
 def _failures_by_rule(config: ProjectConfig, model: ModelSpec, day: date) -> dict[str, int]:
-    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, model.name, day)
+    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, model.name, days=day)
     if verdicts is None:
         return {}
     return dict(verdicts.group_by("rule_id").len().sort("len", descending=True).collect().iter_rows())

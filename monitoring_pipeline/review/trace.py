@@ -111,7 +111,7 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
 
 def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: date) -> dict[str, Any]:
     """The rules it failed, and whether it reached validated_predictions or the quarantine."""
-    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, spec.name, day)
+    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, spec.name, days=day)
     failed = (
         verdicts.filter(pl.col(ID) == prediction_id).drop("model_name", "day", ID).collect()
         if verdicts is not None
@@ -130,7 +130,7 @@ def _guards(config: ProjectConfig, spec: ModelSpec, prediction_id: str, day: dat
 
 
 def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: date) -> dict[str, Any]:
-    report = catalog.day_rows(config, catalog.DRIFT_REPORT, spec.name, day)
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, spec.name, days=day)
     if report is None:
         return {"status": "no drift report"}
     frame = report.filter(pl.col("decisive")).collect()

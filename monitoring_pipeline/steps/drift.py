@@ -111,7 +111,7 @@ class WorstDrift:
 
 def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[str, ...], limit: int) -> WorstDrift:
     """A stored day's most drifting columns (`DayDrift.worst` for the day just judged)."""
-    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, day)
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days=day)
     if report is None:
         return WorstDrift(pl.DataFrame(), {}, {}, {})
     ranked = _rank_worst(report, roles, limit)

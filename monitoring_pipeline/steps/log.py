@@ -10,7 +10,7 @@ import polars as pl
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import TS, check_schema, missing_features, split_rows
-from monitoring_pipeline.core.errors import MissingInputError
+from monitoring_pipeline.core.errors import MissingTableError
 from monitoring_pipeline.io import catalog, delta, storage
 
 
@@ -30,7 +30,7 @@ def read_log(config: ProjectConfig, model: ModelSpec, days: list[date], now: dat
     table = catalog.log_table(config, model)
     log_version = delta.version(table)
     if log_version is None:
-        raise MissingInputError(f"prediction log table {table} of model {model.name} does not exist")
+        raise MissingTableError(f"prediction log table {table} of model {model.name} does not exist")
     scan = delta.scan(table, log_version)
     schema = scan.collect_schema()
     missing = missing_features(schema, model)

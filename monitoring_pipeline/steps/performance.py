@@ -13,7 +13,7 @@ import polars as pl
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION
-from monitoring_pipeline.core.errors import MissingInputError
+from monitoring_pipeline.core.errors import MissingInputError, MissingTableError
 from monitoring_pipeline.io import catalog, delta
 
 ALL = "*"  # every model version, or every segment
@@ -175,7 +175,7 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
     label_ref = catalog.label_table(config, model)
     label_version = delta.version(label_ref)
     if label_version is None:
-        raise MissingInputError(f"label table {label_ref} of model {model.name} does not exist")
+        raise MissingTableError(f"label table {label_ref} of model {model.name} does not exist")
     reference = _reference(config, model, label_version, now)
     rows = labelled_predictions(config, model, [day], label_version, now)
     out = []

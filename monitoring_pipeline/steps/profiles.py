@@ -118,7 +118,7 @@ def read_profiles(
     """The model's profile rows of `days`, at the given Delta versions of the profile tables (default: now)."""
     versions = versions or profile_versions(config)
     frames = [
-        catalog.day_rows(config, name, model.name, days, version).collect()
+        catalog.day_rows(config, name, model.name, days=days, version=version).collect()
         for name, version in versions.items()
         if version is not None
     ]

@@ -40,7 +40,7 @@ def window(day: date, days: int, model: ModelSpec) -> list[date]:
 
 def verdict_grid(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> dict[str, dict[date, str]]:
     """column -> day -> verdict, for the model's input and output columns."""
-    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days)
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days=days)
     if report is None:
         return {}
     rows = (
@@ -69,7 +69,7 @@ def daily_means(config: ProjectConfig, model: ModelSpec, days: Sequence[date], r
 
 def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> DailySeries:
     """Per guard rule: the share of the day's contract-valid rows it failed."""
-    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, model.name, days)
+    verdicts = catalog.day_rows(config, catalog.GUARD_VERDICTS, model.name, days=days)
     counts = daily_guard_counts(config, model, min(days), max(days))
     if verdicts is None or counts.is_empty():
         return {}
@@ -198,7 +198,7 @@ def _figure(svg: str | None, caption: str) -> str:
 
 
 def _drift_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
-    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, day)
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days=day)
     if report is None:
         return pl.DataFrame()
     return (

@@ -26,16 +26,16 @@ def test_tables_resolve_under_the_configured_lake(demo_config: ProjectConfig) ->
 def test_day_rows_reads_a_models_days_at_a_version_and_nothing_before_the_first_write(
     demo_config: ProjectConfig,
 ) -> None:
-    assert catalog.day_rows(demo_config, catalog.DRIFT_REPORT, "credit_risk", DAYS[0]) is None
+    assert catalog.day_rows(demo_config, catalog.DRIFT_REPORT, "credit_risk", days=DAYS[0]) is None
     ref = catalog.table(demo_config, catalog.DRIFT_REPORT)
     written = [
         delta.write_partition(ref, _report(model, day, i), {"model_name": model, "day": day})
         for i, day in enumerate(DAYS)
         for model in ("credit_risk", "support_summarizer")
     ]
-    one = catalog.day_rows(demo_config, catalog.DRIFT_REPORT, "credit_risk", DAYS[1]).collect()
+    one = catalog.day_rows(demo_config, catalog.DRIFT_REPORT, "credit_risk", days=DAYS[1]).collect()
     assert_frame_equal(one, _report("credit_risk", DAYS[1], 1))
-    two = catalog.day_rows(demo_config, catalog.DRIFT_REPORT, "credit_risk", DAYS[1:]).sort("day").collect()
+    two = catalog.day_rows(demo_config, catalog.DRIFT_REPORT, "credit_risk", days=DAYS[1:]).sort("day").collect()
     assert two["value"].to_list() == [1, 2]
     every = catalog.day_rows(demo_config, catalog.DRIFT_REPORT).collect()
     assert every.height == 6
