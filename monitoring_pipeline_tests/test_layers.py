@@ -86,6 +86,7 @@ def test_every_top_level_module_has_a_layer() -> None:
         "from monitoring_pipeline import steps",
         "def later():\n    from monitoring_pipeline.steps.drift import drift_day",
     ],
+    ids=["a module", "a package member", "inside a function"],
 )
 def test_the_check_sees_a_registry_module_importing_the_steps(planted: str) -> None:
     registry = PACKAGE / "registry" / "models.py"
