@@ -39,21 +39,35 @@ def read_table(path: str) -> pl.LazyFrame:
 def _add_drift(commands: argparse._SubParsersAction) -> None:
     drift = commands.add_parser(
         "drift",
-        help="drift between two tables (Parquet or Delta), no Dagster needed",
-        description="Compare CURRENT against REFERENCE column by column (bins frozen from REFERENCE).",
+        help="drift between two tables (Parquet or Delta), or a model's days judged again from stored profiles",
+        description="With --reference and --current: compare CURRENT against REFERENCE column by column (bins "
+        "frozen from REFERENCE), no Dagster needed. With --model, --from and --to: judge those days of the model "
+        "again from the profiles the pipeline stored, under the settings of --config (a what-if config: other "
+        "thresholds, deciding methods or reference window), write nothing, and print how often each column "
+        "was judged ok, warn or drift.",
         epilog="example: monitoring-pipeline drift --reference ref.parquet --current data/lake/logs/credit_risk "
-        "--features income,channel --format json --output drift.json",
+        "--features income,channel --format json --output drift.json\n"
+        "example: monitoring-pipeline drift --model credit_risk --from 2026-09-01 --to 2026-10-30 "
+        "--config whatif.yaml --lake-root data/lake",
         formatter_class=EXAMPLE,
     )
-    drift.add_argument("--reference", required=True, help="Parquet file or Delta table path/URI")
-    drift.add_argument("--current", required=True, help="Parquet file or Delta table path/URI")
+    drift.add_argument("--reference", help="Parquet file or Delta table path/URI")
+    drift.add_argument("--current", help="Parquet file or Delta table path/URI")
     drift.add_argument("--features", help="comma-separated columns (default: every column both share)")
+    drift.add_argument("--model", help="judge this model's stored days again (with --from and --to)")
+    drift.add_argument("--from", dest="first", type=date.fromisoformat, help="first day to judge, YYYY-MM-DD")
+    drift.add_argument("--to", dest="last", type=date.fromisoformat, help="last day to judge, YYYY-MM-DD")
     drift.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
     drift.add_argument("--output", help="write to this file instead of standard output")
+    config_options(drift)
     drift.set_defaults(run=cmd_drift)
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
+    if args.model:
+        return _rejudge(args)
+    if not (args.reference and args.current):
+        raise CommandError("give --reference and --current, or --model with --from and --to")
     from monitoring_pipeline.core.drift.frames import drift_frames
 
     features = [f.strip() for f in args.features.split(",")] if args.features else None
@@ -62,16 +76,50 @@ def cmd_drift(args: argparse.Namespace) -> int:
     except (KeyError, TypeError) as exc:
         raise CommandError(str(exc)) from None
     frame = report.to_frame().rename({"column": "feature"})
+    _write(args, frame.select("feature", "method", "value", "p_value", "threshold", "status", "verdict"), frame)
+    return 0
+
+
+def _rejudge(args: argparse.Namespace) -> int:
+    if args.first is None or args.last is None or args.first > args.last:
+        raise CommandError("--model needs --from and --to, the first day not after the last")
+    from monitoring_pipeline.steps.drift import rejudge
+
+    project = config(args)
+    model = project.model(args.model)
+    frame, skipped = rejudge(project, model, args.first, args.last)
+    if frame.is_empty():
+        raise CommandError(f"no stored profiles of {model.name} between {args.first} and {args.last}")
+    counts = verdict_counts(frame)
+    days = frame["day"].n_unique()
+    progress(f"{model.name}: {days} days judged again" + (f"; no profiles for {len(skipped)} days" if skipped else ""))
+    _write(args, counts, counts)
+    return 0
+
+
+def verdict_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per column: on how many days it was judged each verdict (a report has one verdict per column and day)."""
+    verdicts = frame.select("column", "role", "day", "verdict").unique()
+    seen = [c for c in ("drift", "warn") if c in verdicts["verdict"].unique().to_list()]
+    return (
+        verdicts.pivot("verdict", index=["column", "role"], values="day", aggregate_function="len")
+        .fill_null(0)
+        .with_columns(pl.sum_horizontal(pl.exclude("column", "role")).alias("days"))
+        .sort([*seen, "column"], descending=[*[True] * len(seen), False])
+    )
+
+
+def _write(args: argparse.Namespace, table: pl.DataFrame, records: pl.DataFrame) -> None:
+    """`table` as text, or `records` as JSON, to --output or standard output."""
     if args.format == "json":
-        text = json.dumps(frame.to_dicts(), indent=2, default=str)
+        text = json.dumps(records.to_dicts(), indent=2, default=str)
     else:
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-            text = str(frame.select("feature", "method", "value", "p_value", "threshold", "status", "verdict"))
+            text = str(table)
     if args.output:
         Path(args.output).write_text(text + "\n")
     else:
         print(text)
-    return 0
 
 
 # -- guards ------------------------------------------------------------------------------------------------------

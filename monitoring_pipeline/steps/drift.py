@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -17,7 +17,7 @@ from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
 from monitoring_pipeline.steps.bins import load_model_bins
-from monitoring_pipeline.steps.features import active_definitions, definition_versions
+from monitoring_pipeline.steps.features import ActiveDefinitions, active_definitions, definition_versions
 from monitoring_pipeline.steps.profiles import profile_versions, read_profiles
 
 
@@ -50,8 +50,69 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     expected = reference_days(model, day)
     read_versions = profile_versions(config)
     profiles = read_profiles(config, model, [*expected, day], read_versions)
-    profiles = profiles.filter(pl.col("bins_version") == bins_version)
     active = active_definitions(config, model, day)
+    judged = _judge(model, day, profiles, bins, bins_version, active, _features_missing_now(config, model))
+    written = delta.write_partition(
+        catalog.table(config, catalog.DRIFT_REPORT), judged.frame, {"model_name": model.name, "day": day}
+    )
+    return DayDrift(
+        judged.report,
+        judged.frame,
+        expected,
+        judged.found,
+        read_versions,
+        definitions.versions_of(active),
+        written,
+        judged.reference,
+        judged.current,
+        bins,
+    )
+
+
+def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> tuple[pl.DataFrame, list[date]]:
+    """The drift report rows of the days from `first` to `last` judged again from the stored profiles under
+    `config`'s settings (a what-if config: other thresholds, methods, windows), without writing anything; and the
+    days that have no profiles to judge. One read of the profiles for the whole range."""
+    bins, bins_version = load_model_bins(config, model)
+    days = [d for d in _days(first, last) if d >= model.start_date and (not model.end_date or d < model.end_date)]
+    windows = {day: reference_days(model, day) for day in days}
+    profiles = read_profiles(config, model, sorted({d for day in days for d in [*windows[day], day]}))
+    missing = _features_missing_now(config, model)
+    frames, skipped = [], []
+    for day in days:
+        rows = profiles.filter(pl.col("day").is_in([*windows[day], day]))
+        active = active_definitions(config, model, day)
+        try:
+            frames.append(_judge(model, day, rows, bins, bins_version, active, missing).frame)
+        except MissingInputError:
+            skipped.append(day)
+    return (pl.concat(frames) if frames else pl.DataFrame()), skipped
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@dataclass(frozen=True)
+class _Judged:
+    report: DriftReport
+    frame: pl.DataFrame  # the report's rows as stored
+    found: list[date]  # reference days that had profiles
+    reference: dict[str, ColumnProfile]
+    current: dict[str, ColumnProfile]
+
+
+def _judge(
+    model: ModelSpec,
+    day: date,
+    profiles: pl.DataFrame,
+    bins: dict[str, Bins],
+    bins_version: str,
+    active: ActiveDefinitions,
+    missing: set[str],
+) -> _Judged:
+    """Judge `day` against its reference days, both read from `profiles` (rows of other bins are ignored)."""
+    profiles = profiles.filter(pl.col("bins_version") == bins_version)
     current_rows = profiles.filter(pl.col("day") == day)
     if current_rows.is_empty():
         raise MissingInputError(
@@ -65,8 +126,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
         settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
     reference, current = merge_rows(reference_rows, bins), merge_rows(current_rows, bins)
-    report = compare_profiles(reference, current, bins, roles=roles, settings=settings)
-    report = _mark_missing(report, _features_missing_now(config, model))
+    report = _mark_missing(compare_profiles(reference, current, bins, roles=roles, settings=settings), missing)
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
     frame = report.to_frame().with_columns(
         pl.lit(model.name).alias("model_name"),
@@ -75,17 +135,13 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         pl.lit(found[0] if found else None, pl.Date).alias("reference_start"),
         pl.lit(found[-1] if found else None, pl.Date).alias("reference_end"),
         pl.lit(len(found), pl.Int64).alias("reference_days"),
-        pl.lit(len(expected), pl.Int64).alias("reference_days_expected"),
+        pl.lit(len(reference_days(model, day)), pl.Int64).alias("reference_days_expected"),
         pl.lit(",".join(versions)).alias("model_versions"),
         pl.lit(bins_version).alias("bins_version"),
         definition_versions(active),
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
-    written = delta.write_partition(
-        catalog.table(config, catalog.DRIFT_REPORT), frame, {"model_name": model.name, "day": day}
-    )
-    versions_in_force = definitions.versions_of(active)
-    return DayDrift(report, frame, expected, found, read_versions, versions_in_force, written, reference, current, bins)
+    return _Judged(report, frame, found, reference, current)
 
 
 def _features_missing_now(config: ProjectConfig, model: ModelSpec) -> set[str]:

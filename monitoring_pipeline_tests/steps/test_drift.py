@@ -1,17 +1,22 @@
 """Drift thresholds learned from the reference days' own noise: a column whose level wanders from day to day
-raises fixed-threshold alarms on quiet days; with `band_k` it raises far fewer and still catches a real shift."""
+raises fixed-threshold alarms on quiet days; with `band_k` it raises far fewer and still catches a real shift.
+Days are judged again from the stored profiles under a what-if config, writing nothing."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+import yaml
+from polars.testing import assert_frame_equal
 
+from monitoring_pipeline.cli import main
 from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.steps.bins import freeze_model_bins
-from monitoring_pipeline.steps.drift import drift_day
+from monitoring_pipeline.steps.drift import drift_day, rejudge
 from monitoring_pipeline.steps.guards import guard_day
 from monitoring_pipeline.steps.profiles import profile_day
 
@@ -21,9 +26,9 @@ SHIFTED = DAYS[-1]  # the level jumps by 1.5 (five times its usual day-to-day wa
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def _config(root: Path, drift: dict) -> ProjectConfig:
+def _model(drift: dict) -> dict:
     window = {"start": BASELINE[0], "end": BASELINE[-1]}
-    model = {
+    return {
         "log_table": "logs/wander",
         "start_date": DAYS[0],
         "baseline": window,
@@ -32,7 +37,10 @@ def _config(root: Path, drift: dict) -> ProjectConfig:
         "outputs": {"numeric": ["score"]},
         "drift": {"defaults": drift},
     }
-    return parse_config({"lake": {"root": str(root)}, "models": {"wander": model}})
+
+
+def _config(root: Path, drift: dict) -> ProjectConfig:
+    return parse_config({"lake": {"root": str(root)}, "models": {"wander": _model(drift)}})
 
 
 def _day(day: date, n: int = 3_000) -> pl.DataFrame:
@@ -87,3 +95,46 @@ def test_a_band_quiets_a_wandering_column_and_still_sees_a_real_shift(tmp_path: 
 def test_band_k_must_exceed_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"models.wander.drift.defaults.band_k: expected a number above 1"):
         _config(tmp_path, {"band_k": 1})
+
+
+def test_days_are_judged_again_from_stored_profiles_under_a_what_if_config(tmp_path: Path, capsys) -> None:
+    fixed = _verdicts(tmp_path / "lake", {})  # the stored reports, under fixed thresholds
+    config = _config(tmp_path / "lake", {})
+    report_table = catalog.table(config, catalog.DRIFT_REPORT)
+    stored, version = delta.scan(report_table).collect(), delta.version(report_table)
+    judged, skipped = rejudge(config, config.model("wander"), DAYS[len(BASELINE)], DAYS[-1])
+    keys = ["day", "column", "method"]
+    assert_frame_equal(judged.sort(keys), stored.select(judged.columns).sort(keys))  # the same settings, the same rows
+    assert skipped == []
+
+    what_if = tmp_path / "what_if.yaml"
+    raw = {"lake": {"root": str(tmp_path / "lake")}, "models": {"wander": _model({"band_k": 3})}}
+    what_if.write_text(yaml.safe_dump(raw))
+    judge_again = [
+        "drift",
+        "--model",
+        "wander",
+        "--from",
+        str(DAYS[0]),
+        "--to",
+        str(DAYS[-1]),
+        "--config",
+        str(what_if),
+    ]
+    main(judge_again)
+    main([*judge_again, "--format", "json", "--output", str(tmp_path / "counts.json")])
+    counts = {row["column"]: row for row in json.loads((tmp_path / "counts.json").read_text())}
+    fixed_drift_days = sum(v == "drift" for v in fixed.values())
+    assert counts["load"]["days"] == len(DAYS)  # the baseline days too: they have profiles
+    assert 1 <= counts["load"].get("drift", 0) < fixed_drift_days  # the band quiets the wander, still sees the shift
+    assert delta.version(report_table) == version  # nothing written
+    assert "load" in capsys.readouterr().out
+
+
+def test_judging_again_needs_a_range(tmp_path: Path) -> None:
+    config_path = tmp_path / "monitoring.yaml"
+    config_path.write_text(yaml.safe_dump({"lake": {"root": str(tmp_path)}, "models": {"wander": _model({})}}))
+    with pytest.raises(SystemExit, match="--model needs --from and --to"):
+        main(["drift", "--model", "wander", "--from", str(DAYS[1]), "--config", str(config_path)])
+    with pytest.raises(SystemExit, match="no frozen bins for model wander"):
+        main(["drift", "--model", "wander", "--from", str(DAYS[0]), "--to", str(DAYS[1]), "--config", str(config_path)])
