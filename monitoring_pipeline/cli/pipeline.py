@@ -101,9 +101,10 @@ def verdict_counts(frame: pl.DataFrame) -> pl.DataFrame:
     """Per column: on how many days it was judged each verdict (a report has one verdict per column and day)."""
     verdicts = frame.select("column", "role", "day", "verdict").unique()
     seen = [c for c in ("drift", "warn") if c in verdicts["verdict"].unique().to_list()]
+    counts = verdicts.pivot("verdict", index=["column", "role"], values="day", aggregate_function="len").fill_null(0)
+    first = [c for c in ("ok", "warn", "drift") if c in counts.columns]
     return (
-        verdicts.pivot("verdict", index=["column", "role"], values="day", aggregate_function="len")
-        .fill_null(0)
+        counts.select("column", "role", *first, pl.exclude("column", "role", *first))
         .with_columns(pl.sum_horizontal(pl.exclude("column", "role")).alias("days"))
         .sort([*seen, "column"], descending=[*[True] * len(seen), False])
     )

@@ -240,10 +240,15 @@ def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
     parsed = {}
     for method, bounds in raw.items():
         try:
-            method_info(method)
+            reach = method_info(method).reach
             parsed[method] = Thresholds(float(bounds["warn"]), float(bounds["drift"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}.{method}: {exc}") from None
+        if reach is not None and parsed[method].drift > reach:
+            raise ConfigError(
+                f"{path}.{method}.drift: {parsed[method].drift} is more than {method} can ever be ({reach:.4g}), "
+                "so the column could never drift; give a lower threshold"
+            )
     return parsed
 
 
@@ -260,12 +265,16 @@ def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings 
         raise ConfigError(
             f"{path}.band_k: expected a number above 1 (drift at mean + k·σ, warn at k - 1), got {band_k}"
         )
+    calibrate = raw.get("calibrate", base.calibrate)
+    if not isinstance(calibrate, bool):
+        raise ConfigError(f"{path}.calibrate: expected true or false, got {calibrate!r}")
     return DriftSettings(
         decide_on=decide_on,
         thresholds={**base.thresholds, **_thresholds(raw.get("thresholds", {}), f"{path}.thresholds")},
         alpha=float(raw.get("alpha", base.alpha)),
         min_sample=int(raw.get("min_sample", base.min_sample)),
         band_k=float(band_k) if band_k is not None else None,
+        calibrate=calibrate,
     )
 
 

@@ -11,7 +11,14 @@ import polars as pl
 from monitoring_pipeline.core.bins import Bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import FEATURE_MISSING, missing_features
-from monitoring_pipeline.core.drift.compare import DriftReport, compare_profiles, noise_bands, with_bands
+from monitoring_pipeline.core.drift.compare import (
+    MIN_CALIBRATION_DAYS,
+    DriftReport,
+    calibrate,
+    compare_profiles,
+    noise_bands,
+    with_bands,
+)
 from monitoring_pipeline.core.errors import MissingInputError
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
@@ -122,9 +129,12 @@ def _judge(
     found = sorted(set(reference_rows["day"].to_list()))
     roles = {c.name: c.role for c in model.columns}
     settings = {c.name: model.settings_for(c.name) for c in model.columns} | definitions.drift_overrides(active, model)
-    if any(s.band_k is not None for s in settings.values()):
+    banded = any(s.band_k is not None for s in settings.values())
+    if banded or (len(found) >= MIN_CALIBRATION_DAYS and any(s.calibrate for s in settings.values())):
         per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
-        settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
+        if banded:
+            settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
+        settings = calibrate(per_day, bins, roles, settings)
     reference, current = merge_rows(reference_rows, bins), merge_rows(current_rows, bins)
     report = _mark_missing(compare_profiles(reference, current, bins, roles=roles, settings=settings), missing)
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)

@@ -24,6 +24,7 @@ DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(24)]
 BASELINE = DAYS[:14]
 SHIFTED = DAYS[-1]  # the level jumps by 1.5 (five times its usual day-to-day wander)
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
+FIXED = {"calibrate": False}  # the registry's fixed thresholds, as before calibration existed
 
 
 def _model(drift: dict) -> dict:
@@ -76,8 +77,9 @@ def _verdicts(root: Path, drift: dict) -> dict[date, str]:
 
 
 def test_a_band_quiets_a_wandering_column_and_still_sees_a_real_shift(tmp_path: Path) -> None:
-    fixed = _verdicts(tmp_path / "lake", {})
+    fixed = _verdicts(tmp_path / "lake", FIXED)
     banded = _verdicts(tmp_path / "lake", {"band_k": 3})
+    calibrated = _verdicts(tmp_path / "lake", {})
     quiet_days = [d for d in fixed if d != SHIFTED]
 
     def count(verdicts: dict[date, str], *kinds: str) -> int:
@@ -85,7 +87,8 @@ def test_a_band_quiets_a_wandering_column_and_still_sees_a_real_shift(tmp_path: 
 
     assert count(fixed, "drift") >= 3  # fixed thresholds cry wolf on the column's ordinary wander
     assert count(banded, "drift") <= 1 and count(banded, "warn", "drift") < count(fixed, "warn", "drift")
-    assert fixed[SHIFTED] == banded[SHIFTED] == "drift"
+    assert fixed[SHIFTED] == banded[SHIFTED] == calibrated[SHIFTED] == "drift"
+    assert count(calibrated, "drift") <= 1  # the default calibration quiets the wander too
     config = _config(tmp_path / "lake", {"band_k": 3})
     report = drift_day(config, config.model("wander"), SHIFTED)
     psi = report.frame.filter((pl.col("column") == "load") & (pl.col("method") == "psi"))
@@ -98,8 +101,8 @@ def test_band_k_must_exceed_one(tmp_path: Path) -> None:
 
 
 def test_days_are_judged_again_from_stored_profiles_under_a_what_if_config(tmp_path: Path, capsys) -> None:
-    fixed = _verdicts(tmp_path / "lake", {})  # the stored reports, under fixed thresholds
-    config = _config(tmp_path / "lake", {})
+    fixed = _verdicts(tmp_path / "lake", FIXED)  # the stored reports, under fixed thresholds
+    config = _config(tmp_path / "lake", FIXED)
     report_table = catalog.table(config, catalog.DRIFT_REPORT)
     stored, version = delta.scan(report_table).collect(), delta.version(report_table)
     judged, skipped = rejudge(config, config.model("wander"), DAYS[len(BASELINE)], DAYS[-1])
@@ -138,3 +141,58 @@ def test_judging_again_needs_a_range(tmp_path: Path) -> None:
         main(["drift", "--model", "wander", "--from", str(DAYS[1]), "--config", str(config_path)])
     with pytest.raises(SystemExit, match="no frozen bins for model wander"):
         main(["drift", "--model", "wander", "--from", str(DAYS[0]), "--to", str(DAYS[1]), "--config", str(config_path)])
+
+
+SEASON = DAYS[-3:]  # a new season: the level leaves the range of every reference day and stays out
+
+
+def _regime_day(day: date, n: int = 2_000) -> pl.DataFrame:
+    """Each day has its own regime (the day's weather): its level is far from other days' in within-day units."""
+    rng = np.random.default_rng(day.toordinal() + 7)
+    level = rng.normal(0, 2.0) + (12.0 if day in SEASON else 0.0)
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    return pl.DataFrame(
+        {
+            "prediction_id": [f"r-{day}-{i}" for i in range(n)],
+            "model_name": "wander",
+            "model_version": "1",
+            "event_ts": [start + timedelta(seconds=40 * i) for i in range(n)],
+            "load": rng.normal(level, 1, n),
+            "score": rng.uniform(size=n),
+        }
+    )
+
+
+def test_calibrated_on_how_days_differ_in_sample_days_stay_quiet_and_a_new_season_drifts(tmp_path: Path) -> None:
+    config = _config(tmp_path / "lake", {})
+    model = config.model("wander")
+    delta.overwrite(catalog.log_table(config, model), pl.concat([_regime_day(d) for d in DAYS]))
+    freeze_model_bins(config, model, NOW)
+    for day in DAYS:
+        guard_day(config, model, day, NOW)
+        profile_day(config, model, day)
+
+    def verdicts(calibrate: bool) -> dict[date, str]:
+        what_if = _config(tmp_path / "lake", {"calibrate": calibrate})
+        frame, _ = rejudge(what_if, what_if.model("wander"), DAYS[0], DAYS[-1])
+        return dict(frame.filter(pl.col("column") == "load").select("day", "verdict").unique().iter_rows())
+
+    fixed, calibrated = verdicts(False), verdicts(True)
+    in_sample = BASELINE
+
+    def drifted(judged: dict[date, str], days: list[date]) -> int:
+        return sum(judged[d] == "drift" for d in days)
+
+    assert drifted(fixed, in_sample) >= len(in_sample) - 2  # fixed thresholds: every ordinary day is "drift"
+    assert drifted(calibrated, in_sample) == 0  # calibrated: a training day never drifts
+    assert all(calibrated[d] == "drift" for d in SEASON)  # the new season is told apart from an ordinary day
+    ordinary_later = [d for d in DAYS if d not in BASELINE and d not in SEASON]
+    assert drifted(calibrated, ordinary_later) <= 1
+    psi = rejudge(config, model, SEASON[0], SEASON[0])[0].filter(pl.col("column") == "load")
+    deciding = psi.filter(pl.col("decisive"))["method"].to_list()
+    assert "wasserstein_norm" in deciding  # the effect that keeps growing with the shift decides here
+
+
+def test_a_threshold_a_statistic_cannot_reach_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"defaults.thresholds.ks.drift: 1.2 is more than ks can ever be \(1\)"):
+        _config(tmp_path, {"thresholds": {"ks": {"warn": 0.5, "drift": 1.2}}})

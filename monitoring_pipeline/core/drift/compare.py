@@ -52,6 +52,7 @@ class DriftSettings:
     alpha: float = 0.05
     min_sample: int = 30
     band_k: float | None = None  # learn thresholds from the reference days' own day-to-day noise (see noise_bands)
+    calibrate: bool = True  # raise thresholds the reference's ordinary days already cross (see calibrate)
 
     def deciding(self, kind: ColumnKind) -> tuple[str, ...]:
         return self.decide_on or DEFAULT_DECIDING[kind]
@@ -224,6 +225,33 @@ def build_report(columns: list[ColumnDrift], settings: Mapping[str, DriftSetting
 
 
 MIN_BAND_DAYS = 3
+MIN_CALIBRATION_DAYS = 5  # reference days needed before the ordinary days' range is trusted
+WARN_MARGIN, DRIFT_MARGIN = 1.2, 1.5  # how far beyond the largest ordinary day a day must be to warn, to drift
+BETWEEN_DAYS = "wasserstein_norm"  # the location effect that keeps growing with a shift; decides where days differ
+
+
+def _leave_one_out(
+    days: Mapping[object, Mapping[str, ColumnProfile]],
+    bins: Mapping[str, Bins],
+    roles: Mapping[str, str],
+    settings: Mapping[str, DriftSettings],
+    columns: list[str],
+) -> dict[str, dict[str, list[float]]]:
+    """column -> method -> its value on each reference day judged against the other reference days merged."""
+    values: dict[str, dict[str, list[float]]] = {c: {} for c in columns}
+    for left_out, current in days.items():
+        others = [profiles for day, profiles in days.items() if day != left_out]
+        for column in columns:
+            parts = [p[column] for p in others if column in p]
+            if not parts or column not in current:
+                continue
+            result = compare_column(
+                merge(parts, bins[column]), current[column], bins[column], roles[column], settings[column]
+            )
+            for r in result.results:
+                if r.value is not None and not method_info(r.method).data_quality:
+                    values[column].setdefault(r.method, []).append(r.value)
+    return values
 
 
 def noise_bands(
@@ -235,31 +263,78 @@ def noise_bands(
     """Thresholds learned from the reference window's own noise, for the columns with `band_k`: each reference
     day is compared with the other reference days merged (leave one out), and a method's statistic over those
     days gives warn = mean + (k - 1)·σ and drift = mean + k·σ. Needs MIN_BAND_DAYS reference days; a column
-    whose days vary a lot gets wide thresholds, a steady one narrow ones."""
+    whose days vary a lot gets wide thresholds, a steady one narrow ones. A learned drift threshold the statistic
+    can never reach (KS above 1) is refused: the method keeps its configured thresholds."""
     banded = [c for c in bins if settings[c].band_k is not None]
     if len(days) < MIN_BAND_DAYS or not banded:
         return {}
-    values: dict[str, dict[str, list[float]]] = {c: {} for c in banded}
-    for left_out, current in days.items():
-        others = [profiles for day, profiles in days.items() if day != left_out]
-        for column in banded:
-            parts = [p[column] for p in others if column in p]
-            if not parts or column not in current:
-                continue
-            result = compare_column(
-                merge(parts, bins[column]), current[column], bins[column], roles[column], settings[column]
-            )
-            for r in result.results:
-                if r.value is not None and not method_info(r.method).data_quality:
-                    values[column].setdefault(r.method, []).append(r.value)
     learned: dict[str, dict[str, Thresholds]] = {}
-    for column, by_method in values.items():
+    for column, by_method in _leave_one_out(days, bins, roles, settings, banded).items():
         k = settings[column].band_k
         for method, series in by_method.items():
             if len(series) >= MIN_BAND_DAYS:
                 mean, std = float(np.mean(series)), float(np.std(series, ddof=1))
-                learned.setdefault(column, {})[method] = Thresholds(mean + (k - 1) * std, mean + k * std)
+                band = Thresholds(mean + (k - 1) * std, mean + k * std)
+                reach = method_info(method).reach
+                if reach is None or band.drift <= reach:
+                    learned.setdefault(column, {})[method] = band
     return learned
+
+
+def calibrate(
+    days: Mapping[object, Mapping[str, ColumnProfile]],
+    bins: Mapping[str, Bins],
+    roles: Mapping[str, str],
+    settings: Mapping[str, DriftSettings],
+) -> dict[str, DriftSettings]:
+    """The settings calibrated on how the reference's own days differ from one another, for the columns with
+    `calibrate` (and no `band_k`). Each reference day is judged against the others merged (leave one out); where
+    the largest such ordinary-day value of a deciding method already crosses its threshold, the threshold rises
+    to WARN_MARGIN and DRIFT_MARGIN times that value, so a day must be outside the ordinary days' range, by a
+    margin, as well as material. A rise the statistic cannot reach (KS, Jensen-Shannon and shares are bounded)
+    means the method cannot tell this column's days apart: it stops deciding. A numeric column whose threshold rose
+    is then also decided by the Wasserstein distance in reference standard deviations, calibrated the same way:
+    unlike PSI or KS it keeps growing with the shift, so a new season still stands out from an ordinary day.
+    Columns whose days agree within the fixed thresholds, and any window under MIN_CALIBRATION_DAYS days, are left
+    as they are."""
+    columns = [c for c in bins if settings[c].calibrate and settings[c].band_k is None]
+    if len(days) < MIN_CALIBRATION_DAYS or not columns:
+        return dict(settings)
+    calibrated = dict(settings)
+    for column, by_method in _leave_one_out(days, bins, roles, settings, columns).items():
+        setting, kind = settings[column], bins[column].kind
+        thresholds, deciding = dict(setting.thresholds), list(setting.deciding(kind))
+        rose = False
+        for method in list(deciding):
+            bound = _ordinary_range(by_method.get(method, []), setting.threshold(method))
+            if bound is None:
+                continue
+            rose = True
+            reach = method_info(method).reach
+            if reach is not None and bound.drift > reach:
+                deciding.remove(method)
+            else:
+                thresholds[method] = bound
+        if not rose:
+            continue
+        if kind is ColumnKind.NUMERIC and BETWEEN_DAYS not in deciding:
+            fixed = setting.threshold(BETWEEN_DAYS)
+            series = by_method.get(BETWEEN_DAYS, [])
+            if fixed is not None and len(series) >= MIN_CALIBRATION_DAYS:
+                thresholds[BETWEEN_DAYS] = _ordinary_range(series, fixed) or fixed
+                deciding.append(BETWEEN_DAYS)
+        if deciding:
+            calibrated[column] = replace(setting, thresholds=thresholds, decide_on=tuple(deciding))
+    return calibrated
+
+
+def _ordinary_range(series: list[float], fixed: Thresholds | None) -> Thresholds | None:
+    """Thresholds beyond the largest ordinary-day value, when that value crosses the fixed warn threshold (None:
+    the fixed thresholds already clear the ordinary days, or too few days to tell)."""
+    if fixed is None or len(series) < MIN_CALIBRATION_DAYS or max(series) < fixed.warn:
+        return None
+    upper = max(series)
+    return Thresholds(max(fixed.warn, WARN_MARGIN * upper), max(fixed.drift, DRIFT_MARGIN * upper))
 
 
 def with_bands(settings: Mapping[str, DriftSettings], bands: Mapping[str, Mapping[str, Thresholds]]) -> dict:

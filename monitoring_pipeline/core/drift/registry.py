@@ -19,6 +19,7 @@ A method is one `MethodInfo` row carrying its statistic: a function of the colum
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -104,6 +105,7 @@ class MethodInfo:
     description: str
     statistic: Statistic
     data_quality: bool = False
+    reach: float | None = None  # the largest value the statistic can take (None: unbounded)
 
 
 DISCRETE_EDGES = 10
@@ -161,7 +163,7 @@ METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in (
         MethodInfo("psi", _NUM, Thresholds(0.10, 0.25), "population stability index on reference-decile bins", _psi),
-        MethodInfo("ks", _NUM, Thresholds(0.10, 0.20), "Kolmogorov-Smirnov statistic D", _ks),
+        MethodInfo("ks", _NUM, Thresholds(0.10, 0.20), "Kolmogorov-Smirnov statistic D", _ks, reach=1.0),
         MethodInfo("wasserstein", _NUM, None, "Wasserstein-1 distance in the feature's units", _wasserstein),
         MethodInfo(
             "wasserstein_norm",
@@ -171,11 +173,21 @@ METHODS: dict[str, MethodInfo] = {
             _wasserstein_norm,
         ),
         MethodInfo(
-            "jensen_shannon", _BOTH, Thresholds(0.10, 0.20), "Jensen-Shannon distance, natural log", _jensen_shannon
+            "jensen_shannon",
+            _BOTH,
+            Thresholds(0.10, 0.20),
+            "Jensen-Shannon distance, natural log",
+            _jensen_shannon,
+            reach=math.sqrt(math.log(2)),
         ),
         MethodInfo("chi2", _CAT, None, "chi-square statistic of the reference x current contingency table", _chi2),
         MethodInfo(
-            "unseen_share", _CAT, Thresholds(0.01, 0.05), "share of current values absent from reference", _unseen_share
+            "unseen_share",
+            _CAT,
+            Thresholds(0.01, 0.05),
+            "share of current values absent from reference",
+            _unseen_share,
+            reach=1.0,
         ),
         MethodInfo(
             "null_share",
@@ -184,6 +196,7 @@ METHODS: dict[str, MethodInfo] = {
             "increase of the null share over reference",
             _null_share,
             data_quality=True,
+            reach=1.0,
         ),
     )
 }
