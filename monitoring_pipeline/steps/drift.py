@@ -14,6 +14,7 @@ from monitoring_pipeline.core.contract import FEATURE_MISSING, missing_features
 from monitoring_pipeline.core.drift.compare import (
     MIN_CALIBRATION_DAYS,
     DriftReport,
+    DriftSettings,
     calibrate,
     compare_profiles,
     noise_bands,
@@ -85,12 +86,12 @@ def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) ->
     windows = {day: reference_days(model, day) for day in days}
     profiles = read_profiles(config, model, sorted({d for day in days for d in [*windows[day], day]}))
     missing = _features_missing_now(config, model)
-    frames, skipped = [], []
+    frames, skipped, settings = [], [], {}  # days sharing a reference window share its settings
     for day in days:
         rows = profiles.filter(pl.col("day").is_in([*windows[day], day]))
         active = active_definitions(config, model, day)
         try:
-            frames.append(_judge(model, day, rows, bins, bins_version, active, missing).frame)
+            frames.append(_judge(model, day, rows, bins, bins_version, active, missing, settings).frame)
         except MissingInputError:
             skipped.append(day)
     return (pl.concat(frames) if frames else pl.DataFrame()), skipped
@@ -117,8 +118,10 @@ def _judge(
     bins_version: str,
     active: ActiveDefinitions,
     missing: set[str],
+    known: dict[tuple, dict[str, DriftSettings]] | None = None,
 ) -> _Judged:
-    """Judge `day` against its reference days, both read from `profiles` (rows of other bins are ignored)."""
+    """Judge `day` against its reference days, both read from `profiles` (rows of other bins are ignored). `known`
+    keeps the settings learned from each reference window, for days judged in a row."""
     profiles = profiles.filter(pl.col("bins_version") == bins_version)
     current_rows = profiles.filter(pl.col("day") == day)
     if current_rows.is_empty():
@@ -128,13 +131,10 @@ def _judge(
     reference_rows = profiles.filter(pl.col("day") != day)
     found = sorted(set(reference_rows["day"].to_list()))
     roles = {c.name: c.role for c in model.columns}
-    settings = {c.name: model.settings_for(c.name) for c in model.columns} | definitions.drift_overrides(active, model)
-    banded = any(s.band_k is not None for s in settings.values())
-    if banded or (len(found) >= MIN_CALIBRATION_DAYS and any(s.calibrate for s in settings.values())):
-        per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
-        if banded:
-            settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
-        settings = calibrate(per_day, bins, roles, settings)
+    window = (tuple(found), tuple(definitions.versions_of(active).items()))
+    settings = (known or {}).get(window) or _learned_settings(model, active, reference_rows, found, bins, roles)
+    if known is not None:
+        known[window] = settings
     reference, current = merge_rows(reference_rows, bins), merge_rows(current_rows, bins)
     report = _mark_missing(compare_profiles(reference, current, bins, roles=roles, settings=settings), missing)
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
@@ -201,3 +201,23 @@ def _rank_worst(report: pl.LazyFrame, roles: tuple[str, ...], limit: int) -> pl.
         .head(limit)
         .collect()
     )
+
+
+def _learned_settings(
+    model: ModelSpec,
+    active: ActiveDefinitions,
+    reference_rows: pl.DataFrame,
+    found: list[date],
+    bins: dict[str, Bins],
+    roles: dict[str, str],
+) -> dict[str, DriftSettings]:
+    """Each column's settings: the config's, a definition's overrides, then what the reference days teach (the
+    `band_k` bands, the calibration on how the days differ)."""
+    settings = {c.name: model.settings_for(c.name) for c in model.columns} | definitions.drift_overrides(active, model)
+    banded = any(s.band_k is not None for s in settings.values())
+    if banded or (len(found) >= MIN_CALIBRATION_DAYS and any(s.calibrate for s in settings.values())):
+        per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
+        if banded:
+            settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
+        settings = calibrate(per_day, bins, roles, settings)
+    return settings
