@@ -20,6 +20,7 @@ from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import guarded_rows, quarantined_share
 
 SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data", "performance")
+IN_SAMPLE_SIGNALS = frozenset({"feature_drift", "output_drift", "performance"})  # judged against the training days
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -139,11 +140,21 @@ def daily_signals(
     return pl.concat([f.cast(SIGNAL_SCHEMA) for f in frames]).sort("signal", "day")
 
 
-def breaches_on(model_name: str, signals: pl.DataFrame, rules: Sequence[AlertRule], day: date) -> list[Breach]:
-    """The rules that breach on `day`, judged on the `of_last` calendar days ending that day."""
+def breaches_on(
+    model_name: str,
+    signals: pl.DataFrame,
+    rules: Sequence[AlertRule],
+    day: date,
+    training: Sequence[date] = (),
+) -> list[Breach]:
+    """The rules that breach on `day`, judged on the `of_last` calendar days ending that day. A `training` day
+    (the window the bins and the reference came from) is in-sample for drift and performance: it neither breaches
+    those rules nor counts towards a later day's breach."""
     found = []
     for rule in rules:
         window = [day - timedelta(days=i) for i in range(rule.of_last - 1, -1, -1)]
+        if rule.signal in IN_SAMPLE_SIGNALS:
+            window = [d for d in window if d not in training]
         rows = signals.filter((pl.col("signal") == rule.signal) & pl.col("day").is_in(window)).sort("day")
         today = rows.filter(pl.col("day") == day)
         if today.is_empty():

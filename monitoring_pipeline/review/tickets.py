@@ -127,11 +127,13 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
         return Review([], [])
     lookback = max(rule.of_last for rule in model.alerts) if model.alerts else 1
     signals = model_signals(config, model, min(days) - timedelta(days=lookback), max(days))
+    training = set(model.baseline.span()) | (set(model.reference.span()) if model.reference.kind == "fixed" else set())
     opened, updated = [], []
     with delta.lake_lock(catalog.lake_of(config), "tickets"):
         for day in sorted(set(days)):
             plan = plan_tickets(
-                read_tickets(config, model.name).to_dicts(), breaches_on(model.name, signals, model.alerts, day)
+                read_tickets(config, model.name).to_dicts(),
+                breaches_on(model.name, signals, model.alerts, day, training),
             )
             for breach in plan.opened:
                 _save(config, _new_ticket(config, breach, now), "ticket_open", "sensor:review", now)

@@ -60,6 +60,16 @@ def test_hysteresis_needs_two_of_the_last_three_days(values: list[float], breach
     assert found == breaching
 
 
+def test_a_training_day_never_breaches_drift_nor_counts_towards_a_later_breach() -> None:
+    training = D[:4]
+    drift = _signals([1, 1, 1, 1, 1, 0, 1, 1])
+    found = [d for d in D[:8] if breaches_on("m", drift, [DRIFT], d, training)]
+    assert found == [D[6], D[7]]  # not D[1]..D[3], and D[4] is its first bad day out of sample
+    guards = _signals([0.2] * 4, "guard_failure")  # a broken output is broken in the training window too
+    rule = AlertRule("guard_failure", 0.03, 1, 1, "critical")
+    assert [d for d in D[:4] if breaches_on("m", guards, [rule], d, training)] == D[:4]
+
+
 def test_missing_data_breaches_below_its_threshold() -> None:
     rule = AlertRule("missing_data", 1, 1, 1, "critical")
     signals = _signals([500, 0, 300], "missing_data")
