@@ -43,7 +43,7 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
     AlertRule("output_drift", 1, 2, 3, "high"),
     AlertRule("guard_failure", 0.03, 1, 1, "critical"),  # 3% of a day's rows quarantined
     AlertRule("missing_data", 1, 1, 1, "critical"),  # a day with no contract-valid rows
-    AlertRule("performance", 1, 2, 3, "high"),  # an accuracy alarm (band, CUSUM, estimate) on 2 of the last 3 days
+    AlertRule("performance", 1, 2, 3, "high"),  # an alert metric's alarm (band, CUSUM, estimate) on 2 of the last 3
 )
 
 
@@ -76,36 +76,63 @@ SIGNAL_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def performance_signal(overall: pl.DataFrame) -> pl.DataFrame:
-    """The `performance` signal from a model's overall daily accuracy rows (day, realized, estimated,
-    label_coverage, band_low, band_high, outside_band, cusum_alarm): the number of alarms that day — realized
-    outside its band, the CUSUM alarm, the estimate below the band — with the figures as its `columns`."""
-    estimate_low = pl.col("estimated") < pl.col("band_low")
-    alarms = [
-        pl.col("outside_band").fill_null(False),
-        pl.col("cusum_alarm").fill_null(False),
-        estimate_low.fill_null(False),
-    ]
-    figures = pl.concat_list(
-        pl.format("realized {}", pl.col("realized").round(4)).fill_null("realized unknown"),
-        pl.format("estimated {}", pl.col("estimated").round(4)).fill_null("estimated unknown"),
-        pl.format("label coverage {}", pl.col("label_coverage").round(3)).fill_null("no labels"),
-        pl.format("band {}..{}", pl.col("band_low").round(4), pl.col("band_high").round(4)).fill_null("no band"),
-        pl.when(pl.col("cusum_alarm").fill_null(False)).then(pl.lit("CUSUM alarm")).otherwise(pl.lit("")),
-    ).list.eval(pl.element().filter(pl.element() != ""))
-    return overall.select(
-        "day",
-        pl.lit("performance").alias("signal"),
-        pl.sum_horizontal([a.cast(pl.Float64) for a in alarms]).alias("value"),
-        figures.alias("columns"),
-    ).cast(SIGNAL_SCHEMA)
+PERFORMANCE_ALARMS = {  # the alarms of one alert metric on one day, as `alert_series` gives them
+    "band_alarm": "outside its band",
+    "cusum_alarm": "CUSUM",
+    "estimate_alarm": "estimate outside the band",
+    "estimation_alarm": "estimate off the realized value",
+}
+
+
+def performance_signal(alarms: pl.DataFrame) -> pl.DataFrame:
+    """The `performance` signal from a model's daily rows of its alert metrics (day, metric, realized, estimated,
+    label_coverage, band_low, band_high and the PERFORMANCE_ALARMS flags): the number of alarms that day over
+    those metrics, with each alarming metric's figures as its `columns`."""
+    flags = {name: pl.col(name).fill_null(False) for name in PERFORMANCE_ALARMS}
+
+    def figure(column: str, digits: int = 4) -> pl.Expr:
+        return pl.col(column).round(digits).cast(pl.String).fill_null("unknown")
+
+    rows = alarms.with_columns(
+        pl.sum_horizontal([flag.cast(pl.Float64) for flag in flags.values()]).alias("n_alarms"),
+        pl.concat_list(
+            [
+                pl.when(flag).then(pl.lit(label))
+                for flag, label in zip(flags.values(), PERFORMANCE_ALARMS.values(), strict=True)
+            ]
+        )
+        .list.drop_nulls()
+        .list.join(", ")
+        .alias("which"),
+    ).with_columns(
+        pl.format(
+            "{}: realized {}, estimated {}, band {}..{}, label coverage {} ({})",
+            "metric",
+            figure("realized"),
+            figure("estimated"),
+            figure("band_low"),
+            figure("band_high"),
+            figure("label_coverage", 3),
+            "which",
+        ).alias("figures")
+    )
+    return (
+        rows.group_by("day")
+        .agg(
+            pl.col("n_alarms").sum().alias("value"),
+            pl.col("figures").filter(pl.col("n_alarms") > 0).sort().alias("columns"),
+        )
+        .select("day", pl.lit("performance").alias("signal"), "value", "columns")
+        .cast(SIGNAL_SCHEMA)
+    )
 
 
 def daily_signals(
     drift_report: pl.DataFrame, guard_counts: pl.DataFrame, performance: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """One row per (day, signal). `drift_report`: one model's decisive report rows (column, role, day, verdict);
-    `guard_counts`: day, validated, quarantined; `performance`: its overall accuracy rows, when it has labels."""
+    `guard_counts`: day, validated, quarantined; `performance`: its alert metrics' daily rows, when it has
+    labels (see `performance_signal`)."""
     drifting = drift_report.filter(pl.col("verdict") == "drift").select("day", "column", "role").unique()
     drift_days = drift_report.select("day").unique()
     frames = []

@@ -19,6 +19,7 @@ from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, meth
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.guards.evaluate import flag_column
 from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
+from monitoring_pipeline.core.performance import ALERT_METRICS, CLASSIFICATION_METRICS, REGRESSION_METRICS
 from monitoring_pipeline.core.text import derived_text_columns
 
 
@@ -106,6 +107,10 @@ class PerformanceSettings:
     segment: str | None = None
     band_k: float = 3.0
     min_coverage: float = 0.5
+    alert_metrics: tuple[str, ...] = ()  # the metrics whose alarms count towards a review (default: by task)
+
+    def alerting(self) -> tuple[str, ...]:
+        return self.alert_metrics or ALERT_METRICS[self.task]
 
 
 @dataclass(frozen=True)
@@ -466,13 +471,22 @@ def parse_performance(
     if not label_table:
         raw_path = path.rsplit(".", 1)[0]
         raise ConfigError(f"{raw_path}.label_table: required for performance monitoring")
-    known = {"task", "label_column", "positive_label", "score_column", "threshold", "segment", "band_k", "min_coverage"}
+    known = {
+        *("task", "label_column", "positive_label", "score_column", "threshold", "segment", "band_k"),
+        *("min_coverage", "alert_metrics"),
+    }
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; expected {sorted(known)}")
-    settings = PerformanceSettings(**raw)
+    settings = PerformanceSettings(**{**raw, "alert_metrics": tuple(raw.get("alert_metrics") or ())})
     if settings.task not in ("classification", "regression"):
         raise ConfigError(f"{path}.task: expected classification or regression, got {settings.task!r}")
+    offered = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}[settings.task]
+    for metric in settings.alert_metrics:
+        if metric not in offered:
+            raise ConfigError(
+                f"{path}.alert_metrics: {metric!r} is not a {settings.task} metric; expected one of {sorted(offered)}"
+            )
     if not 0 < settings.min_coverage <= 1:
         raise ConfigError(f"{path}.min_coverage: expected a share in (0, 1], got {settings.min_coverage}")
     if settings.task == "classification" and settings.positive_label is None:

@@ -24,6 +24,20 @@ import numpy as np
 
 EPS = 1e-15
 ECE_BINS = 10
+LOWER, HIGHER, EITHER = "lower", "higher", "either"
+WORSE_WHEN: dict[str, str] = {  # which way each realized metric moves when the model gets worse
+    **dict.fromkeys(("accuracy", "precision", "recall", "f1", "roc_auc"), LOWER),
+    **dict.fromkeys(("log_loss", "brier", "ece", "mae", "rmse"), HIGHER),
+    **dict.fromkeys(("base_rate", "bias"), EITHER),
+}
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier", "ece", "base_rate")
+REGRESSION_METRICS = ("mae", "rmse", "bias")
+# what separates a good model from a bad one, by task: ranking (AUC) and calibration for a scored classifier, not
+# only accuracy at one threshold; the size and the direction of the errors for a regressor
+ALERT_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "roc_auc", "ece"),
+    "regression": ("mae", "bias"),
+}
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -169,6 +183,14 @@ def noise_band(reference_values: np.ndarray, k: float = 3.0) -> Band:
     values = np.asarray(reference_values, dtype=np.float64)
     mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return Band(mean - k * std, mean + k * std, mean, std)
+
+
+def worse_alarms(values: np.ndarray, mean: float | np.ndarray, std: float | np.ndarray, worse_when: str) -> np.ndarray:
+    """CUSUM alarms on the side where the metric gets worse (both sides for a metric that is worse either way)."""
+    values, mean = np.asarray(values, dtype=np.float64), np.asarray(mean, dtype=np.float64)
+    lower = cusum_alarms(values, mean, std) if worse_when != HIGHER else np.zeros(len(values), dtype=bool)
+    higher = cusum_alarms(-values, -mean, std) if worse_when != LOWER else np.zeros(len(values), dtype=bool)
+    return lower | higher
 
 
 def cusum_alarms(

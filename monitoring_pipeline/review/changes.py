@@ -4,10 +4,10 @@ likely followed.
 
 A drift break is a column's first drift day after a week without drift. It is attributed from the first day of
 the warn-or-drift run that led to it, so a gradual drift is not blamed on a release that came after it began.
-A performance break is the first day of accuracy alarms (realized outside its band, or CUSUM) after a week
-without. A quarantine spike is a day whose quarantined share exceeds the model's blocked-share limit, or three times its
-median daily share with at least 10 rows quarantined. Day-level events are placed at the end of their day, so a
-release at noon comes before the drift it caused that day.
+A performance break is the first day of alarms of the model's alert metrics (band, CUSUM, estimate) after a
+week without. A quarantine spike is a day whose quarantined share exceeds the model's blocked-share limit, or
+three times its median daily share with at least 10 rows quarantined. Day-level events are placed at the end of
+their day, so a release at noon comes before the drift it caused that day.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from monitoring_pipeline.core.alerts import performance_signal
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.guards.evaluate import quarantined_share
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
 from monitoring_pipeline.steps.guards import daily_guard_counts
-from monitoring_pipeline.steps.performance import performance_series
+from monitoring_pipeline.steps.performance import alert_series
 
 LIKELY_WITHIN = timedelta(days=7)
 QUIET_DAYS = 7  # a column's drift "starts" on a drift day with no drift in the 7 days before it
@@ -121,23 +122,21 @@ def _drift_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: d
 
 
 def _performance_breaks(config: ProjectConfig, model: ModelSpec, since: date, until: date) -> list[dict]:
+    """The first day of the alert metrics' alarms (band, CUSUM, estimate) after a week without, with each
+    alarming metric's figures."""
     if model.performance is None:
         return []
-    series = performance_series(config, model, model.start_date, until).filter(pl.col("day") > model.baseline.end)
-    alarmed = series.filter(pl.col("outside_band").fill_null(False) | pl.col("cusum_alarm").fill_null(False))
+    series = alert_series(config, model, model.start_date, until).filter(pl.col("day") > model.baseline.end)
+    alarmed = performance_signal(series).filter(pl.col("value") > 0).sort("day")
     rows, last = [], None
     for r in alarmed.iter_rows(named=True):
         starts = last is None or (r["day"] - last).days > QUIET_DAYS
         last = r["day"]
         if not starts or r["day"] < since:
             continue
-        alarms = ", ".join(name for name, on in (("band", r["outside_band"]), ("CUSUM", r["cusum_alarm"])) if on)
-        detail = (
-            f"accuracy alarms start ({alarms}): realized {r['realized']:.4f} on {r['n_labelled']} labels "
-            f"(coverage {r['label_coverage']:.0%}), estimated {r['estimated']:.4f}, band "
-            f"{r['band_low']:.4f}..{r['band_high']:.4f}"
-        )
-        change = _change(_end_of(r["day"]), model, "performance_break", "accuracy", detail)
+        metrics = ", ".join(figures.split(":")[0] for figures in r["columns"])
+        detail = "performance alarms start: " + "; ".join(r["columns"])
+        change = _change(_end_of(r["day"]), model, "performance_break", metrics, detail)
         change["abnormal_since"] = r["day"]
         rows.append(change)
     return rows

@@ -23,7 +23,7 @@ from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
 from monitoring_pipeline.registry.audit_log import person, record
 from monitoring_pipeline.steps.guards import daily_guard_counts
-from monitoring_pipeline.steps.performance import performance_series
+from monitoring_pipeline.steps.performance import alert_series
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 PENDING, DELIVERED, REJECTED, NO_SINK = "pending_delivery", "delivered", "rejected", "no_sink"
@@ -103,15 +103,8 @@ def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: da
         else pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
     )
     counts = daily_guard_counts(config, model, first, last)
-    return daily_signals(report, counts, _overall_accuracy(config, model, first, last))
-
-
-def _overall_accuracy(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame | None:
-    if model.performance is None:
-        return None
-    return performance_series(config, model, first, last).select(
-        "day", "realized", "estimated", "label_coverage", "band_low", "band_high", "outside_band", "cusum_alarm"
-    )
+    performance = alert_series(config, model, first, last) if model.performance else None
+    return daily_signals(report, counts, performance)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from monitoring_pipeline.core.alerts import PERFORMANCE_ALARMS
 from monitoring_pipeline.core.bins import Bins, CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS
@@ -29,7 +30,7 @@ from monitoring_pipeline.steps.bins import MissingReferenceBins, load_model_bins
 from monitoring_pipeline.steps.drift import reference_days
 from monitoring_pipeline.steps.features import active_definitions, with_derived
 from monitoring_pipeline.steps.guards import released_ids
-from monitoring_pipeline.steps.performance import performance_series
+from monitoring_pipeline.steps.performance import alert_series
 from monitoring_pipeline.steps.profiles import read_profiles
 
 REPORT_ASSETS = ("prediction_log", "guards", "profiles", "drift_report", "performance")
@@ -175,23 +176,26 @@ def _label(config: ProjectConfig, spec: ModelSpec, prediction_id: str) -> dict[s
     return _records(labels)[0] if labels.height else None
 
 
-def _performance(config: ProjectConfig, spec: ModelSpec, day: date) -> dict[str, Any] | None:
-    """The day's overall accuracy as last materialized: realized so far, estimated, coverage, band and alarms."""
+def _performance(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]] | None:
+    """The day's alert metrics as last materialized (accuracy, AUC, calibration, or the configured ones): realized
+    so far, estimated, coverage, band and alarms."""
     if spec.performance is None:
         return None
-    rows = performance_series(config, spec, day, day)
-    return _records(rows.drop("model_name", "day", "model_version", "segment"))[0] if rows.height else None
+    rows = alert_series(config, spec, day, day)
+    return _records(rows.drop("model_name", "day", "model_version", "segment"))
 
 
-def _performance_line(found: dict[str, Any] | None) -> str:
+def _performance_lines(found: list[dict[str, Any]] | None) -> list[str]:
     if not found:
-        return "- no performance report for its day"
-    alarms = [name for name in ("outside_band", "cusum_alarm", "estimation_alarm") if found[name]]
-    return (
-        f"- {found['metric']}: realized {_number(found['realized'])} from {found['n_labelled']} labels "
-        f"(coverage {_number(found['label_coverage'], 3)}), estimated {_number(found['estimated'])}, band "
-        f"{_number(found['band_low'])}..{_number(found['band_high'])}; alarms: {', '.join(alarms) or 'none'}"
-    )
+        return ["- no performance report for its day"]
+    return [
+        f"- {m['metric']}: realized {_number(m['realized'])} from {m['n_labelled']} labels "
+        f"(coverage {_number(m['label_coverage'], 3)})"
+        + (f", estimated {_number(m['estimated'])}" if m["estimated"] is not None else "")
+        + f", band {_number(m['band_low'])}..{_number(m['band_high'])}; alarms: "
+        + (", ".join(label for name, label in PERFORMANCE_ALARMS.items() if m[name]) or "none")
+        for m in found
+    ]
 
 
 def _tickets(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]] | str:
@@ -331,7 +335,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"- {result['label'] or 'not known yet'}",
         "",
         "## Performance on its day",
-        _performance_line(result["performance"]),
+        *_performance_lines(result["performance"]),
         "",
         "## Tickets covering its day",
         *_ticket_lines(result["tickets"]),

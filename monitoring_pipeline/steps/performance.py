@@ -255,9 +255,33 @@ def performance_series(
     k = model.performance.band_k
     mean = ((judged["band_low"] + judged["band_high"]) / 2).to_numpy()
     std = ((judged["band_high"] - judged["band_low"]) / (2 * k)).to_numpy()
-    alarms = perf.cusum_alarms(judged["realized"].to_numpy(), mean, std) if judged.height else []
+    worse_when = perf.WORSE_WHEN.get(metric, perf.EITHER)
+    alarms = perf.worse_alarms(judged["realized"].to_numpy(), mean, std, worse_when) if judged.height else []
     cusum = pl.DataFrame({"day": judged["day"], "cusum_alarm": pl.Series(alarms, dtype=pl.Boolean)})
     return rows.join(cusum, on="day", how="left").filter(pl.col("day") >= first)
+
+
+def alert_series(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame:
+    """The daily rows of the model's alert metrics between two days (`performance_series`, one metric after
+    another) with their alarms on the side where each metric gets worse: realized outside its band, the CUSUM,
+    the estimate outside the band, and the estimate off the realized value."""
+    frames = []
+    for metric in model.performance.alerting():
+        rows = performance_series(config, model, first, last, metric)
+        worse_when = perf.WORSE_WHEN.get(metric, perf.EITHER)
+        frames.append(
+            rows.with_columns(
+                _worse(pl.col("realized"), worse_when).and_(pl.col("outside_band")).alias("band_alarm"),
+                _worse(pl.col("estimated"), worse_when).alias("estimate_alarm"),
+            )
+        )
+    return pl.concat(frames)
+
+
+def _worse(value: pl.Expr, worse_when: str) -> pl.Expr:
+    """Whether `value` lies beyond the band on the side where the metric gets worse."""
+    below, above = value < pl.col("band_low"), value > pl.col("band_high")
+    return {perf.LOWER: below, perf.HIGHER: above}.get(worse_when, below | above)
 
 
 def days_with_new_labels(config: ProjectConfig, model: ModelSpec, after_version: int | None) -> tuple[list[date], int]:

@@ -107,33 +107,38 @@ def test_alert_config_is_validated_naming_the_key() -> None:
         parse_alerts({"feature_drift": {"days": 4, "of_last": 3}}, "a")
 
 
-def test_the_performance_signal_counts_accuracy_alarms_and_carries_the_figures() -> None:
-    overall = pl.DataFrame(
+def test_the_performance_signal_counts_every_alert_metrics_alarms_and_carries_their_figures() -> None:
+    rows = pl.DataFrame(
         {
-            "day": D[:3],
-            "realized": [0.80, 0.74, None],
-            "estimated": [0.79, 0.77, 0.70],
-            "label_coverage": [1.0, 0.4, 0.0],
-            "band_low": [0.76] * 3,
-            "band_high": [0.82] * 3,
-            "outside_band": [False, True, None],
-            "cusum_alarm": [False, True, None],
+            "day": [*D[:3], *D[:3]],
+            "metric": ["accuracy"] * 3 + ["ece"] * 3,
+            "realized": [0.80, 0.74, None, 0.02, 0.09, None],
+            "estimated": [0.79, 0.77, 0.70, None, None, None],
+            "label_coverage": [1.0, 0.4, 0.0] * 2,
+            "band_low": [0.76] * 3 + [0.0] * 3,
+            "band_high": [0.82] * 3 + [0.05] * 3,
+            "band_alarm": [False, True, None, False, True, None],
+            "cusum_alarm": [False, True, None, False, False, None],
+            "estimate_alarm": [False, False, True, None, None, None],
+            "estimation_alarm": [False, True, None, None, None, None],
         }
     )
     signal = {
         r["day"]: r
-        for r in daily_signals(_EMPTY_REPORT, _NO_COUNTS, overall).iter_rows(named=True)
+        for r in daily_signals(_EMPTY_REPORT, _NO_COUNTS, rows).iter_rows(named=True)
         if r["signal"] == "performance"
     }
-    assert [signal[d]["value"] for d in D[:3]] == [0, 2, 1]  # the third: estimate below the band, no labels yet
+    # the second day: accuracy's band, CUSUM and estimation error, and calibration (ECE) outside its band; the third:
+    # the estimate below the band, no labels yet
+    assert [signal[d]["value"] for d in D[:3]] == [0, 4, 1]
     assert signal[D[1]]["columns"] == [
-        "realized 0.74",
-        "estimated 0.77",
-        "label coverage 0.4",
-        "band 0.76..0.82",
-        "CUSUM alarm",
+        "accuracy: realized 0.74, estimated 0.77, band 0.76..0.82, label coverage 0.4 (outside its band, CUSUM, "
+        "estimate off the realized value)",
+        "ece: realized 0.09, estimated unknown, band 0.0..0.05, label coverage 0.4 (outside its band)",
     ]
-    assert signal[D[2]]["columns"][0] == "realized unknown"
+    assert signal[D[2]]["columns"] == [
+        "accuracy: realized unknown, estimated 0.7, band 0.76..0.82, label coverage 0.0 (estimate outside the band)"
+    ]
 
 
 _EMPTY_REPORT = pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})

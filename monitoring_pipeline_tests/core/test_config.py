@@ -3,9 +3,11 @@
 from datetime import date
 
 import pytest
+import yaml
 
 from monitoring_pipeline.core.config import ConfigError, ReferenceWindow, parse_config, parse_window
 from monitoring_pipeline.core.drift.registry import Thresholds
+from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 
 MINIMAL = {
     "lake": {"root": "/tmp/lake"},
@@ -82,3 +84,12 @@ def test_rolling_and_same_weekday_windows_look_back() -> None:
         date(2026, 10, 18),
     ]
     assert ReferenceWindow("same_weekday", weeks=2).days_for(day) == [date(2026, 10, 5), date(2026, 10, 12)]
+
+
+def test_alert_metrics_name_metrics_of_the_task() -> None:
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["models"]["credit_risk"]["performance"]["alert_metrics"] = ["roc_auc", "mae"]
+    with pytest.raises(ConfigError, match=r"alert_metrics: 'mae' is not a classification metric; expected one of"):
+        parse_config(raw)
+    raw["models"]["credit_risk"]["performance"]["alert_metrics"] = ["roc_auc"]
+    assert parse_config(raw).model("credit_risk").performance.alerting() == ("roc_auc",)

@@ -87,3 +87,12 @@ def test_band_and_cusum_catch_a_slow_decline_early_and_stay_silent_when_stationa
         earlier_than_band += cusum < outside
     assert false_cusum <= 3 and false_ph == 0  # at most 3 of 40 stationary series ever alarm in 40 days
     assert earlier_than_band >= 28  # CUSUM usually fires before any single day leaves the 3-sigma band
+
+
+def test_alarms_sound_on_the_side_where_each_metric_gets_worse() -> None:
+    rising = np.linspace(0.02, 0.12, 20)  # calibration error climbing: worse
+    assert perf.worse_alarms(rising, 0.02, 0.01, perf.WORSE_WHEN["ece"]).any()
+    assert not perf.worse_alarms(rising, 0.02, 0.01, perf.WORSE_WHEN["roc_auc"]).any()  # a rising AUC is no alarm
+    assert perf.worse_alarms(-rising, -0.02, 0.01, perf.WORSE_WHEN["bias"]).any()  # bias is worse either way
+    assert set(perf.ALERT_METRICS["classification"]) <= set(perf.CLASSIFICATION_METRICS)
+    assert set(perf.WORSE_WHEN) == {*perf.CLASSIFICATION_METRICS, *perf.REGRESSION_METRICS}

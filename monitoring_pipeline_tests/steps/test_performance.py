@@ -19,7 +19,7 @@ from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 from monitoring_pipeline.steps.guards import guard_day
-from monitoring_pipeline.steps.performance import performance_day, performance_series
+from monitoring_pipeline.steps.performance import alert_series, performance_day, performance_series
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(6)]
 NOW = datetime(2026, 9, 7, tzinfo=UTC)
@@ -124,3 +124,18 @@ def test_days_judge_independently_and_cusum_runs_over_the_stored_series(lake) ->
     assert before_labels["label_coverage"] < 0.5 and before_labels["outside_band"] is None  # not judged yet
     series = performance_series(config, model, DAYS[3], DAYS[-1])
     assert series.filter(pl.col("day") == DAYS[5])["cusum_alarm"].to_list() == [None]
+
+
+def test_the_alert_metrics_by_default_are_accuracy_ranking_and_calibration(lake) -> None:
+    _, config, model, _, labels = lake
+    later = NOW + timedelta(days=30)
+    delta.append(catalog.label_table(config, model), labels.filter(pl.col("label_ts") >= NOW))
+    for day in DAYS:
+        performance_day(config, model, day, later)
+    series = alert_series(config, model, DAYS[3], DAYS[-1])
+    assert sorted(series["metric"].unique()) == ["accuracy", "ece", "roc_auc"]
+    assert series.filter(pl.col("metric") == "roc_auc")["band_low"].null_count() == 0  # AUC has its own band
+    flags = ["band_alarm", "cusum_alarm", "estimate_alarm"]
+    assert series.filter(pl.col("metric") == "accuracy").select(flags).null_count().sum_horizontal().item() == 0
+    only_auc = replace(model, performance=replace(model.performance, alert_metrics=("roc_auc",)))
+    assert alert_series(config, only_auc, DAYS[3], DAYS[-1])["metric"].unique().to_list() == ["roc_auc"]
