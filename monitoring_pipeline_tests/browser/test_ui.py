@@ -119,7 +119,12 @@ def test_the_catalog_lists_the_monitoring_assets_with_their_partitions(browser: 
     page = _open(browser, f"{webserver}/assets/credit_risk")
     for name in ("prediction_log", "validated_predictions", "feature_profiles", "drift_report", "performance"):
         _visible_text(page, name).wait_for(timeout=30_000)
-    assert page.get_by_text(f"{DAYS} partitions").count() >= 8  # every daily asset, all of them materialized
+    partitions = page.get_by_text(f"{DAYS} partitions")
+    for _ in range(60):  # the counts render after the names, late on a loaded machine
+        if partitions.count() >= 8:
+            break
+        page.wait_for_timeout(500)
+    assert partitions.count() >= 8  # every daily asset, all of them materialized
     assert _shot(page, "ui-catalog.png").stat().st_size > 10_000
 
 
