@@ -15,7 +15,7 @@ from monitoring_pipeline.core.alerts import DEFAULT_RULES, SEVERITIES, SIGNALS, 
 from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
 from monitoring_pipeline.core.drift.compare import DriftSettings
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
-from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info
+from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info, reachable
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.guards.evaluate import flag_column
 from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
@@ -245,14 +245,14 @@ def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
     parsed = {}
     for method, bounds in raw.items():
         try:
-            reach = method_info(method).reach
+            method_info(method)
             parsed[method] = Thresholds(float(bounds["warn"]), float(bounds["drift"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}.{method}: {exc}") from None
-        if reach is not None and parsed[method].drift > reach:
+        if not reachable(method, parsed[method].drift):
             raise ConfigError(
-                f"{path}.{method}.drift: {parsed[method].drift} is more than {method} can ever be ({reach:.4g}), "
-                "so the column could never drift; give a lower threshold"
+                f"{path}.{method}.drift: {parsed[method].drift} is more than {method} can ever be "
+                f"({method_info(method).reach:.4g}), so the column could never drift; give a lower threshold"
             )
     return parsed
 

@@ -25,6 +25,7 @@ from monitoring_pipeline.core.drift.registry import (
     Thresholds,
     method_info,
     methods_for,
+    reachable,
 )
 from monitoring_pipeline.core.profile import ColumnProfile, empty_profile, merge
 
@@ -275,8 +276,7 @@ def noise_bands(
             if len(series) >= MIN_BAND_DAYS:
                 mean, std = float(np.mean(series)), float(np.std(series, ddof=1))
                 band = Thresholds(mean + (k - 1) * std, mean + k * std)
-                reach = method_info(method).reach
-                if reach is None or band.drift <= reach:
+                if reachable(method, band.drift):
                     learned.setdefault(column, {})[method] = band
     return learned
 
@@ -310,11 +310,10 @@ def calibrate(
             if bound is None:
                 continue
             rose = True
-            reach = method_info(method).reach
-            if reach is not None and bound.drift > reach:
-                deciding.remove(method)
-            else:
+            if reachable(method, bound.drift):
                 thresholds[method] = bound
+            else:
+                deciding.remove(method)
         if not rose:
             continue
         if kind is ColumnKind.NUMERIC and BETWEEN_DAYS not in deciding:

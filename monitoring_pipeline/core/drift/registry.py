@@ -215,6 +215,12 @@ def method_info(name: str) -> MethodInfo:
         raise ValueError(f"unknown drift method {name!r}; expected one of {sorted(METHODS)}") from None
 
 
+def reachable(method: str, value: float) -> bool:
+    """Whether the statistic of `method` can ever reach `value` (a threshold above its reach never fires)."""
+    reach = method_info(method).reach
+    return reach is None or value <= reach
+
+
 def methods_for(kind: ColumnKind) -> list[MethodInfo]:
     """The methods applying to a column kind, in registry order (the order of every report)."""
     return [info for info in METHODS.values() if kind in info.kinds]
