@@ -47,13 +47,20 @@ def _config(root: Path, drift: dict) -> ProjectConfig:
 def _day(day: date, n: int = 3_000) -> pl.DataFrame:
     rng = np.random.default_rng(day.toordinal())
     level = rng.normal(0, 0.3) + (1.5 if day == SHIFTED else 0.0)
+    return _log_day(day, rng, level, n, "w", seconds_apart=25)
+
+
+def _log_day(
+    day: date, rng: np.random.Generator, level: float, n: int, prefix: str, seconds_apart: int
+) -> pl.DataFrame:
+    """One day of the `wander` model's log: `load` around `level`, a uniform score."""
     start = datetime.combine(day, datetime.min.time(), UTC)
     return pl.DataFrame(
         {
-            "prediction_id": [f"w-{day}-{i}" for i in range(n)],
+            "prediction_id": [f"{prefix}-{day}-{i}" for i in range(n)],
             "model_name": "wander",
             "model_version": "1",
-            "event_ts": [start + timedelta(seconds=25 * i) for i in range(n)],
+            "event_ts": [start + timedelta(seconds=seconds_apart * i) for i in range(n)],
             "load": rng.normal(level, 1, n),
             "score": rng.uniform(size=n),
         }
@@ -150,17 +157,7 @@ def _regime_day(day: date, n: int = 2_000) -> pl.DataFrame:
     """Each day has its own regime (the day's weather): its level is far from other days' in within-day units."""
     rng = np.random.default_rng(day.toordinal() + 7)
     level = rng.normal(0, 2.0) + (12.0 if day in SEASON else 0.0)
-    start = datetime.combine(day, datetime.min.time(), UTC)
-    return pl.DataFrame(
-        {
-            "prediction_id": [f"r-{day}-{i}" for i in range(n)],
-            "model_name": "wander",
-            "model_version": "1",
-            "event_ts": [start + timedelta(seconds=40 * i) for i in range(n)],
-            "load": rng.normal(level, 1, n),
-            "score": rng.uniform(size=n),
-        }
-    )
+    return _log_day(day, rng, level, n, "r", seconds_apart=40)
 
 
 def test_calibrated_on_how_days_differ_in_sample_days_stay_quiet_and_a_new_season_drifts(tmp_path: Path) -> None:
