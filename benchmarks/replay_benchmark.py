@@ -15,8 +15,9 @@ Three real data sets that packages ship inside their wheels, fetched once from t
 
 Each model is a logistic regression trained on the first two months, which are also the baseline and the fixed
 reference window (matched on weekday). Injected changes, each from one day a month after training: a 0.25 standard
-deviation shift of one numeric feature, a never-seen category taking 5% of one categorical feature, and the
-score 30% higher (an output change).
+deviation shift of one numeric feature, a never-seen category taking 5% of one categorical feature, the score 30%
+higher (an output change), and a label-only regression (10% of the labels turned to the other class, inputs and
+scores unchanged; labels land a day after the prediction).
 
     uv run python benchmarks/replay_benchmark.py [--datasets flights,retail,power] [--workdir DIR]
 """
@@ -40,12 +41,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from monitoring_pipeline.core.alerts import DEFAULT_RULES, breaches_on, daily_signals, plan_tickets
+from monitoring_pipeline.core.alerts import DEFAULT_RULES, breaches_on, daily_signals, performance_signal, plan_tickets
 from monitoring_pipeline.core.config import ProjectConfig, parse_config
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.steps.bins import freeze_model_bins
 from monitoring_pipeline.steps.drift import rejudge
 from monitoring_pipeline.steps.guards import daily_guard_counts, guard_day
+from monitoring_pipeline.steps.performance import alert_series, performance_day
 from monitoring_pipeline.steps.profiles import profile_day
 
 CACHE = Path(__file__).parent / "out" / "cache"
@@ -57,6 +59,7 @@ INJECTED_DAYS = 7
 SHIFT_SD = 0.25
 NEW_CATEGORY_SHARE = 0.05
 SCORE_FACTOR = 1.3
+LABEL_FLIP = 0.10  # the label-only regression: this share of the injected days' labels turn to the other class
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,8 @@ def _config(root: Path, ds: Dataset, first: date, last: date, calibrate: bool) -
         "features": {"numeric": ds.numeric, "categorical": ds.categorical},
         "outputs": {"numeric": ["score"], "categorical": ["prediction"]},
         "drift": {"defaults": {"calibrate": calibrate}},
+        "label_table": f"labels/{ds.name}",
+        "performance": {"positive_label": "1"},
     }
     return parse_config({"lake": {"root": str(root)}, "models": {ds.name: model}})
 
@@ -197,8 +202,9 @@ def _profile(config: ProjectConfig, name: str, log: pl.DataFrame) -> None:
 
 
 def _verdicts(config: ProjectConfig, name: str, first: date, last: date) -> pl.DataFrame:
+    """Each (day, column)'s verdict, and its rolling window's (null where not judged)."""
     frame, _ = rejudge(config, config.model(name), first, last)
-    return frame.select("day", "column", "role", "verdict").unique()
+    return frame.select("day", "column", "role", "verdict", "window_verdict").unique()
 
 
 def _tickets(config: ProjectConfig, name: str, verdicts: pl.DataFrame, days: list[date]) -> tuple[int, int]:
@@ -211,6 +217,8 @@ def _tickets(config: ProjectConfig, name: str, verdicts: pl.DataFrame, days: lis
     breaches = [b for day in days for b in breaches_on(name, signals, rules, day, training)]
     return len(plan_tickets([], breaches).opened), len({b.day for b in breaches})
 
+
+DRIFTED = (pl.col("verdict") == "drift") | (pl.col("window_verdict") == "drift").fill_null(False)  # day or window
 
 INJECTIONS: dict[str, Callable[[pl.DataFrame, Dataset, pl.DataFrame], tuple[str, pl.Expr]]] = {}
 
@@ -242,6 +250,31 @@ def _score(log: pl.DataFrame, ds: Dataset, train: pl.DataFrame) -> tuple[str, pl
     return "score", (pl.col("score") * SCORE_FACTOR).clip(upper_bound=1.0)
 
 
+def _labels(ds: Dataset, flipped: list[date]) -> pl.DataFrame:
+    """The log's labels, landing a day after each prediction; on the `flipped` days, LABEL_FLIP of them (every
+    k-th row of each day) turned to the other class: the model is wrong more often, its inputs and scores unchanged."""
+    every = round(1 / LABEL_FLIP)
+    day = pl.col("event_ts").dt.date()
+    flip = day.is_in(flipped) & (pl.int_range(pl.len()).over(day) % every == 0)
+    return ds.frame.select(
+        pl.format("{}-{}", pl.lit(ds.name), pl.int_range(pl.len())).alias("prediction_id"),
+        pl.when(flip).then(1 - pl.col("y")).otherwise(pl.col("y")).cast(pl.String).alias("label"),
+        (pl.col("event_ts") + timedelta(days=1)).alias("label_ts"),
+    )
+
+
+def _label_regression(config: ProjectConfig, ds: Dataset, window: list[date]) -> int | None:
+    """The daily partition (1 = the first injected day) where a performance alarm first sounds once the labels of
+    the flipped days have landed (band, CUSUM, estimate or estimation error, on the default alert metrics)."""
+    model = config.model(ds.name)
+    delta.overwrite(catalog.label_table(config, model), _labels(ds, window))
+    for day in [*model.baseline.span(), *window]:
+        performance_day(config, model, day, NOW)
+    alarms = performance_signal(alert_series(config, model, window[0], window[-1]))
+    fired = alarms.filter(pl.col("value") >= 1)["day"].sort()
+    return (fired[0] - window[0]).days + 1 if fired.len() else None
+
+
 def replay(ds: Dataset, workdir: Path) -> list[dict]:
     """Figures for one data set, calibrated and fixed, and the injected changes' first flagged days."""
     days = sorted(ds.frame["event_ts"].dt.date().unique().to_list())
@@ -257,7 +290,7 @@ def replay(ds: Dataset, workdir: Path) -> list[dict]:
         config = _config(workdir / ds.name, ds, first, last, calibrate)
         verdicts = _verdicts(config, ds.name, first, last)
         inside, after = verdicts.filter(pl.col("day") <= train_end), verdicts.filter(pl.col("day") > train_end)
-        drift = pl.col("verdict") == "drift"
+        drift = DRIFTED
         opened, breaching = _tickets(config, ds.name, verdicts, later)
         rows.append(
             {
@@ -278,7 +311,7 @@ def replay(ds: Dataset, workdir: Path) -> list[dict]:
     for name, build in INJECTIONS.items():
         column, changed = build(log, ds, train)
         injected_days = pl.col("event_ts").dt.date().is_in(window)
-        subset = log.filter((pl.col("event_ts").dt.date() <= train_end) | injected_days)
+        subset = log.filter(pl.col("event_ts").dt.date() <= window[-1])  # the days before: the rolling window
         subset = subset.with_columns(pl.when(injected_days).then(changed).otherwise(pl.col(column)).alias(column))
         root = workdir / f"{ds.name}-{''.join(c if c.isalnum() else '_' for c in name)}"
         for calibrate in (True, False):
@@ -286,9 +319,12 @@ def replay(ds: Dataset, workdir: Path) -> list[dict]:
             if calibrate:
                 _profile(config, ds.name, subset)
             judged = _verdicts(config, ds.name, window[0], window[-1])
-            flagged = judged.filter((pl.col("column") == column) & (pl.col("verdict") == "drift"))["day"].sort()
+            flagged = judged.filter((pl.col("column") == column) & DRIFTED)["day"].sort()
             row = next(r for r in rows if r["verdicts"] == ("calibrated" if calibrate else "fixed"))
             row[name] = (flagged[0] - start).days + 1 if flagged.len() else None  # the daily partition it shows in
+    labelled = _label_regression(_config(workdir / ds.name, ds, first, last, True), ds, window)
+    for row in rows:  # performance does not depend on how drift is judged
+        row[f"labels {LABEL_FLIP:.0%} flipped"] = labelled
     return rows
 
 

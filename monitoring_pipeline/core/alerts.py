@@ -130,10 +130,13 @@ def performance_signal(alarms: pl.DataFrame) -> pl.DataFrame:
 def daily_signals(
     drift_report: pl.DataFrame, guard_counts: pl.DataFrame, performance: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """One row per (day, signal). `drift_report`: one model's decisive report rows (column, role, day, verdict);
-    `guard_counts`: day, validated, quarantined; `performance`: its alert metrics' daily rows, when it has
-    labels (see `performance_signal`)."""
-    drifting = drift_report.filter(pl.col("verdict") == "drift").select("day", "column", "role").unique()
+    """One row per (day, signal). `drift_report`: one model's decisive report rows (column, role, day, verdict,
+    and the rolling window's `window_verdict` where judged): a column drifts on a day when the day or the window
+    ending it does; `guard_counts`: day, validated, quarantined; `performance`: its alert metrics' daily rows,
+    when it has labels (see `performance_signal`)."""
+    window = pl.col("window_verdict") if "window_verdict" in drift_report.columns else pl.lit(None, pl.String)
+    drifted = (pl.col("verdict") == "drift") | (window == "drift").fill_null(False)
+    drifting = drift_report.filter(drifted).select("day", "column", "role").unique()
     drift_days = drift_report.select("day").unique()
     frames = []
     for signal, roles in (("feature_drift", INPUT_ROLES), ("output_drift", OUTPUT_ROLES)):

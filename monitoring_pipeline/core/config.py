@@ -141,6 +141,7 @@ class ModelSpec:
     alerts: tuple[AlertRule, ...] = DEFAULT_RULES
     performance: PerformanceSettings | None = None  # None: no labels, no performance
     multivariate: MultivariateSettings | None = None  # None: no reconstruction-error signal
+    drift_window: int = 7  # days a rolling window adds up to catch a slow shift (0: days only)
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -154,6 +155,11 @@ class ModelSpec:
 
     def settings_for(self, column: str) -> DriftSettings:
         return self.drift.get(column, self.drift.get("*", DriftSettings()))
+
+    def training_days(self) -> set[date]:
+        """The days the bins and a fixed reference come from: in-sample for drift and performance."""
+        fixed = set(self.reference.span()) if self.reference.kind == "fixed" else set()
+        return set(self.baseline.span()) | fixed
 
 
 @dataclass(frozen=True)
@@ -407,6 +413,9 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     if not columns:
         raise ConfigError(f"{path}: no monitored columns (features or outputs)")
     drift_raw = raw.get("drift", {}) or {}
+    unknown = set(drift_raw) - {"defaults", "columns", "window_days"}
+    if unknown:
+        raise ConfigError(f"{path}.drift: unknown keys {sorted(unknown)}; expected defaults, columns, window_days")
     defaults = parse_drift_settings(drift_raw.get("defaults", {}) or {}, f"{path}.drift.defaults")
     guards = parse_guards(raw.get("guards", {}) or {}, _log_columns(names, outputs, prompt), f"{path}.guards")
     flags = [MonitoredColumn(flag_column(rule.id), ColumnKind.NUMERIC, "guard") for rule in guards.rules]
@@ -419,6 +428,9 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
             raise ConfigError(f"{path}.drift.columns.{column}: not a monitored column of {name}")
         drift[column] = parse_drift_settings(settings, f"{path}.drift.columns.{column}", drift.get(column, defaults))
     end = raw.get("end_date")
+    window = drift_raw.get("window_days", 7)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 0 or window == 1:
+        raise ConfigError(f"{path}.drift.window_days: expected 0 (days only) or 2 days or more, got {window!r}")
     return ModelSpec(
         name=name,
         log_table=str(_require(raw, "log_table", path)),
@@ -437,6 +449,7 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         alerts=parse_alerts(raw.get("alerts"), f"{path}.alerts"),
         performance=parse_performance(raw.get("performance"), raw.get("label_table"), names, f"{path}.performance"),
         multivariate=multivariate,
+        drift_window=window,
     )
 
 

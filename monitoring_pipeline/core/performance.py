@@ -177,11 +177,25 @@ class Band:
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    def widened(self, factor: float) -> Band:
+        """The band `factor` times as wide around its mean (for a day judged on fewer labels than usual)."""
+        return Band(
+            self.mean - factor * (self.mean - self.low),
+            self.mean + factor * (self.high - self.mean),
+            self.mean,
+            factor * self.std,
+        )
 
-def noise_band(reference_values: np.ndarray, k: float = 3.0) -> Band:
-    """mean ± k·σ of a metric over the reference days (σ with ddof=1)."""
+
+def noise_band(reference_values: np.ndarray, k: float = 3.0, weights: np.ndarray | None = None) -> Band:
+    """mean ± k·σ of a metric over the reference days; with `weights` (each day's labelled rows) the mean and σ
+    are weighted, so a day judged on few labels counts less (σ with the reliability-weights correction, which is
+    ddof=1 when the weights are equal)."""
     values = np.asarray(reference_values, dtype=np.float64)
-    mean, std = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    w = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
+    mean = float(np.average(values, weights=w))
+    effective = w.sum() - (w**2).sum() / w.sum()  # sum(w) - sum(w^2)/sum(w): n - 1 for equal weights
+    std = float(np.sqrt((w * (values - mean) ** 2).sum() / effective)) if len(values) > 1 and effective > 0 else 0.0
     return Band(mean - k * std, mean + k * std, mean, std)
 
 

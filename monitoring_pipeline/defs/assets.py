@@ -364,8 +364,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         spec = config.model(model.name)
         result = performance_day(config, spec, day, _now())
         accuracy = result.overall("accuracy") or {}
-        picture = viz.performance_picture(config, spec, window(day))  # the series read once: chart and CUSUM
-        cusum = picture is not None and picture.table.filter(pl.col("day") == day)["cusum_alarm"].any()
+        pictures = viz.performance_pictures(config, spec, window(day))  # the series read once: charts and CUSUM
+        cusum = any(p.table.filter(pl.col("day") == day)["cusum_alarm"].any() for p in pictures)
         seq = _audit(
             context,
             config,
@@ -383,7 +383,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "outside_band": bool(accuracy.get("outside_band")),
                 "cusum_alarm": bool(cusum),
                 "label_delta_version": result.label_version,
-                "accuracy_chart": dg.MetadataValue.md(viz.performance_markdown(picture)),
+                "performance_chart": dg.MetadataValue.md(viz.performance_markdown(pictures)),
                 "audit_seq": seq,
             },
             data_version=dg.DataVersion(f"labels-v{result.label_version}"),

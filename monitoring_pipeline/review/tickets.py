@@ -95,13 +95,13 @@ def _save(config: ProjectConfig, row: dict[str, Any], action: str, by: str, now:
 def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> pl.DataFrame:
     """The model's daily signals between two days, from the drift report and the guard tables."""
     rows = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name)
-    report = (
-        rows.filter(pl.col("decisive") & pl.col("day").is_between(first, last))
-        .select("day", "column", "role", "verdict")
-        .collect()
-        if rows is not None
-        else pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
-    )
+    schema = {"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String, "window_verdict": pl.String}
+    if rows is None:
+        report = pl.DataFrame(schema=schema)
+    else:
+        if "window_verdict" not in rows.collect_schema():  # written before rolling windows were judged
+            rows = rows.with_columns(pl.lit(None, pl.String).alias("window_verdict"))
+        report = rows.filter(pl.col("decisive") & pl.col("day").is_between(first, last)).select(*schema).collect()
     counts = daily_guard_counts(config, model, first, last)
     performance = alert_series(config, model, first, last) if model.performance else None
     return daily_signals(report, counts, performance)
@@ -120,7 +120,7 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
         return Review([], [])
     lookback = max(rule.of_last for rule in model.alerts) if model.alerts else 1
     signals = model_signals(config, model, min(days) - timedelta(days=lookback), max(days))
-    training = set(model.baseline.span()) | (set(model.reference.span()) if model.reference.kind == "fixed" else set())
+    training = model.training_days()
     opened, updated = [], []
     with delta.lake_lock(catalog.lake_of(config), "tickets"):
         for day in sorted(set(days)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -52,16 +53,58 @@ def reference_days(model: ModelSpec, day: date) -> list[date]:
     return [d for d in model.reference.days_for(day) if d >= model.start_date and d != day]
 
 
+def ordinary_days(model: ModelSpec, day: date) -> dict[date, list[date]]:
+    """The ordinary days whose differences calibrate `day`'s thresholds, each with the days it is judged against.
+    A fixed window teaches with every one of its days, each against its own reference (the same weekday with
+    `match_weekday`), so a training day is judged exactly as the thresholds learned it; a moving window teaches
+    with its own days, each against the others."""
+    if model.reference.kind == "fixed":
+        return {d: reference_days(model, d) for d in model.reference.span() if d >= model.start_date}
+    window = reference_days(model, day)
+    return {d: [p for p in window if p != d] for d in window}
+
+
+def window_of(model: ModelSpec, day: date) -> list[date]:
+    """The rolling window ending `day` (its `drift_window` days), or none: the model judges days only, or the
+    window reaches before the model's start or into its training days (which are in-sample)."""
+    days = [day - timedelta(days=i) for i in range(model.drift_window - 1, -1, -1)]
+    if model.drift_window < 2 or days[0] < model.start_date or model.training_days() & set(days):
+        return []
+    return days
+
+
+def window_reference(model: ModelSpec, window: list[date]) -> list[date]:
+    """What a window is judged against: its days' reference days together, without the window's own."""
+    return sorted({r for d in window for r in reference_days(model, d)} - set(window))
+
+
+def ordinary_windows(model: ModelSpec, window: list[date]) -> list[tuple[date, ...]]:
+    """Blocks of consecutive ordinary days as long as `window`, whose differences calibrate the window's
+    thresholds (each block is judged against the others): a fixed window's days, else the window's reference."""
+    fixed = model.reference.kind == "fixed"
+    pool = sorted(ordinary_days(model, window[-1])) if fixed else window_reference(model, window)
+    size = len(window)
+    return [tuple(pool[i : i + size]) for i in range(0, len(pool) - size + 1, size)]
+
+
+def _needed(model: ModelSpec, day: date) -> list[date]:
+    """Every day whose profiles judging `day` reads."""
+    window = window_of(model, day)
+    blocks = [d for block in ordinary_windows(model, window) for d in block] if window else []
+    days = {*reference_days(model, day), *ordinary_days(model, day), day, *window, *blocks}
+    return sorted(days | set(window_reference(model, window)) if window else days)
+
+
 def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     """Compare one day's profiles with the merged profiles of its reference window; replace that day's report."""
     bins, bins_version = load_model_bins(config, model)
     expected = reference_days(model, day)
     read_versions = profile_versions(config)
-    profiles = read_profiles(config, model, [*expected, day], read_versions)
+    profiles = read_profiles(config, model, _needed(model, day), read_versions)
     active = active_definitions(config, model, day)
     judged = _judge(model, day, profiles, bins, bins_version, active, _features_missing_now(config, model))
-    written = delta.write_partition(
-        catalog.table(config, catalog.DRIFT_REPORT), judged.frame, {"model_name": model.name, "day": day}
+    written = delta.write_partition(  # evolving: a report written before rolling windows gains their columns
+        catalog.table(config, catalog.DRIFT_REPORT), judged.frame, {"model_name": model.name, "day": day}, True
     )
     return DayDrift(
         judged.report,
@@ -83,12 +126,12 @@ def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) ->
     days that have no profiles to judge. One read of the profiles for the whole range."""
     bins, bins_version = load_model_bins(config, model)
     days = [d for d in _days(first, last) if d >= model.start_date and (not model.end_date or d < model.end_date)]
-    windows = {day: reference_days(model, day) for day in days}
-    profiles = read_profiles(config, model, sorted({d for day in days for d in [*windows[day], day]}))
+    needed = {day: _needed(model, day) for day in days}
+    profiles = read_profiles(config, model, sorted({d for day in days for d in needed[day]}))
     missing = _features_missing_now(config, model)
-    frames, skipped, settings = [], [], {}  # days sharing a reference window share its settings
+    frames, skipped, settings = [], [], {}  # days sharing ordinary days share their settings
     for day in days:
-        rows = profiles.filter(pl.col("day").is_in([*windows[day], day]))
+        rows = profiles.filter(pl.col("day").is_in(needed[day]))
         active = active_definitions(config, model, day)
         try:
             frames.append(_judge(model, day, rows, bins, bins_version, active, missing, settings).frame)
@@ -118,27 +161,37 @@ def _judge(
     bins_version: str,
     active: ActiveDefinitions,
     missing: set[str],
-    known: dict[tuple, dict[str, DriftSettings]] | None = None,
+    known: dict[tuple, Any] | None = None,
 ) -> _Judged:
-    """Judge `day` against its reference days, both read from `profiles` (rows of other bins are ignored). `known`
-    keeps the settings learned from each reference window, for days judged in a row."""
+    """Judge `day` against its reference days, both read from `profiles` (rows of other bins are ignored), with
+    settings calibrated on the ordinary days, and the rolling window ending `day` against its own reference.
+    `known` keeps what days judged in a row share (the settings learned from a set of ordinary days, a window's
+    merged reference)."""
+    known = {} if known is None else known
     profiles = profiles.filter(pl.col("bins_version") == bins_version)
     current_rows = profiles.filter(pl.col("day") == day)
     if current_rows.is_empty():
         raise MissingInputError(
             f"no profiles of model {model.name} for {day}; materialize {model.name}/feature_profiles first"
         )
-    reference_rows = profiles.filter(pl.col("day") != day)
+    reference_rows = profiles.filter(pl.col("day").is_in(reference_days(model, day)))
     found = sorted(set(reference_rows["day"].to_list()))
     roles = {c.name: c.role for c in model.columns}
-    window = (tuple(found), tuple(definitions.versions_of(active).items()))
-    settings = (known or {}).get(window) or _learned_settings(model, active, reference_rows, found, bins, roles)
-    if known is not None:
-        known[window] = settings
+    peers = ordinary_days(model, day)
+    ordinary = profiles.filter(pl.col("day").is_in(list(peers)))
+    learned_from = (tuple(sorted(set(ordinary["day"].to_list()))), tuple(definitions.versions_of(active).items()))
+    if learned_from not in known:
+        known[learned_from] = _learned_settings(model, active, ordinary, peers, bins, roles)
+    settings = known[learned_from]
     reference, current = merge_rows(reference_rows, bins), merge_rows(current_rows, bins)
     report = _mark_missing(compare_profiles(reference, current, bins, roles=roles, settings=settings), missing)
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
-    frame = report.to_frame().with_columns(
+    frame = report.to_frame().join(
+        _window_rows(model, day, profiles, bins, active, missing, known),
+        on=["column", "method"],
+        how="left",
+    )
+    frame = frame.with_columns(
         pl.lit(model.name).alias("model_name"),
         pl.lit(day).alias("day"),
         pl.lit(model.reference.describe()).alias("reference"),
@@ -152,6 +205,91 @@ def _judge(
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
     return _Judged(report, frame, found, reference, current)
+
+
+WINDOW_SCHEMA: dict[str, pl.DataType] = {
+    "column": pl.String(),
+    "method": pl.String(),
+    "window_start": pl.Date(),
+    "window_value": pl.Float64(),
+    "window_threshold_warn": pl.Float64(),
+    "window_threshold": pl.Float64(),
+    "window_decisive": pl.Boolean(),
+    "window_verdict": pl.String(),
+}
+
+
+def _window_rows(
+    model: ModelSpec,
+    day: date,
+    profiles: pl.DataFrame,
+    bins: dict[str, Bins],
+    active: ActiveDefinitions,
+    missing: set[str],
+    known: dict[tuple, Any],
+) -> pl.DataFrame:
+    """The rolling window ending `day` judged against its reference, one row per (column, method): for the
+    calibrated columns, once most days of the window have profiles and there are MIN_CALIBRATION_DAYS such
+    ordinary blocks to learn the window's thresholds from (none otherwise: an uncalibrated window would only repeat the
+    days' verdicts less sharply)."""
+    window = window_of(model, day)
+    have = set(profiles["day"].to_list())
+    if not window or not _enough(window, have):
+        return pl.DataFrame(schema=WINDOW_SCHEMA)
+    blocks = [b for b in ordinary_windows(model, window) if _enough(b, have)]
+    key = ("window", tuple(blocks), tuple(definitions.versions_of(active).items()))
+    if key not in known:
+        known[key] = _window_settings(model, active, profiles, blocks, bins)
+    settings = known[key]
+    judged = {c: b for c, b in bins.items() if c in settings and c not in missing}
+    if not judged:
+        return pl.DataFrame(schema=WINDOW_SCHEMA)
+    reference_days_ = window_reference(model, window)
+    ref_key = ("window reference", tuple(reference_days_))
+    if ref_key not in known:
+        known[ref_key] = merge_rows(profiles.filter(pl.col("day").is_in(reference_days_)), bins)
+    current = merge_rows(profiles.filter(pl.col("day").is_in(window)), bins)
+    roles = {c.name: c.role for c in model.columns}
+    report = compare_profiles(known[ref_key], current, judged, roles=roles, settings=settings)
+    return (
+        report.to_frame()
+        .select(
+            "column",
+            "method",
+            pl.lit(window[0]).alias("window_start"),
+            pl.col("value").alias("window_value"),
+            pl.col("threshold_warn").alias("window_threshold_warn"),
+            pl.col("threshold").alias("window_threshold"),
+            pl.col("decisive").alias("window_decisive"),
+            pl.col("verdict").alias("window_verdict"),
+        )
+        .cast(WINDOW_SCHEMA)
+    )
+
+
+def _enough(days: Sequence[date], have: set[date]) -> bool:
+    """Whether most of a window's calendar days have profiles (a shop closed on Sundays still has windows)."""
+    return 2 * len(have.intersection(days)) > len(days)
+
+
+def _window_settings(
+    model: ModelSpec,
+    active: ActiveDefinitions,
+    profiles: pl.DataFrame,
+    blocks: list[tuple[date, ...]],
+    bins: dict[str, Bins],
+) -> dict[str, DriftSettings]:
+    """The window's settings of the calibrated columns (without `band_k`), learned from how the ordinary blocks
+    differ; empty below MIN_CALIBRATION_DAYS blocks."""
+    configured = _configured_settings(model, active)
+    columns = [c for c in bins if configured[c].calibrate and configured[c].band_k is None]
+    if len(blocks) < MIN_CALIBRATION_DAYS or not columns:
+        return {}
+    per_block = {b: merge_rows(profiles.filter(pl.col("day").is_in(list(b))), bins) for b in blocks}
+    peers = {b: [o for o in blocks if o != b] for b in blocks}
+    roles = {c.name: c.role for c in model.columns}
+    learned = calibrate(per_block, peers, bins, roles, configured)
+    return {c: learned[c] for c in columns}
 
 
 def _features_missing_now(config: ProjectConfig, model: ModelSpec) -> set[str]:
@@ -206,18 +344,24 @@ def _rank_worst(report: pl.LazyFrame, roles: tuple[str, ...], limit: int) -> pl.
 def _learned_settings(
     model: ModelSpec,
     active: ActiveDefinitions,
-    reference_rows: pl.DataFrame,
-    found: list[date],
+    ordinary: pl.DataFrame,
+    peers: dict[date, list[date]],
     bins: dict[str, Bins],
     roles: dict[str, str],
 ) -> dict[str, DriftSettings]:
-    """Each column's settings: the config's, a definition's overrides, then what the reference days teach (the
-    `band_k` bands, the calibration on how the days differ)."""
-    settings = {c.name: model.settings_for(c.name) for c in model.columns} | definitions.drift_overrides(active, model)
+    """Each column's settings: the config's, a definition's overrides, then what the ordinary days' profiles
+    teach (the `band_k` bands, the calibration on how the days differ)."""
+    settings = _configured_settings(model, active)
     banded = any(s.band_k is not None for s in settings.values())
-    if banded or (len(found) >= MIN_CALIBRATION_DAYS and any(s.calibrate for s in settings.values())):
-        per_day = {d: merge_rows(part, bins) for (d,), part in reference_rows.group_by("day")}
+    found = ordinary["day"].n_unique()
+    if banded or (found >= MIN_CALIBRATION_DAYS and any(s.calibrate for s in settings.values())):
+        per_day = {d: merge_rows(part, bins) for (d,), part in ordinary.group_by("day")}
         if banded:
-            settings = with_bands(settings, noise_bands(per_day, bins, roles, settings))
-        settings = calibrate(per_day, bins, roles, settings)
+            settings = with_bands(settings, noise_bands(per_day, peers, bins, roles, settings))
+        settings = calibrate(per_day, peers, bins, roles, settings)
     return settings
+
+
+def _configured_settings(model: ModelSpec, active: ActiveDefinitions) -> dict[str, DriftSettings]:
+    """Each column's settings as configured: the config's, then a feature definition's overrides."""
+    return {c.name: model.settings_for(c.name) for c in model.columns} | definitions.drift_overrides(active, model)

@@ -3,6 +3,7 @@ baseline's noise band; the CUSUM view over stored days; the days new labels touc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -123,6 +124,15 @@ class PerformanceReference:
     calibrator: perf.Calibrator | None
     bands: dict[str, perf.Band]
     error_sd: dict[str, float]
+    labelled: float  # the median labelled rows of the baseline days the bands come from
+
+    def band_for(self, metric: str, n_labelled: int) -> perf.Band | None:
+        """The metric's band for a day judged on `n_labelled` labels: as learned, or wider by √(usual / n) when
+        the day has fewer labels than the baseline days had (its sampling noise is that much larger)."""
+        band = self.bands.get(metric)
+        if band is None or not n_labelled or n_labelled >= self.labelled:
+            return band
+        return band.widened(math.sqrt(self.labelled / n_labelled))
 
 
 _REFERENCE_CACHE: dict[tuple, PerformanceReference] = {}  # one process often runs many days of one model
@@ -150,19 +160,23 @@ def _compute_reference(
     calibrator = None
     if settings.task == "classification" and labelled.height:
         calibrator = perf.fit_calibrator(labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy())
-    daily: dict[str, list[tuple[float | None, float | None]]] = {}
+    daily: dict[str, list[tuple[float | None, float | None, int]]] = {}
+    counts = []
     for _, part in rows.group_by("day"):
         if (_coverage(part) or 0.0) >= settings.min_coverage:
+            n_labelled = int(part["y"].is_not_null().sum())
+            counts.append(n_labelled)
             for name, values in _metrics(part, model, calibrator).items():
-                daily.setdefault(name, []).append((values["realized"], values["estimated"]))
+                daily.setdefault(name, []).append((values["realized"], values["estimated"], n_labelled))
     bands, error_sd = {}, {}
-    for name, pairs in daily.items():
-        realized = np.array([r for r, _ in pairs if r is not None], dtype=np.float64)
-        if len(realized) >= max(2, min(MIN_BAND_DAYS, len(model.baseline.span()))):
-            bands[name] = perf.noise_band(realized, settings.band_k)
-        errors = np.array([e - r for r, e in pairs if r is not None and e is not None], dtype=np.float64)
+    for name, triples in daily.items():
+        judged = [(r, n) for r, _, n in triples if r is not None]
+        if len(judged) >= max(2, min(MIN_BAND_DAYS, len(model.baseline.span()))):
+            realized, weights = (np.array(column, dtype=np.float64) for column in zip(*judged, strict=True))
+            bands[name] = perf.noise_band(realized, settings.band_k, weights)
+        errors = np.array([e - r for r, e, _ in triples if r is not None and e is not None], dtype=np.float64)
         error_sd[name] = float(errors.std(ddof=1)) if len(errors) >= 2 else 0.0
-    return PerformanceReference(calibrator, bands, error_sd)
+    return PerformanceReference(calibrator, bands, error_sd, float(np.median(counts)) if counts else 0.0)
 
 
 def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayPerformance:
@@ -194,7 +208,7 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
                     **values,
                     **_judgement(
                         values,
-                        reference.bands.get(name) if overall else None,
+                        reference.band_for(name, n_labelled) if overall else None,
                         reference.error_sd.get(name, 0.0),
                         judged,
                         model,

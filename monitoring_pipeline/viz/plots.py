@@ -24,7 +24,7 @@ from monitoring_pipeline.core.bins import Bins, CategoricalBins
 from monitoring_pipeline.core.profile import ColumnProfile
 
 REFERENCE_COLOUR, CURRENT_COLOUR = "#8c9bab", "#d9534f"
-MARK_COLOURS = ("#d9534f", "#6f42c1")  # alarm points: red, then purple
+MARK_COLOURS = ("#d9534f", "#6f42c1", "#f0ad4e", "#8b4513")  # alarm points: red, purple, orange, brown
 TOP_CATEGORIES = 8
 plt.rcParams.update({"font.size": 8, "svg.fonttype": "none", "svg.hashsalt": "monitoring_pipeline"})
 
@@ -118,14 +118,17 @@ def daily_lines(
     marks: Mapping[str, Sequence[date]] | None = None,
 ) -> Figure:
     """One line per named daily series (missing values break the line), an optional shaded band, and optional
-    marked days (for example alarms) drawn as points on the first series."""
+    marked days (for example alarms) drawn as points on the first series with a value that day."""
     figure, axis = plt.subplots(figsize=(6.4, 2.4))
     if band:
         axis.axhspan(*band, color="#5cb85c", alpha=0.12, label="band")
     for name, (days, values) in series.items():
         axis.plot(days, [np.nan if v is None else v for v in values], marker=".", markersize=3, label=name)
-    first_days, first_values = next(iter(series.values()), ([], []))
-    lookup = dict(zip(first_days, first_values, strict=True))
+    lookup: dict[date, float] = {}  # a marked day sits on the first series with a value that day
+    for days, values in series.values():
+        for day, value in zip(days, values, strict=True):
+            if value is not None:
+                lookup.setdefault(day, value)
     for (name, days), colour in zip((marks or {}).items(), MARK_COLOURS, strict=False):
         picked = [d for d in days if lookup.get(d) is not None]
         axis.scatter(picked, [lookup[d] for d in picked], s=22, zorder=3, color=colour, label=name)

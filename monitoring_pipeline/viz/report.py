@@ -20,7 +20,7 @@ from monitoring_pipeline.registry import models
 from monitoring_pipeline.review.tickets import read_tickets
 from monitoring_pipeline.steps.drift import WorstDrift, worst_drift
 from monitoring_pipeline.steps.guards import daily_guard_counts
-from monitoring_pipeline.steps.performance import performance_series
+from monitoring_pipeline.steps.performance import alert_series
 from monitoring_pipeline.steps.profiles import read_profiles
 from monitoring_pipeline.viz import plots
 
@@ -83,31 +83,45 @@ def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[
 
 @dataclass(frozen=True)
 class PerformancePicture:
+    metric: str
     series: DailySeries
     band: tuple[float, float] | None
     marks: dict[str, list[date]]
     table: pl.DataFrame
 
 
-def performance_picture(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> PerformancePicture | None:
+ALARM_MARKS = {  # how each alarm of an alert metric is marked on its chart
+    "band_alarm": "worse than the band",
+    "cusum_alarm": "CUSUM alarm",
+    "estimate_alarm": "estimate worse than the band",
+    "estimation_alarm": "estimate off the realized value",
+}
+
+
+def performance_pictures(config: ProjectConfig, model: ModelSpec, days: Sequence[date]) -> list[PerformancePicture]:
+    """One picture per alert metric (`performance.alert_metrics`): realized and estimated values over `days`,
+    the baseline band and the days each alarm sounded."""
     if model.performance is None:
-        return None
-    rows = performance_series(config, model, min(days), max(days)).sort("day")
-    if rows.is_empty():
-        return None
-    days_, banded = rows["day"].to_list(), rows.filter(pl.col("band_low").is_not_null())
-    band = (banded["band_low"][-1], banded["band_high"][-1]) if banded.height else None
-    return PerformancePicture(
-        {"realized": (days_, rows["realized"].to_list()), "estimated (CBPE)": (days_, rows["estimated"].to_list())},
-        band,
-        {
-            "outside band": rows.filter(pl.col("outside_band").fill_null(False))["day"].to_list(),
-            "CUSUM alarm": rows.filter(pl.col("cusum_alarm").fill_null(False))["day"].to_list(),
-        },
-        rows.select(
-            "day", "realized", "estimated", "label_coverage", "band_low", "band_high", "outside_band", "cusum_alarm"
-        ),
-    )
+        return []
+    series = alert_series(config, model, min(days), max(days))
+    pictures = []
+    for metric in model.performance.alerting():
+        rows = series.filter(pl.col("metric") == metric).sort("day")
+        if rows.is_empty():
+            continue
+        days_, banded = rows["day"].to_list(), rows.filter(pl.col("band_low").is_not_null())
+        alarmed = {flag: pl.col(flag).fill_null(False) for flag in ALARM_MARKS}
+        marks = {label: rows.filter(alarmed[flag])["day"].to_list() for flag, label in ALARM_MARKS.items()}
+        pictures.append(
+            PerformancePicture(
+                metric,
+                {"realized": (days_, rows["realized"].to_list()), "estimated": (days_, rows["estimated"].to_list())},
+                (banded["band_low"][-1], banded["band_high"][-1]) if banded.height else None,
+                marks,
+                rows.select("day", "realized", "estimated", "label_coverage", "band_low", "band_high", *ALARM_MARKS),
+            )
+        )
+    return pictures
 
 
 def worst_overlays(worst: WorstDrift, encode: Callable) -> str | None:
@@ -156,13 +170,15 @@ def trend_markdown(title: str, series: DailySeries) -> str:
     return f"### {title}\n\n![{title}]({plots.to_png_uri(plots.trend_panels(series, title))})"
 
 
-def performance_markdown(picture: PerformancePicture | None) -> str:
-    if picture is None:
+def performance_markdown(pictures: Sequence[PerformancePicture]) -> str:
+    """Each alert metric's chart: realized vs estimated, with its band and alarms."""
+    if not pictures:
         return "### performance\n\nnothing to show yet"
-    figure = plots.daily_lines(
-        picture.series, "accuracy: realized vs estimated", "accuracy", picture.band, picture.marks
-    )
-    return f"### accuracy\n\n![accuracy]({plots.to_png_uri(figure)})"
+    images = [
+        f"![{p.metric}]({plots.to_png_uri(plots.daily_lines(p.series, p.metric, p.metric, p.band, p.marks))})"
+        for p in pictures
+    ]
+    return "\n\n".join(["### performance: the alert metrics", *images])
 
 
 # -- the HTML report ------------------------------------------------------------------------------------------------
@@ -247,15 +263,15 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
         _table(_guard_summary(rates)),
     ]
     progress("performance, releases and tickets")
-    picture = performance_picture(config, model, span)
+    pictures = performance_pictures(config, model, span)
     sections.append("<h2>Performance</h2>")
-    if picture:
-        lines = plots.daily_lines(picture.series, "accuracy", "accuracy", picture.band, picture.marks)
+    for picture in pictures:
+        lines = plots.daily_lines(picture.series, picture.metric, picture.metric, picture.band, picture.marks)
         sections += [
-            _figure(plots.to_svg(lines), "realized (labels so far) and estimated accuracy"),
+            _figure(plots.to_svg(lines), f"{picture.metric}: realized (labels so far) and estimated"),
             _table(picture.table),
         ]
-    else:
+    if not pictures:
         sections.append('<p class="muted">no labels configured</p>')
     sections += [
         "<h2>Releases in the window</h2>",

@@ -96,3 +96,21 @@ def test_alarms_sound_on_the_side_where_each_metric_gets_worse() -> None:
     assert perf.worse_alarms(-rising, -0.02, 0.01, perf.WORSE_WHEN["bias"]).any()  # bias is worse either way
     assert set(perf.ALERT_METRICS["classification"]) <= set(perf.CLASSIFICATION_METRICS)
     assert set(perf.WORSE_WHEN) == {*perf.CLASSIFICATION_METRICS, *perf.REGRESSION_METRICS}
+
+
+def test_bands_weigh_days_by_their_labels_and_widen_for_a_day_judged_on_few() -> None:
+    """Accuracy of 30 days with 400 labels each, plus 10 days judged on 20 labels (far noisier)."""
+    rng = np.random.default_rng(5)
+    full = rng.binomial(400, 0.8, 30) / 400
+    sparse = rng.binomial(20, 0.8, 10) / 20
+    values, weights = np.concatenate([full, sparse]), np.array([400] * 30 + [20] * 10)
+    weighted, plain = perf.noise_band(values, 3.0, weights), perf.noise_band(values)
+    assert weighted.std < 0.6 * plain.std  # the noisy days barely widen the band learned from the full ones
+    assert weighted.std == pytest.approx(perf.noise_band(full).std, rel=0.25)
+    assert perf.noise_band(full, 3.0, np.full(30, 7.0)).std == pytest.approx(perf.noise_band(full).std)
+    wide = weighted.widened(math.sqrt(400 / 20))
+    assert wide.mean == weighted.mean and wide.high - wide.low == pytest.approx(
+        math.sqrt(20) * (weighted.high - weighted.low)
+    )
+    misses = sum(not weighted.contains(v) for v in sparse) - sum(not wide.contains(v) for v in sparse)
+    assert misses >= 3  # judged on 20 labels, ordinary days leave the learned band; the widened band holds them

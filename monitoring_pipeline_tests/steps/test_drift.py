@@ -193,3 +193,52 @@ def test_calibrated_on_how_days_differ_in_sample_days_stay_quiet_and_a_new_seaso
 def test_a_threshold_a_statistic_cannot_reach_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"defaults.thresholds.ks.drift: 1.2 is more than ks can ever be \(1\)"):
         _config(tmp_path, {"thresholds": {"ks": {"warn": 0.5, "drift": 1.2}}})
+
+
+TRAINING = [date(2026, 6, 1) + timedelta(days=i) for i in range(42)]  # six blocks of 7 days to calibrate on
+ORDINARY_LATER = [TRAINING[-1] + timedelta(days=i) for i in range(1, 8)]
+SLOW_SHIFT = [ORDINARY_LATER[-1] + timedelta(days=i) for i in range(1, 8)]  # the level moves up 0.6, and stays
+
+
+def _slow_day(day: date, n: int = 1_500) -> pl.DataFrame:
+    """Days wander (level sd 0.5 of the within-day spread); from SLOW_SHIFT on, every day sits 0.6 higher."""
+    rng = np.random.default_rng(day.toordinal() + 11)
+    level = rng.normal(0, 0.5) + (0.6 if day in SLOW_SHIFT else 0.0)
+    return _log_day(day, rng, level, n, "s", seconds_apart=50)
+
+
+def test_a_rolling_window_adds_up_a_shift_no_single_day_shows(tmp_path: Path) -> None:
+    days = [*TRAINING, *ORDINARY_LATER, *SLOW_SHIFT]
+    window = {"start": TRAINING[0], "end": TRAINING[-1]}
+    model = {**_model({}), "start_date": days[0], "baseline": window, "reference": {"kind": "fixed", **window}}
+    config = parse_config({"lake": {"root": str(tmp_path / "lake")}, "models": {"wander": model}})
+    spec = config.model("wander")
+    delta.overwrite(catalog.log_table(config, spec), pl.concat([_slow_day(d) for d in days]))
+    freeze_model_bins(config, spec, NOW)
+    for day in days:
+        guard_day(config, spec, day, NOW)
+        profile_day(config, spec, day)
+    frame, _ = rejudge(config, spec, days[0], days[-1])
+    load = frame.filter(pl.col("column") == "load").select("day", "verdict", "window_verdict", "window_start").unique()
+    by_day = {row["day"]: row for row in load.iter_rows(named=True)}
+
+    assert all(by_day[d]["window_verdict"] is None for d in TRAINING)  # in-sample: no window over training days
+    assert sum(by_day[d]["verdict"] == "drift" for d in days) == 0  # no single day stands out from the wander
+    assert by_day[ORDINARY_LATER[-1]]["window_verdict"] == "ok"  # the first full window after training is ordinary
+    assert by_day[ORDINARY_LATER[-1]]["window_start"] == ORDINARY_LATER[0]
+    assert by_day[SLOW_SHIFT[-1]]["window_verdict"] == "drift"  # seven shifted days add up
+
+    stored = drift_day(config, spec, SLOW_SHIFT[-1]).frame.filter(pl.col("column") == "load")
+    assert stored["window_verdict"][0] == "drift"  # the nightly step stores what rejudge computes
+    days_only = parse_config(
+        {"lake": {"root": str(tmp_path / "lake")}, "models": {"wander": {**model, "drift": {"window_days": 0}}}}
+    )
+    frame, _ = rejudge(days_only, days_only.model("wander"), SLOW_SHIFT[-1], SLOW_SHIFT[-1])
+    assert frame["window_verdict"].is_null().all()
+
+
+def test_a_window_of_one_day_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"models.wander.drift.window_days: expected 0 \(days only\) or 2 days"):
+        parse_config(
+            {"lake": {"root": str(tmp_path)}, "models": {"wander": {**_model({}), "drift": {"window_days": 1}}}}
+        )

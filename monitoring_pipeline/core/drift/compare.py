@@ -10,7 +10,7 @@ promoted by a small p-value alone — on large days every p-value is tiny.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -231,17 +231,21 @@ WARN_MARGIN, DRIFT_MARGIN = 1.2, 1.5  # how far beyond the largest ordinary day 
 BETWEEN_DAYS = "wasserstein_norm"  # the location effect that keeps growing with a shift; decides where days differ
 
 
+Peers = Mapping[object, Sequence[object]]  # an ordinary day -> the days it is judged against (its own reference)
+
+
 def _leave_one_out(
     days: Mapping[object, Mapping[str, ColumnProfile]],
+    peers: Peers,
     bins: Mapping[str, Bins],
     roles: Mapping[str, str],
     settings: Mapping[str, DriftSettings],
     columns: list[str],
 ) -> dict[str, dict[str, list[float]]]:
-    """column -> method -> its value on each reference day judged against the other reference days merged."""
+    """column -> method -> its value on each ordinary day judged against its peers merged."""
     values: dict[str, dict[str, list[float]]] = {c: {} for c in columns}
     for left_out, current in days.items():
-        others = [profiles for day, profiles in days.items() if day != left_out]
+        others = [days[day] for day in peers.get(left_out, ()) if day in days and day != left_out]
         for column in columns:
             parts = [p[column] for p in others if column in p]
             if not parts or column not in current:
@@ -257,20 +261,21 @@ def _leave_one_out(
 
 def noise_bands(
     days: Mapping[object, Mapping[str, ColumnProfile]],
+    peers: Peers,
     bins: Mapping[str, Bins],
     roles: Mapping[str, str],
     settings: Mapping[str, DriftSettings],
 ) -> dict[str, dict[str, Thresholds]]:
-    """Thresholds learned from the reference window's own noise, for the columns with `band_k`: each reference
-    day is compared with the other reference days merged (leave one out), and a method's statistic over those
-    days gives warn = mean + (k - 1)·σ and drift = mean + k·σ. Needs MIN_BAND_DAYS reference days; a column
-    whose days vary a lot gets wide thresholds, a steady one narrow ones. A learned drift threshold the statistic
-    can never reach (KS above 1) is refused: the method keeps its configured thresholds."""
+    """Thresholds learned from the reference window's own noise, for the columns with `band_k`: each ordinary
+    day is compared with its peers merged (leave one out), and a method's statistic over those days gives
+    warn = mean + (k - 1)·σ and drift = mean + k·σ. Needs MIN_BAND_DAYS ordinary days; a column whose days vary
+    a lot gets wide thresholds, a steady one narrow ones. A learned drift threshold the statistic can never reach
+    (KS above 1) is refused: the method keeps its configured thresholds."""
     banded = [c for c in bins if settings[c].band_k is not None]
     if len(days) < MIN_BAND_DAYS or not banded:
         return {}
     learned: dict[str, dict[str, Thresholds]] = {}
-    for column, by_method in _leave_one_out(days, bins, roles, settings, banded).items():
+    for column, by_method in _leave_one_out(days, peers, bins, roles, settings, banded).items():
         k = settings[column].band_k
         for method, series in by_method.items():
             if len(series) >= MIN_BAND_DAYS:
@@ -283,25 +288,26 @@ def noise_bands(
 
 def calibrate(
     days: Mapping[object, Mapping[str, ColumnProfile]],
+    peers: Peers,
     bins: Mapping[str, Bins],
     roles: Mapping[str, str],
     settings: Mapping[str, DriftSettings],
 ) -> dict[str, DriftSettings]:
-    """The settings calibrated on how the reference's own days differ from one another, for the columns with
-    `calibrate` (and no `band_k`). Each reference day is judged against the others merged (leave one out); where
-    the largest such ordinary-day value of a deciding method already crosses its threshold, the threshold rises
-    to WARN_MARGIN and DRIFT_MARGIN times that value, so a day must be outside the ordinary days' range, by a
-    margin, as well as material. A rise the statistic cannot reach (KS, Jensen-Shannon and shares are bounded)
-    means the method cannot tell this column's days apart: it stops deciding. A numeric column whose threshold rose
-    is then also decided by the Wasserstein distance in reference standard deviations, calibrated the same way:
-    unlike PSI or KS it keeps growing with the shift, so a new season still stands out from an ordinary day.
-    Columns whose days agree within the fixed thresholds, and any window under MIN_CALIBRATION_DAYS days, are left
-    as they are."""
+    """The settings calibrated on how ordinary days (or blocks of days) differ from one another, for the columns
+    with `calibrate` (and no `band_k`). Each ordinary day is judged against its peers merged (leave one out: the
+    other days of the window, or the same weekday's with weekday matching); where the largest such value of a
+    deciding method already crosses its threshold, the threshold rises to WARN_MARGIN and DRIFT_MARGIN times that
+    value, so a day must be outside the ordinary days' range, by a margin, as well as material. A rise the
+    statistic cannot reach (KS, Jensen-Shannon and shares are bounded) means the method cannot tell this column's
+    days apart: it stops deciding. A numeric column whose threshold rose is then also decided by the Wasserstein
+    distance in reference standard deviations, calibrated the same way: unlike PSI or KS it keeps growing with the
+    shift, so a new season still stands out from an ordinary day. Columns whose days agree within the fixed
+    thresholds, and fewer than MIN_CALIBRATION_DAYS ordinary days, are left as they are."""
     columns = [c for c in bins if settings[c].calibrate and settings[c].band_k is None]
     if len(days) < MIN_CALIBRATION_DAYS or not columns:
         return dict(settings)
     calibrated = dict(settings)
-    for column, by_method in _leave_one_out(days, bins, roles, settings, columns).items():
+    for column, by_method in _leave_one_out(days, peers, bins, roles, settings, columns).items():
         setting, kind = settings[column], bins[column].kind
         thresholds, deciding = dict(setting.thresholds), list(setting.deciding(kind))
         rose = False
