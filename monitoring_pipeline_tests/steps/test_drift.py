@@ -223,10 +223,11 @@ def test_a_rolling_window_adds_up_a_shift_no_single_day_shows(tmp_path: Path) ->
     by_day = {row["day"]: row for row in load.iter_rows(named=True)}
 
     assert all(by_day[d]["window_verdict"] is None for d in TRAINING)  # in-sample: no window over training days
-    assert sum(by_day[d]["verdict"] == "drift" for d in days) == 0  # no single day stands out from the wander
+    assert sum(by_day[d]["verdict"] == "drift" for d in [*TRAINING, *ORDINARY_LATER]) == 0  # ordinary days: quiet
+    assert sum(by_day[d]["verdict"] == "drift" for d in SLOW_SHIFT) <= 3  # most shifted days hide in the wander
     assert by_day[ORDINARY_LATER[-1]]["window_verdict"] == "ok"  # the first full window after training is ordinary
     assert by_day[ORDINARY_LATER[-1]]["window_start"] == ORDINARY_LATER[0]
-    assert by_day[SLOW_SHIFT[-1]]["window_verdict"] == "drift"  # seven shifted days add up
+    assert all(by_day[d]["window_verdict"] == "drift" for d in SLOW_SHIFT[2:])  # the shifted days add up
 
     stored = drift_day(config, spec, SLOW_SHIFT[-1]).frame.filter(pl.col("column") == "load")
     assert stored["window_verdict"][0] == "drift"  # the nightly step stores what rejudge computes

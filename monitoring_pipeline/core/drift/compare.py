@@ -227,7 +227,8 @@ def build_report(columns: list[ColumnDrift], settings: Mapping[str, DriftSetting
 
 MIN_BAND_DAYS = 3
 MIN_CALIBRATION_DAYS = 5  # reference days needed before the ordinary days' range is trusted
-WARN_MARGIN, DRIFT_MARGIN = 1.2, 1.5  # how far beyond the largest ordinary day a day must be to warn, to drift
+ORDINARY = 0.95  # the quantile of the ordinary days' values that bounds their range (one odd training day cannot)
+WARN_MARGIN, DRIFT_MARGIN = 1.2, 1.5  # how far beyond that bound a day must be to warn, to drift
 BETWEEN_DAYS = "wasserstein_norm"  # the location effect that keeps growing with a shift; decides where days differ
 
 
@@ -295,14 +296,14 @@ def calibrate(
 ) -> dict[str, DriftSettings]:
     """The settings calibrated on how ordinary days (or blocks of days) differ from one another, for the columns
     with `calibrate` (and no `band_k`). Each ordinary day is judged against its peers merged (leave one out: the
-    other days of the window, or the same weekday's with weekday matching); where the largest such value of a
-    deciding method already crosses its threshold, the threshold rises to WARN_MARGIN and DRIFT_MARGIN times that
-    value, so a day must be outside the ordinary days' range, by a margin, as well as material. A rise the
-    statistic cannot reach (KS, Jensen-Shannon and shares are bounded) means the method cannot tell this column's
-    days apart: it stops deciding. A numeric column whose threshold rose is then also decided by the Wasserstein
-    distance in reference standard deviations, calibrated the same way: unlike PSI or KS it keeps growing with the
-    shift, so a new season still stands out from an ordinary day. Columns whose days agree within the fixed
-    thresholds, and fewer than MIN_CALIBRATION_DAYS ordinary days, are left as they are."""
+    other days of the window, or the same weekday's with weekday matching); where the ORDINARY quantile of a
+    deciding method's values already crosses its threshold, the threshold rises to WARN_MARGIN and DRIFT_MARGIN
+    times that value, so a day must be outside the ordinary days' range, by a margin, as well as material. A rise
+    the statistic cannot reach (KS, Jensen-Shannon and shares are bounded) means the method cannot tell this
+    column's days apart: it stops deciding. A numeric column whose threshold rose is then also decided by the
+    Wasserstein distance in reference standard deviations, calibrated the same way: unlike PSI or KS it keeps
+    growing with the shift, so a new season still stands out from an ordinary day. Columns whose days agree
+    within the fixed thresholds, and fewer than MIN_CALIBRATION_DAYS ordinary days, are left as they are."""
     columns = [c for c in bins if settings[c].calibrate and settings[c].band_k is None]
     if len(days) < MIN_CALIBRATION_DAYS or not columns:
         return dict(settings)
@@ -334,11 +335,13 @@ def calibrate(
 
 
 def _ordinary_range(series: list[float], fixed: Thresholds | None) -> Thresholds | None:
-    """Thresholds beyond the largest ordinary-day value, when that value crosses the fixed warn threshold (None:
-    the fixed thresholds already clear the ordinary days, or too few days to tell)."""
-    if fixed is None or len(series) < MIN_CALIBRATION_DAYS or max(series) < fixed.warn:
+    """Thresholds beyond the ordinary days' range (their ORDINARY quantile), when that bound crosses the fixed warn
+    threshold (None: the fixed thresholds already clear the ordinary days, or too few days to tell)."""
+    if fixed is None or len(series) < MIN_CALIBRATION_DAYS:
         return None
-    upper = max(series)
+    upper = float(np.quantile(series, ORDINARY))
+    if upper < fixed.warn:
+        return None
     return Thresholds(max(fixed.warn, WARN_MARGIN * upper), max(fixed.drift, DRIFT_MARGIN * upper))
 
 
