@@ -3,6 +3,7 @@ raises fixed-threshold alarms on quiet days; with `band_k` it raises far fewer a
 Days are judged again from the stored profiles under a what-if config, writing nothing."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -67,15 +68,21 @@ def _log_day(
     )
 
 
+def _profiled(config: ProjectConfig, days: list[date], log_day: Callable[[date], pl.DataFrame]) -> None:
+    """The `wander` model's log of `days` (written once per lake), its bins frozen and every day profiled."""
+    model = config.model("wander")
+    if not delta.exists(catalog.log_table(config, model)):
+        delta.overwrite(catalog.log_table(config, model), pl.concat([log_day(d) for d in days]))
+    freeze_model_bins(config, model, NOW)
+    for day in days:
+        guard_day(config, model, day, NOW)
+        profile_day(config, model, day)
+
+
 def _verdicts(root: Path, drift: dict) -> dict[date, str]:
     config = _config(root, drift)
     model = config.model("wander")
-    if not delta.exists(catalog.log_table(config, model)):
-        delta.overwrite(catalog.log_table(config, model), pl.concat([_day(d) for d in DAYS]))
-    freeze_model_bins(config, model, NOW)
-    for day in DAYS:
-        guard_day(config, model, day, NOW)
-        profile_day(config, model, day)
+    _profiled(config, DAYS, _day)
     verdicts = {}
     for day in DAYS[len(BASELINE) :]:
         frame = drift_day(config, model, day).frame
@@ -163,11 +170,7 @@ def _regime_day(day: date, n: int = 2_000) -> pl.DataFrame:
 def test_calibrated_on_how_days_differ_in_sample_days_stay_quiet_and_a_new_season_drifts(tmp_path: Path) -> None:
     config = _config(tmp_path / "lake", {})
     model = config.model("wander")
-    delta.overwrite(catalog.log_table(config, model), pl.concat([_regime_day(d) for d in DAYS]))
-    freeze_model_bins(config, model, NOW)
-    for day in DAYS:
-        guard_day(config, model, day, NOW)
-        profile_day(config, model, day)
+    _profiled(config, DAYS, _regime_day)
 
     def verdicts(calibrate: bool) -> dict[date, str]:
         what_if = _config(tmp_path / "lake", {"calibrate": calibrate})
@@ -213,11 +216,7 @@ def test_a_rolling_window_adds_up_a_shift_no_single_day_shows(tmp_path: Path) ->
     model = {**_model({}), "start_date": days[0], "baseline": window, "reference": {"kind": "fixed", **window}}
     config = parse_config({"lake": {"root": str(tmp_path / "lake")}, "models": {"wander": model}})
     spec = config.model("wander")
-    delta.overwrite(catalog.log_table(config, spec), pl.concat([_slow_day(d) for d in days]))
-    freeze_model_bins(config, spec, NOW)
-    for day in days:
-        guard_day(config, spec, day, NOW)
-        profile_day(config, spec, day)
+    _profiled(config, days, _slow_day)
     frame, _ = rejudge(config, spec, days[0], days[-1])
     load = frame.filter(pl.col("column") == "load").select("day", "verdict", "window_verdict", "window_start").unique()
     by_day = {row["day"]: row for row in load.iter_rows(named=True)}
