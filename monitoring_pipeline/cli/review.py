@@ -247,7 +247,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     result = verify_audit(config(args), anchor)
     if result.ok:
         against = f", and it still holds the exported head seq {anchor.seq}" if anchor else ""
-        print(f"audit log verified: {result.entries} entries, chain and pinned Delta commits intact{against}")
+        expired = (
+            f" ({result.expired} pinned commits older than the {config(args).lake.retention_days}-day retention were "
+            "cleaned up; their entries stay chained)"
+            if result.expired
+            else ""
+        )
+        print(f"audit log verified: {result.entries} entries, chain and pinned Delta commits intact{against}{expired}")
         return 0
     print(f"audit log BROKEN at seq {result.first_bad_seq}: {result.problem} ({result.entries} entries)")
     return 1

@@ -108,6 +108,7 @@ class Verification:
     entries: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    expired: int = 0  # entries whose pinned commit file was cleaned up after the retention (chained, not re-hashed)
 
 
 @dataclass(frozen=True)

@@ -162,10 +162,15 @@ class ModelSpec:
         return set(self.baseline.span()) | fixed
 
 
+RETENTION_DAYS = 400  # how long every table keeps its Delta history (commit files, removed data files) by default
+MIN_RETENTION_DAYS = 183  # six months: the EU AI Act's floor for keeping a high-risk system's logs
+
+
 @dataclass(frozen=True)
 class LakeSpec:
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    retention_days: int = RETENTION_DAYS  # the history `audit verify` and time travel rely on
 
 
 @dataclass(frozen=True)
@@ -527,8 +532,17 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
     unknown = set(governance) - {"four_eyes", "require_eval"}
     if unknown:
         raise ConfigError(f"governance: unknown keys {sorted(unknown)}; expected four_eyes, require_eval")
+    unknown = set(lake) - {"root", "storage_options", "retention_days"}
+    if unknown:
+        raise ConfigError(f"lake: unknown keys {sorted(unknown)}; expected root, storage_options, retention_days")
+    retention = lake.get("retention_days", RETENTION_DAYS)
+    if not isinstance(retention, int) or isinstance(retention, bool) or retention < MIN_RETENTION_DAYS:
+        raise ConfigError(
+            f"lake.retention_days: expected a whole number of days from {MIN_RETENTION_DAYS} (six months of history "
+            f"for the audit trail), got {retention!r}"
+        )
     return ProjectConfig(
-        lake=LakeSpec(str(_require(lake, "root", "lake")), dict(lake.get("storage_options", {}) or {})),
+        lake=LakeSpec(str(_require(lake, "root", "lake")), dict(lake.get("storage_options", {}) or {}), retention),
         models={name: parse_model(name, spec) for name, spec in models.items()},
         top_k=_positive_int(profile.get("top_k", DEFAULT_TOP_K), "profile.top_k"),
         vocab_cap=_positive_int(profile.get("vocab_cap", DEFAULT_VOCAB_CAP), "profile.vocab_cap"),

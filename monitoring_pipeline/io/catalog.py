@@ -40,7 +40,7 @@ AUDIT_LOG = "audit/log"
 
 
 def lake_of(config: ProjectConfig) -> Lake:
-    return Lake(config.lake.root, config.lake.storage_options)
+    return Lake(config.lake.root, config.lake.storage_options, config.lake.retention_days)
 
 
 def table(config: ProjectConfig, name: str) -> TableRef:

@@ -28,6 +28,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from monitoring_pipeline.core.config import RETENTION_DAYS
 from monitoring_pipeline.core.errors import MonitoringError
 
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
@@ -37,7 +38,7 @@ LEASE_SECONDS = 120.0  # an object-store lock left by a killed holder is taken o
 UNSAFE_RENAME = "aws_s3_allow_unsafe_rename"
 LOCK_TABLE = "_locks/leases"
 # A checkpoint every 10 commits: opening a table replays at most 10 commit files (each a request on object stores)
-TABLE_PROPERTIES = {"delta.checkpointInterval": "10"}
+CHECKPOINT_INTERVAL = "10"
 
 
 class LakePathError(MonitoringError, ValueError):
@@ -59,10 +60,23 @@ class LakeConfigError(MonitoringError, ValueError):
 class TableRef:
     uri: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    retention_days: int = RETENTION_DAYS  # commit files and removed data files are kept this long
 
     @property
     def options(self) -> dict[str, str] | None:
         return dict(self.storage_options) or None
+
+    @property
+    def properties(self) -> dict[str, str]:
+        """The table properties every table is created with: a checkpoint every 10 commits, and the whole history
+        kept for `retention_days` — delta-rs otherwise deletes commit files older than 30 days at a checkpoint,
+        and the audit trail re-hashes them."""
+        kept = f"interval {self.retention_days} days"
+        return {
+            "delta.checkpointInterval": CHECKPOINT_INTERVAL,
+            "delta.logRetentionDuration": kept,
+            "delta.deletedFileRetentionDuration": kept,
+        }
 
     def __str__(self) -> str:
         return self.uri
@@ -74,6 +88,7 @@ class Lake:
 
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    retention_days: int = RETENTION_DAYS
 
     def __post_init__(self) -> None:
         if self.is_remote and _unsafe_rename(self.storage_options):
@@ -92,10 +107,10 @@ class Lake:
         if "://" in name or name.startswith("/") or ".." in Path(name).parts or not name.strip("/"):
             raise LakePathError(f"table name {name!r} must be a relative path inside the lake root {self.root}")
         if self.is_remote:
-            return TableRef(f"{self.root.rstrip('/')}/{name.strip('/')}", self.storage_options)
+            return TableRef(f"{self.root.rstrip('/')}/{name.strip('/')}", self.storage_options, self.retention_days)
         if "://" in self.root:
             raise LakePathError(f"lake root {self.root!r} uses an unsupported scheme; use a path or {REMOTE_SCHEMES}")
-        return TableRef(str(Path(self.root).resolve() / name), self.storage_options)
+        return TableRef(str(Path(self.root).resolve() / name), self.storage_options, self.retention_days)
 
 
 def _unsafe_rename(storage_options: Mapping[str, str]) -> bool:
@@ -265,7 +280,7 @@ def create(ref: TableRef, schema: pa.Schema, partition_by: list[str] | None = No
             mode="ignore",
             partition_by=partition_by,
             storage_options=ref.options,
-            configuration=TABLE_PROPERTIES,
+            configuration=ref.properties,
         )
     except DeltaError:
         if not exists(ref):
@@ -291,7 +306,12 @@ def append(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = 
     returns the committed version."""
     if not exists(ref):
         write_deltalake(
-            ref.uri, frame.to_arrow(), mode="append", partition_by=partition_by, storage_options=ref.options
+            ref.uri,
+            frame.to_arrow(),
+            mode="append",
+            partition_by=partition_by,
+            storage_options=ref.options,
+            configuration=ref.properties,
         )
         return DeltaTable(ref.uri, storage_options=ref.options).version()
     table = DeltaTable(ref.uri, storage_options=ref.options)
@@ -308,6 +328,7 @@ def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None
         schema_mode="overwrite",
         partition_by=partition_by,
         storage_options=ref.options,
+        configuration=None if exists(ref) else ref.properties,
     )
     return DeltaTable(ref.uri, storage_options=ref.options).version()
 

@@ -11,7 +11,8 @@ import hashlib
 import importlib.metadata
 import subprocess
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,12 @@ def person(name: str) -> str:
 
 def commit_sha256(table: TableRef, version: int) -> str | None:
     """SHA-256 of the raw Delta commit file `version` of a local table (None for object stores, for now)."""
-    path = Path(table.uri) / "_delta_log" / f"{version:020d}.json"
+    path = _commit_path(table, version)
     return hashlib.sha256(path.read_bytes()).hexdigest() if "://" not in table.uri and path.exists() else None
+
+
+def _commit_path(table: TableRef, version: int) -> Path:
+    return Path(table.uri) / "_delta_log" / f"{version:020d}.json"
 
 
 def read_audit(config: ProjectConfig) -> list[AuditEntry]:
@@ -159,19 +164,53 @@ def head_anchor(config: ProjectConfig, key: bytes | None = None) -> Anchor | Non
     return anchor.signed(key) if key else anchor
 
 
-def verify_audit(config: ProjectConfig, anchor: Anchor | None = None) -> Verification:
+CUSTODY_TABLES = (  # every row of these is written with its audit entry (`record`)
+    catalog.MODEL_VERSIONS,
+    catalog.MODEL_EVALUATIONS,
+    catalog.MODEL_EVENTS,
+    catalog.DEFINITIONS,
+    catalog.DEFINITION_EVENTS,
+    catalog.TICKETS,
+    catalog.QUARANTINE_RELEASES,
+)
+
+
+def verify_audit(config: ProjectConfig, anchor: Anchor | None = None, now: datetime | None = None) -> Verification:
     """The chain's verification (against an exported head when given), then every pinned Delta commit re-hashed:
-    a rewritten history fails too."""
+    a rewritten history fails too. A pinned commit file may be gone only once it is older than the lake's
+    `retention_days` (Delta's log cleanup); gone earlier, it is a broken chain. An empty chain certifies nothing:
+    it fails, naming a custody table that exists without it, or the lake root that may be mistyped."""
     entries = read_audit(config)
+    if not entries:
+        lake = catalog.lake_of(config)
+        present = [name for name in CUSTODY_TABLES if delta.exists(lake.table(name))]
+        problem = (
+            f"the audit log {lake.table(catalog.AUDIT_LOG)} is missing or empty, yet {present[0]} exists"
+            if present
+            else f"no audit entries under the lake root {lake.root}: nothing is certified (is the root right?)"
+        )
+        return Verification(False, 0, 0, problem)
     result = verify(entries, anchor)
     if not result.ok:
         return result
     lake = catalog.lake_of(config)
+    horizon = (now or datetime.now(UTC)) - timedelta(days=config.lake.retention_days)
+    expired = 0
     for entry in entries:
-        if (
-            entry.commit_sha256
-            and commit_sha256(lake.table(entry.data_table), entry.data_version) != entry.commit_sha256
-        ):
+        if not entry.commit_sha256:
+            continue
+        path = _commit_path(lake.table(entry.data_table), entry.data_version)
+        if not path.exists() and entry.ts_utc < horizon:
+            expired += 1
+            continue
+        problem = None
+        if not path.exists():
+            problem = (
+                f"commit {entry.data_version} of {entry.data_table} is gone, although it is younger than the lake's "
+                f"{config.lake.retention_days}-day retention"
+            )
+        elif commit_sha256(lake.table(entry.data_table), entry.data_version) != entry.commit_sha256:
             problem = f"commit {entry.data_version} of {entry.data_table} no longer matches its recorded SHA-256"
-            return Verification(False, len(entries), entry.seq, problem)
-    return result
+        if problem:
+            return Verification(False, len(entries), entry.seq, problem, expired)
+    return replace(result, expired=expired)

@@ -49,6 +49,6 @@ def test_release_of_an_unknown_prediction_is_a_clear_error(config_file: Path) ->
         main(["quarantine", "release", "nope", "--reason", "x", "--config", str(config_file)])
 
 
-def test_audit_verify_on_an_empty_lake_passes(config_file: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["audit", "verify", "--config", str(config_file)]) == 0
-    assert "audit log verified: 0 entries" in capsys.readouterr().out
+def test_audit_verify_on_an_empty_lake_certifies_nothing(config_file: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["audit", "verify", "--config", str(config_file)]) == 1  # a mistyped root is no certificate
+    assert "audit log BROKEN at seq 0: no audit entries under the lake root" in capsys.readouterr().out
