@@ -226,6 +226,17 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
     head.add_argument("--out", help="also write the head to this file")
     config_options(head)
     head.set_defaults(run=cmd_audit_head)
+    complete = audit_commands.add_parser(
+        "complete",
+        help="record the entries of custody commits a cut-off command left without one",
+        description="A registry, ticket or release command commits its row, then its audit entry; the commit "
+        "carries the entry it is owed. When the command was killed between the two, or the audit log could not be "
+        "written, this records the owed entries from the commits themselves (any later custody command does too).",
+        epilog="example: monitoring-pipeline audit complete",
+        formatter_class=EXAMPLE,
+    )
+    config_options(complete)
+    complete.set_defaults(run=cmd_audit_complete)
 
 
 def _anchor_key() -> bytes | None:
@@ -257,6 +268,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 0
     print(f"audit log BROKEN at seq {result.first_bad_seq}: {result.problem} ({result.entries} entries)")
     return 1
+
+
+def cmd_audit_complete(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.registry.audit_log import complete_chain
+
+    completed = complete_chain(config(args))
+    for entry in completed:
+        print(f"recorded seq {entry.seq}: {entry.action} of {entry.subject} ({entry.data_table} v{entry.data_version})")
+    print(f"{len(completed)} owed entries recorded" if completed else "no custody commit is missing its entry")
+    return 0
 
 
 def cmd_audit_head(args: argparse.Namespace) -> int:

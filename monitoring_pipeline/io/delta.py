@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from monitoring_pipeline.core.config import RETENTION_DAYS
@@ -214,13 +215,22 @@ def write_partition(
         if outside:
             raise ValueError(f"{ref}: {outside} rows fall outside the partition {column}={value!r}")
     data, predicate = frame.to_arrow(), _predicate(partition)
-    before = version(ref)
-    try:
+    where = ", partition " + ", ".join(f"{column}={value}" for column, value in partition.items())
+    with _storage_errors(ref, where):
         create(ref, data.schema, partition_by=list(partition))
         return _replace(ref, lambda _: (data, predicate), "merge" if evolve_schema else None)
+
+
+@contextmanager
+def _storage_errors(ref: TableRef, where: str = "") -> Iterator[None]:
+    """A write the storage refuses (disk full, read-only) raised as LakeWriteError naming the table, `where`
+    in it, the OS cause and the version the table was left at; any other error keeps its own type."""
+    before = version(ref)
+    try:
+        yield
     except (OSError, DeltaError) as error:
         cause = OS_ERROR.search(str(error))
-        if cause is None:
+        if cause is None or isinstance(error, LakeWriteError):
             raise  # not the storage: a schema or programming error keeps its own type
         after = version(ref)
         committed = (
@@ -228,34 +238,51 @@ def write_partition(
             if after == before
             else f"version {after} was committed before the failure"
         )
-        where = ", ".join(f"{column}={value}" for column, value in partition.items())
         raise LakeWriteError(
-            f"table {ref}, partition {where}: the write failed: {cause.group(1).strip()}; {committed}; "
+            f"table {ref}{where}: the write failed: {cause.group(1).strip()}; {committed}; "
             "free space or make the lake writable, then run it again"
         ) from error
 
 
-def upsert(ref: TableRef, frame: pl.DataFrame, key: str) -> int:
-    """Insert or replace rows by `key` in one commit; returns the committed version."""
+def upsert(ref: TableRef, frame: pl.DataFrame, key: str, metadata: Mapping[str, str] | None = None) -> int:
+    """Insert or replace rows by `key` in one commit (carrying `metadata` in its commit info); returns the
+    committed version."""
     data = frame.to_arrow()
     keys = ", ".join(_literal(key, value) for value in frame[key].unique().sort())
     create(ref, data.schema)
-    return _replace(ref, lambda _: (data, f"{key} IN ({keys})"))
+    return _replace(ref, lambda _: (data, f"{key} IN ({keys})"), metadata=metadata)
+
+
+def history(ref: TableRef, after: int = -1) -> list[dict[str, Any]]:
+    """The commit infos of the table's versions after `after`, oldest first (each with its `version`, `operation`
+    and any custom metadata a writer attached)."""
+    table = DeltaTable(ref.uri, storage_options=ref.options)
+    newer = table.version() - after
+    return sorted(table.history(newer) if newer > 0 else [], key=lambda commit: commit["version"])
 
 
 def _replace(
-    ref: TableRef, rows_for: Callable[[DeltaTable], tuple[pa.Table, str]], schema_mode: str | None = None
-) -> int:
+    ref: TableRef,
+    rows_for: Callable[[DeltaTable], tuple[pa.Table, str] | None],
+    schema_mode: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> int | None:
     """One commit replacing the rows that match a predicate with new ones, both built by `rows_for(snapshot)`
     against the snapshot the commit follows. When another writer commits rows matching the predicate first, the
     commit is refused; it is rebuilt on the new snapshot and retried, backing off. Delta's put-if-absent commit
-    is the only arbiter, on local disks and object stores alike. Returns the committed version."""
+    is the only arbiter, on local disks and object stores alike. Returns the committed version (None when
+    `rows_for` decides there is nothing to commit)."""
     deadline = time.monotonic() + CONTENDED_SECONDS
     for losses in itertools.count(1):
         table = DeltaTable(ref.uri, storage_options=ref.options)
-        data, predicate = rows_for(table)
+        rows = rows_for(table)
+        if rows is None:
+            return None
+        data, predicate = rows
         try:
-            write_deltalake(table, data, mode="overwrite", predicate=predicate, schema_mode=schema_mode)
+            write_deltalake(
+                table, data, mode="overwrite", predicate=predicate, schema_mode=schema_mode, **_commit(metadata)
+            )
             return table.version()
         except CommitFailedError:
             _back_off(losses, deadline, f"{ref}: commit")
@@ -287,23 +314,35 @@ def create(ref: TableRef, schema: pa.Schema, partition_by: list[str] | None = No
             raise
 
 
-def append_next(ref: TableRef, key: str, rows_after: Callable[[pl.DataFrame], pl.DataFrame]) -> int:
+def append_next(
+    ref: TableRef,
+    key: str,
+    rows_after: Callable[[pl.DataFrame], pl.DataFrame],
+    unless: Callable[[pl.LazyFrame], bool] | None = None,
+) -> int | None:
     """Append `rows_after(head)` — rows computed from the row with the largest integer `key` (empty when none) —
     in one commit that is refused if another writer took the same keys first; then the head is re-read and the
-    rows recomputed, so a hash chain never forks. Returns the committed version."""
-    create(ref, rows_after(pl.DataFrame()).to_arrow().schema)
+    rows recomputed, so a hash chain never forks. With `unless`, nothing is appended when it holds on the
+    snapshot the commit would follow (checked again after every lost race, so two writers never both append
+    what only one may). Returns the committed version (None: nothing appended)."""
 
-    def rows_for(table: DeltaTable) -> tuple[pa.Table, str]:
+    def rows_for(table: DeltaTable) -> tuple[pa.Table, str] | None:
+        if unless is not None and unless(pl.scan_delta(table)):
+            return None
         rows = rows_after(_last_row(ref, table, key))
         keys = ", ".join(_literal(key, int(value)) for value in rows[key].unique().sort())
         return rows.to_arrow(), f"{key} IN ({keys})"
 
-    return _replace(ref, rows_for)
+    with _storage_errors(ref):
+        create(ref, rows_after(pl.DataFrame()).to_arrow().schema)
+        return _replace(ref, rows_for)
 
 
-def append(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
-    """Append rows in one commit (blind appends never conflict; the first one creates the table, version 0);
-    returns the committed version."""
+def append(
+    ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None, metadata: Mapping[str, str] | None = None
+) -> int:
+    """Append rows in one commit (blind appends never conflict; the first one creates the table, version 0),
+    carrying `metadata` in its commit info; returns the committed version."""
     if not exists(ref):
         write_deltalake(
             ref.uri,
@@ -312,11 +351,17 @@ def append(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = 
             partition_by=partition_by,
             storage_options=ref.options,
             configuration=ref.properties,
+            **_commit(metadata),
         )
         return DeltaTable(ref.uri, storage_options=ref.options).version()
     table = DeltaTable(ref.uri, storage_options=ref.options)
-    write_deltalake(table, frame.to_arrow(), mode="append")
+    write_deltalake(table, frame.to_arrow(), mode="append", **_commit(metadata))
     return table.version()
+
+
+def _commit(metadata: Mapping[str, str] | None) -> dict[str, CommitProperties]:
+    """write_deltalake's arguments for a commit carrying `metadata` (none without)."""
+    return {"commit_properties": CommitProperties(custom_metadata=dict(metadata))} if metadata else {}
 
 
 def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:

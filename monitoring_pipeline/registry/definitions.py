@@ -20,8 +20,8 @@ import polars as pl
 from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
 from monitoring_pipeline.core.errors import MonitoringError
-from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry.audit_log import person, record, sha256_text
+from monitoring_pipeline.io import catalog
+from monitoring_pipeline.registry.audit_log import custody, person, record, sha256_text
 
 FEATURE, PROMPT = "feature", "prompt"
 FEATURE_KEYS = {"source", "expression", "dtype", "description", "owner", "allowed_range", "allowed_values", "drift"}
@@ -199,7 +199,7 @@ def propose(
     if not reason.strip():
         raise DefinitionError("a proposal needs a reason")
     text = canonical(checked)
-    with delta.lake_lock(catalog.lake_of(config), "registry"):
+    with custody(config, "registry"):
         known = versions(config, kind, model, name)
         if known.height and known["body"][-1] == text:
             raise DefinitionError(f"{kind} {model}/{name}: identical to version {known['version'][-1]}; nothing to do")
@@ -242,7 +242,7 @@ def approve(
     effective_at: datetime | None = None,
 ) -> None:
     """Approve a proposed version; it becomes active from `effective_at` (default: now). Four-eyes applies."""
-    with delta.lake_lock(catalog.lake_of(config), "registry"):
+    with custody(config, "registry"):
         row = _version_row(config, kind, model, name, version)
         history = lifecycle.events_from(events(config, kind, model, name), "version")
         lifecycle.check_definition_approval(history, version, row["proposed_by"], by, config.governance)
@@ -253,7 +253,7 @@ def rollback(
     config: ProjectConfig, kind: str, model: str, name: str, version: int, reason: str, by: str, now: datetime
 ) -> None:
     """Make an earlier approved version active again, from now; the versions in between stay in the history."""
-    with delta.lake_lock(catalog.lake_of(config), "registry"):
+    with custody(config, "registry"):
         _version_row(config, kind, model, name, version)
         lifecycle.check_definition_rollback(
             lifecycle.events_from(events(config, kind, model, name), "version"), version, now

@@ -27,7 +27,7 @@ from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.slices import content_hash, parse_filter
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import code_version, person, record
+from monitoring_pipeline.registry.audit_log import code_version, custody, person, record
 
 SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
@@ -159,7 +159,7 @@ def register(
 ) -> dict[str, object]:
     """Record a checkpoint and its pinned training slice; a version is registered once, never rewritten."""
     config.model(name)
-    with delta.lake_lock(catalog.lake_of(config), "registry"):
+    with custody(config, "registry"):
         known = registered(config, name)
         if version in known["model_version"].to_list():
             raise RegistryError(f"{name} {version} is already registered; register a new version instead")
@@ -244,7 +244,7 @@ def evaluate(
 
 def approve(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
     """Approve a registered version (four-eyes and an evaluation checkpoint, as the governance rules say)."""
-    with delta.lake_lock(catalog.lake_of(config), "registry"):
+    with custody(config, "registry"):
         checkpoint = _version_row(config, name, version)
         n_evals = evaluations(config, name).filter(pl.col("model_version") == version).height
         lifecycle.check_model_approval(
@@ -273,7 +273,7 @@ def deploy(
     version given (or the one of the release it replaces) and the feature definitions active at that moment.
     A rollback deploys a version that was in force before; history is never rewritten."""
     at = effective_at or now
-    with delta.lake_lock(catalog.lake_of(config), "registry"):
+    with custody(config, "registry"):
         _version_row(config, name, version)
         history = events(config, name)
         lifecycle.check_deployment(lifecycle.events_from(history, "model_version"), version, at, rollback)
@@ -305,7 +305,7 @@ def deploy(
 
 
 def retire(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
-    with delta.lake_lock(catalog.lake_of(config), "registry"):
+    with custody(config, "registry"):
         _version_row(config, name, version)
         lifecycle.check_retirement(lifecycle.events_from(events(config, name), "model_version"), version, now)
         return _record_event(config, name, version, lifecycle.RETIRED, reason, by, now, now)

@@ -19,9 +19,9 @@ import polars as pl
 from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, ticket_id
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
-from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.io import catalog
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
-from monitoring_pipeline.registry.audit_log import person, record
+from monitoring_pipeline.registry.audit_log import custody, person, record
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import alert_series
 
@@ -122,7 +122,7 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
     signals = model_signals(config, model, min(days) - timedelta(days=lookback), max(days))
     training = model.training_days()
     opened, updated = [], []
-    with delta.lake_lock(catalog.lake_of(config), "tickets"):
+    with custody(config, "tickets"):
         for day in sorted(set(days)):
             plan = plan_tickets(
                 read_tickets(config, model.name).to_dicts(),
@@ -179,7 +179,7 @@ def deliver_pending(
     for row in pending.iter_rows(named=True):
         result = deliver(sink, row)
         status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)
-        with delta.lake_lock(catalog.lake_of(config), "tickets"):
+        with custody(config, "tickets"):
             current = ticket(config, row["ticket_id"])  # a review may have updated it meanwhile
             changed = current | {
                 "delivery_status": status,
@@ -200,7 +200,7 @@ def deliver_pending(
 
 
 def acknowledge(config: ProjectConfig, ticket_id_: str, by: str, now: datetime) -> dict[str, Any]:
-    with delta.lake_lock(catalog.lake_of(config), "tickets"):
+    with custody(config, "tickets"):
         row = ticket(config, ticket_id_)
         if row["status"] != OPEN:
             raise TicketError(f"ticket {ticket_id_} is {row['status']}; only an open ticket can be acknowledged")
@@ -212,7 +212,7 @@ def acknowledge(config: ProjectConfig, ticket_id_: str, by: str, now: datetime) 
 def resolve(config: ProjectConfig, ticket_id_: str, reason: str, by: str, now: datetime) -> dict[str, Any]:
     if not reason.strip():
         raise TicketError("a resolution needs a reason")
-    with delta.lake_lock(catalog.lake_of(config), "tickets"):
+    with custody(config, "tickets"):
         row = ticket(config, ticket_id_)
         if row["status"] == RESOLVED:
             raise TicketError(f"ticket {ticket_id_} is already resolved")

@@ -13,7 +13,7 @@ from monitoring_pipeline.core.contract import ID
 from monitoring_pipeline.core.errors import MissingInputError, MonitoringError
 from monitoring_pipeline.core.guards.evaluate import GuardResult, evaluate
 from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry.audit_log import person, record
+from monitoring_pipeline.registry.audit_log import custody, person, record
 from monitoring_pipeline.steps.log import DayLog, read_log
 
 
@@ -55,18 +55,19 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
             f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})"
         )
     row = {ID: prediction_id, "model_name": model.name, "released_by": by, "reason": reason, "released_at": now}
-    return record(
-        config,
-        catalog.QUARANTINE_RELEASES,
-        row,
-        RELEASE_SCHEMA,
-        actor=person(by),
-        action="quarantine_release",
-        subject=f"{model.name}/quarantine",
-        payload={"prediction_id": prediction_id},
-        now=now,
-        reason=reason,
-    )
+    with custody(config, "quarantine"):
+        return record(
+            config,
+            catalog.QUARANTINE_RELEASES,
+            row,
+            RELEASE_SCHEMA,
+            actor=person(by),
+            action="quarantine_release",
+            subject=f"{model.name}/quarantine",
+            payload={"prediction_id": prediction_id},
+            now=now,
+            reason=reason,
+        )
 
 
 def daily_guard_counts(

@@ -5,8 +5,7 @@ the next run succeeds once the disk is back."""
 
 import re
 import shutil
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +21,7 @@ from monitoring_pipeline.steps.expectations import validate_expectations
 from monitoring_pipeline.steps.guards import guard_day
 from monitoring_pipeline.steps.log import check_log_day
 from monitoring_pipeline.steps.profiles import profile_day
+from monitoring_pipeline_tests.faults.conftest import mount
 from monitoring_pipeline_tests.faults.lake import (
     DAYS,
     JUDGED,
@@ -102,24 +102,6 @@ def test_a_broken_log_file_stops_its_day_naming_the_file_and_the_other_days_go_o
     assert profile_day(config, model, other).n_validated == guarded.stored[0]
 
 
-def _mount(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A fresh 8 MB tmpfs (root and mount rights needed; as root, chmod would not stop a write)."""
-    point = tmp_path / "disk"
-    point.mkdir()
-    mounted = _mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", str(point))
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], check=True)
-
-
 def _fill(path: Path) -> None:
     """Write `path` until the disk has no byte left."""
     with path.open("wb", buffering=0) as handle:
@@ -156,7 +138,7 @@ def test_a_full_or_read_only_disk_fails_the_write_without_a_commit_and_the_next_
     if fault == "full":
         _fill(filler)
     else:
-        assert _mount("-o", "remount,ro", str(small_disk)).returncode == 0
+        assert mount("-o", "remount,ro", str(small_disk)).returncode == 0
 
     for step in (check_log_day, guard_day):
         with pytest.raises(LakeWriteError) as raised:
@@ -173,5 +155,5 @@ def test_a_full_or_read_only_disk_fails_the_write_without_a_commit_and_the_next_
     if fault == "full":
         filler.unlink()
     else:
-        assert _mount("-o", "remount,rw", str(small_disk)).returncode == 0
+        assert mount("-o", "remount,rw", str(small_disk)).returncode == 0
     _rerun_reproduces(config, model, before, stored)
