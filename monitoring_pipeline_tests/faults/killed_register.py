@@ -1,40 +1,26 @@
 """`models register` that SIGKILLs itself around its Nth Delta commit (before it, or right after it returns):
 `python -m monitoring_pipeline_tests.faults.killed_register ROOT before|after N`."""
 
-import os
-import signal
 import sys
-from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-from monitoring_pipeline_tests.faults.killed_run import commits_through
+from monitoring_pipeline.registry import models
+from monitoring_pipeline_tests.faults.killed_run import killed_at
 from monitoring_pipeline_tests.faults.lake import config_for
 
-NOW_ISO = "2026-10-01T12:00:00+00:00"
+NOW = datetime(2026, 10, 1, 12, tzinfo=UTC)
 
 
 def register(root: Path) -> dict:
-    """Register credit_risk 1.0 on the lake at `root`, trained on its whole log, by ana."""
-    from datetime import datetime
-
-    from monitoring_pipeline.registry import models
-
-    config = config_for(root)
-    artifact = root / "model.bin"
+    """Register credit_risk 1.0 on the lake at `root`, trained on its whole log (`model.bin` beside it), by ana."""
     return models.register(
-        config, "credit_risk", "1.0", artifact, "logs/credit_risk", "", None, "ana", datetime.fromisoformat(NOW_ISO)
+        config_for(root), "credit_risk", "1.0", root / "model.bin", "logs/credit_risk", "", None, "ana", NOW
     )
 
 
 def main(root: str, when: str, nth: int) -> None:
-    def on_commit(n: int, commit: Callable[[], None]) -> None:
-        if n == nth and when == "before":
-            os.kill(os.getpid(), signal.SIGKILL)
-        commit()
-        if n == nth and when == "after":
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    with commits_through(on_commit):
+    with killed_at(when, nth):
         register(Path(root))
 
 

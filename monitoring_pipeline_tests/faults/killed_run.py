@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from monitoring_pipeline.io import delta
@@ -37,7 +37,9 @@ def commits_through(on_commit: Callable[[int, Callable[[], None]], None]) -> Ite
         delta.write_deltalake = real
 
 
-def main(root: str, when: str, nth: int) -> None:
+def killed_at(when: str, nth: int) -> AbstractContextManager[None]:
+    """SIGKILL this process just before (`when` = "before") or right after ("after") its `nth` Delta commit."""
+
     def on_commit(n: int, commit: Callable[[], None]) -> None:
         if n == nth and when == "before":
             os.kill(os.getpid(), signal.SIGKILL)
@@ -45,7 +47,11 @@ def main(root: str, when: str, nth: int) -> None:
         if n == nth and when == "after":
             os.kill(os.getpid(), signal.SIGKILL)
 
-    with commits_through(on_commit):
+    return commits_through(on_commit)
+
+
+def main(root: str, when: str, nth: int) -> None:
+    with killed_at(when, nth):
         run_steps(Path(root))
 
 

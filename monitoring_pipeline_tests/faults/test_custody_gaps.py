@@ -18,6 +18,7 @@ from monitoring_pipeline.registry import models
 from monitoring_pipeline.registry.audit_log import read_audit, verify_audit
 from monitoring_pipeline_tests.faults import killed_register
 from monitoring_pipeline_tests.faults.conftest import mount
+from monitoring_pipeline_tests.faults.killed_register import NOW
 from monitoring_pipeline_tests.faults.killed_run import commits_through
 from monitoring_pipeline_tests.faults.lake import config_for
 
@@ -81,7 +82,7 @@ def test_an_unwritable_audit_log_leaves_a_gap_that_is_named_and_closed(
     _lake(root)
     (root / "audit").symlink_to(small_disk)  # the audit log on a disk of its own, which goes read-only
     config = config_for(root)
-    models.register(config, "credit_risk", "0.9", root / "model.bin", "logs/credit_risk", "", None, "ana", _now())
+    models.register(config, "credit_risk", "0.9", root / "model.bin", "logs/credit_risk", "", None, "ana", NOW)
     assert mount("-o", "remount,ro", str(small_disk)).returncode == 0
     try:
         with pytest.raises(LakeWriteError, match=r"is committed, but its audit entry is not: table .*Read-only file"):
@@ -108,12 +109,6 @@ def test_a_registry_commit_written_behind_the_chains_back_is_named(tmp_path: Pat
     write_deltalake(table.uri, forged.to_arrow(), mode="overwrite")
     result = verify_audit(config)
     assert not result.ok and "was written outside monitoring-pipeline: unaudited" in result.problem
-
-
-def _now():
-    from datetime import datetime
-
-    return datetime.fromisoformat(killed_register.NOW_ISO)
 
 
 def _config_file(tmp_path: Path, root: Path) -> str:
