@@ -14,7 +14,7 @@ import polars as pl
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, TS, VERSION
-from monitoring_pipeline.core.errors import MissingInputError, MissingTableError
+from monitoring_pipeline.core.errors import MissingInputError, MissingTableError, MonitoringError
 from monitoring_pipeline.io import catalog, delta
 
 ALL = "*"  # every model version, or every segment
@@ -116,6 +116,10 @@ def _slices(rows: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
     return slices
 
 
+class LabelError(MonitoringError, ValueError):
+    """The labels do not speak the model's vocabulary (say '1'/'0' where the config expects 'default')."""
+
+
 @dataclass(frozen=True)
 class PerformanceReference:
     """What the baseline days say: the calibrator of the estimate, and per metric the noise band of the realized
@@ -157,6 +161,14 @@ def _compute_reference(
     settings = model.performance
     rows = labelled_predictions(config, model, model.baseline.span(), label_version, now)
     labelled = rows.filter(pl.col("y").is_not_null())
+    if settings.task == "classification" and labelled.height and not labelled["y"].sum():
+        found = labelled["label"].cast(pl.String).unique().sort().head(5).to_list()
+        raise LabelError(
+            f"label table {catalog.label_table(config, model)}, column {settings.label_column}: none of the "
+            f"{labelled.height} baseline labels is performance.positive_label {settings.positive_label!r} (found "
+            f"{', '.join(repr(v) for v in found)}); set positive_label of model {model.name} to the label its "
+            "score is the probability of"
+        )
     calibrator = None
     if settings.task == "classification" and labelled.height:
         calibrator = perf.fit_calibrator(labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy())

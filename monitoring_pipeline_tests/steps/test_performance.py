@@ -19,7 +19,7 @@ from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 from monitoring_pipeline.steps.guards import guard_day
-from monitoring_pipeline.steps.performance import alert_series, performance_day, performance_series
+from monitoring_pipeline.steps.performance import LabelError, alert_series, performance_day, performance_series
 
 DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(6)]
 NOW = datetime(2026, 9, 7, tzinfo=UTC)
@@ -139,3 +139,13 @@ def test_the_alert_metrics_by_default_are_accuracy_ranking_and_calibration(lake)
     assert series.filter(pl.col("metric") == "accuracy").select(flags).null_count().sum_horizontal().item() == 0
     only_auc = replace(model, performance=replace(model.performance, alert_metrics=("roc_auc",)))
     assert alert_series(config, only_auc, DAYS[3], DAYS[-1])["metric"].unique().to_list() == ["roc_auc"]
+
+
+def test_labels_in_another_vocabulary_are_refused_naming_table_column_and_values(lake) -> None:
+    _, config, model, _, labels = lake
+    coded = labels.with_columns(
+        pl.when(pl.col("label") == "default").then(pl.lit("1")).otherwise(pl.lit("0")).alias("label")
+    )
+    delta.overwrite(catalog.label_table(config, model), coded.filter(pl.col("label_ts") < NOW))
+    with pytest.raises(LabelError, match=r"column label: none of the \d+ baseline labels is .*'default' \(found '0'"):
+        performance_day(config, model, DAYS[4], NOW)  # not a silent base rate of 0 and no alarm ever
