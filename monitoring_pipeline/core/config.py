@@ -6,7 +6,8 @@ the path of the offending key, e.g. `models.credit_risk.reference.kind`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -268,8 +269,29 @@ def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
     return parsed
 
 
+def _known_keys(raw: Mapping[str, Any], known: Iterable[str], path: str) -> None:
+    """Refuse a key the config does not know (a typo would silently remove what it configures), naming its path
+    and the nearest known key."""
+    known = sorted(known)
+    for key in raw:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"expected one of {known}"
+            raise ConfigError(f"{path}.{key}: unknown key; {hint}")
+
+
+DRIFT_SETTING_KEYS = ("decide_on", "thresholds", "alpha", "min_sample", "band_k", "calibrate")
+
+
 def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings | None = None) -> DriftSettings:
     base = base or DriftSettings()
+    _known_keys(raw, DRIFT_SETTING_KEYS, path)
+    alpha = raw.get("alpha", base.alpha)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ConfigError(f"{path}.alpha: expected a number between 0 and 1 (exclusive), got {alpha!r}")
+    min_sample = raw.get("min_sample", base.min_sample)
+    if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 1:
+        raise ConfigError(f"{path}.min_sample: expected a whole number of at least 1, got {min_sample!r}")
     decide_on = tuple(raw.get("decide_on", base.decide_on))
     for method in decide_on:
         try:
@@ -287,8 +309,8 @@ def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings 
     return DriftSettings(
         decide_on=decide_on,
         thresholds={**base.thresholds, **_thresholds(raw.get("thresholds", {}), f"{path}.thresholds")},
-        alpha=float(raw.get("alpha", base.alpha)),
-        min_sample=int(raw.get("min_sample", base.min_sample)),
+        alpha=float(alpha),
+        min_sample=min_sample,
         band_k=float(band_k) if band_k is not None else None,
         calibrate=calibrate,
     )
@@ -399,8 +421,30 @@ def parse_alerts(raw: Mapping[str, Any] | None, path: str) -> tuple[AlertRule, .
     return tuple(rules.values())
 
 
+MODEL_KEYS = (
+    "log_table",
+    "label_table",
+    "start_date",
+    "end_date",
+    "baseline",
+    "reference",
+    "features",
+    "outputs",
+    "prompt",
+    "drift",
+    "expectations",
+    "guards",
+    "alerts",
+    "performance",
+    "multivariate",
+)
+
+
 def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     path = f"models.{name}"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of the model's settings")
+    _known_keys(raw, MODEL_KEYS, path)
     outputs = raw.get("outputs", {}) or {}
     prompt = raw.get("prompt", {}) or {}
     text_output, prompt_text, prompt_context = outputs.get("text"), prompt.get("text"), prompt.get("context")
@@ -418,9 +462,7 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     if not columns:
         raise ConfigError(f"{path}: no monitored columns (features or outputs)")
     drift_raw = raw.get("drift", {}) or {}
-    unknown = set(drift_raw) - {"defaults", "columns", "window_days"}
-    if unknown:
-        raise ConfigError(f"{path}.drift: unknown keys {sorted(unknown)}; expected defaults, columns, window_days")
+    _known_keys(drift_raw, ("defaults", "columns", "window_days"), f"{path}.drift")
     defaults = parse_drift_settings(drift_raw.get("defaults", {}) or {}, f"{path}.drift.defaults")
     guards = parse_guards(raw.get("guards", {}) or {}, _log_columns(names, outputs, prompt), f"{path}.guards")
     flags = [MonitoredColumn(flag_column(rule.id), ColumnKind.NUMERIC, "guard") for rule in guards.rules]
@@ -532,9 +574,8 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
     unknown = set(governance) - {"four_eyes", "require_eval"}
     if unknown:
         raise ConfigError(f"governance: unknown keys {sorted(unknown)}; expected four_eyes, require_eval")
-    unknown = set(lake) - {"root", "storage_options", "retention_days"}
-    if unknown:
-        raise ConfigError(f"lake: unknown keys {sorted(unknown)}; expected root, storage_options, retention_days")
+    _known_keys(raw, ("lake", "models", "profile", "governance", "tickets"), "config")
+    _known_keys(lake, ("root", "storage_options", "retention_days"), "lake")
     retention = lake.get("retention_days", RETENTION_DAYS)
     if not isinstance(retention, int) or isinstance(retention, bool) or retention < MIN_RETENTION_DAYS:
         raise ConfigError(

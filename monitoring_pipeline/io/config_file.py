@@ -12,11 +12,26 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "monitoring.yaml"
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (a model defined twice keeps only one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise ConfigError(f"{key_node.start_mark.name}, line {line}: the key {key!r} is given twice")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path = DEFAULT_CONFIG, lake_root: str | None = None) -> ProjectConfig:
     """Read and validate the config; `lake_root` (e.g. a test's temp dir) replaces the configured root."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        with path.open() as stream:  # the stream names the file in a duplicate key's message
+            raw = yaml.load(stream, Loader=_UniqueKeys)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
     except yaml.YAMLError as exc:

@@ -93,3 +93,41 @@ def test_alert_metrics_name_metrics_of_the_task() -> None:
         parse_config(raw)
     raw["models"]["credit_risk"]["performance"]["alert_metrics"] = ["roc_auc"]
     assert parse_config(raw).model("credit_risk").performance.alerting() == ("roc_auc",)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda raw: raw["models"]["m"].update(gaurds={}), r"models\.m\.gaurds: unknown key; did you mean 'guards'\?"),
+        (lambda raw: raw.update(modles={}), r"config\.modles: unknown key; did you mean 'models'\?"),
+        (lambda raw: raw["models"]["m"]["drift"].update(defualts={}), r"models\.m\.drift\.defualts: .*'defaults'"),
+        (
+            lambda raw: raw["models"]["m"]["drift"]["columns"]["x"].update(alpah=0.1),
+            r"models\.m\.drift\.columns\.x\.alpah: unknown key; did you mean 'alpha'\?",
+        ),
+        (
+            lambda raw: raw["models"]["m"]["drift"].update(defaults={"alpha": 0}),
+            r"models\.m\.drift\.defaults\.alpha: expected a number between 0 and 1 \(exclusive\), got 0",
+        ),
+        (
+            lambda raw: raw["models"]["m"]["drift"].update(defaults={"min_sample": 0}),
+            r"models\.m\.drift\.defaults\.min_sample: expected a whole number of at least 1, got 0",
+        ),
+    ],
+)
+def test_a_typo_or_an_impossible_number_is_refused_by_its_path(edit, message) -> None:
+    raw = yaml.safe_load(yaml.safe_dump(MINIMAL))  # a deep copy
+    edit(raw)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_a_key_given_twice_in_the_config_file_is_refused(tmp_path) -> None:
+    from monitoring_pipeline.io.config_file import load_config
+
+    text = DEFAULT_CONFIG.read_text()
+    twice = text.replace("\nmodels:\n", "\nmodels:\n  support_summarizer: {}\n", 1)
+    path = tmp_path / "monitoring.yaml"
+    path.write_text(twice)
+    with pytest.raises(ConfigError, match=r"monitoring.yaml, line \d+: the key 'support_summarizer' is given twice"):
+        load_config(path)

@@ -87,9 +87,9 @@ def test_the_registry_tables_are_observed_with_their_delta_versions(demo_config,
         observed = {
             key: instance.fetch_observations(key, limit=1).records[0].asset_observation for key in DEFINITION_TABLES
         }
-    assert {key: o.tags["dagster/data_version"] for key, o in observed.items()} == {
-        dg.AssetKey(["registry", "definitions"]): "delta-v0",
-        dg.AssetKey(["registry", "definition_events"]): "delta-v0",
+    assert {key: o.tags["dagster/data_version"] for key, o in observed.items()} == {  # v0: the table's creation
+        dg.AssetKey(["registry", "definitions"]): "delta-v1",
+        dg.AssetKey(["registry", "definition_events"]): "delta-v1",
     }
     assert observed[dg.AssetKey(["registry", "definition_events"])].metadata["rows"].value == 1
 
