@@ -15,7 +15,7 @@ from monitoring_pipeline.defs.registry import registry_assets, registry_observat
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.defs.schedules import nightly_job, nightly_schedule
 from monitoring_pipeline.defs.tickets import build_review, ticket_sink_resource
-from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+from monitoring_pipeline.io.config_file import config_source, load_config
 
 
 def build_definitions(
@@ -53,7 +53,4 @@ def build_definitions(
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    environ = os.environ
-    return build_definitions(
-        environ.get("MP_CONFIG", str(DEFAULT_CONFIG)), environ.get("MP_LAKE_ROOT"), run_executor(environ)
-    )
+    return build_definitions(*config_source(), run_executor(os.environ))

@@ -22,8 +22,8 @@ class CommandError(MonitoringError, ValueError):
 
 
 def config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="project config (default: the shipped monitoring.yaml)")
-    parser.add_argument("--lake-root", help="the lake root (default: the configured one)")
+    parser.add_argument("--config", help="project config (default: $MP_CONFIG, else the shipped monitoring.yaml)")
+    parser.add_argument("--lake-root", help="the lake root (default: $MP_LAKE_ROOT, else the configured one)")
 
 
 def actor_options(parser: argparse.ArgumentParser, reason: bool = True) -> None:
@@ -33,9 +33,9 @@ def actor_options(parser: argparse.ArgumentParser, reason: bool = True) -> None:
 
 
 def config(args: argparse.Namespace) -> ProjectConfig:
-    from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+    from monitoring_pipeline.io.config_file import config_source, load_config
 
-    return load_config(args.config or DEFAULT_CONFIG, args.lake_root)
+    return load_config(*config_source(args.config, args.lake_root))
 
 
 def by(args: argparse.Namespace) -> str:

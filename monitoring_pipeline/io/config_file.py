@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -44,3 +46,11 @@ def load_config(path: str | Path = DEFAULT_CONFIG, lake_root: str | None = None)
         root = str((path.parent / root).resolve())
     raw["lake"] = {**lake, "root": root}
     return parse_config(raw)
+
+
+def config_source(
+    path: str | None = None, lake_root: str | None = None, environ: Mapping[str, str] = os.environ
+) -> tuple[str, str | None]:
+    """Which config and lake root to use, by one precedence everywhere (the CLI, the Dagster definitions): the
+    flag, then `MP_CONFIG` / `MP_LAKE_ROOT`, then the shipped config and its configured root."""
+    return path or environ.get("MP_CONFIG") or str(DEFAULT_CONFIG), lake_root or environ.get("MP_LAKE_ROOT")
