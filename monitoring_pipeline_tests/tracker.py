@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Tracker:
     def __init__(self, secret: str) -> None:
         self.secret = secret
-        self.script: list[str] = []  # per request: "200", "503", "401", "hang"; empty: 200
+        self.script: list[str] = []  # per request: "200", "503", "401", "302", "hang"; empty: 200
         self.requests: list[dict] = []
         self.accepted: dict[str, int] = {}  # idempotency key -> times a 2xx was answered
         self.hang_seconds = 3.0
@@ -51,12 +51,19 @@ class Tracker:
                     return
                 code = int(answer)
                 self.send_response(code)
+                if 300 <= code < 400:  # a redirect to a page that answers any GET with 200
+                    self.send_header("Location", f"{tracker.url}-moved")
                 self.end_headers()
                 if code < 300:
                     tracker.accepted[key] = tracker.accepted.get(key, 0) + 1
                     self.wfile.write(
                         json.dumps({"html_url": f"https://tracker.example/issues/{len(tracker.accepted)}"}).encode()
                     )
+
+            def do_GET(self) -> None:  # only a client following a redirect comes here
+                tracker.requests.append({"key": self.headers.get("Idempotency-Key"), "answer": "GET", "signed": False})
+                self.send_response(200)
+                self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -113,6 +113,14 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object) -> None:
+        return None  # never follow: the 3xx surfaces as an HTTPError
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 def deliver(
     sink: WebhookSink,
     ticket: Mapping[str, Any],
@@ -136,9 +144,17 @@ def deliver(
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=sink.timeout_seconds) as response:
+            with _NO_REDIRECTS.open(request, timeout=sink.timeout_seconds) as response:
                 return Delivery("delivered", attempt, response.status, None, _external_ref(response.read()))
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                moved = exc.headers.get("Location", "nowhere")
+                error = (
+                    f"HTTP {exc.code} {exc.reason}: redirected to {moved}, which a webhook never follows (it would "
+                    "resend the signature elsewhere, or turn the POST into a GET); set tickets.webhook.url to the "
+                    "final address"
+                )
+                return Delivery("rejected", attempt, exc.code, error)
             if exc.code < 500 and exc.code not in RETRYABLE_STATUS:
                 return Delivery("rejected", attempt, exc.code, f"HTTP {exc.code} {exc.reason}")
             error, status = f"HTTP {exc.code} {exc.reason}", exc.code

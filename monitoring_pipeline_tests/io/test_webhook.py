@@ -45,6 +45,16 @@ def test_a_4xx_is_final_and_nothing_is_retried(tracker: Tracker) -> None:
     assert len(tracker.requests) == 1 and SECRET not in (result.error or "")
 
 
+@pytest.mark.parametrize("redirect", ["301", "302", "307"])
+def test_a_redirect_is_never_followed_and_fails_saying_so(tracker: Tracker, redirect: str) -> None:
+    tracker.script = [redirect]
+    result = deliver(_sink(tracker), TICKET)
+    assert (result.status, result.attempts, result.http_status) == ("rejected", 1, int(redirect))
+    assert f"redirected to {tracker.url}-moved" in result.error and "set tickets.webhook.url" in result.error
+    assert [r["answer"] for r in tracker.requests] == [redirect]  # no GET with the signature and the key
+    assert tracker.accepted == {}
+
+
 def test_a_refused_connection_leaves_it_for_later(tracker: Tracker) -> None:
     sink = _sink(tracker, max_attempts=3)
     tracker.stop()
