@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Tracker:
     def __init__(self, secret: str) -> None:
         self.secret = secret
-        self.script: list[str] = []  # per request: "200", "503", "401", "302", "hang"; empty: 200
+        self.script: list[str] = []  # per request: "200", "503", "401", "302", "hang", "trickle"; empty: 200
         self.requests: list[dict] = []
         self.accepted: dict[str, int] = {}  # idempotency key -> times a 2xx was answered
         self.hang_seconds = 3.0
@@ -48,6 +48,15 @@ class Tracker:
                 )
                 if answer == "hang":
                     time.sleep(tracker.hang_seconds)
+                    return
+                if answer == "trickle":  # a 200 whose body comes a byte at a time, each well within a read timeout
+                    self.send_response(200)
+                    self.send_header("Content-Length", "20")
+                    self.end_headers()
+                    for _ in range(20):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(0.3)
                     return
                 code = int(answer)
                 self.send_response(code)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import random
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -121,6 +122,28 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
 _NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
+def _attempt(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    """One POST and its whole answer within `timeout` (urllib's own timeout bounds each socket read, so a
+    tracker trickling a byte at a time could hold a delivery for minutes); raises what urllib raises."""
+    outcome: dict[str, Any] = {}
+
+    def post() -> None:
+        try:
+            with _NO_REDIRECTS.open(request, timeout=timeout) as response:
+                outcome["answer"] = (response.status, response.read())
+        except Exception as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=post, daemon=True)  # left behind on timeout, ended by its socket's timeout
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
+
+
 def deliver(
     sink: WebhookSink,
     ticket: Mapping[str, Any],
@@ -144,8 +167,8 @@ def deliver(
             },
         )
         try:
-            with _NO_REDIRECTS.open(request, timeout=sink.timeout_seconds) as response:
-                return Delivery("delivered", attempt, response.status, None, _external_ref(response.read()))
+            status, answer = _attempt(request, sink.timeout_seconds)
+            return Delivery("delivered", attempt, status, None, _external_ref(answer))
         except urllib.error.HTTPError as exc:
             if 300 <= exc.code < 400:
                 moved = exc.headers.get("Location", "nowhere")

@@ -1,5 +1,7 @@
 """Webhook delivery against a real HTTP server on 127.0.0.1: signed, idempotent, retried only when it may help."""
 
+import time
+
 import pytest
 
 from monitoring_pipeline.io.webhook import WebhookConfigError, WebhookSink, deliver, payload
@@ -53,6 +55,14 @@ def test_a_redirect_is_never_followed_and_fails_saying_so(tracker: Tracker, redi
     assert f"redirected to {tracker.url}-moved" in result.error and "set tickets.webhook.url" in result.error
     assert [r["answer"] for r in tracker.requests] == [redirect]  # no GET with the signature and the key
     assert tracker.accepted == {}
+
+
+def test_the_timeout_bounds_the_whole_attempt_not_each_read(tracker: Tracker) -> None:
+    tracker.script = ["trickle"]  # 20 bytes, one every 0.3 s: no single read ever waits a second
+    started = time.monotonic()
+    result = deliver(_sink(tracker, timeout=1.0, max_attempts=1), TICKET)
+    assert time.monotonic() - started < 2.5  # not the 6 s the answer takes
+    assert result.status == "retry_later" and "no complete answer within 1 s" in result.error
 
 
 def test_a_refused_connection_leaves_it_for_later(tracker: Tracker) -> None:
