@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -164,10 +165,19 @@ def _add_changes(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.registry.audit_log import coverage
     from monitoring_pipeline.review.changes import changes, to_json, to_text
+    from monitoring_pipeline.review.trace import evidence_lines
 
-    frame = changes(config(args), args.since, args.until, args.model)
-    print(to_json(frame) if args.format == "json" else to_text(frame))
+    project = config(args)
+    uncovered = coverage(project)  # first: a damaged data file is named before any read trips on it
+    frame = changes(project, args.since, args.until, args.model)
+    if args.format == "json":
+        for line in uncovered:
+            print(f"warning: {line}", file=sys.stderr)
+        print(to_json(frame))
+    else:
+        print("\n".join([*evidence_lines(uncovered), "", to_text(frame)]))
     return 0
 
 
@@ -276,7 +286,7 @@ def cmd_audit_complete(args: argparse.Namespace) -> int:
     completed = complete_chain(config(args))
     for entry in completed:
         print(f"recorded seq {entry.seq}: {entry.action} of {entry.subject} ({entry.data_table} v{entry.data_version})")
-    print(f"{len(completed)} owed entries recorded" if completed else "no custody commit is missing its entry")
+    print(f"{len(completed)} owed entries recorded" if completed else "no audited commit is missing its entry")
     return 0
 
 

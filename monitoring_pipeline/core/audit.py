@@ -68,6 +68,29 @@ class AuditEntry:
         del fields["entry_hash"]
         return fields
 
+    def pins(self) -> list[Pin]:
+        """The Delta commits this entry vouches for: its own (`data_table`@`data_version`) and any others the same
+        action wrote (payload `also_pinned`), each with the SHA-256 of the data files it added when recorded."""
+        if self.data_table is None or self.data_version is None:
+            return []
+        payload = json.loads(self.payload)
+        own = Pin(self.data_table, self.data_version, self.commit_sha256, payload.get(DATA_FILES, {}))
+        return [own, *(Pin(**pin) for pin in payload.get(ALSO_PINNED, []))]
+
+
+DATA_FILES = "data_files"  # payload key: {path in the table: SHA-256} of the files the pinned commit added
+ALSO_PINNED = "also_pinned"  # payload key: the other commits the action wrote, as `Pin` fields
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One Delta commit vouched for: table, version, the commit file's SHA-256 and its added data files'."""
+
+    table: str
+    version: int
+    commit_sha256: str | None
+    data_files: Mapping[str, str]
+
 
 def entry_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical_json(dict(body)).encode()).hexdigest()

@@ -4,7 +4,8 @@ Schema breaches (a missing column, a wrong type, naive timestamps) stop the read
 the table, the column and an example row; a value is never cast to the type the contract expects. A dropped input
 feature is the one exception: the read goes on with that column null and reports it (`FEATURE_MISSING`), so the
 other columns are still judged. Row breaches that can be set aside without losing anything (a null or
-duplicate `prediction_id`, a null or future `event_ts`, another model's row) go to the rejects table with a
+duplicate `prediction_id`, one already logged on an earlier day, a null or future `event_ts`, another model's
+row) go to the rejects table with a
 reason, the full row kept as JSON. Counts always reconcile: rows read = valid + rejected. Text logged as bytes is
 decoded as UTF-8, each invalid sequence replaced (U+FFFD) for the guards to quarantine: no string column ever holds
 invalid UTF-8.
@@ -22,6 +23,7 @@ from monitoring_pipeline.core.drift.registry import ColumnKind
 from monitoring_pipeline.core.errors import MonitoringError
 
 ID, MODEL, VERSION, TS = "prediction_id", "model_name", "model_version", "event_ts"
+REPEATED = "prediction_id_logged_on_an_earlier_day"  # the reject reason of a cross-day repeat
 FEATURE_MISSING = "feature_missing"  # the drift verdict of a feature the log no longer has
 REJECTS_SCHEMA: dict[str, pl.DataType] = {
     "prediction_id": pl.String(),
@@ -133,11 +135,15 @@ def missing_features(schema: pl.Schema, model: ModelSpec) -> dict[str, pl.DataTy
     }
 
 
-def split_rows(frame: pl.DataFrame, model: ModelSpec, now: datetime) -> ContractResult:
-    """Set aside rows that break the contract, each with its first reason. Of several otherwise valid rows
+def split_rows(
+    frame: pl.DataFrame, model: ModelSpec, now: datetime, logged_before: pl.Series | None = None
+) -> ContractResult:
+    """Set aside rows that break the contract, each with its first reason. A `prediction_id` among
+    `logged_before` (the ids of earlier days) is a repeat, counted once already. Of several otherwise valid rows
     sharing a `prediction_id`, the one with the earliest `event_ts` is kept (ties broken by a hash of the row,
     so the result does not depend on the order rows were read in). Text logged as bytes is decoded first."""
     flagged = decode_text(frame, model).with_columns(pl.col(TS).dt.convert_time_zone("UTC")).with_row_index("__row")
+    earlier = pl.Series([], dtype=pl.String) if logged_before is None else logged_before.cast(pl.String)
     reason = (
         pl.when(pl.col(ID).is_null())
         .then(pl.lit("null_prediction_id"))
@@ -147,6 +153,8 @@ def split_rows(frame: pl.DataFrame, model: ModelSpec, now: datetime) -> Contract
         .then(pl.lit("event_ts_in_future"))
         .when(pl.col(MODEL) != model.name)
         .then(pl.lit("other_model_name"))
+        .when(pl.col(ID).cast(pl.String).is_in(earlier.implode()))
+        .then(pl.lit(REPEATED))
     )
     flagged = flagged.with_columns(reason.alias("__reason"))
     repeated = flagged.filter(pl.col("__reason").is_null()).filter(pl.col(ID).is_duplicated())

@@ -3,6 +3,7 @@
 Each asset is a thin wrapper: it calls one step of `monitoring_pipeline.steps` and attaches metadata.
 """
 
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -41,27 +42,35 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _actor(context: dg.AssetExecutionContext) -> str:
+    return f"dagster:run/{context.run_id}"
+
+
+def _owing(context: dg.AssetExecutionContext, subject: str) -> AbstractContextManager[delta.Commits]:
+    """The block in which a materialization's step writes: its commits carry the entry they are owed."""
+    return audit_log.owing(_actor(context), "materialize", subject, _now())
+
+
 def _audit(
     context: dg.AssetExecutionContext,
     config: ProjectConfig,
     subject: str,
-    table: str,
-    written: int | None,
+    commits: delta.Commits,
     payload: dict,
-) -> int:
-    """One audit entry per report materialization: run, code version, inputs (in `payload`) and the output
-    table's Delta version and commit hash; returns its sequence number."""
-    entry = audit_log.audit(
+) -> int | None:
+    """One audit entry per materialization: run, code version, inputs (in `payload`) and every Delta commit its
+    step wrote (the first as the entry's table and version), hashed; returns its sequence number (None when
+    `audit complete` recorded it first)."""
+    entry = audit_log.audit_commits(
         config,
-        actor=f"dagster:run/{context.run_id}",
+        commits,
+        actor=_actor(context),
         action="materialize",
         subject=subject,
         payload=payload | {"code_version": audit_log.code_version()},
         now=_now(),
-        data_table=table,
-        data_version=written,
     )
-    return entry.seq
+    return entry.seq if entry else None
 
 
 def model_asset_keys(model_name: str) -> dict[str, dg.AssetKey]:
@@ -94,10 +103,10 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         description=f"Bins frozen from {model.name}'s baseline window {model.baseline.describe()}.",
     )
     def reference_bins(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-        config = project.load()
-        frozen = freeze_model_bins(config, config.model(model.name), _now())
-        subject, payload = f"{model.name}/reference_bins", {"bins_version": frozen.fingerprint}
-        seq = _audit(context, config, subject, catalog.REFERENCE_BINS, frozen.written, payload)
+        config, subject = project.load(), f"{model.name}/reference_bins"
+        with _owing(context, subject) as commits:
+            frozen = freeze_model_bins(config, config.model(model.name), _now())
+        seq = _audit(context, config, subject, commits, {"bins_version": frozen.fingerprint})
         return dg.MaterializeResult(
             metadata={
                 "bins_version": frozen.fingerprint,
@@ -117,15 +126,15 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         check_specs=[dg.AssetCheckSpec(REJECTED_SHARE_CHECK, asset=keys["prediction_log"], partitions_def=partitions)],
     )
     def prediction_log(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-        config = project.load()
-        log = check_log_day(config, config.model(model.name), day_of(context), _now())
+        config, subject = project.load(), f"{model.name}/prediction_log@{day_of(context)}"
+        with _owing(context, subject) as commits:
+            log = check_log_day(config, config.model(model.name), day_of(context), _now())
         rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0
         seq = _audit(
             context,
             config,
-            f"{model.name}/prediction_log@{day_of(context)}",
-            catalog.LOG_REJECTS,
-            log.written,
+            subject,
+            commits,
             {"log_delta_version": log.log_version, "rows_read": log.n_read, "rows_rejected": log.rejects.height},
         )
         return dg.MaterializeResult(
@@ -190,7 +199,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         config = project.load()
         spec = config.model(model.name)
         day = day_of(context)
-        result = guard_day(config, spec, day, _now())
+        with _owing(context, f"{model.name}/guards@{day}") as commits:
+            result = guard_day(config, spec, day, _now())
         counts = {
             "rows_in": result.result.n_input,
             "rows_validated": result.result.validated.height,
@@ -206,8 +216,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             context,
             config,
             f"{model.name}/guards@{day}",
-            catalog.GUARD_VERDICTS,
-            result.written,
+            commits,
             counts | {"released": len(result.released), "log_delta_version": result.log.log_version},
         )
         rates = viz.trend_markdown("guard failure rate by rule", viz.guard_failure_rates(config, spec, window(day)))
@@ -255,18 +264,17 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def profiles(context: dg.AssetExecutionContext, project: ProjectResource):
         config, day = project.load(), day_of(context)
         spec = config.model(model.name)
-        result = profile_day(config, spec, day)
+        with _owing(context, f"{model.name}/profiles@{day}") as commits:
+            result = profile_day(config, spec, day)
         trends = viz.trend_markdown(
             "daily mean of each output", viz.daily_means(config, spec, window(day), OUTPUT_ROLES)
         )
         seq = _audit(
             context,
             config,
-            f"{model.name}/profiles@{day_of(context)}",
-            catalog.FEATURE_PROFILES,
-            result.written[0],
+            f"{model.name}/profiles@{day}",
+            commits,
             {
-                "output_profiles_delta_version": result.written[1],
                 "rows_profiled": result.n_validated,
                 "feature_definitions": result.definition_versions,
             },
@@ -300,13 +308,13 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config, day = project.load(), day_of(context)
         spec = config.model(model.name)
-        result = drift_day(config, spec, day)
+        with _owing(context, f"{model.name}/drift_report@{day}") as commits:
+            result = drift_day(config, spec, day)
         seq = _audit(
             context,
             config,
             f"{model.name}/drift_report@{day}",
-            catalog.DRIFT_REPORT,
-            result.written,
+            commits,
             {
                 "rows": result.frame.height,
                 "reference_days": len(result.reference_days_found),
@@ -362,7 +370,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
     def performance(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config, day = project.load(), day_of(context)
         spec = config.model(model.name)
-        result = performance_day(config, spec, day, _now())
+        with _owing(context, f"{model.name}/performance@{day}") as commits:
+            result = performance_day(config, spec, day, _now())
         accuracy = result.overall("accuracy") or {}
         pictures = viz.performance_pictures(config, spec, window(day))  # the series read once: charts and CUSUM
         cusum = any(p.table.filter(pl.col("day") == day)["cusum_alarm"].any() for p in pictures)
@@ -370,8 +379,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             context,
             config,
             f"{model.name}/performance@{day}",
-            catalog.PERFORMANCE,
-            result.written,
+            commits,
             {"label_delta_version": result.label_version, "label_coverage": accuracy.get("label_coverage")},
         )
         return dg.MaterializeResult(

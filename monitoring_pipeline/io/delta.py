@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -113,12 +114,39 @@ class Lake:
             raise LakePathError(f"lake root {self.root!r} uses an unsupported scheme; use a path or {REMOTE_SCHEMES}")
         return TableRef(str(Path(self.root).resolve() / name), self.storage_options, self.retention_days)
 
+    def name_of(self, ref: TableRef) -> str:
+        """The lake-relative name of a table of this lake (`table`'s inverse)."""
+        root = self.root.rstrip("/") if self.is_remote else str(Path(self.root).resolve())
+        return ref.uri.removeprefix(root).strip("/")
+
 
 def _unsafe_rename(storage_options: Mapping[str, str]) -> bool:
     settings = {key.lower(): value for key, value in os.environ.items()} | {
         key.lower(): value for key, value in storage_options.items()
     }
     return str(settings.get(UNSAFE_RENAME, "")).strip().lower() in {"1", "true", "yes"}
+
+
+Commits = list[tuple[TableRef, int]]
+_TRACKED: ContextVar[tuple[Mapping[str, str], Commits] | None] = ContextVar("tracked_commits", default=None)
+
+
+@contextmanager
+def tracked(metadata: Mapping[str, str]) -> Iterator[Commits]:
+    """Every commit written inside the block carries `metadata` in its commit info and is listed, as (table,
+    version) in the order they land, in the list yielded — so a step's caller can pin all it wrote."""
+    commits: Commits = []
+    token = _TRACKED.set((metadata, commits))
+    try:
+        yield commits
+    finally:
+        _TRACKED.reset(token)
+
+
+def _landed(ref: TableRef, committed: int) -> int:
+    if (tracking := _TRACKED.get()) is not None:
+        tracking[1].append((ref, committed))
+    return committed
 
 
 def exists(ref: TableRef) -> bool:
@@ -283,7 +311,7 @@ def _replace(
             write_deltalake(
                 table, data, mode="overwrite", predicate=predicate, schema_mode=schema_mode, **_commit(metadata)
             )
-            return table.version()
+            return _landed(ref, table.version())
         except CommitFailedError:
             _back_off(losses, deadline, f"{ref}: commit")
     raise AssertionError("unreachable")
@@ -353,15 +381,17 @@ def append(
             configuration=ref.properties,
             **_commit(metadata),
         )
-        return DeltaTable(ref.uri, storage_options=ref.options).version()
+        return _landed(ref, DeltaTable(ref.uri, storage_options=ref.options).version())
     table = DeltaTable(ref.uri, storage_options=ref.options)
     write_deltalake(table, frame.to_arrow(), mode="append", **_commit(metadata))
-    return table.version()
+    return _landed(ref, table.version())
 
 
 def _commit(metadata: Mapping[str, str] | None) -> dict[str, CommitProperties]:
-    """write_deltalake's arguments for a commit carrying `metadata` (none without)."""
-    return {"commit_properties": CommitProperties(custom_metadata=dict(metadata))} if metadata else {}
+    """write_deltalake's arguments for a commit carrying `metadata` and the tracked block's (none without)."""
+    tracking = _TRACKED.get()
+    merged = {**(tracking[0] if tracking else {}), **(metadata or {})}
+    return {"commit_properties": CommitProperties(custom_metadata=merged)} if merged else {}
 
 
 def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
@@ -374,8 +404,9 @@ def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None
         partition_by=partition_by,
         storage_options=ref.options,
         configuration=None if exists(ref) else ref.properties,
+        **_commit(None),
     )
-    return DeltaTable(ref.uri, storage_options=ref.options).version()
+    return _landed(ref, DeltaTable(ref.uri, storage_options=ref.options).version())
 
 
 @contextmanager

@@ -37,13 +37,15 @@ class DataFile:
 class DataFileError(MonitoringError, OSError):
     """A data file a read needs is missing, truncated or unreadable."""
 
-    def __init__(self, table: TableRef, days: list[date], file: DataFile | None, problem: str) -> None:
+    def __init__(
+        self, table: TableRef, days: list[date], file: DataFile | None, problem: str, version: int | None = None
+    ) -> None:
         self.table, self.days, self.file, self.problem = str(table), days, file, problem
-        shown = ", ".join(d.isoformat() for d in days)
+        where = f"day {', '.join(d.isoformat() for d in days)}" if days else f"version {version}"
         subject = "its data"
         if file is not None:
             subject = f"data file {file.path}" + (f" (partition {file.partition})" if file.partition else "")
-        super().__init__(f"table {table}, day {shown}: {subject} {problem}")
+        super().__init__(f"table {table}, {where}: {subject} {problem}")
 
 
 def day_files(ref: TableRef, days: list[date], ts_column: str, at_version: int | None) -> list[DataFile]:
@@ -60,6 +62,10 @@ def day_files(ref: TableRef, days: list[date], ts_column: str, at_version: int |
         overlaps = overlaps | ((pl.col(low) < end) & (pl.col(high) >= start))
     if low in actions.columns and high in actions.columns:
         actions = actions.filter(overlaps | pl.col(low).is_null() | pl.col(high).is_null())
+    return _data_files(table, actions)
+
+
+def _data_files(table: DeltaTable, actions: pl.DataFrame) -> list[DataFile]:
     partition_columns = table.metadata().partition_columns
     return [
         DataFile(row["path"], row["size_bytes"], "/".join(f"{c}={row[f'partition.{c}']}" for c in partition_columns))
@@ -74,18 +80,29 @@ def _local_path(ref: TableRef, file: DataFile) -> Path | None:
     return path if path.is_absolute() else Path(ref.uri) / path
 
 
-def check_files(ref: TableRef, days: list[date], files: list[DataFile]) -> None:
+def check_files(ref: TableRef, days: list[date], files: list[DataFile], version: int | None = None) -> None:
     """Raise DataFileError for the first file that is missing or not the size the Delta log recorded."""
     for file in files:
         path = _local_path(ref, file)
         if path is None:
             continue
         if not path.is_file():
-            raise DataFileError(ref, days, file, f"is missing (the Delta log references it); {MISSING_HINT}")
+            problem = f"is missing (the Delta log references it); {MISSING_HINT}"
+            raise DataFileError(ref, days, file, problem, version)
         size = path.stat().st_size
         if size != file.size:
             problem = f"is corrupt: {size} bytes on disk, {file.size} in the Delta log; {CORRUPT_HINT}"
-            raise DataFileError(ref, days, file, problem)
+            raise DataFileError(ref, days, file, problem, version)
+
+
+def check_table(ref: TableRef) -> None:
+    """Raise DataFileError, naming the table's version and the file, when a data file of its current version is
+    missing or not the size its commit recorded — before a reader panics on it. A file stat each, no reads."""
+    table = DeltaTable(ref.uri, storage_options=ref.options)
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    if actions.is_empty():
+        return
+    check_files(ref, [], _data_files(table, actions), table.version())
 
 
 def _unreadable(ref: TableRef, files: list[DataFile]) -> tuple[DataFile, str] | None:

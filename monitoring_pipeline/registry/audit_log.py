@@ -11,18 +11,22 @@ import hashlib
 import importlib.metadata
 import json
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import polars as pl
 
 from monitoring_pipeline.core.audit import (
+    ALSO_PINNED,
+    DATA_FILES,
     Anchor,
     AuditEntry,
+    Pin,
     Verification,
     canonical_json,
     entries_from_frame,
@@ -31,7 +35,7 @@ from monitoring_pipeline.core.audit import (
     verify,
 )
 from monitoring_pipeline.core.config import ProjectConfig
-from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.io import catalog, delta, storage
 from monitoring_pipeline.io.delta import TableRef
 
 COMPACT_EVERY = 100  # audit-table commits between compactions
@@ -56,11 +60,32 @@ def person(name: str) -> str:
 def commit_sha256(table: TableRef, version: int) -> str | None:
     """SHA-256 of the raw Delta commit file `version` of a local table (None for object stores, for now)."""
     path = _commit_path(table, version)
-    return hashlib.sha256(path.read_bytes()).hexdigest() if "://" not in table.uri and path.exists() else None
+    return _sha256(path) if "://" not in table.uri and path.exists() else None
 
 
 def _commit_path(table: TableRef, version: int) -> Path:
     return Path(table.uri) / "_delta_log" / f"{version:020d}.json"
+
+
+def _data_path(table: TableRef, path: str) -> Path:
+    return Path(table.uri) / unquote(path)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def pin(lake: delta.Lake, name: str, version: int) -> Pin:
+    """Commit `version` of table `name` as an entry vouches for it: the SHA-256 of its commit file and of every
+    data file it added (local lakes; on object stores, nothing to hash yet)."""
+    ref = lake.table(name)
+    sha = commit_sha256(ref, version)
+    if sha is None:
+        return Pin(name, version, None, {})
+    actions = [json.loads(line) for line in _commit_path(ref, version).read_text().splitlines() if line.strip()]
+    added = sorted(action["add"]["path"] for action in actions if "add" in action)
+    return Pin(name, version, sha, {path: _sha256(_data_path(ref, path)) for path in added})
 
 
 def read_audit(config: ProjectConfig) -> list[AuditEntry]:
@@ -78,18 +103,23 @@ def audit(
     now: datetime,
     data_table: str | None = None,
     data_version: int | None = None,
+    also: Sequence[tuple[str, int]] = (),
 ) -> AuditEntry | None:
     """Append one entry to the hash-chained audit log. `data_table` (a lake table name) is pinned to the Delta
-    version the action committed (`data_version`; default: the table's current version) and the SHA-256 of that
-    commit file; a commit gets one entry only (None: it had one already). Concurrent appenders never fork the
-    chain: each entry commits only if its `seq` is still free."""
+    version the action committed (`data_version`; default: the table's current version): the SHA-256 of that
+    commit file and of the data files it added (see `pin`); `also` pins the other commits the action wrote. A
+    commit gets one entry only (None: it had one already). Concurrent appenders never fork the chain: each entry
+    commits only if its `seq` is still free."""
     lake = catalog.lake_of(config)
     table = lake.table(catalog.AUDIT_LOG)
     sha = None
     if data_table is not None:
-        ref = lake.table(data_table)
-        data_version = delta.version(ref) if data_version is None else data_version
-        sha = commit_sha256(ref, data_version) if data_version is not None else None
+        data_version = delta.version(lake.table(data_table)) if data_version is None else data_version
+    if data_table is not None and data_version is not None:
+        own = pin(lake, data_table, data_version)
+        sha = own.commit_sha256
+        others = [asdict(pin(lake, name, version)) for name, version in also]
+        payload = {**payload, DATA_FILES: own.data_files} | ({ALSO_PINNED: others} if others else {})
     appended: list[AuditEntry] = []
 
     def entry_after(last: pl.DataFrame) -> pl.DataFrame:
@@ -120,6 +150,34 @@ def audit(
     return appended[0]
 
 
+def audit_commits(
+    config: ProjectConfig,
+    commits: delta.Commits,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> AuditEntry | None:
+    """`audit` pinning every commit of `commits` (as `owing` lists them; the first is the entry's table and
+    version)."""
+    lake = catalog.lake_of(config)
+    written = [(lake.name_of(ref), version) for ref, version in commits]
+    first = written[0] if written else (None, None)
+    return audit(
+        config,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload=payload,
+        now=now,
+        data_table=first[0],
+        data_version=first[1],
+        also=written[1:],
+    )
+
+
 def record(
     config: ProjectConfig,
     table: str,
@@ -144,7 +202,7 @@ def record(
     delta.create(ref, frame.to_arrow().schema)  # version 0 is the creation: every later one is a custody commit
     if reason is not None:
         payload = {**payload, "reason_sha256": sha256_text(reason)}
-    owed = {OWED: canonical_json({"actor": actor, "action": action, "subject": subject, "payload": payload, "ts": now})}
+    owed = _owed(actor, action, subject, payload, now)
     written = delta.upsert(ref, frame, key, owed) if key else delta.append(ref, frame, metadata=owed)
     try:
         audit(
@@ -174,7 +232,20 @@ CUSTODY_TABLES = (  # every row of these is written with its audit entry (`recor
     catalog.TICKETS,
     catalog.QUARANTINE_RELEASES,
 )
-OWED = "monitoring_pipeline.audit_entry"  # the commit-info key holding the entry a custody commit is owed
+OWED = "monitoring_pipeline.audit_entry"  # the commit-info key holding the entry a commit is owed
+
+
+def _owed(actor: str, action: str, subject: str, payload: Mapping[str, Any], now: datetime) -> dict[str, str]:
+    entry = {"actor": actor, "action": action, "subject": subject, "payload": payload, "ts": now}
+    return {OWED: canonical_json(entry)}
+
+
+@contextmanager
+def owing(actor: str, action: str, subject: str, now: datetime) -> Iterator[delta.Commits]:
+    """Every commit written inside the block carries the entry it is owed, so a caller cut off before its
+    `audit` leaves a gap `complete_chain` closes; the commits are listed, in order, for that `audit` to pin."""
+    with delta.tracked(_owed(actor, action, subject, {}, now)) as commits:
+        yield commits
 
 
 @contextmanager
@@ -201,7 +272,7 @@ def complete_chain(config: ProjectConfig) -> list[AuditEntry]:
                 actor=owed["actor"],
                 action=owed["action"],
                 subject=owed["subject"],
-                payload=owed["payload"],
+                payload=owed["payload"] | {"recorded_from_commit_info": True},
                 now=datetime.fromisoformat(owed["ts"]),
                 data_table=name,
                 data_version=commit["version"],
@@ -210,22 +281,56 @@ def complete_chain(config: ProjectConfig) -> list[AuditEntry]:
     return completed
 
 
+def _audited(entries: list[AuditEntry]) -> dict[str, set[int]]:
+    """The audited tables — the custody tables and every table an entry pins — with their pinned versions."""
+    pinned: dict[str, set[int]] = {name: set() for name in CUSTODY_TABLES}
+    for entry in entries:
+        for each in entry.pins():
+            pinned.setdefault(each.table, set()).add(each.version)
+    return pinned
+
+
+def coverage(config: ProjectConfig) -> list[str]:
+    """What the chain does not cover of what `trace`, `changes` and `report` show, one line per commit of an
+    audited table that no entry pins (empty: all of it is covered). Raises DataFileError, naming table, version
+    and file, when a data file of an audited table is missing or cut short, before any reader trips on it."""
+    entries = read_audit(config)
+    lake = catalog.lake_of(config)
+    for name in _audited(entries):
+        if delta.exists(lake.table(name)):
+            storage.check_table(lake.table(name))
+    return [
+        f"{name} v{commit['version']} ({commit.get('operation', 'unknown operation')}, "
+        f"{_when(commit)}) is not covered by the audit chain: "
+        + (
+            "its command or run was cut off; `audit complete` records it"
+            if OWED in commit
+            else "written outside monitoring-pipeline; what it changed is shown but not certified"
+        )
+        for name, commits in _unaudited(config, entries).items()
+        for commit in commits
+    ]
+
+
+def _when(commit: Mapping[str, Any]) -> str:
+    stamp = commit.get("timestamp")
+    return datetime.fromtimestamp(stamp / 1000, UTC).isoformat(timespec="seconds") if stamp else "time unknown"
+
+
 def _unaudited(config: ProjectConfig, entries: list[AuditEntry] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The commits of each custody table that no entry pins (its creation aside), oldest first."""
-    pinned: dict[str, set[int]] = {}
-    for entry in read_audit(config) if entries is None else entries:
-        if entry.data_table in CUSTODY_TABLES:
-            pinned.setdefault(entry.data_table, set()).add(entry.data_version)
+    """The commits of each audited table (a custody table, or any table an entry pins) that no entry pins, its
+    creation aside, oldest first."""
     lake, found = catalog.lake_of(config), {}
-    for name in CUSTODY_TABLES:
+    for name, done in _audited(read_audit(config) if entries is None else entries).items():
         ref = lake.table(name)
-        version, done = delta.version(ref), pinned.get(name, set())
+        version = delta.version(ref)
         if version is None or len(done) == version + 1 or (len(done) == version and 0 not in done):
             continue  # every version is pinned, or every one but the table's creation (`record` creates it first)
         missing = [
             commit
             for commit in delta.history(ref)
-            if commit["version"] not in done and commit.get("operation") != "CREATE TABLE"
+            if commit["version"] not in done
+            and not (commit["version"] == 0 and commit.get("operation") == "CREATE TABLE")
         ]
         if missing:
             found[name] = missing
@@ -253,10 +358,11 @@ def head_anchor(config: ProjectConfig, key: bytes | None = None) -> Anchor | Non
 
 
 def verify_audit(config: ProjectConfig, anchor: Anchor | None = None, now: datetime | None = None) -> Verification:
-    """The chain's verification (against an exported head when given), then every pinned Delta commit re-hashed:
-    a rewritten history fails too. A pinned commit file may be gone only once it is older than the lake's
-    `retention_days` (Delta's log cleanup); gone earlier, it is a broken chain. An empty chain certifies nothing:
-    it fails, naming a custody table that exists without it, or the lake root that may be mistyped."""
+    """The chain's verification (against an exported head when given); then every pinned Delta commit and the data
+    files it added re-hashed, so a rewritten history or data file fails; then every commit of an audited table
+    that no entry pins (a direct overwrite, a restore) fails. A pinned file may be gone only once its entry is
+    older than the lake's `retention_days` (Delta's log cleanup, vacuum); gone earlier, the chain is broken. An
+    empty chain certifies nothing: it fails, naming a custody table that exists without it, or the lake root."""
     entries = read_audit(config)
     if not entries:
         lake = catalog.lake_of(config)
@@ -274,26 +380,42 @@ def verify_audit(config: ProjectConfig, anchor: Anchor | None = None, now: datet
     horizon = (now or datetime.now(UTC)) - timedelta(days=config.lake.retention_days)
     expired = 0
     for entry in entries:
-        if not entry.commit_sha256:
-            continue
-        path = _commit_path(lake.table(entry.data_table), entry.data_version)
-        if not path.exists() and entry.ts_utc < horizon:
-            expired += 1
-            continue
-        problem = None
-        if not path.exists():
-            problem = (
-                f"commit {entry.data_version} of {entry.data_table} is gone, although it is younger than the lake's "
-                f"{config.lake.retention_days}-day retention"
-            )
-        elif commit_sha256(lake.table(entry.data_table), entry.data_version) != entry.commit_sha256:
-            problem = f"commit {entry.data_version} of {entry.data_table} no longer matches its recorded SHA-256"
-        if problem:
-            return Verification(False, len(entries), entry.seq, problem, expired)
+        for each in entry.pins():
+            problem = _pin_problem(lake, each, entry.ts_utc < horizon, config.lake.retention_days)
+            if problem == EXPIRED:
+                expired += 1
+            elif problem:
+                return Verification(False, len(entries), entry.seq, problem, expired)
     problem = _gap(config, entries)
     if problem:
         return Verification(False, len(entries), len(entries), problem, expired)
     return replace(result, expired=expired)
+
+
+EXPIRED = "expired"
+
+
+def _pin_problem(lake: delta.Lake, each: Pin, old: bool, retention_days: int) -> str | None:
+    """What is wrong with a pinned commit today: its commit file or a data file it added changed, or gone
+    within the retention (`EXPIRED` when gone after it: cleaned up as promised); None when intact."""
+    if each.commit_sha256 is None:
+        return None
+    ref = lake.table(each.table)
+    files = {_commit_path(ref, each.version): each.commit_sha256} | {
+        _data_path(ref, path): sha for path, sha in each.data_files.items()
+    }
+    for path, sha in files.items():
+        what = "its commit file" if path.suffix == ".json" else f"its data file {path.relative_to(ref.uri)}"
+        if not path.exists():
+            if old:
+                return EXPIRED
+            return (
+                f"commit {each.version} of {each.table}: {what} is gone, although younger than the lake's "
+                f"{retention_days}-day retention"
+            )
+        if _sha256(path) != sha:
+            return f"commit {each.version} of {each.table}: {what} no longer matches its recorded SHA-256"
+    return None
 
 
 def _gap(config: ProjectConfig, entries: list[AuditEntry]) -> str | None:
@@ -305,7 +427,7 @@ def _gap(config: ProjectConfig, entries: list[AuditEntry]) -> str | None:
             owed = json.loads(commit[OWED])
             return (
                 f"commit {commit['version']} of {name} ({owed['action']} of {owed['subject']}) has no entry: the "
-                "command was cut off before recording it; `monitoring-pipeline audit complete` records it"
+                "command or run was cut off before recording it; `monitoring-pipeline audit complete` records it"
             )
         operation = commit.get("operation", "unknown operation")
         return f"commit {commit['version']} of {name} ({operation}) was written outside monitoring-pipeline: unaudited"

@@ -25,7 +25,7 @@ from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
-from monitoring_pipeline.registry.audit_log import latest_entries
+from monitoring_pipeline.registry.audit_log import coverage, latest_entries
 from monitoring_pipeline.steps.bins import MissingReferenceBins, load_model_bins, load_reconstruction
 from monitoring_pipeline.steps.drift import reference_days
 from monitoring_pipeline.steps.features import active_definitions, with_derived
@@ -81,6 +81,8 @@ def _records(frame: pl.DataFrame | None) -> list[dict[str, Any]]:
 
 
 def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -> dict[str, Any]:
+    """The trace of one prediction; `uncovered` lists what of the tables it shows the audit chain does not cover."""
+    uncovered = coverage(config)  # first: a damaged data file is named before any read trips on it
     spec, row = find_prediction(config, prediction_id, model)
     at: datetime = row[TS]
     day = at.date()
@@ -107,6 +109,7 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
         "performance": _performance(config, spec, day),
         "tickets": _tickets(config, spec, day),
         "report_runs": _runs(config, spec, day),
+        "uncovered": uncovered,
     }
 
 
@@ -304,6 +307,13 @@ def _ticket_lines(found: list[dict[str, Any]] | str) -> list[str]:
     ]
 
 
+def evidence_lines(uncovered: list[str]) -> list[str]:
+    """What a rendering says of its evidence: covered by the audit chain, or which commits are not."""
+    if not uncovered:
+        return ["Evidence: every registry and report commit behind this is pinned by the audit chain."]
+    return [f"**Not covered by the audit chain** ({len(uncovered)} commits):", *[f"- {line}" for line in uncovered]]
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """A human-readable rendering of a trace."""
     p, guards = result["prediction"], result["guards"]
@@ -311,6 +321,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"# Decision trace of {p[ID]}",
         "",
         f"Model **{p['model_name']}** version **{p['model_version']}** at {p[TS]}.",
+        "",
+        *evidence_lines(result["uncovered"]),
         "",
         "## Model checkpoint",
         *_checkpoint_lines(result),

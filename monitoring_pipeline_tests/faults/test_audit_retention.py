@@ -76,7 +76,7 @@ def test_a_commit_file_gone_within_the_retention_breaks_the_chain(tmp_path: Path
     log = _history(config, days_ago=40)
     (log / f"{3:020d}.json").unlink()
     result = verify_audit(config)
-    assert not result.ok and "is gone, although it is younger than the lake's 400-day retention" in result.problem
+    assert not result.ok and "is gone, although younger than the lake's 400-day retention" in result.problem
 
 
 def test_every_table_is_created_to_keep_its_history_and_a_short_retention_is_refused(tmp_path: Path) -> None:

@@ -123,6 +123,21 @@ def test_duplicate_ids_keep_one_row_and_counts_reconcile(tmp_path: Path) -> None
     assert validated.filter(pl.col("day") == JUDGED)["prediction_id"].is_unique().all()
 
 
+def test_an_id_logged_again_on_a_later_day_is_set_aside_and_counted_once(tmp_path: Path) -> None:
+    day = tabular_day(JUDGED, 400)
+    earlier = _log().filter(pl.col("event_ts").dt.date() == DAYS[1]).head(5)  # logged again, three days later
+    again = earlier.with_columns(pl.col("event_ts") + pl.duration(days=3))
+    config, tables = _run(tmp_path, _log(pl.concat([day, again])))
+    rejects = tables[catalog.LOG_REJECTS]
+    assert rejects.filter(pl.col("day") == JUDGED)["reason"].to_list() == ["prediction_id_logged_on_an_earlier_day"] * 5
+    assert rejects.filter(pl.col("day") == DAYS[1]).is_empty()  # the first logging stands
+    validated = delta.scan(catalog.table(config, catalog.validated_table(_model(config)))).collect()
+    quarantined = delta.scan(catalog.table(config, catalog.quarantine_table(_model(config)))).collect()
+    kept = pl.concat([validated.select("prediction_id"), quarantined.select("prediction_id")])
+    assert kept["prediction_id"].is_unique().all()  # each prediction counted once across days
+    assert kept.height + rejects.height == _log(pl.concat([day, again])).height
+
+
 MILLION = 1_000_000
 
 

@@ -96,7 +96,7 @@ def test_an_unwritable_audit_log_leaves_a_gap_that_is_named_and_closed(
     assert "1 owed entries recorded" in capsys.readouterr().out
     assert verify_audit(config).ok
     assert main(["audit", "complete", "--config", config_file]) == 0  # idempotent
-    assert "no custody commit is missing its entry" in capsys.readouterr().out
+    assert "no audited commit is missing its entry" in capsys.readouterr().out
 
 
 def test_a_registry_commit_written_behind_the_chains_back_is_named(tmp_path: Path) -> None:
