@@ -20,7 +20,7 @@ import polars as pl
 from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
 from monitoring_pipeline.core.errors import MonitoringError
-from monitoring_pipeline.io import catalog
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry.audit_log import custody, person, record, sha256_text
 
 FEATURE, PROMPT = "feature", "prompt"
@@ -75,6 +75,38 @@ def _check_expression(name: str, expression: str) -> None:
         pl.DataFrame(schema=dict.fromkeys(expr.meta.root_names(), pl.Float64)).select(expr)
     except pl.exceptions.InvalidOperationError as exc:
         raise DefinitionError(f"feature {name}: expression must be a row-wise expression: {exc}") from None
+
+
+def check_against_log(name: str, body: Mapping[str, Any], log: str, schema: pl.Schema) -> None:
+    """A DefinitionError unless the definition computes on the log's columns: its source column or every column
+    its expression names is in the log (`schema`, table `log`), and the result casts to the feature's dtype."""
+    if body.get("source", name) not in schema and "expression" not in body:
+        source = body.get("source", name)
+        raise DefinitionError(
+            f"feature {name}: source column {source!r} is not in the log {log}{_nearest([source], schema)}"
+        )
+    if "expression" not in body:
+        return
+    expr = pl.sql_expr(str(body["expression"]))
+    absent = sorted(set(expr.meta.root_names()) - set(schema))
+    if absent:
+        raise DefinitionError(
+            f"feature {name}: expression names {absent}, not in the log {log}{_nearest(absent, schema)}"
+        )
+    dtype = pl.Float64 if body.get("dtype") == "numeric" else pl.String
+    try:
+        pl.DataFrame(schema=schema).select(expr.cast(dtype))
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DefinitionError(
+            f"feature {name}: expression does not compute a {dtype} on the log {log}: {first}"
+        ) from None
+
+
+def _nearest(names: list[str], schema: pl.Schema) -> str:
+    """`; did you mean 'income'?` for the closest log columns, or the log's columns when none is close."""
+    close = [match for n in names for match in difflib.get_close_matches(n, list(schema), n=1)]
+    return f"; did you mean {', '.join(map(repr, close))}?" if close else f"; its columns: {sorted(schema)}"
 
 
 def check_feature_body(model: ModelSpec, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,17 +166,37 @@ def diff_bodies(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def feature_exprs(active: Mapping[str, tuple[int, Mapping[str, Any]]], model: ModelSpec) -> list[pl.Expr]:
-    """How the active definitions compute their features (a renamed source column or a SQL expression)."""
+def broken_definitions(
+    active: Mapping[str, tuple[int, Mapping[str, Any]]], model: ModelSpec, schema: pl.Schema
+) -> dict[str, str]:
+    """The active definitions that do not compute on a log of `schema`: name -> why, with the version."""
     kinds = {c.name: c.kind.value for c in model.columns_with_role("feature")}
-    exprs = []
+    broken = {}
+    for name, (version, body) in active.items():
+        try:
+            check_against_log(name, {**body, "dtype": kinds.get(name)}, model.log_table, schema)
+        except DefinitionError as exc:
+            broken[name] = f"definition version {version} of {exc}"
+    return broken
+
+
+def feature_exprs(
+    active: Mapping[str, tuple[int, Mapping[str, Any]]], model: ModelSpec, schema: pl.Schema
+) -> tuple[list[pl.Expr], dict[str, str]]:
+    """How the active definitions compute their features on a frame of `schema` (a renamed source column or a
+    SQL expression), and the broken ones (`broken_definitions`): each yields a null feature — it fails that
+    feature alone, never the day."""
+    kinds = {c.name: c.kind.value for c in model.columns_with_role("feature")}
+    exprs, broken = [], broken_definitions(active, model, schema)
     for name, (_, body) in active.items():
         dtype = pl.Float64 if kinds.get(name) == "numeric" else pl.String
-        if "expression" in body:
+        if name in broken:
+            exprs.append(pl.lit(None, dtype).alias(name))
+        elif "expression" in body:
             exprs.append(pl.sql_expr(body["expression"]).cast(dtype).alias(name))
         elif body.get("source", name) != name:
             exprs.append(pl.col(body["source"]).cast(dtype).alias(name))
-    return exprs
+    return exprs, broken
 
 
 def drift_overrides(active: Mapping[str, tuple[int, Mapping[str, Any]]], model: ModelSpec) -> dict[str, Any]:
@@ -154,6 +206,13 @@ def drift_overrides(active: Mapping[str, tuple[int, Mapping[str, Any]]], model: 
         for name, (_, body) in active.items()
         if "drift" in body
     }
+
+
+def _check_on_log(config: ProjectConfig, model: ModelSpec, name: str, body: Mapping[str, Any]) -> None:
+    """`check_against_log` on the model's log as it is now (nothing to check before the log exists)."""
+    log = catalog.log_table(config, model)
+    if delta.exists(log):
+        check_against_log(name, body, str(log), delta.scan(log).collect_schema())
 
 
 # -- the registry tables -----------------------------------------------------------------------------------------
@@ -194,6 +253,8 @@ def propose(
     """Record a new version (not active until approved); returns its number."""
     spec = config.model(model)
     checked = check_feature_body(spec, name, body) if kind == FEATURE else check_prompt_body(body)
+    if kind == FEATURE:
+        _check_on_log(config, spec, name, checked)
     if kind == PROMPT and name != prompt_name(spec):
         raise DefinitionError(f"the prompt template of {model} is named {prompt_name(spec)!r}")
     if not reason.strip():
@@ -244,6 +305,8 @@ def approve(
     """Approve a proposed version; it becomes active from `effective_at` (default: now). Four-eyes applies."""
     with custody(config, "registry"):
         row = _version_row(config, kind, model, name, version)
+        if kind == FEATURE:
+            _check_on_log(config, config.model(model), name, json.loads(row["body"]))
         history = lifecycle.events_from(events(config, kind, model, name), "version")
         lifecycle.check_definition_approval(history, version, row["proposed_by"], by, config.governance)
         _record(config, kind, model, name, version, lifecycle.APPROVED, reason, by, now, effective_at or now)

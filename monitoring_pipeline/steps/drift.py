@@ -102,7 +102,8 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     read_versions = profile_versions(config)
     profiles = read_profiles(config, model, _needed(model, day), read_versions)
     active = active_definitions(config, model, day)
-    judged = _judge(model, day, profiles, bins, bins_version, active, _features_missing_now(config, model))
+    missing = _features_missing(_log_schema(config, model), model, active)
+    judged = _judge(model, day, profiles, bins, bins_version, active, missing)
     written = delta.write_partition(  # evolving: a report written before rolling windows gains their columns
         catalog.table(config, catalog.DRIFT_REPORT), judged.frame, {"model_name": model.name, "day": day}, True
     )
@@ -128,11 +129,12 @@ def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) ->
     days = [d for d in _days(first, last) if d >= model.start_date and (not model.end_date or d < model.end_date)]
     needed = {day: _needed(model, day) for day in days}
     profiles = read_profiles(config, model, sorted({d for day in days for d in needed[day]}))
-    missing = _features_missing_now(config, model)
+    schema = _log_schema(config, model)
     frames, skipped, settings = [], [], {}  # days sharing ordinary days share their settings
     for day in days:
         rows = profiles.filter(pl.col("day").is_in(needed[day]))
         active = active_definitions(config, model, day)
+        missing = _features_missing(schema, model, active)
         try:
             frames.append(_judge(model, day, rows, bins, bins_version, active, missing, settings).frame)
         except MissingInputError:
@@ -292,9 +294,16 @@ def _window_settings(
     return {c: learned[c] for c in columns}
 
 
-def _features_missing_now(config: ProjectConfig, model: ModelSpec) -> set[str]:
+def _log_schema(config: ProjectConfig, model: ModelSpec) -> pl.Schema | None:
     table = catalog.log_table(config, model)
-    return set(missing_features(delta.scan(table).collect_schema(), model)) if delta.exists(table) else set()
+    return delta.scan(table).collect_schema() if delta.exists(table) else None
+
+
+def _features_missing(schema: pl.Schema | None, model: ModelSpec, active: ActiveDefinitions) -> set[str]:
+    """The features the log (of `schema`) no longer has, or whose definition in force does not compute on it."""
+    if schema is None:
+        return set()
+    return set(missing_features(schema, model)) | set(definitions.broken_definitions(active, model, schema))
 
 
 def _mark_missing(report: DriftReport, missing: set[str]) -> DriftReport:

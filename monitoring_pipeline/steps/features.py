@@ -3,6 +3,7 @@ depth, the PCA reconstruction error)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -14,6 +15,7 @@ from monitoring_pipeline.core.text import text_metric_exprs
 from monitoring_pipeline.io import delta
 from monitoring_pipeline.registry import definitions
 
+LOG = logging.getLogger(__name__)
 ActiveDefinitions = dict[str, tuple[int, dict[str, Any]]]
 DEFINITION_VERSION = "definition_version"
 
@@ -30,7 +32,10 @@ def with_derived(
     """Compute the features as their active definitions say, add the numeric signals derived from the model's
     text columns (lengths, JSON validity and depth) and, given the frozen PCA model, each row's reconstruction
     error."""
-    derived = frame.with_columns(definitions.feature_exprs(active, model)).with_columns(
+    exprs, broken = definitions.feature_exprs(active, model, frame.schema)
+    for why in broken.values():
+        LOG.warning("%s: the feature is null today", why)
+    derived = frame.with_columns(exprs).with_columns(
         text_metric_exprs(model.text_output, model.prompt_text, model.prompt_context)
     )
     return derived.with_columns(reconstruction.error_expr()) if reconstruction else derived
