@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Tracker:
     def __init__(self, secret: str) -> None:
         self.secret = secret
-        self.script: list[str] = []  # per request: "200", "503", "401", "302", "hang", "trickle"; empty: 200
+        self.script: list[str] = []  # per request: "200", "503", "401", "302", "hang", "trickle", "slow"; empty: 200
         self.requests: list[dict] = []
         self.accepted: dict[str, int] = {}  # idempotency key -> times a 2xx was answered
         self.hang_seconds = 3.0
@@ -49,6 +49,9 @@ class Tracker:
                 if answer == "hang":
                     time.sleep(tracker.hang_seconds)
                     return
+                if answer == "slow":  # a 200, half a second late
+                    time.sleep(0.5)
+                    answer = "200"
                 if answer == "trickle":  # a 200 whose body comes a byte at a time, each well within a read timeout
                     self.send_response(200)
                     self.send_header("Content-Length", "20")

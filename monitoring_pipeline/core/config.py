@@ -7,6 +7,7 @@ the path of the offending key, e.g. `models.credit_risk.reference.kind`.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -194,6 +195,7 @@ class TicketSettings:
     timeout_seconds: float = 5.0
     max_attempts: int = 4
     jira_project: str = "MLOPS"
+    allow_private: bool = False  # a self-hosted tracker on a private or loopback address
 
 
 @dataclass(frozen=True)
@@ -231,9 +233,19 @@ def _date(value: Any, path: str) -> date:
 
 
 def _positive_int(value: Any, path: str) -> int:
-    if not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{path}: expected a positive integer, got {value!r}")
     return value
+
+
+def _finite(value: Any, path: str, above: float | None = None) -> float:
+    """A finite number (above `above` when given), or a ConfigError naming the key: NaN or infinity in a
+    threshold would silently decide every verdict."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{path}: expected a finite number, got {value!r}")
+    if above is not None and not value > above:
+        raise ConfigError(f"{path}: expected a number above {above:g}, got {value!r}")
+    return float(value)
 
 
 def parse_window(raw: Mapping[str, Any], path: str) -> ReferenceWindow:
@@ -258,9 +270,13 @@ def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
     for method, bounds in raw.items():
         try:
             method_info(method)
-            parsed[method] = Thresholds(float(bounds["warn"]), float(bounds["drift"]))
+            warn, drift = bounds["warn"], bounds["drift"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}.{method}: {exc}") from None
+        warn, drift = _finite(warn, f"{path}.{method}.warn"), _finite(drift, f"{path}.{method}.drift")
+        if not 0 <= warn <= drift:
+            raise ConfigError(f"{path}.{method}: need 0 <= warn <= drift, got warn {warn:g} and drift {drift:g}")
+        parsed[method] = Thresholds(warn, drift)
         if not reachable(method, parsed[method].drift):
             raise ConfigError(
                 f"{path}.{method}.drift: {parsed[method].drift} is more than {method} can ever be "
@@ -299,10 +315,8 @@ def parse_drift_settings(raw: Mapping[str, Any], path: str, base: DriftSettings 
         except ValueError as exc:
             raise ConfigError(f"{path}.decide_on: {exc}") from None
     band_k = raw.get("band_k", base.band_k)
-    if band_k is not None and not float(band_k) > 1:
-        raise ConfigError(
-            f"{path}.band_k: expected a number above 1 (drift at mean + k·σ, warn at k - 1), got {band_k}"
-        )
+    if band_k is not None:
+        band_k = _finite(band_k, f"{path}.band_k (drift at mean + k·σ, warn at k - 1)", above=1)
     calibrate = raw.get("calibrate", base.calibrate)
     if not isinstance(calibrate, bool):
         raise ConfigError(f"{path}.calibrate: expected true or false, got {calibrate!r}")
@@ -408,9 +422,9 @@ def parse_alerts(raw: Mapping[str, Any] | None, path: str) -> tuple[AlertRule, .
         base = rules.get(signal) or next(r for r in DEFAULT_RULES if r.signal == signal)
         rule = AlertRule(
             signal,
-            float(settings.get("threshold", base.threshold)),
-            int(settings.get("days", base.days)),
-            int(settings.get("of_last", base.of_last)),
+            _finite(settings.get("threshold", base.threshold), f"{where}.threshold", above=0),
+            _positive_int(settings.get("days", base.days), f"{where}.days"),
+            _positive_int(settings.get("of_last", base.of_last), f"{where}.of_last"),
             str(settings.get("severity", base.severity)),
         )
         if not 1 <= rule.days <= rule.of_last:
@@ -547,7 +561,9 @@ def parse_performance(
             raise ConfigError(
                 f"{path}.alert_metrics: {metric!r} is not a {settings.task} metric; expected one of {sorted(offered)}"
             )
-    if not 0 < settings.min_coverage <= 1:
+    _finite(settings.threshold, f"{path}.threshold")
+    _finite(settings.band_k, f"{path}.band_k", above=0)
+    if not 0 < _finite(settings.min_coverage, f"{path}.min_coverage") <= 1:
         raise ConfigError(f"{path}.min_coverage: expected a share in (0, 1], got {settings.min_coverage}")
     if settings.task == "classification" and settings.positive_label is None:
         raise ConfigError(f"{path}.positive_label: required for a classifier")
@@ -594,7 +610,7 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
 
 def parse_tickets(raw: Mapping[str, Any]) -> TicketSettings:
     webhook = raw.get("webhook") or {}
-    known = {"url", "format", "secret_env", "timeout_seconds", "max_attempts", "jira_project"}
+    known = {"url", "format", "secret_env", "timeout_seconds", "max_attempts", "jira_project", "allow_private"}
     if "secret" in webhook:
         raise ConfigError("tickets.webhook.secret: secrets do not belong in the config; use secret_env")
     unknown = set(webhook) - known
@@ -605,7 +621,16 @@ def parse_tickets(raw: Mapping[str, Any]) -> TicketSettings:
         webhook_url=webhook.get("url"),
         format=str(webhook.get("format", defaults.format)),
         secret_env=str(webhook.get("secret_env", defaults.secret_env)),
-        timeout_seconds=float(webhook.get("timeout_seconds", defaults.timeout_seconds)),
+        timeout_seconds=_finite(
+            webhook.get("timeout_seconds", defaults.timeout_seconds), "tickets.webhook.timeout_seconds", above=0
+        ),
         max_attempts=_positive_int(webhook.get("max_attempts", defaults.max_attempts), "tickets.webhook.max_attempts"),
         jira_project=str(webhook.get("jira_project", defaults.jira_project)),
+        allow_private=_flag(webhook.get("allow_private", False), "tickets.webhook.allow_private"),
     )
+
+
+def _flag(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: expected true or false, got {value!r}")
+    return value

@@ -5,14 +5,20 @@ ticket), `X-MP-Timestamp` and `X-MP-Signature: sha256=<HMAC-SHA256(secret, times
 compare in constant time and reject stale timestamps). Network errors, timeouts, 408, 429 and 5xx are retried
 with exponential backoff and full jitter up to `max_attempts`; any other 4xx is final (no retry storm). The
 secret never appears in a payload, an error message or a log line. Plain http is allowed only to loopback.
+
+Where a delivery may go is checked on every attempt, on the addresses the host resolves to: never a link-local
+or cloud-metadata address (169.254.169.254 holds credentials), a private or loopback one only when the config
+allows it (`allow_private: true`, for a self-hosted tracker), and never a URL carrying credentials.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -27,6 +33,8 @@ from monitoring_pipeline.core.errors import MonitoringError
 
 FORMATS = ("generic", "github", "jira")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+METADATA_HOSTS = {"metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"}
+METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 RETRYABLE_STATUS = {408, 429}
 
 
@@ -43,11 +51,20 @@ class WebhookSink:
     max_attempts: int = 4
     backoff_seconds: float = 0.5
     jira_project: str = "MLOPS"
+    allow_private: bool = False  # a self-hosted tracker on a private or loopback address
 
     def __post_init__(self) -> None:
         parsed = urlparse(self.url)
         if parsed.scheme not in ("https", "http") or (parsed.scheme == "http" and parsed.hostname not in LOOPBACK):
             raise WebhookConfigError(f"webhook url must be https (plain http only to loopback), got {parsed.scheme}://")
+        if parsed.username or parsed.password:
+            raise WebhookConfigError(
+                f"webhook url {self.shown_url} carries credentials (user:password@); remove them: deliveries are "
+                "authenticated by the signature (secret_env)"
+            )
+        literal = _is_ip(parsed.hostname or "") or (parsed.hostname or "").lower() in METADATA_HOSTS
+        if literal and (refused := self.refusal()):  # a host name is checked as each delivery resolves it
+            raise WebhookConfigError(refused)
         if self.format not in FORMATS:
             raise WebhookConfigError(f"webhook format must be one of {list(FORMATS)}, got {self.format!r}")
         if not self.secret:
@@ -63,10 +80,49 @@ class WebhookSink:
             settings.timeout_seconds,
             settings.max_attempts,
             jira_project=settings.jira_project,
+            allow_private=settings.allow_private,
         )
 
-    def __repr__(self) -> str:  # keep the secret out of logs and tracebacks
-        return f"WebhookSink(url={self.url!r}, format={self.format!r}, secret=***)"
+    @property
+    def shown_url(self) -> str:
+        """The url without credentials, query or fragment (a token may hide in any of them)."""
+        parsed = urlparse(self.url)
+        port = f":{parsed.port}" if parsed.port else ""
+        return f"{parsed.scheme}://{parsed.hostname}{port}{parsed.path}"
+
+    def refusal(self) -> str | None:
+        """Why the url's host may not be posted to now, by the addresses it resolves to (None: it may). An
+        unresolvable host is not refused: the attempt fails as a network error and is retried."""
+        parsed = urlparse(self.url)
+        host = (parsed.hostname or "").lower()
+        if host in METADATA_HOSTS:
+            return f"webhook host {host} is a cloud metadata service, never a tracker"
+        try:
+            resolved = {info[4][0] for info in socket.getaddrinfo(host, parsed.port or 443, proto=socket.IPPROTO_TCP)}
+        except (socket.gaierror, UnicodeError):
+            return None
+        for text in sorted(resolved):
+            address = ipaddress.ip_address(text.split("%")[0])
+            address = getattr(address, "ipv4_mapped", None) or address
+            if address in METADATA_ADDRESSES or address.is_link_local or address.is_multicast or address.is_unspecified:
+                return f"webhook host {host} resolves to {address}, a link-local or metadata address: never a tracker"
+            if (address.is_private or address.is_loopback) and not self.allow_private:
+                return (
+                    f"webhook host {host} resolves to the private address {address}; for a self-hosted tracker set "
+                    "tickets.webhook.allow_private: true"
+                )
+        return None
+
+    def __repr__(self) -> str:  # keep the secret, and any token in the url, out of logs and tracebacks
+        return f"WebhookSink(url={self.shown_url!r}, format={self.format!r}, secret=***)"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -150,10 +206,13 @@ def deliver(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> Delivery:
-    """POST the ticket, retrying what may succeed later; returns what happened (never raises on HTTP trouble)."""
+    """POST the ticket, retrying what may succeed later; returns what happened (never raises on HTTP trouble). A
+    host the sink may not post to (`WebhookSink.refusal`) is a rejected delivery, posting nothing."""
     body = json.dumps(payload(ticket, sink), sort_keys=True, default=str).encode()
     error = None
     for attempt in range(1, sink.max_attempts + 1):
+        if refused := sink.refusal():
+            return Delivery("rejected", attempt - 1, None, refused)
         timestamp = str(int(clock()))
         request = urllib.request.Request(
             sink.url,

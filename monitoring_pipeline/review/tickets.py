@@ -19,7 +19,7 @@ import polars as pl
 from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, ticket_id
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
-from monitoring_pipeline.io import catalog
+from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
 from monitoring_pipeline.registry.audit_log import custody, person, record
 from monitoring_pipeline.steps.guards import daily_guard_counts
@@ -173,26 +173,29 @@ def deliver_pending(
 ) -> dict[str, str]:
     """Post the pending tickets (of `model`, or all) oldest first; returns ticket id -> delivery status. A ticket
     the tracker cannot take now stays pending, and the rest wait for the next call too (a tracker that is down
-    is not hammered once per ticket). A 4xx answer is final: `rejected`, with the status, for a person to see."""
+    is not hammered once per ticket). A 4xx answer is final: `rejected`, with the status, for a person to see.
+    Deliverers take turns (the sensor and `tickets deliver` at once): the second finds the first's tickets
+    delivered, so each is posted once."""
     outcome = {}
-    pending = read_tickets(config, model).filter(pl.col("delivery_status") == PENDING)
-    for row in pending.iter_rows(named=True):
-        result = deliver(sink, row)
-        status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)
-        with custody(config, "tickets"):
-            current = ticket(config, row["ticket_id"])  # a review may have updated it meanwhile
-            changed = current | {
-                "delivery_status": status,
-                "delivery_attempts": (current["delivery_attempts"] or 0) + result.attempts,
-                "http_status": result.http_status,
-                "delivery_error": result.error,
-                "external_ref": result.external_ref or current["external_ref"],
-                "delivered_at": now if status == DELIVERED else current["delivered_at"],
-            }
-            _save(config, changed, f"ticket_{status}", "sensor:review", now)
-        outcome[row["ticket_id"]] = status
-        if status == PENDING:
-            break
+    with delta.lake_lock(catalog.lake_of(config), "deliveries"):  # two deliverers at once post each ticket once
+        pending = read_tickets(config, model).filter(pl.col("delivery_status") == PENDING)
+        for row in pending.iter_rows(named=True):
+            result = deliver(sink, row)
+            status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)
+            with custody(config, "tickets"):
+                current = ticket(config, row["ticket_id"])  # a review may have updated it meanwhile
+                changed = current | {
+                    "delivery_status": status,
+                    "delivery_attempts": (current["delivery_attempts"] or 0) + result.attempts,
+                    "http_status": result.http_status,
+                    "delivery_error": result.error,
+                    "external_ref": result.external_ref or current["external_ref"],
+                    "delivered_at": now if status == DELIVERED else current["delivered_at"],
+                }
+                _save(config, changed, f"ticket_{status}", "sensor:review", now)
+            outcome[row["ticket_id"]] = status
+            if status == PENDING:
+                break
     return outcome
 
 

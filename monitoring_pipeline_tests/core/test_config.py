@@ -113,6 +113,26 @@ def test_alert_metrics_name_metrics_of_the_task() -> None:
             lambda raw: raw["models"]["m"]["drift"].update(defaults={"min_sample": 0}),
             r"models\.m\.drift\.defaults\.min_sample: expected a whole number of at least 1, got 0",
         ),
+        (
+            lambda raw: raw["models"]["m"]["drift"]["columns"]["x"]["thresholds"]["psi"].update(drift=float("nan")),
+            r"models\.m\.drift\.columns\.x\.thresholds\.psi\.drift: expected a finite number, got nan",
+        ),
+        (
+            lambda raw: raw["models"]["m"]["drift"]["columns"]["x"]["thresholds"]["psi"].update(warn=0.5),
+            r"thresholds\.psi: need 0 <= warn <= drift, got warn 0\.5 and drift 0\.3",
+        ),
+        (
+            lambda raw: raw["models"]["m"]["drift"].update(defaults={"band_k": float("inf")}),
+            r"models\.m\.drift\.defaults\.band_k .*: expected a finite number, got inf",
+        ),
+        (
+            lambda raw: raw["models"]["m"].update(alerts={"feature_drift": {"threshold": -1}}),
+            r"models\.m\.alerts\.feature_drift\.threshold: expected a number above 0, got -1",
+        ),
+        (
+            lambda raw: raw["models"]["m"].update(alerts={"feature_drift": {"days": True}}),
+            r"models\.m\.alerts\.feature_drift\.days: expected a positive integer, got True",
+        ),
     ],
 )
 def test_a_typo_or_an_impossible_number_is_refused_by_its_path(edit, message) -> None:

@@ -32,7 +32,15 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     tracker = Tracker(SECRET)
     config_path = write_short_config(folder, START, DAYS, baseline_days=7)
     raw = yaml.safe_load(config_path.read_text())
-    raw["tickets"] = {"webhook": {"url": tracker.url, "format": "github", "timeout_seconds": 1, "max_attempts": 3}}
+    raw["tickets"] = {
+        "webhook": {
+            "url": tracker.url,
+            "format": "github",
+            "timeout_seconds": 1,
+            "max_attempts": 3,
+            "allow_private": True,
+        }
+    }
     config_path.write_text(yaml.safe_dump(raw))
     config = load_config(config_path)
     build_demo_lake(config, scale=0.25, progress=lambda _: None, label_feed=False)

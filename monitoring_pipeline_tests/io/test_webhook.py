@@ -27,7 +27,14 @@ def tracker():
 
 
 def _sink(tracker: Tracker, **kwargs) -> WebhookSink:
-    return WebhookSink(tracker.url, SECRET, timeout_seconds=kwargs.pop("timeout", 1.0), backoff_seconds=0.01, **kwargs)
+    return WebhookSink(
+        tracker.url,
+        SECRET,
+        timeout_seconds=kwargs.pop("timeout", 1.0),
+        backoff_seconds=0.01,
+        allow_private=True,
+        **kwargs,
+    )
 
 
 def test_a_timeout_and_a_503_are_retried_with_the_same_key_until_accepted_once(tracker: Tracker) -> None:
@@ -85,3 +92,33 @@ def test_payload_shapes_and_refused_sinks(tracker: Tracker) -> None:
         WebhookSink("http://tracker.example/hook", SECRET)  # plain http beyond loopback
     with pytest.raises(WebhookConfigError, match="secret is empty"):
         WebhookSink("https://tracker.example/hook", "")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://bot:hunter2@tracker.example/hook", r"https://tracker.example/hook carries credentials"),
+        ("https://169.254.169.254/latest/meta-data", "a link-local or metadata address"),
+        ("https://[fe80::1]/hook", "a link-local or metadata address"),
+        ("https://metadata.google.internal/computeMetadata", "a cloud metadata service"),
+        ("https://10.1.2.3/hook", r"private address 10\.1\.2\.3; .*allow_private: true"),
+    ],
+)
+def test_a_webhook_to_metadata_link_local_private_or_with_credentials_is_refused(url: str, message: str) -> None:
+    with pytest.raises(WebhookConfigError, match=message) as refused:
+        WebhookSink(url, SECRET)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_host_name_resolving_to_loopback_is_posted_to_only_when_allowed(tracker: Tracker) -> None:
+    url = tracker.url.replace("127.0.0.1", "localhost")
+    refused = deliver(WebhookSink(url, SECRET, timeout_seconds=1.0, backoff_seconds=0.01), TICKET, sleep=lambda s: None)
+    assert refused.status == "rejected" and refused.attempts == 0 and "allow_private: true" in refused.error
+    assert tracker.requests == []  # nothing was posted
+    allowed = WebhookSink(url, SECRET, timeout_seconds=1.0, backoff_seconds=0.01, allow_private=True)
+    assert deliver(allowed, TICKET, sleep=lambda s: None).status == "delivered"
+
+
+def test_a_sinks_repr_shows_no_secret_and_no_token_in_its_url() -> None:
+    sink = WebhookSink("https://hooks.example/services/T0/B0?token=xoxb-123#frag", SECRET)
+    assert "xoxb" not in repr(sink) and SECRET not in repr(sink) and "hooks.example/services/T0/B0" in repr(sink)

@@ -48,7 +48,7 @@ def tracker():
 
 def test_a_down_tracker_is_tried_once_per_call_and_a_4xx_is_final(demo_config, tracker: Tracker) -> None:
     _seed(demo_config, "credit_risk:feature_drift:2026-10-12", "credit_risk:output_drift:2026-10-12")
-    sink = WebhookSink(tracker.url, SECRET, timeout_seconds=1, max_attempts=2, backoff_seconds=0.01)
+    sink = WebhookSink(tracker.url, SECRET, timeout_seconds=1, max_attempts=2, backoff_seconds=0.01, allow_private=True)
     tracker.stop()
     first = tickets.deliver_pending(demo_config, sink, NOW)
     assert list(first.values()) == ["pending_delivery"]  # the second ticket was not tried against a dead tracker
