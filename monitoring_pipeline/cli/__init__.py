@@ -7,9 +7,12 @@ quarantine, report), `registry` (models, features, prompts), `review` (tickets, 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 from monitoring_pipeline.core.errors import MonitoringError
+
+DEBUG_ENV = "MP_DEBUG"  # set to see the traceback behind an `error:` line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,10 +26,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. A refusal or a mistake in the data, config or request is one line on standard error and
-    exit status 1, never a traceback."""
+    """Run one command. Exit 0 when done; 1 with one `error:` line on standard error for a refusal or a mistake in
+    the data, config, files or request (never a traceback; `MP_DEBUG=1` shows it); 2 for a command line argparse
+    cannot read; 3 when a check (`audit verify`, `models verify`) ran and found a problem."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except MonitoringError as exc:
+        _debug()
         raise SystemExit(f"error: {exc}") from None
+    except OSError as exc:  # a file the command was given, or told to write, that the system refuses
+        _debug()
+        where = f": {exc.filename}" if exc.filename else ""
+        raise SystemExit(f"error: {exc.strerror or exc}{where}; check the path and its permissions") from None
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":  # pyo3's: a Rust reader gave up on a damaged file
+            raise
+        _debug()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "a data file could not be read"
+        raise SystemExit(
+            f"error: a Delta data file could not be read ({first}); `monitoring-pipeline audit verify` names the "
+            "damaged file"
+        ) from None
+
+
+def _debug() -> None:
+    if os.environ.get(DEBUG_ENV):
+        raise

@@ -14,6 +14,7 @@ import polars as pl
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
 
+FOUND = 3  # the exit status of a check that ran and found a problem (0 done, 1 error, 2 usage; see `cli.main`)
 EXAMPLE = argparse.RawDescriptionHelpFormatter  # keeps an epilog's example on its own lines
 
 
@@ -28,7 +29,9 @@ def config_options(parser: argparse.ArgumentParser) -> None:
 
 def actor_options(parser: argparse.ArgumentParser, reason: bool = True) -> None:
     if reason:
-        parser.add_argument("--reason", required=True, help="why (kept in the registry; its hash in the audit log)")
+        parser.add_argument(
+            "--reason", required=True, type=reason_text, help="why (kept in the registry; its hash in the audit log)"
+        )
     parser.add_argument("--by", help="who (default: the current user)")
 
 
@@ -44,6 +47,23 @@ def by(args: argparse.Namespace) -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def reason_text(text: str) -> str:
+    """A reason: never blank (the audit trail records why)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a reason cannot be blank: say why")
+    return text
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def utc_time(text: str) -> datetime:

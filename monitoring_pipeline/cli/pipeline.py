@@ -10,7 +10,17 @@ from pathlib import Path
 
 import polars as pl
 
-from monitoring_pipeline.cli.options import EXAMPLE, CommandError, by, config, config_options, now, progress
+from monitoring_pipeline.cli.options import (
+    EXAMPLE,
+    CommandError,
+    by,
+    config,
+    config_options,
+    now,
+    positive_int,
+    progress,
+    reason_text,
+)
 from monitoring_pipeline.core.config import ProjectConfig
 
 
@@ -199,7 +209,7 @@ def _add_quarantine(commands: argparse._SubParsersAction) -> None:
         formatter_class=EXAMPLE,
     )
     release.add_argument("prediction_id", help="the quarantined prediction's id")
-    release.add_argument("--reason", required=True, help="why this is a false positive")
+    release.add_argument("--reason", required=True, type=reason_text, help="why this is a false positive")
     release.add_argument("--by", help="who releases it (default: the current user)")
     release.add_argument("--model", help="the model (default: search every model's quarantine)")
     config_options(release)
@@ -217,6 +227,9 @@ def cmd_quarantine_release(args: argparse.Namespace) -> int:
             version = release(project, model, args.prediction_id, args.reason, by(args), now())
         except MissingInputError:
             continue
+        if version is None:
+            print(f"{args.prediction_id} of {model.name} was released already; nothing new recorded")
+            return 0
         print(
             f"released {args.prediction_id} of {model.name} (releases table version {version}); "
             "it moves to validated_predictions on the next materialization of its day"
@@ -245,7 +258,7 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--model", required=True, help="the model, as named in the config")
     report.add_argument("--date", required=True, type=date.fromisoformat, help="the last day of the window, YYYY-MM-DD")
-    report.add_argument("--days", type=int, default=28, help="how many days the window spans (default 28)")
+    report.add_argument("--days", type=positive_int, default=28, help="how many days the window spans (default 28)")
     report.add_argument("--out", required=True, help="the HTML file to write")
     config_options(report)
     report.set_defaults(run=cmd_report)

@@ -12,6 +12,7 @@ from typing import Any
 
 from monitoring_pipeline.cli.options import (
     EXAMPLE,
+    FOUND,
     CommandError,
     actor_options,
     by,
@@ -247,7 +248,7 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
         print(f"{args.name} {args.version}: artifact, training and eval slices match what was registered")
         return 0
     print("\n".join([f"{args.name} {args.version} does NOT match its registration:", *problems]))
-    return 1
+    return FOUND
 
 
 def _add_history(sub: argparse._SubParsersAction) -> None:
@@ -266,6 +267,7 @@ def cmd_models_history(args: argparse.Namespace) -> int:
     from monitoring_pipeline.registry.models import events, registered
 
     project = config(args)
+    project.model(args.name)  # an unknown model is named, not shown as an empty history
     versions = registered(project, args.name).select(
         "model_version", "parent_version", "registered_by", "registered_at", "train_rows"
     )

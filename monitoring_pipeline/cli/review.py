@@ -14,6 +14,7 @@ import polars as pl
 
 from monitoring_pipeline.cli.options import (
     EXAMPLE,
+    FOUND,
     CommandError,
     actor_options,
     by,
@@ -169,7 +170,11 @@ def cmd_changes(args: argparse.Namespace) -> int:
     from monitoring_pipeline.review.changes import changes, to_json, to_text
     from monitoring_pipeline.review.trace import evidence_lines
 
+    if args.since > args.until:
+        raise CommandError(f"--since {args.since} is after --until {args.until}; give the earlier day first")
     project = config(args)
+    if args.model:
+        project.model(args.model)
     uncovered = coverage(project)  # first: a damaged data file is named before any read trips on it
     frame = changes(project, args.since, args.until, args.model)
     if args.format == "json":
@@ -217,9 +222,10 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
     verify = audit_commands.add_parser(
         "verify",
         help="check the hash chain and re-hash every Delta commit it pins",
-        description="Exit 0 when every entry links to the previous one, matches its hash and every pinned Delta "
-        "commit file still hashes to what was recorded; exit 1 naming the first entry that does not. With --head, "
-        "the exported head must still be in the chain (a truncated log fails).",
+        description="Exit 0 when every entry links to the previous one and matches its hash, every pinned Delta "
+        "commit file and data file still hashes to what was recorded, and every commit of an audited table is "
+        "pinned; exit 3 naming the first entry or commit that is not. With --head, the exported head must still be "
+        "in the chain (a truncated log fails).",
         epilog="example: monitoring-pipeline audit verify --head audit-head.json",
         formatter_class=EXAMPLE,
     )
@@ -247,6 +253,19 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
     )
     config_options(complete)
     complete.set_defaults(run=cmd_audit_complete)
+    compact = audit_commands.add_parser(
+        "compact",
+        help="rewrite the audited tables' small files into large ones, recording an entry for each",
+        description="Delta's OPTIMIZE on every audited table (same rows, fewer files), each commit pinned by an audit "
+        "entry so `verify` still certifies the table. Compacting with Delta directly leaves commits `verify` names "
+        "as written outside monitoring-pipeline. Earlier versions keep their files for lake.retention_days, so "
+        "`trace` still reads what an entry pinned; Delta refuses a vacuum below that retention.",
+        epilog="example: monitoring-pipeline audit compact --by ops",
+        formatter_class=EXAMPLE,
+    )
+    actor_options(compact, reason=False)
+    config_options(compact)
+    compact.set_defaults(run=cmd_audit_compact)
 
 
 def _anchor_key() -> bytes | None:
@@ -260,11 +279,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     anchor = None
     if args.head:
-        anchor = Anchor(**json.loads(Path(args.head).read_text()))
+        try:
+            anchor = Anchor(**json.loads(Path(args.head).read_text()))
+        except (ValueError, TypeError) as exc:
+            raise CommandError(
+                f"--head {args.head} is not an exported head (from `audit head`: seq, entry_hash, signature): {exc}"
+            ) from None
         key = _anchor_key()
         if key and not anchor.signature_ok(key):
             print(f"exported head {args.head} is NOT signed with {ANCHOR_KEY_ENV}: it cannot be trusted")
-            return 1
+            return FOUND
     result = verify_audit(config(args), anchor)
     if result.ok:
         against = f", and it still holds the exported head seq {anchor.seq}" if anchor else ""
@@ -277,7 +301,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"audit log verified: {result.entries} entries, chain and pinned Delta commits intact{against}{expired}")
         return 0
     print(f"audit log BROKEN at seq {result.first_bad_seq}: {result.problem} ({result.entries} entries)")
-    return 1
+    return FOUND
 
 
 def cmd_audit_complete(args: argparse.Namespace) -> int:
@@ -287,6 +311,16 @@ def cmd_audit_complete(args: argparse.Namespace) -> int:
     for entry in completed:
         print(f"recorded seq {entry.seq}: {entry.action} of {entry.subject} ({entry.data_table} v{entry.data_version})")
     print(f"{len(completed)} owed entries recorded" if completed else "no audited commit is missing its entry")
+    return 0
+
+
+def cmd_audit_compact(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.registry.audit_log import compact_audited, person
+
+    recorded = compact_audited(config(args), person(by(args)), now())
+    for entry in recorded:
+        print(f"compacted {entry.subject} (v{entry.data_version}, audit seq {entry.seq})")
+    print(f"{len(recorded)} tables compacted" if recorded else "nothing to compact: every audited table is compact")
     return 0
 
 

@@ -182,11 +182,16 @@ def _last_row(ref: TableRef, table: DeltaTable, column: str) -> pl.DataFrame:
     return rows.sort(column, descending=True).head(1)
 
 
-def compact(ref: TableRef) -> None:
-    """Rewrite small files into large ones (same rows, one commit), so reads open few files. Best effort: when a
-    concurrent writer wins, the files stay as they are until the next compaction."""
-    with suppress(CommitFailedError):
-        DeltaTable(ref.uri, storage_options=ref.options).optimize.compact()
+def compact(ref: TableRef) -> int | None:
+    """Rewrite small files into large ones (same rows, one OPTIMIZE commit), so reads open few files; returns the
+    version committed. Best effort: None when there was nothing to compact or a concurrent writer won (the files
+    stay as they are until the next compaction). Earlier versions keep their files until the retention."""
+    table = DeltaTable(ref.uri, storage_options=ref.options)
+    try:
+        metrics = table.optimize.compact(**_commit(None))
+    except CommitFailedError:
+        return None
+    return _landed(ref, table.version()) if metrics["numFilesAdded"] else None
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

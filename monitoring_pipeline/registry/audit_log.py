@@ -240,6 +240,26 @@ def _owed(actor: str, action: str, subject: str, payload: Mapping[str, Any], now
     return {OWED: canonical_json(entry)}
 
 
+COMPACT = "compact"
+
+
+def compact_audited(config: ProjectConfig, actor: str, now: datetime) -> list[AuditEntry]:
+    """Rewrite every audited table's small files into large ones (same rows), each OPTIMIZE commit pinned by an
+    entry of its own: a compacted lake still verifies, and `trace` still reads the versions earlier entries pin
+    (their files stay until the lake's retention). Returns the entries recorded."""
+    lake = catalog.lake_of(config)
+    recorded = []
+    for name in sorted(_audited(read_audit(config))):
+        if not delta.exists(lake.table(name)):
+            continue
+        with owing(actor, COMPACT, name, now) as commits:
+            delta.compact(lake.table(name))
+        if commits:
+            entry = audit_commits(config, commits, actor=actor, action=COMPACT, subject=name, payload={}, now=now)
+            recorded += [entry] if entry else []
+    return recorded
+
+
 @contextmanager
 def owing(actor: str, action: str, subject: str, now: datetime) -> Iterator[delta.Commits]:
     """Every commit written inside the block carries the entry it is owed, so a caller cut off before its

@@ -44,10 +44,15 @@ def released_ids(config: ProjectConfig, model: ModelSpec) -> frozenset[str]:
     return frozenset(releases.select(ID).collect()[ID].to_list()) if releases is not None else frozenset()
 
 
-def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason: str, by: str, now: datetime) -> int:
-    """Record that a quarantined prediction is a false positive; the next run of its day validates it."""
+def release(
+    config: ProjectConfig, model: ModelSpec, prediction_id: str, reason: str, by: str, now: datetime
+) -> int | None:
+    """Record that a quarantined prediction is a false positive; the next run of its day validates it. Returns
+    the releases table's version, or None when it was released already (nothing new is recorded)."""
     if not reason.strip():
         raise ReleaseError("a release needs a reason")
+    if prediction_id in released_ids(config, model):
+        return None
     held = catalog.day_rows(config, catalog.quarantine_table(model))
     if held is None or held.filter(pl.col(ID) == prediction_id).select(ID).collect().is_empty():
         table = catalog.table(config, catalog.quarantine_table(model))
@@ -56,6 +61,8 @@ def release(config: ProjectConfig, model: ModelSpec, prediction_id: str, reason:
         )
     row = {ID: prediction_id, "model_name": model.name, "released_by": by, "reason": reason, "released_at": now}
     with custody(config, "quarantine"):
+        if prediction_id in released_ids(config, model):  # another release landed while this one waited
+            return None
         return record(
             config,
             catalog.QUARANTINE_RELEASES,

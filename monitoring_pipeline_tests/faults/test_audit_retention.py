@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 
 from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
 from monitoring_pipeline.io import catalog
-from monitoring_pipeline.registry.audit_log import record, verify_audit
+from monitoring_pipeline.registry.audit_log import read_audit, record, verify_audit
 from monitoring_pipeline_tests.faults.lake import config_for
 
 TABLE = "registry/probe"
@@ -88,3 +88,46 @@ def test_every_table_is_created_to_keep_its_history_and_a_short_retention_is_ref
     raw = {"lake": {"root": str(tmp_path), "retention_days": 30}, "models": {"m": {}}}
     with pytest.raises(ConfigError, match=r"lake.retention_days: expected a whole number of days from 183"):
         parse_config(raw)
+
+
+SOAK_DAYS = 400
+
+
+@pytest.fixture(scope="module")
+def soaked(tmp_path_factory: pytest.TempPathFactory) -> ProjectConfig:
+    """400 simulated days, one audited commit each (with its entry), every new file of the lake dated its day:
+    each table checkpoints every 10 commits and cleans its log up then, as a year of nightly runs would."""
+    config = config_for(tmp_path_factory.mktemp("soak") / "lake")
+    root, seen = Path(config.lake.root), set()
+    for n in range(SOAK_DAYS):
+        day = NOW - timedelta(days=SOAK_DAYS - n)
+        _commit(config, n, day)
+        for file in set(root.rglob("*")) - seen:
+            seen.add(file)
+            if file.is_file():
+                os.utime(file, (day.timestamp(), day.timestamp()))
+    return config
+
+
+def test_a_year_of_daily_commits_with_log_cleanup_verifies(soaked: ProjectConfig) -> None:
+    result = verify_audit(soaked)
+    assert result.ok and result.entries == SOAK_DAYS and result.expired == 0
+
+
+@pytest.mark.parametrize("version", [1, SOAK_DAYS // 2, SOAK_DAYS])
+def test_a_forged_commit_anywhere_in_a_years_history_is_named_by_seq_table_and_version(
+    soaked: ProjectConfig, version: int
+) -> None:
+    commit = Path(catalog.table(soaked, TABLE).uri) / "_delta_log" / f"{version:020d}.json"
+    original, stat = commit.read_bytes(), commit.stat()
+    forged = original.replace(b'\\"numRecords\\":1,', b'\\"numRecords\\":2,')  # what it says it added
+    assert forged != original
+    commit.write_bytes(forged)
+    try:
+        result = verify_audit(soaked)
+    finally:
+        commit.write_bytes(original)
+        os.utime(commit, (stat.st_atime, stat.st_mtime))
+    pinned = next(e for e in read_audit(soaked) if e.data_table == TABLE and e.data_version == version)
+    assert not result.ok and result.first_bad_seq == pinned.seq
+    assert f"commit {version} of {TABLE}: its commit file no longer matches" in result.problem

@@ -13,6 +13,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from monitoring_pipeline.cli import main
 from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
 from monitoring_pipeline.registry import audit_log
@@ -41,7 +42,9 @@ def _materialize(config: ProjectConfig, subject: str, step, audited: bool = True
 def _lake(root: Path) -> ProjectConfig:
     config = config_for(root)
     model = model_for(config)
-    write_log(config, model, _log())
+    judged = tabular_day(JUDGED, 400)  # its first score out of range: one row quarantined
+    judged = judged.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(1.5).otherwise("score").alias("score"))
+    write_log(config, model, _log(judged))
     _materialize(config, "credit_risk/reference_bins", lambda: freeze_model_bins(config, model, NOW))
     for day in DAYS:
         _materialize(config, f"credit_risk/prediction_log@{day}", lambda d=day: check_log_day(config, model, d, NOW))
@@ -155,3 +158,35 @@ def test_a_materialization_cut_off_before_its_entry_is_a_gap_audit_complete_clos
     assert not result.ok and "(materialize of credit_risk/drift_report@2026-09-05) has no entry" in result.problem
     assert main(["audit", "complete", "--config", _config_file(lake, tmp_path)]) == 0
     assert verify_audit(lake).ok and coverage(lake) == []
+
+
+def _probe(config: ProjectConfig, appends: int) -> DeltaTable:
+    """`appends` audited appends to a small registry table: as many small files."""
+    for n in range(appends):
+        row, schema = {"n": n}, {"n": pl.Int64()}
+        audit_log.record(
+            config, "registry/probe", row, schema, actor="cli:ana", action="probe", subject="p", payload={}, now=NOW
+        )
+    return DeltaTable(catalog.table(config, "registry/probe").uri)
+
+
+def test_compaction_through_the_chain_verifies_and_an_old_trace_reads_the_same(
+    lake: ProjectConfig, tmp_path: Path, capsys
+) -> None:
+    config_file, prediction = _config_file(lake, tmp_path), _a_prediction(lake)
+    assert main(["trace", prediction, "--config", config_file]) == 0
+    before = capsys.readouterr().out
+    probe = _probe(lake, 3)
+    assert main(["audit", "compact", "--by", "ops", "--config", config_file]) == 0
+    assert capsys.readouterr().out.startswith("compacted registry/probe (v4, audit seq ")
+    probe.update_incremental()
+    assert len(probe.file_uris()) == 1
+    assert verify_audit(lake).ok and coverage(lake) == []
+    assert main(["trace", prediction, "--config", config_file]) == 0
+    assert capsys.readouterr().out == before  # the versions entries pin still read as they did
+    with pytest.raises(Exception, match=r"minimum retention for vacuum is configured to be greater than 9600 hours"):
+        probe.vacuum(retention_hours=24, dry_run=False)
+    probe = _probe(lake, 2)
+    probe.optimize.compact()  # maintenance with Delta directly: a commit no entry pins
+    result = verify_audit(lake)
+    assert not result.ok and "(OPTIMIZE) was written outside monitoring-pipeline" in result.problem

@@ -48,7 +48,7 @@ def test_a_tampered_table_fails_at_the_first_entry_touched(chained, capsys, chan
     config, where = chained
     assert cli.main(["audit", "verify", *where]) == 0
     _rewrite(config, change)
-    assert cli.main(["audit", "verify", *where]) == 1
+    assert cli.main(["audit", "verify", *where]) == 3
     out = capsys.readouterr().out
     assert f"BROKEN at seq {bad_seq}: {problem}" in out
 
@@ -62,11 +62,11 @@ def test_truncation_is_caught_through_the_exported_head(chained, capsys, tmp_pat
     assert anchor["seq"] == 5 and anchor["signature"]
     _rewrite(config, lambda rows: rows.filter(pl.col("seq") < 4))
     assert cli.main(["audit", "verify", *where]) == 0  # a cut chain is still a valid chain...
-    assert cli.main(["audit", "verify", "--head", str(head), *where]) == 1  # ...but not the exported one
+    assert cli.main(["audit", "verify", "--head", str(head), *where]) == 3  # ...but not the exported one
     assert "truncated" in capsys.readouterr().out
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps({**anchor, "seq": 3}))
-    assert cli.main(["audit", "verify", "--head", str(forged), *where]) == 1
+    assert cli.main(["audit", "verify", "--head", str(forged), *where]) == 3
     assert "NOT signed" in capsys.readouterr().out
 
 

@@ -103,5 +103,5 @@ def test_the_command_line_registers_and_verifies(lake, capsys: pytest.CaptureFix
     assert "registered credit_risk 2.0" in capsys.readouterr().out
     assert main(["models", "verify", "credit_risk", "2.0", *common]) == 0
     artifact.write_bytes(b"other weights")
-    assert main(["models", "verify", "credit_risk", "2.0", *common]) == 1
+    assert main(["models", "verify", "credit_risk", "2.0", *common]) == 3
     assert "has changed" in capsys.readouterr().out
