@@ -41,6 +41,7 @@ def report(config_path: Path, name: str) -> pl.DataFrame:
 
 
 @pytest.mark.slow
+@pytest.mark.s3_pipeline
 def test_the_whole_pipeline_on_s3_gives_the_local_lake_s_reports_and_a_verifiable_audit_log(
     s3: S3, tmp_path: Path
 ) -> None:
