@@ -51,18 +51,16 @@ def release(
     the releases table's version, or None when it was released already (nothing new is recorded)."""
     if not reason.strip():
         raise ReleaseError("a release needs a reason")
-    if prediction_id in released_ids(config, model):
-        return None
-    held = catalog.day_rows(config, catalog.quarantine_table(model))
-    if held is None or held.filter(pl.col(ID) == prediction_id).select(ID).collect().is_empty():
-        table = catalog.table(config, catalog.quarantine_table(model))
-        raise MissingInputError(
-            f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})"
-        )
     row = {ID: prediction_id, "model_name": model.name, "released_by": by, "reason": reason, "released_at": now}
-    with custody(config, "quarantine"):
-        if prediction_id in released_ids(config, model):  # another release landed while this one waited
+    with custody(config, "quarantine"):  # checked under the lock: two releases at once record one
+        if prediction_id in released_ids(config, model):
             return None
+        held = catalog.day_rows(config, catalog.quarantine_table(model))
+        if held is None or held.filter(pl.col(ID) == prediction_id).select(ID).collect().is_empty():
+            table = catalog.table(config, catalog.quarantine_table(model))
+            raise MissingInputError(
+                f"prediction {prediction_id!r} is not in the quarantine of model {model.name} ({table})"
+            )
         return record(
             config,
             catalog.QUARANTINE_RELEASES,
