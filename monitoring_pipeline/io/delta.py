@@ -330,17 +330,19 @@ def _back_off(losses: int, deadline: float, what: str) -> None:
 
 
 def create(ref: TableRef, schema: pa.Schema, partition_by: list[str] | None = None) -> None:
-    """Create an empty table with `schema` unless it exists (two creators racing leave one table)."""
+    """Create an empty table with `schema` unless it exists. Creators racing leave one creation, version 0: a
+    losing creation is never retried as a later version (which would be a commit no audit entry covers)."""
     if exists(ref):
         return
     try:
         DeltaTable.create(
             ref.uri,
             schema,
-            mode="ignore",
+            mode="error",
             partition_by=partition_by,
             storage_options=ref.options,
             configuration=ref.properties,
+            commit_properties=CommitProperties(max_commit_retries=0),
         )
     except DeltaError:
         if not exists(ref):
