@@ -2,8 +2,10 @@
 
     uv run python benchmarks/guard_benchmark.py --rows 200000
 
-Batch: N outputs of about 500 characters (the demo summarizer's JSON outputs, lengthened), with the text rules
-(required, text_characters, special_tokens, repetition, length), then with every rule of support_summarizer.
+Batch: N outputs of about 500 characters (valid JSON: four of the demo summarizer's summaries in one), with the
+text rules (required, text_characters, special_tokens, repetition, length), then with every rule of
+support_summarizer, then with README's summarizer example (adds json_like, nesting_depth and pii), then each rule of
+that example alone.
 Single record: a 2 KB output through every rule, p50 and p99 over 1,000 calls. Pathological: one 10 MB output
 and one 10,000-deep JSON through the json and text rules.
 """
@@ -21,6 +23,7 @@ import polars as pl
 from monitoring_pipeline import check_record, guard_rules
 from monitoring_pipeline.core.guards.evaluate import evaluate
 from monitoring_pipeline.demo.generator import llm_day
+from monitoring_pipeline_tests.readme_queries import readme_guards
 
 TEXT_CHECKS = {"required", "text_characters", "special_tokens", "repetition", "length"}
 
@@ -32,9 +35,9 @@ def outputs(rows: int) -> pl.DataFrame:
             pl.format("{}-{}", "prediction_id", pl.int_range(pl.len())).alias("prediction_id")
         )
     frame = frame.head(rows)
-    words = pl.col("output_text").str.slice(14, 160)  # three different outputs' words: no artificial repetition
-    parts = [words, pl.lit(" "), words.shift(1, fill_value=""), pl.lit(" "), words.shift(2, fill_value="")]
-    lengthened = pl.concat_str([pl.lit('{"summary": "'), *parts, pl.lit('"}')])
+    words = pl.col("output_text").str.json_path_match("$.summary")  # four outputs' summaries: no artificial loop
+    parts = [words.shift(i, fill_value="") for i in range(4)]
+    lengthened = pl.struct(pl.concat_str(parts, separator=" ").alias("summary")).struct.json_encode()
     return frame.with_columns(lengthened.alias("output_text"))
 
 
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     args = parser.parse_args()
     rules = guard_rules("support_summarizer")
+    example = readme_guards("summarizer", {"output_text", "retrieved_context"}).rules
     frame = outputs(args.rows)
     record = frame.row(0, named=True) | {"output_text": json.dumps({"summary": "word " * 390})}
     latencies = sorted(_timed(lambda: check_record(record, rules)) for _ in range(1_000))
@@ -64,6 +68,8 @@ def main() -> None:
         "mean_output_chars": round(frame["output_text"].str.len_chars().mean()),
         "text_rules_rows_per_s": round(rows_per_second(frame, [r for r in rules if r.check in TEXT_CHECKS])),
         "all_rules_rows_per_s": round(rows_per_second(frame, rules)),
+        "readme_summarizer_rules_rows_per_s": round(rows_per_second(frame, example)),
+        "each_readme_rule_rows_per_s": {r.id: round(rows_per_second(frame, [r], repeat=1)) for r in example},
         "single_record_bytes": len(record["output_text"].encode()),
         "single_record_p50_ms": round(statistics.median(latencies) * 1000, 2),
         "single_record_p99_ms": round(latencies[int(0.99 * len(latencies))] * 1000, 2),

@@ -21,7 +21,7 @@ import polars as pl
 
 from monitoring_pipeline.core.guards.evaluate import ID, evaluate
 from monitoring_pipeline.core.guards.rules import GuardRule
-from monitoring_pipeline.core.guards.scalar import check_one
+from monitoring_pipeline.core.guards.scalar import as_text, check_one
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ def guard_rules(model: str, config_path: str | Path | None = None) -> tuple[Guar
 
 
 SMALL_BATCH = 64
+NOT_TEXT = {"numeric_range", "vocabulary"}  # the checks that read a value as it is, not as text
 
 
 def check_records(records: Sequence[Mapping[str, Any]], rules: Sequence[GuardRule]) -> list[list[Violation]]:
@@ -48,9 +49,9 @@ def check_records(records: Sequence[Mapping[str, Any]], rules: Sequence[GuardRul
     if len(records) <= SMALL_BATCH:
         return [check_record(record, rules) for record in records]
     # the row number stands in for the id, so verdicts map back to records whatever ids they carry
-    frame = pl.DataFrame(list(records), infer_schema_length=None).with_columns(
-        pl.int_range(pl.len()).cast(pl.String).alias(ID)
-    )
+    texts = {column for rule in rules if rule.check not in NOT_TEXT for column in rule.read()}
+    rows = [{k: as_text(v) if k in texts else v for k, v in record.items()} for record in records]
+    frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.int_range(pl.len()).cast(pl.String).alias(ID))
     found: list[list[Violation]] = [[] for _ in records]
     for row in evaluate(frame, rules).verdicts.iter_rows(named=True):
         found[int(row[ID])].append(Violation(row["rule_id"], row["rule_version"], row["severity"], row["reason"]))

@@ -3,25 +3,26 @@ that never copies the output itself) when a row fails it, and null when it passe
 
 Checks (the `check` of a rule) and their parameters:
 
-| check | parameters | reasons |
+| check | parameters (defaults) | reasons |
 |---|---|---|
 | required | - | null, empty, whitespace_only |
-| numeric_range | min, max | null, nan, infinite, below_min, above_max |
+| numeric_range | min, max | null, not_a_number, nan, infinite, below_min, above_max |
 | vocabulary | values | not_in_vocabulary |
 | text_characters | - | nul_byte, ansi_escape, control_character, replacement_character (and, on one record, |
 |                 |   | unencodable_text: lone surrogates a Python str can hold but a Polars column cannot) |
 | special_tokens | tokens | special_token:<token> |
-| repetition | max_share (0.5), min_words (12) | repetition:<share of repeated word trigrams> |
+| repetition | max_share (0.3), min_words (12), min_run (20) | repetition:<share>, repeated_run:<copies>x<unit> |
 | length | min_chars, max_chars, max_tokens | too_short, too_long_chars, too_long_tokens |
-| json | max_depth (20), max_bytes (100000), required ({key: type}) | json_too_large, json_too_deep:<depth>, |
-|      |                                                             | json_invalid, json_not_object,          |
-|      |                                                             | json_missing_key:<k>, json_wrong_type:<k> |
+| json | max_depth (10), max_bytes (100000), required ({key: type}), | json_too_large, json_too_deep:<depth>, |
+|      | when ("always", or "json_like": only outputs that open      | json_invalid, json_not_object,          |
+|      | with { or [ or a code fence)                                 | json_missing_key:<k>, json_wrong_type:<k> |
+| nesting_depth | max_depth (10) | too_deep:<depth> (brackets outside string literals, on any output) |
 | grounding | context (column), min_score (0.5) | ungrounded:<score> |
-| refusal | patterns | refusal |
+| refusal | patterns, within_chars (300) | refusal |
+| pii | kinds (all of PII_KINDS), allow (globs) | pii:<kind>@<offset>,... (never the value) |
 
-JSON is checked without recursion: the size is measured first and only outputs within it are parsed (orjson, which
-refuses more than 1,024 levels); depth is measured on the parsed value with a stack, or by one scan of the text
-when it does not parse. A 10 MB or 10,000-deep output is a verdict in milliseconds, never a crash or a hang.
+Measures no Polars expression computes (loops, parsing, claims, checksums) run in Python, on the rows a cheap
+vectorised bound selects; the same functions serve `scalar.py`, so one record and a batch agree.
 """
 
 from __future__ import annotations
@@ -30,11 +31,19 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-import orjson
 import polars as pl
 
+from monitoring_pipeline.core.guards import grounding, pii, repetition
+from monitoring_pipeline.core.guards.json_shape import (
+    JSON_TYPES,
+    LOOKS_LIKE_JSON,
+    json_problem,
+    json_strings,
+    text_depth,
+)
 from monitoring_pipeline.core.text import TOKEN_PATTERN
 
 
@@ -53,12 +62,26 @@ class GuardRule:
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
 
+    def read(self) -> tuple[str, ...]:
+        """The columns the rule reads: its own, and a grounding rule's context."""
+        return (self.column, *([self.params["context"]] if "context" in self.params else []))
+
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    build: Callable[[GuardRule], pl.Expr]
+    expression: Callable[[GuardRule], pl.Expr]
     description: str
+    params: tuple[str, ...] = ()
+
+    def build(self, rule: GuardRule) -> pl.Expr:
+        """The rule's expression; an unknown parameter is refused, naming the ones this check takes."""
+        unknown = sorted(set(rule.params) - set(self.params))
+        if unknown:
+            raise ValueError(
+                f"check {self.name} takes no parameter {unknown[0]!r}; its parameters: {list(self.params)}"
+            )
+        return self.expression(rule)
 
 
 def _reason(*cases: tuple[pl.Expr, str | pl.Expr]) -> pl.Expr:
@@ -84,9 +107,15 @@ def _required(rule: GuardRule) -> pl.Expr:
 
 
 def _numeric_range(rule: GuardRule) -> pl.Expr:
-    value = pl.col(rule.column).cast(pl.Float64)
+    given = pl.col(rule.column)
+    value = given.cast(pl.Float64, strict=False)
     low, high = rule.params.get("min"), rule.params.get("max")
-    cases = [(value.is_null(), "null"), (value.is_nan(), "nan"), (value.is_infinite(), "infinite")]
+    cases = [
+        (given.is_null(), "null"),
+        (value.is_null(), "not_a_number"),
+        (value.is_nan(), "nan"),
+        (value.is_infinite(), "infinite"),
+    ]
     if low is not None:
         cases.append((value < low, "below_min"))
     if high is not None:
@@ -134,43 +163,35 @@ def _special_tokens(rule: GuardRule) -> pl.Expr:
     return _reason((text.str.contains_any(tokens), pl.format("special_token:{}", text.str.extract(f"({pattern})"))))
 
 
-def _where_needed(
-    text: pl.Expr, needed: Callable[[pl.Series], pl.Series], compute: Callable[[pl.Series], pl.Series]
-) -> pl.Expr:
-    """`compute` on the texts `needed` selects (a cheap bound), 0 elsewhere. Polars evaluates both branches of a
-    when/then, so an expensive measure behind a cheap bound is computed on the few rows that need it this way."""
-
-    def batch(texts: pl.Series) -> pl.Series:
-        hit = needed(texts).fill_null(False)
-        values = pl.zeros(texts.len(), pl.Float64, eager=True)
-        return values.scatter(hit.arg_true(), compute(texts.filter(hit)).cast(pl.Float64)) if hit.any() else values
-
-    return text.map_batches(batch, pl.Float64)
-
-
-def _trigram_repeat_share(texts: pl.Series) -> pl.Series:
-    """1 - distinct word trigrams / trigrams for each text (texts under 3 words give 0)."""
-    hashed = texts.str.split(" ").list.eval(pl.element().hash())
-    trigrams = hashed.list.eval(
-        (pl.element() * 1_000_003 + pl.element().shift(-1) * 1_009 + pl.element().shift(-2)).drop_nulls()
+def in_python(columns: list[pl.Expr], candidate: pl.Expr, reason: Callable[..., str | None]) -> pl.Expr:
+    """`reason(*values)` on the rows `candidate` (a cheap vectorised bound) selects, null elsewhere. Polars
+    evaluates both branches of a when/then, so a measure only Python computes runs this way on the few rows that
+    need it."""
+    names = [f"v{i}" for i in range(len(columns))]
+    row = pl.struct(
+        candidate.fill_null(False).alias("candidate"), *(c.alias(n) for c, n in zip(columns, names, strict=True))
     )
-    n = trigrams.list.len()
-    return pl.select(pl.when(n > 0).then(1 - trigrams.list.n_unique() / n).otherwise(0.0)).to_series()
+
+    def batch(rows: pl.Series) -> pl.Series:
+        frame = rows.struct.unnest()
+        hit = frame["candidate"].arg_true()
+        values = pl.Series([reason(*values) for values in frame[hit].select(names).iter_rows()], dtype=pl.String)
+        return pl.Series([None] * rows.len(), dtype=pl.String).scatter(hit, values)
+
+    return row.map_batches(batch, pl.String)
 
 
 def _repetition(rule: GuardRule) -> pl.Expr:
-    """Share of (space-separated) word trigrams that repeat an earlier one. It is computed only where the
-    distinct-word count allows a share above the limit (distinct words <= distinct trigrams + 2)."""
-    max_share = float(rule.params.get("max_share", 0.5))
+    """A unit of characters or words repeated back to back (see `repetition`): measured in Python on the texts
+    with a long unbroken stretch or passing the word-loop bound."""
+    max_share = float(rule.params.get("max_share", 0.3))
     min_words = int(rule.params.get("min_words", 12))
-    words = pl.element()
-    bound = (words.len() >= min_words) & (words.n_unique() < (1 - max_share) * (words.len() - 2) + 2)
-
-    def candidates(texts: pl.Series) -> pl.Series:
-        return texts.str.split(" ").list.eval(bound).list.first()
-
-    repeated = _where_needed(pl.col(rule.column), candidates, _trigram_repeat_share)
-    return _reason((repeated > max_share, pl.format("repetition:{}", repeated.round(2))))
+    min_run = int(rule.params.get("min_run", 20))
+    text = pl.col(rule.column)
+    candidate = text.str.contains(repetition.long_stretch(min_run)) | repetition.may_loop_expr(
+        text, max_share, min_words
+    )
+    return in_python([text], candidate, lambda t: repetition.repetition_reason(t, max_share, min_words, min_run))
 
 
 def _length(rule: GuardRule) -> pl.Expr:
@@ -181,141 +202,165 @@ def _length(rule: GuardRule) -> pl.Expr:
     if "max_chars" in rule.params:
         cases.append((text.str.len_chars() > rule.params["max_chars"], "too_long_chars"))
     if "max_tokens" in rule.params:
-        # a token is at least one character, so only texts longer than the limit need counting
-        limit = rule.params["max_tokens"]
-        tokens = _where_needed(
-            text, lambda texts: texts.str.len_chars() > limit, lambda texts: texts.str.count_matches(TOKEN_PATTERN)
-        )
-        cases.append((tokens > rule.params["max_tokens"], "too_long_tokens"))
+        limit = int(rule.params["max_tokens"])
+
+        def tokens(texts: pl.Series) -> pl.Series:  # a token is at least one character: count only longer texts
+            longer = (texts.str.len_chars() > limit).fill_null(False)
+            counts = pl.zeros(texts.len(), pl.UInt32, eager=True)
+            return counts.scatter(longer.arg_true(), texts.filter(longer).str.count_matches(TOKEN_PATTERN))
+
+        cases.append((text.map_batches(tokens, pl.UInt32) > limit, "too_long_tokens"))
     return _reason(*cases) if cases else pl.lit(None, pl.String)
 
 
-JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-    "null": (type(None),),
-}
+JSON_MODES = ("always", "json_like")
 
 
-def value_depth(value: Any) -> int:
-    """Nesting depth of a parsed JSON value (scalars 0, "[1]" 1), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is not None:
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def bracket_depth(text: str) -> int:
-    """Maximum bracket depth outside string literals, scanning the text once (for outputs that do not parse)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            escaped = not escaped and char == "\\"
-            in_string = escaped or char != '"'
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def json_problem(text: str, required: Mapping[str, str], max_depth: int) -> str | None:
-    """Parse (the caller has bounded the size) and check depth and the top-level keys' presence and types."""
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        opening = text.count("[") + text.count("{")
-        depth = bracket_depth(text) if opening > max_depth else 0
-        return f"json_too_deep:{depth}" if depth > max_depth else "json_invalid"
-    depth = value_depth(value)
-    if depth > max_depth:
-        return f"json_too_deep:{depth}"
-    if required and not isinstance(value, dict):
-        return "json_not_object"
-    for key, kind in required.items():
-        if key not in value:
-            return f"json_missing_key:{key}"
-        expected = JSON_TYPES[kind]
-        if not isinstance(value[key], expected) or (kind in ("number", "integer") and isinstance(value[key], bool)):
-            return f"json_wrong_type:{key}"
-    return None
-
-
-def _json(rule: GuardRule) -> pl.Expr:
-    text = pl.col(rule.column)
-    max_depth = int(rule.params.get("max_depth", 20))
-    max_bytes = int(rule.params.get("max_bytes", 100_000))
+def json_settings(rule: GuardRule) -> tuple[int, int, dict[str, str], str]:
+    """max_depth, max_bytes, required and when of a json rule, checked."""
     required = dict(rule.params.get("required", {}))
     unknown = sorted(set(required.values()) - set(JSON_TYPES))
     if unknown:
-        raise ValueError(f"rule {rule.id}: unknown JSON types {unknown}; expected one of {sorted(JSON_TYPES)}")
+        raise ValueError(f"unknown JSON types {unknown}; expected one of {sorted(JSON_TYPES)}")
+    when = str(rule.params.get("when", "always"))
+    if when not in JSON_MODES:
+        raise ValueError(f"when: expected one of {list(JSON_MODES)}, got {when!r}")
+    return int(rule.params.get("max_depth", 10)), int(rule.params.get("max_bytes", 100_000)), required, when
+
+
+def _json(rule: GuardRule) -> pl.Expr:
+    max_depth, max_bytes, required, when = json_settings(rule)
+    text = pl.col(rule.column)
+    checked = text.str.contains(LOOKS_LIKE_JSON) if when == "json_like" else pl.lit(True)
     too_large = text.str.len_bytes() > max_bytes
-    bounded = pl.when(too_large).then(None).otherwise(text)
-    parsed = bounded.map_elements(lambda t: json_problem(t, required, max_depth), return_dtype=pl.String)
+    parsed = in_python([text], checked & ~too_large, lambda t: json_problem(t, required, max_depth))
+    if when == "json_like":
+        return _reason((checked & too_large, "json_too_large"), (parsed.is_not_null(), parsed))
     return _reason((text.is_null(), "null"), (too_large, "json_too_large"), (parsed.is_not_null(), parsed))
 
 
-# URLs, [n] citations, typographic or JSON-escaped quotations of 12+ characters, numbers of 2+ digits or with a
-# decimal point or percent sign (single digits are too common to check).
-CLAIMS = r"https?://[^\s\"'<>)\]]+|\[\d+\]|“[^”]{12,}”|\\\"[^\"\\]{12,}\\\"|\d+[.,]\d+%?|\d{2,}%?|\d%"
-
-
-def grounding_score(claims: list[str], context: str | None) -> float:
-    """Share of claims found verbatim in the context; 1.0 when there is nothing to check."""
-    if not claims:
-        return 1.0
-    context = context or ""
-    return sum(claim in context for claim in claims) / len(claims)
+def _nesting_depth(rule: GuardRule) -> pl.Expr:
+    """Bracket depth outside string literals, on any output: JSON, JSON inside text, or text."""
+    max_depth = int(rule.params.get("max_depth", 10))
+    text = pl.col(rule.column)
+    deep = text.str.count_matches(r"[\[{]") > max_depth  # a depth needs as many opening brackets
+    return in_python([text], deep, lambda t: f"too_deep:{d}" if (d := text_depth(t)) > max_depth else None)
 
 
 def _grounding(rule: GuardRule) -> pl.Expr:
-    """Share of the output's checkable claims (URLs, [n] citations, quoted passages, numbers) found verbatim in
-    the provided context; below `min_score` the output is ungrounded."""
+    """Share of the output's checkable claims its context supports (see `grounding`); below `min_score` the
+    output is ungrounded. Rows without a context, or without anything claim-like, are not judged."""
     min_score = float(rule.params.get("min_score", 0.5))
-    claims = pl.col(rule.column).str.extract_all(CLAIMS).list.eval(pl.element().str.strip_chars('“”\\"'))
-    row = pl.struct(claims.alias("claims"), pl.col(rule.params["context"]).alias("context"))
-    score = row.map_elements(lambda r: grounding_score(r["claims"], r["context"]), return_dtype=pl.Float64)
-    return _reason((score < min_score, pl.format("ungrounded:{}", score.round(2))))
+    text, context = pl.col(rule.column), pl.col(rule.params["context"])
+    json_like, json_hint = text.str.contains(LOOKS_LIKE_JSON), text.str.contains(grounding.JSON_HINT)
+    hint = pl.when(json_like).then(json_hint).otherwise(text.str.contains(grounding.TEXT_HINT))
+    candidate = hint & (text.str.len_chars() <= grounding.MAX_CHARS) & context.str.contains(r"\S")
+    return in_python([text, context], candidate, lambda t, c: grounding.ungrounded(t, c, min_score))
 
 
+APOSTROPHE = "['’]"
+CANNOT = (
+    rf"(?:cannot|can{APOSTROPHE}?t|can not|won{APOSTROPHE}t(?: be able to)?|will not(?: be able to)?|"
+    rf"(?:am|{APOSTROPHE}m) (?:unable|not able|not allowed|not permitted|not in a position|not going to be able) to|"
+    r"must decline to)"
+)
+ASKED = (
+    r"(?:help|assist|comply|provide|answer|fulfil+|complete|do (?:that|this)|respond|discuss|share|generate|create|"
+    r"support|process|summari[sz]e|continue|engage|give|offer|perform|write|produce|accommodate|grant|carry out|"
+    r"go into|talk about|look into|disclose|reveal|access|interpret|view|open|read|browse)"
+)
+ADVERB = r"(?:really |directly |currently |personally |actually |fully |simply |legally |safely )?"
 DEFAULT_REFUSALS = (
-    r"\bI(?:'m| am) (?:sorry|afraid),? (?:but )?I (?:can(?:no|')t|won't|am unable)",
-    r"\bI can(?:no|')t (?:help|assist|comply|provide)",
-    r"\bas an AI(?: language model)?\b",
-    r"\bI(?:'m| am) (?:not able|unable) to (?:help|assist|provide)",
+    rf"\bI\s*{CANNOT}\s+{ADVERB}{ASKED}\b",  # "I'm sorry, but I cannot help", "Unfortunately, I'm unable to provide"
+    r"(?:\A|[.!?]\s)\W*as an AI\b[\w\s-]{0,30},?\s+I\b",  # "As an AI language model, I ..."
+    rf"\b(?:that|this)(?:{APOSTROPHE}s| is) (?:not something I|beyond what I)\b",
+    rf"\boutside (?:of )?(?:what I(?:{APOSTROPHE}m| am) able|my (?:scope|capabilities|guidelines))",
+    r"\bagainst my (?:guidelines|policies|policy|programming|principles)\b",
+    r"\bI must (?:respectfully )?(?:decline|refuse)\b",
+    # German, Spanish, Portuguese, French, Italian, Japanese, Chinese
+    r"\b(?:kann ich (?:dir |Ihnen )?(?:dabei |damit |hierbei )?nicht|ich kann (?:dir |Ihnen )?(?:dabei |damit )?nicht)"
+    r" (?:helfen|weiterhelfen|behilflich sein|beantworten)",
+    r"\bno puedo (?:ayudar|ayudarte|proporcionar|responder|cumplir)|\bnão posso (?:ajudar|fornecer|responder)",
+    r"\bje ne (?:peux|suis) pas (?:vous )?(?:aider|répondre|fournir|en mesure)",
+    r"\bnon posso (?:aiutare|fornire|rispondere)",
+    r"(?:お応え|お手伝い|対応|お答え|回答)(?:することは)?できません|我(?:无法|不能)(?:帮助|提供|回答|协助|满足)",
 )
 
 
+def refusal_pattern(rule: GuardRule) -> str:
+    return "(?i)" + "|".join(f"(?:{p})" for p in rule.params.get("patterns", DEFAULT_REFUSALS))
+
+
 def _refusal(rule: GuardRule) -> pl.Expr:
-    patterns = rule.params.get("patterns", DEFAULT_REFUSALS)
-    return _reason((pl.col(rule.column).str.contains("(?i)" + "|".join(f"(?:{p})" for p in patterns)), "refusal"))
+    """A refusal near the start of the output (`within_chars`): where refusals stand, and not a quoted one deep in
+    a summary. A JSON output is read as its string values (a refusal can hide behind \\u escapes)."""
+    pattern, within = refusal_pattern(rule), int(rule.params.get("within_chars", 300))
+    text = pl.col(rule.column)
+    escaped = text.str.contains(LOOKS_LIKE_JSON) & text.str.contains(r"\\u[0-9a-fA-F]{4}")
+    plain = text.str.slice(0, within).str.contains(pattern) & ~escaped
+    decoded = in_python([text], escaped, lambda t: refused(t, pattern, within))
+    return _reason((plain | decoded.is_not_null(), "refusal"))
+
+
+def refused(text: str, pattern: str, within: int) -> str | None:
+    """ "refusal" when `pattern` is found in the opening `within` characters of the text (of a JSON output's string
+    values, joined)."""
+    strings = json_strings(text)
+    opening = (text if strings is None else " ".join(strings))[:within]
+    return "refusal" if _regex(pattern).search(opening) else None
+
+
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def pii_settings(rule: GuardRule) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """kinds and allow of a pii rule, checked."""
+    kinds = tuple(rule.params.get("kinds", pii.PII_KINDS))
+    unknown = sorted(set(kinds) - set(pii.PII_KINDS))
+    if unknown:
+        raise ValueError(f"unknown PII kinds {unknown}; expected some of {list(pii.PII_KINDS)}")
+    return kinds, tuple(str(a) for a in rule.params.get("allow", ()))
+
+
+def _pii(rule: GuardRule) -> pl.Expr:
+    """Personal data (see `pii`): validated findings, named by kind and character offset, never by value."""
+    kinds, allow = pii_settings(rule)
+    text = pl.col(rule.column)
+    return in_python([text], text.str.contains(pii.CANDIDATE), lambda t: pii.pii_reason(pii.find_pii(t, kinds, allow)))
 
 
 CHECKS: dict[str, Check] = {
     c.name: c
     for c in (
         Check("required", _required, "value present, not empty, not whitespace-only"),
-        Check("numeric_range", _numeric_range, "finite and within [min, max]"),
-        Check("vocabulary", _vocabulary, "one of the declared values"),
+        Check("numeric_range", _numeric_range, "a finite number within [min, max]", ("min", "max")),
+        Check("vocabulary", _vocabulary, "one of the declared values", ("values",)),
         Check("text_characters", _text_characters, "no NUL, ANSI escapes, control or replacement characters"),
-        Check("special_tokens", _special_tokens, "no leaked special tokens"),
-        Check("repetition", _repetition, "repeated word-trigram share at most max_share"),
-        Check("length", _length, "length in characters and approximate tokens within limits"),
-        Check("json", _json, "parses within size and depth limits; required keys with their types"),
-        Check("grounding", _grounding, "claims in the output occur in the provided context"),
-        Check("refusal", _refusal, "no refusal where an answer was due"),
+        Check("special_tokens", _special_tokens, "no leaked special tokens", ("tokens",)),
+        Check(
+            "repetition",
+            _repetition,
+            "no unit of characters or words looping back to back",
+            ("max_share", "min_words", "min_run"),
+        ),
+        Check(
+            "length",
+            _length,
+            "length in characters and approximate tokens within limits",
+            ("min_chars", "max_chars", "max_tokens"),
+        ),
+        Check(
+            "json",
+            _json,
+            "parses within size and depth limits; required keys with their types",
+            ("max_depth", "max_bytes", "required", "when"),
+        ),
+        Check("nesting_depth", _nesting_depth, "bracket nesting within max_depth, on any output", ("max_depth",)),
+        Check("grounding", _grounding, "claims in the output occur in the provided context", ("context", "min_score")),
+        Check("refusal", _refusal, "no refusal where an answer was due", ("patterns", "within_chars")),
+        Check("pii", _pii, "no personal data (e-mail, phone, card, IBAN, US SSN)", ("kinds", "allow")),
     )
 }
 

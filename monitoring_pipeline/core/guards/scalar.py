@@ -10,18 +10,36 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
+import orjson
+
+from monitoring_pipeline.core.guards import grounding, pii, repetition
+from monitoring_pipeline.core.guards.json_shape import LOOKS_LIKE_JSON, json_problem, text_depth
 from monitoring_pipeline.core.guards.rules import (
-    CLAIMS,
     CONTROL,
-    DEFAULT_REFUSALS,
     DEFAULT_SPECIAL_TOKENS,
     GuardRule,
-    grounding_score,
-    json_problem,
+    json_settings,
+    pii_settings,
+    refusal_pattern,
+    refused,
 )
 from monitoring_pipeline.core.text import TOKEN_PATTERN
 
 Record = Mapping[str, Any]
+
+
+def as_text(value: Any) -> str | None:
+    """A record's value as the text a rule reads: bytes decoded (what is not UTF-8 becomes U+FFFD, which
+    text_characters reports), other non-strings as JSON (a dict output is checked as the JSON it is)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _text(record: Record, column: str) -> str | None:
+    return as_text(record.get(column))
 
 
 @cache
@@ -30,10 +48,9 @@ def _regex(pattern: str) -> re.Pattern[str]:
 
 
 def _required(rule: GuardRule, record: Record) -> str | None:
-    value = record.get(rule.column)
-    if value is None:
+    text = _text(record, rule.column)
+    if text is None:
         return "null"
-    text = str(value)
     if not text:
         return "empty"
     return "whitespace_only" if not text.strip() else None
@@ -43,7 +60,10 @@ def _numeric_range(rule: GuardRule, record: Record) -> str | None:
     value = record.get(rule.column)
     if value is None:
         return "null"
-    number = float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "not_a_number"
     if math.isnan(number):
         return "nan"
     if math.isinf(number):
@@ -61,7 +81,7 @@ def _vocabulary(rule: GuardRule, record: Record) -> str | None:
 
 
 def _text_characters(rule: GuardRule, record: Record) -> str | None:
-    text = record.get(rule.column)
+    text = _text(record, rule.column)
     if text is None:
         return None
     if _unencodable(text):
@@ -85,28 +105,22 @@ def _unencodable(text: str) -> bool:
 
 
 def _special_tokens(rule: GuardRule, record: Record) -> str | None:
-    text = record.get(rule.column)
+    text = _text(record, rule.column)
     tokens = tuple(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
     found = _regex("|".join(re.escape(t) for t in tokens)).search(text) if text is not None else None
     return f"special_token:{found.group(0)}" if found else None
 
 
 def _repetition(rule: GuardRule, record: Record) -> str | None:
-    text = record.get(rule.column)
+    text = _text(record, rule.column)
     if text is None:
         return None
-    max_share = float(rule.params.get("max_share", 0.5))
-    words = text.split(" ")
-    n = len(words)
-    if n < int(rule.params.get("min_words", 12)) or len(set(words)) >= (1 - max_share) * (n - 2) + 2:
-        return None
-    trigrams = list(zip(words, words[1:], words[2:], strict=False))
-    share = 1 - len(set(trigrams)) / len(trigrams)
-    return f"repetition:{round(share, 2)}" if share > max_share else None
+    max_share, min_words = float(rule.params.get("max_share", 0.3)), int(rule.params.get("min_words", 12))
+    return repetition.repetition_reason(text, max_share, min_words, int(rule.params.get("min_run", 20)))
 
 
 def _length(rule: GuardRule, record: Record) -> str | None:
-    text = record.get(rule.column)
+    text = _text(record, rule.column)
     if text is None:
         return None
     if "min_chars" in rule.params and len(text) < rule.params["min_chars"]:
@@ -119,28 +133,41 @@ def _length(rule: GuardRule, record: Record) -> str | None:
 
 
 def _json(rule: GuardRule, record: Record) -> str | None:
-    text = record.get(rule.column)
+    max_depth, max_bytes, required, when = json_settings(rule)
+    text = _text(record, rule.column)
     if text is None:
-        return "null"
-    if len(text.encode("utf-8", "surrogatepass")) > int(rule.params.get("max_bytes", 100_000)):
+        return None if when == "json_like" else "null"
+    if when == "json_like" and not _regex(LOOKS_LIKE_JSON).match(text):
+        return None
+    if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         return "json_too_large"
-    return json_problem(text, dict(rule.params.get("required", {})), int(rule.params.get("max_depth", 20)))
+    return json_problem(text, required, max_depth)
+
+
+def _nesting_depth(rule: GuardRule, record: Record) -> str | None:
+    text, max_depth = _text(record, rule.column), int(rule.params.get("max_depth", 10))
+    if text is None or text.count("[") + text.count("{") <= max_depth:
+        return None
+    depth = text_depth(text)
+    return f"too_deep:{depth}" if depth > max_depth else None
 
 
 def _grounding(rule: GuardRule, record: Record) -> str | None:
-    text = record.get(rule.column)
+    text = _text(record, rule.column)
     if text is None:
         return None
-    claims = [claim.strip('“”\\"') for claim in _regex(CLAIMS).findall(text)]
-    score = grounding_score(claims, record.get(rule.params["context"]))
-    return f"ungrounded:{round(score, 2)}" if score < float(rule.params.get("min_score", 0.5)) else None
+    context = _text(record, rule.params["context"])
+    return grounding.ungrounded(text, context, float(rule.params.get("min_score", 0.5)))
 
 
 def _refusal(rule: GuardRule, record: Record) -> str | None:
-    text = record.get(rule.column)
-    patterns = tuple(rule.params.get("patterns", DEFAULT_REFUSALS))
-    pattern = "(?i)" + "|".join(f"(?:{p})" for p in patterns)
-    return "refusal" if text is not None and _regex(pattern).search(text) else None
+    text = _text(record, rule.column)
+    return refused(text, refusal_pattern(rule), int(rule.params.get("within_chars", 300))) if text else None
+
+
+def _pii(rule: GuardRule, record: Record) -> str | None:
+    text = _text(record, rule.column)
+    return pii.pii_reason(pii.find_pii(text, *pii_settings(rule))) if text else None
 
 
 SCALAR_CHECKS: dict[str, Callable[[GuardRule, Record], str | None]] = {
@@ -152,8 +179,10 @@ SCALAR_CHECKS: dict[str, Callable[[GuardRule, Record], str | None]] = {
     "repetition": _repetition,
     "length": _length,
     "json": _json,
+    "nesting_depth": _nesting_depth,
     "grounding": _grounding,
     "refusal": _refusal,
+    "pii": _pii,
 }
 
 

@@ -27,6 +27,14 @@ TEXTS = [
     '{"a": [[[[[[[[[[1]]]]]]]]]]}',
     "x" * 5000,
     "a, b, c, d, e, f, g",
+    "Well" + "…" * 30,
+    "thethethethethethethethethe end",
+    "Contact ana.silva@example.org or +44 20 7946 0958; card 4111 1111 1111 1111",
+    "IBAN GB82 WEST 1234 5698 7654 32 and SSN 123-45-6789",
+    'Config: {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {"k": {"l": 1}}}}}}}}}}}} done',
+    '```json\n{"summary": "fenced"}\n```',
+    "Unfortunately, I can't answer questions about this topic.",
+    "The report says “revenue grew\n by 45% in 2025” [1]",
 ]
 RULES = [
     GuardRule("required", 1, Severity.BLOCK, "required", "text"),
@@ -46,6 +54,10 @@ RULES = [
     ),
     GuardRule("grounded", 1, Severity.WARN, "grounding", "text", {"context": "context", "min_score": 0.5}),
     GuardRule("refusal", 1, Severity.WARN, "refusal", "text"),
+    GuardRule("json_like", 1, Severity.BLOCK, "json", "text", {"when": "json_like", "max_depth": 8}),
+    GuardRule("depth", 1, Severity.BLOCK, "nesting_depth", "text", {"max_depth": 10}),
+    GuardRule("pii", 1, Severity.BLOCK, "pii", "text"),
+    GuardRule("pii_some", 1, Severity.WARN, "pii", "text", {"kinds": ["card", "iban"], "allow": ["4111111111111111"]}),
 ]
 
 
@@ -59,7 +71,7 @@ def records() -> list[dict]:
             "text": text,
             "score": scores[i % len(scores)],
             "label": labels[i % len(labels)],
-            "context": "Revenue grew 45% in 2025 [1]",
+            "context": "Revenue grew 45% in 2025 [1]. The report says “Revenue grew by 45% in 2025”.",
         }
         for i, text in enumerate(TEXTS)
     ]
@@ -85,6 +97,7 @@ def test_scalar_and_vectorised_checks_agree(records: list[dict]) -> None:
     }
     assert scalar == vectorised
     assert len(vectorised) > 30  # the fixtures exercise failures of every kind
+    assert {rule_id for _, rule_id in vectorised} == {rule.id for rule in RULES}
 
 
 def test_one_record_with_a_lone_surrogate_is_a_verdict_not_a_crash() -> None:

@@ -1,0 +1,252 @@
+"""Personal data in free text, found precisely: e-mail addresses, phone numbers, payment cards, IBANs and US SSNs.
+A finding is a value of one of those shapes standing on its own (not glued to more digits or letters) that also passes
+its kind's own checks: Luhn and a known card prefix, the IBAN country length and mod-97, the SSN number ranges, the
+digit count and layout of a phone. Dates, times, versions, IPs, ids, hashes, prices and ranges are not findings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+PII_KINDS: tuple[str, ...] = ("email", "phone", "card", "iban", "us_ssn")
+
+# A cheap prefilter in Rust `regex` syntax (Polars' `str.contains`): it matches every text `find_pii` reports on.
+CANDIDATE: str = "|".join(
+    (
+        r"[0-9A-Za-z_%+-]@[0-9A-Za-z]",  # email
+        r"(?:^|[^0-9A-Za-z_])[0-9](?:[ -]?[0-9]){12}",  # card: 13+ digits, a single space or dash between groups
+        r"(?:^|[^0-9A-Za-z_])[A-Z]{2}[0-9]{2} ?[0-9A-Z]{4}",  # iban
+        r"[0-9]{3}-[0-9]{2}-[0-9]{4}|(?i:ssn|social security)",  # us_ssn: dashed, or the words near it
+        r"\+[1-9][0-9]*[ .(-]{0,2}[0-9]",  # international phone
+        r"(?:^|[^0-9A-Za-z_])[2-9][0-9]{2}[.-][0-9]{4}(?:$|[^0-9A-Za-z_])",  # North American NXX-XXXX
+        r"(?:^|[^0-9A-Za-z_])0[1-9](?:[ -]?[0-9]){8}",  # national phone with a trunk 0, 10+ digits
+    )
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of personal data: its kind and the character offset where it starts (never the value)."""
+
+    kind: str
+    start: int
+
+
+_Claim = tuple[int, int, bool]  # start, end, and whether the value there passes its kind's checks
+_FLAGS = re.ASCII | re.VERBOSE
+
+_EMAIL = re.compile(
+    r"""(?<![\w.%+-]) [\w%+-]++ (?:\.[\w%+-]++)*+   # local part, not the tail of a longer one
+    @ (?:(?>[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)\.)+ (?P<tld>[A-Za-z]{2,63})
+    (?![\w-]|\.[A-Za-z0-9]|:[\w/~])                    # the whole domain; not scp-style git@host:path""",
+    _FLAGS,
+)
+# File extensions that follow `@` in asset names (logo@2x.png); none is a top-level domain.
+_FILE_TLDS = frozenset(("png", "jpg", "jpeg", "gif", "svg", "webp", "pdf", "json", "yaml", "txt", "csv", "html", "js"))
+
+# The digit patterns open with their first character and check what precedes it just after (`\d(?<![\w]\d)` is a
+# lookbehind in front, restated): `re` can then skip straight to that character instead of trying every position.
+_CARD = re.compile(
+    r"""\d(?<![\w.,+/-]\d)(?<!\d{4}[ ]\d)
+    (?: \d{12,18} | \d{3}(?P<s>[ -])(?: \d{4}(?P=s)\d{4}(?P=s)\d{4} | \d{6}(?P=s)\d{4,5} ) )  # 4-4-4-4, 4-6-5, 4-6-4
+    (?![\w]|[.,/-]\d|[ ]\d{4}(?!\d))""",
+    _FLAGS,
+)
+# (lowest prefix, highest prefix, lengths) of Visa, Mastercard, Amex, JCB, Diners, then Maestro (50, 56-69), which
+# also spans Discover (6011, 644-649, 65) and UnionPay (62). Lengths are those cards are issued in; 17-19 digits only
+# for UnionPay, as an unspaced run that long is far more often an int64 (a seed, an id) than a card.
+_IIN: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("4", "4", (16,)),
+    ("51", "55", (16,)),
+    ("2221", "2720", (16,)),
+    ("34", "34", (15,)),
+    ("37", "37", (15,)),
+    ("3528", "3589", (16,)),
+    ("300", "305", (14, 16)),
+    ("36", "36", (14, 16)),
+    ("38", "38", (16,)),
+    ("50", "50", (16,)),
+    ("56", "69", (16,)),
+    ("62", "62", (17, 18, 19)),
+)
+
+_IBAN_START = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z]\d\d", re.ASCII)
+_IBAN_CHARS = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]+", re.ASCII)
+# ISO 13616 registry: country code -> IBAN length.
+_IBAN_LENGTHS: dict[str, int] = {
+    **dict.fromkeys(("NO",), 15),
+    **dict.fromkeys(("BE",), 16),
+    **dict.fromkeys(("DK", "FI", "FK", "FO", "GL", "NL", "SD"), 18),
+    **dict.fromkeys(("MK", "SI"), 19),
+    **dict.fromkeys(("AT", "BA", "EE", "KZ", "LT", "LU", "MN", "XK"), 20),
+    **dict.fromkeys(("CH", "HR", "LI", "LV"), 21),
+    **dict.fromkeys(("BG", "BH", "CR", "DE", "GB", "GE", "IE", "ME", "RS", "VA"), 22),
+    **dict.fromkeys(("AE", "GI", "IL", "IQ", "OM", "SO", "TL"), 23),
+    **dict.fromkeys(("AD", "CZ", "ES", "MD", "PK", "RO", "SA", "SE", "SK", "TN", "VG"), 24),
+    **dict.fromkeys(("LY", "PT", "ST"), 25),
+    **dict.fromkeys(("IS", "TR"), 26),
+    **dict.fromkeys(("BI", "DJ", "FR", "GR", "IT", "MC", "MR", "SM"), 27),
+    **dict.fromkeys(("AL", "AZ", "BY", "CY", "DO", "GT", "HN", "HU", "LB", "NI", "PL", "SV"), 28),
+    **dict.fromkeys(("BR", "EG", "PS", "QA", "UA"), 29),
+    **dict.fromkeys(("JO", "KW", "MU", "YE"), 30),
+    **dict.fromkeys(("MT", "SC"), 31),
+    **dict.fromkeys(("LC",), 32),
+}
+
+_SSN = re.compile(r"(\d(?<![\w.,+/-]\d)(?<!\d[ ]\d)\d\d)([ -]?)(\d\d)\2(\d{4})(?![\w]|[.,:/-]\d|[ ]\d)", re.ASCII)
+_SSN_WORDS = re.compile(r"\b(?:ssn|social[ ]security)", _FLAGS | re.IGNORECASE)
+_SSN_ADVERTISED = frozenset({"078051120", "219099999"})
+
+_INTERNATIONAL = re.compile(
+    r"""\+(?<![\w+]\+) [1-9]\d*+                     # + and country code (or the whole number, unspaced)
+    (?:[ .-]?\(\d{1,4}\)[ .-]?\d++)?+ (?:[ .-]\d++)*+  # an optional (0) or (area), then separated groups
+    (?![\w]|[,:/]\d)""",
+    _FLAGS,
+)
+_NANP_PARENS = re.compile(r"\((?<![\w+.,/-]\()[2-9][0-8]\d\)[ ]?[2-9]\d\d-\d{4}(?![\w]|[.,:/-]\d)", re.ASCII)
+_NANP = re.compile(
+    r"""\d(?<![\w+.,/-]\d) (?: (?<=1)[ .-][2-9] | (?<=[2-9]) )  # NXX or 1-NXX
+    [0-8]\d(?P<s>[.-])[2-9]\d\d(?P=s)\d{4} (?![\w]|[.,:/-]\d)""",
+    _FLAGS,
+)
+_NATIONAL = re.compile(
+    r"0(?<![\w+.,/-]0)(?<!\d[ ]0)[1-9]\d{0,3}(?P<s>[ -])\d{2,8}(?:(?P=s)\d{2,8}){0,3}(?![\w]|[.,:/-]\d|(?P=s)\d)",
+    re.ASCII,
+)
+_DIGITS = re.compile(r"\d+", re.ASCII)
+_NANP_DIGITS = re.compile(r"1[2-9][0-8]\d[2-9]\d{6}", re.ASCII)  # +1: area and exchange codes start at 2
+
+
+def _emails(text: str) -> Iterator[_Claim]:
+    if "@" not in text:
+        return
+    for match in _EMAIL.finditer(text):
+        valid = match["tld"].lower() not in _FILE_TLDS and not _in_url_userinfo(text, match.start())
+        yield *match.span(), valid
+
+
+def _in_url_userinfo(text: str, start: int) -> bool:
+    """Whether `start` is in the `user:password@` part of a URL (credentials, not an address)."""
+    head = text[max(0, start - 256) : start]
+    scheme = head.rfind("://")
+    return scheme >= 0 and not any(c in head[scheme + 3 :] for c in "/?# \t\r\n")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (1 + i % 2)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _cards(text: str) -> Iterator[_Claim]:
+    for match in _CARD.finditer(text):
+        digits = match[0].replace(" ", "").replace("-", "")
+        known = any(low <= digits[: len(low)] <= high and len(digits) in sizes for low, high, sizes in _IIN)
+        yield *match.span(), known and _luhn(digits)
+
+
+def _ibans(text: str) -> Iterator[_Claim]:
+    """IBAN-shaped values (a known country's length, compact or in groups of four), valid when mod 97 is 1."""
+    for match in _IBAN_START.finditer(text):
+        start, length = match.start(), _IBAN_LENGTHS.get(match[0][:2])
+        if length is None:
+            continue
+        for end in (start + length, start + length + (length - 1) // 4):
+            value = text[start:end]
+            compact = value.replace(" ", "")
+            grouped = " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+            if (
+                value in (compact, grouped)
+                and len(compact) == length
+                and _IBAN_CHARS.fullmatch(compact)
+                and not text[end : end + 1].isalnum()
+            ):
+                yield start, end, int("".join(str(int(c, 36)) for c in compact[4:] + compact[:4])) % 97 == 1
+                break
+
+
+def _ssns(text: str) -> Iterator[_Claim]:
+    for match in _SSN.finditer(text):
+        area, sep, group, serial = match.groups()
+        if sep == "-" or _SSN_WORDS.search(text[max(0, match.start() - 40) : match.start()]):
+            valid = (
+                area not in ("000", "666")
+                and area[0] != "9"
+                and group != "00"
+                and serial != "0000"
+                and area + group + serial not in _SSN_ADVERTISED
+            )
+            yield *match.span(), valid
+
+
+def _phones(text: str) -> Iterator[_Claim]:
+    for match in _INTERNATIONAL.finditer(text):
+        value = match[0]
+        groups = _DIGITS.findall(value.replace("(0)", ""))
+        digits = sum(map(len, groups))
+        rest = groups[1:]
+        if (
+            8 <= digits <= 15
+            and (len(groups[0]) <= 3 if len(groups) > 1 else digits >= 11)  # a country code; +2147483647 is an int32
+            and (groups[0][0] != "1" or _NANP_DIGITS.fullmatch("".join(groups)))
+            and value.count(".") != 1  # +12.3456789 is a decimal
+            and not (digits <= 10 and len(rest) > 1 and all(len(g) == 3 for g in rest))  # +2 500 000 is a count
+            and sum(len(g) == 1 for g in rest) <= 1
+        ):
+            yield *match.span(), True
+    for pattern in (_NANP_PARENS, _NANP):
+        yield from ((*match.span(), True) for match in pattern.finditer(text))
+    for match in _NATIONAL.finditer(text):
+        if 10 <= sum(c.isdigit() for c in match[0]) <= 11:
+            yield *match.span(), True
+
+
+# In precedence order: where two claims overlap, the earlier kind keeps the characters. A value shaped like an IBAN,
+# a card or an SSN keeps them even when its checks fail (a mistyped IBAN is not a phone number).
+_DETECTORS: dict[str, Callable[[str], Iterator[_Claim]]] = {
+    "iban": _ibans,
+    "card": _cards,
+    "us_ssn": _ssns,
+    "email": _emails,
+    "phone": _phones,
+}
+
+
+def _allowed(kind: str, value: str, allow: Collection[str]) -> bool:
+    values = {value.lower()}
+    if kind != "email":
+        values.add(re.sub(r"[ .()/-]", "", value).lower())
+    return any(fnmatchcase(v, pattern.lower()) for pattern in allow for v in values)
+
+
+def find_pii(text: str, kinds: Collection[str] = PII_KINDS, allow: Collection[str] = ()) -> list[Finding]:
+    """Every validated finding of `kinds` in `text`, in order of position.
+
+    `allow` holds case-insensitive globs of values that are not findings (`*@example.com`); a digit kind's value is
+    also compared with its separators removed. A card, IBAN or SSN is never reported again as a phone.
+    """
+    unknown = set(kinds) - set(PII_KINDS)
+    if unknown:
+        raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {', '.join(PII_KINDS)}")
+    taken = bytearray(len(text))
+    findings: list[Finding] = []
+    for kind, detect in _DETECTORS.items():
+        for start, end, valid in detect(text):
+            if taken.find(1, start, end) != -1:
+                continue
+            taken[start:end] = b"\1" * (end - start)
+            if valid and kind in kinds and not _allowed(kind, text[start:end], allow):
+                findings.append(Finding(kind, start))
+    return sorted(findings, key=lambda f: f.start)
+
+
+def pii_reason(findings: Sequence[Finding]) -> str | None:
+    """'pii:email@12,card@57' (kind@offset, at most the first 3, then ',+N' for the rest) or None; never the value."""
+    if not findings:
+        return None
+    shown = ",".join(f"{f.kind}@{f.start}" for f in findings[:3])
+    return f"pii:{shown}" + (f",+{len(findings) - 3}" if len(findings) > 3 else "")

@@ -1,0 +1,231 @@
+"""The false-positive and false-negative classes of issue 17, each on both paths (a batch through Polars and one
+record through `check_record`): grounding of JSON outputs and re-spaced quotations, repetition beyond word
+trigrams, refusal paraphrases, JSON rules on outputs that are only sometimes JSON, PII, non-string outputs."""
+
+import polars as pl
+import pytest
+
+from monitoring_pipeline import check_record
+from monitoring_pipeline.core.guards.evaluate import evaluate
+from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
+
+
+def _both(check: str, texts: list, params: dict | None = None, contexts: list | None = None) -> list[str | None]:
+    """The reason of each text on the batch path, checked equal to the one-record path."""
+    rule = GuardRule("r", 1, Severity.BLOCK, check, "text", params or {})
+    contexts = contexts or [None] * len(texts)
+    frame = pl.DataFrame({"prediction_id": [str(i) for i in range(len(texts))], "text": texts, "context": contexts})
+    verdicts = dict(evaluate(frame, [rule]).verdicts.select("prediction_id", "reason").iter_rows())
+    batch = [verdicts.get(str(i)) for i in range(len(texts))]
+    single = [
+        next((v.reason for v in check_record({"text": t, "context": c}, [rule])), None)
+        for t, c in zip(texts, contexts, strict=True)
+    ]
+    assert batch == single
+    return batch
+
+
+CONTEXT = (
+    "Ticket 4821: the customer was charged twice for order 1,250 in March.\n"
+    "Agent note: “Refunds take 5 to 7\n   business days once approved.” See https://help.example.com/refunds.\n"
+    "Revenue grew 15 percent to $3.50 per unit [1]."
+)
+
+
+def test_grounding_reads_claims_from_json_strings_and_not_from_metadata() -> None:
+    normal = [
+        '{"summary": "Charged twice for order 1250 in March.", "word_count": 152, "ticket_id": "T-9921", '
+        '"confidence": 0.93, "num_sources": 3, "created_at": "2026-10-06T12:00:00Z"}',
+        '{"summary": "Refunds: \\"Refunds take 5 to 7 business days once approved.\\"", "meta": {"char_length": 77}}',
+    ]
+    invented = ['{"summary": "Charged 4 times for order 9,999 in 2019, per https://help.example.com/fees."}']
+    reasons = _both("grounding", normal + invented, {"context": "context"}, [CONTEXT] * 3)
+    assert reasons[:2] == [None, None]
+    assert reasons[2] is not None and reasons[2].startswith("ungrounded:")
+
+
+def test_grounding_forgives_line_breaks_spacing_case_quotes_unicode_and_number_formats() -> None:
+    outputs = [
+        "The agent wrote “refunds take 5 to 7 business days once approved.”",  # re-flowed, case at the start
+        'The agent wrote "Refunds take 5 to 7 business days once approved".',  # straight quotes
+        "Revenue grew 15% to $3.5 per unit [1]; order 1250.",  # 15 percent, 3.50, 1,250
+        "Ｒｅｖｅｎｕｅ grew 15％ [1].",  # full-width forms (NFKC)
+    ]
+    assert _both("grounding", outputs, {"context": "context"}, [CONTEXT] * 4) == [None] * 4
+
+
+def test_grounding_fails_an_invented_quotation_or_source_and_changed_numbers() -> None:
+    outputs = [
+        "The agent wrote “refunds are instant for premium customers.” See https://help.example.com/refunds.",
+        "Details at https://help.example.com/refund-policy-2027 [1].",
+        "Revenue grew 45% to $9.80 per unit [1], order 7,777.",
+    ]
+    assert all(
+        r and r.startswith("ungrounded:") for r in _both("grounding", outputs, {"context": "context"}, [CONTEXT] * 3)
+    )
+    assert _both("grounding", outputs, {"context": "context"}, [None, "", "   "]) == [None] * 3  # nothing to judge by
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("The answer is " + "a" * 40, "repeated_run:40x1"),
+        ("Well" + "…" * 25, "repeated_run:25x1"),
+        ("Great" + "!" * 30, "repeated_run:30x1"),
+        ("It is specific" + "." * 60, "repeated_run:60x1"),
+        ("thethethethethethethethethe end", "repeated_run:9x3"),
+        ("这是一个测试" + "的" * 30, "repeated_run:30x1"),
+        ("line" + "<br>" * 12, "repeated_run:12x4"),
+        ("Here is the summary. " + "I will help you with that request. " * 8, "repetition:0.93"),
+        ("Log:\n" + "Error: connection refused\n" * 12, "repetition:0.97"),
+    ],
+)
+def test_repetition_catches_character_runs_stutters_and_loops(text: str, reason: str) -> None:
+    assert _both("repetition", [text]) == [reason]
+
+
+TECHNICAL = [
+    "Title\n" + "=" * 60 + "\n\nSome text here about things that matter.",
+    "Notes\n-----\n\n" + "^" * 109 + "\n",
+    "| a | b | c |\n|---|:---:|---|\n| 1 | 2 | 3 |\n| 4 | 5 | 6 |\n",
+    "=======  =========================\n mode    k\n=======  =========================\n",
+    "\n".join(f"- Return the number of {w} in the buffer." for w in ["items", "bytes", "lines", "words", "pages"]),
+    "UUIDs look like '12345678-1234-1234-1234-123456789abc' when printed.",
+    "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "It is very very very important that you read this entire paragraph carefully before continuing on.",
+    'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED'
+    " TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT.",
+    "x = 1\ny = 2\nz = 3\nx = 1\ny = 2\nw = 4\n",
+]
+
+
+def test_repetition_leaves_technical_texts_that_repeat_legitimately() -> None:
+    assert _both("repetition", TECHNICAL) == [None] * len(TECHNICAL)
+
+
+REFUSALS = [
+    "I apologize, but I am unable to fulfill this request.",
+    "Unfortunately, I can't answer questions about this topic.",
+    "I'm sorry, but I cannot help with that.",
+    "As an AI language model, I do not have opinions.",
+    "Thanks for the document. As an AI, I am not able to access external files.",
+    "Sorry, I can’t assist with that request.",
+    "I won't be able to help with this.",
+    "That's not something I can help with.",
+    "I'm afraid that's beyond what I can do.",
+    "This request falls outside of what I'm able to help with.",
+    "I'm sorry, but that request goes against my guidelines.",
+    '{"summary": "I\'m not able to provide a summary of this content.", "confidence": 0.0}',
+    '{"summary": "\\u7533\\u3057\\u8a33\\u3042\\u308a\\u307e\\u305b\\u3093\\u304c\\u3001\\u304a\\u5fdc\\u3048'
+    '\\u3067\\u304d\\u307e\\u305b\\u3093\\u3002"}',
+    "Es tut mir leid, aber dabei kann ich nicht helfen.",
+    "Lo siento, pero no puedo ayudar con eso.",
+]
+NOT_REFUSALS = [
+    "The value cannot be None.",
+    "Raises ValueError if the file cannot be opened.",
+    "The customer wrote: \"I'm sorry, but I can't log in to my account since Monday.\"",
+    "The user reports they are unable to reset their password.",
+    "This function cannot help with circular imports; use importlib instead.",
+    "A comment says: This should be fixed, but it's so rare that I won't bother to handle it.",
+    "We cannot provide refunds after 30 days, per the policy.",
+    "Summary of the call. " * 20 + "Finally the agent said: I cannot help with that, sorry.",  # quoted, deep
+]
+
+
+def test_refusal_catches_paraphrases_and_not_content_that_mentions_cannot() -> None:
+    assert _both("refusal", REFUSALS) == ["refusal"] * len(REFUSALS)
+    assert _both("refusal", NOT_REFUSALS) == [None] * len(NOT_REFUSALS)
+
+
+def test_json_rules_on_outputs_that_are_sometimes_json() -> None:
+    texts = [
+        "A plain-text answer with (parentheses) and [a link](https://example.com).",
+        "[1] See the docs.",
+        "```python\nprint({'a': 1})\n```",
+        '{"summary": "ok"}',
+        '```json\n{"summary": "fenced"}\n```',
+        '{"summary": "cut off',
+        "[" * 12 + "]" * 12,
+    ]
+    reasons = _both("json", texts, {"when": "json_like"})
+    assert reasons == [None, None, None, None, None, "json_invalid", "json_too_deep:12"]
+    assert _both("json", texts[:1]) == ["json_invalid"]  # the default: every output must be JSON
+
+
+def test_nesting_depth_is_checked_on_any_output() -> None:
+    deep = '{"a": ' * 11 + "1" + "}" * 11
+    texts = [
+        f"Here is the config: {deep} as requested.",
+        deep,
+        "(a (b (c))) and [[1, 2], [3]]",
+        '{"s": "[[[[[[[[[[[["}',
+    ]
+    assert _both("nesting_depth", texts) == ["too_deep:11", "too_deep:11", None, None]
+
+
+def test_pii_names_kind_and_position_never_the_value() -> None:
+    texts = [
+        "Write to ana.silva@example.org",
+        "Card 4111 1111 1111 1111 on file",
+        "Card 4111 1111 1111 1112 on file",  # fails the Luhn check
+        "IBAN DE89 3704 0044 0532 0130 00",
+        "SSN 123-45-6789",
+        "ISBN 978-3-16-148410-0, version 1.2.3.4, 2026-10-06 10:30",
+    ]
+    reasons = _both("pii", texts)
+    assert reasons == ["pii:email@9", "pii:card@5", None, "pii:iban@5", "pii:us_ssn@4", None]
+    assert _both("pii", texts[:2], {"kinds": ["card"], "allow": ["4111111111111111"]}) == [None, None]
+
+
+def test_a_pii_rule_with_an_unknown_kind_or_parameter_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown PII kinds"):
+        check_for("pii").build(GuardRule("p", 1, Severity.BLOCK, "pii", "text", {"kinds": ["passport"]}))
+    with pytest.raises(ValueError, match="takes no parameter 'max_shar'"):
+        check_for("repetition").build(GuardRule("p", 1, Severity.BLOCK, "repetition", "text", {"max_shar": 0.3}))
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (42, {"json": "json_not_object"}),
+        (b"caf\xc3\xa9 \xff", {"chars": "replacement_character", "json": "json_invalid"}),
+        ({"summary": "fine"}, {}),
+        ({"summary": 3}, {"json": "json_wrong_type:summary"}),
+        (["a", "b"], {"json": "json_not_object"}),
+        (3.5, {"json": "json_not_object"}),
+        (True, {"json": "json_not_object"}),
+    ],
+)
+def test_check_record_on_a_non_string_output_gives_verdicts(output: object, expected: dict) -> None:
+    rules = [
+        GuardRule(name, 1, Severity.BLOCK, check, column, params)
+        for name, check, column, params in [
+            ("present", "required", "text", {}),
+            ("chars", "text_characters", "text", {}),
+            ("loops", "repetition", "text", {}),
+            ("json", "json", "text", {"required": {"summary": "string"}}),
+            ("depth", "nesting_depth", "text", {}),
+            ("grounded", "grounding", "text", {"context": "context"}),
+            ("refusal", "refusal", "text", {}),
+            ("pii", "pii", "text", {}),
+            ("score", "numeric_range", "score", {"min": 0, "max": 1}),
+        ]
+    ]
+    found = {
+        v.rule_id: v.reason for v in check_record({"text": output, "context": "42 or 3.5", "score": "high"}, rules)
+    }
+    assert found == {**expected, "score": "not_a_number"}
+
+
+def test_a_large_batch_of_non_string_outputs_agrees_with_one_record_at_a_time() -> None:
+    from monitoring_pipeline import check_records
+
+    rules = [
+        GuardRule("json", 1, Severity.BLOCK, "json", "text", {"required": {"summary": "string"}}),
+        GuardRule("chars", 1, Severity.BLOCK, "text_characters", "text"),
+        GuardRule("score", 1, Severity.BLOCK, "numeric_range", "score", {"min": 0, "max": 1}),
+    ]
+    outputs = [42, b"caf\xc3\xa9 \xff", {"summary": "fine"}, {"summary": 3}, ["a"], None, "plain", 3.5]
+    records = [{"text": outputs[i % len(outputs)], "score": 0.5} for i in range(80)]
+    assert check_records(records, rules) == [check_record(record, rules) for record in records]
