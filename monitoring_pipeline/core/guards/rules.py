@@ -14,8 +14,8 @@ Checks (the `check` of a rule) and their parameters:
 | repetition | max_share (0.3), min_words (12), min_run (20) | repetition:<share>, repeated_run:<copies>x<unit> |
 | length | min_chars, max_chars, max_tokens | too_short, too_long_chars, too_long_tokens |
 | json | max_depth (10), max_bytes (100000), required ({key: type}), | json_too_large, json_too_deep:<depth>, |
-|      | when ("always", or "json_like": only outputs that open      | json_invalid, json_not_object,          |
-|      | with { or [ or a code fence)                                 | json_missing_key:<k>, json_wrong_type:<k> |
+|      | when ("json_like": outputs that open as JSON; "always":    | json_invalid, json_not_object,          |
+|      | every output must be JSON)                                   | json_missing_key:<k>, json_wrong_type:<k> |
 | nesting_depth | max_depth (10) | too_deep:<depth> (brackets outside string literals, on any output) |
 | grounding | context (column), min_score (0.5) | ungrounded:<score> |
 | refusal | patterns, within_chars (300) | refusal |
@@ -213,7 +213,7 @@ def _length(rule: GuardRule) -> pl.Expr:
     return _reason(*cases) if cases else pl.lit(None, pl.String)
 
 
-JSON_MODES = ("always", "json_like")
+JSON_MODES = ("json_like", "always")
 
 
 def json_settings(rule: GuardRule) -> tuple[int, int, dict[str, str], str]:
@@ -222,7 +222,7 @@ def json_settings(rule: GuardRule) -> tuple[int, int, dict[str, str], str]:
     unknown = sorted(set(required.values()) - set(JSON_TYPES))
     if unknown:
         raise ValueError(f"unknown JSON types {unknown}; expected one of {sorted(JSON_TYPES)}")
-    when = str(rule.params.get("when", "always"))
+    when = str(rule.params.get("when", "json_like"))
     if when not in JSON_MODES:
         raise ValueError(f"when: expected one of {list(JSON_MODES)}, got {when!r}")
     return int(rule.params.get("max_depth", 10)), int(rule.params.get("max_bytes", 100_000)), required, when

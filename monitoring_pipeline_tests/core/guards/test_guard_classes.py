@@ -148,9 +148,9 @@ def test_json_rules_on_outputs_that_are_sometimes_json() -> None:
         '{"summary": "cut off',
         "[" * 12 + "]" * 12,
     ]
-    reasons = _both("json", texts, {"when": "json_like"})
+    reasons = _both("json", texts)  # the default: only outputs that open as JSON are checked
     assert reasons == [None, None, None, None, None, "json_invalid", "json_too_deep:12"]
-    assert _both("json", texts[:1]) == ["json_invalid"]  # the default: every output must be JSON
+    assert _both("json", texts[:1], {"when": "always"}) == ["json_invalid"]
 
 
 def test_nesting_depth_is_checked_on_any_output() -> None:
@@ -204,7 +204,7 @@ def test_check_record_on_a_non_string_output_gives_verdicts(output: object, expe
             ("present", "required", "text", {}),
             ("chars", "text_characters", "text", {}),
             ("loops", "repetition", "text", {}),
-            ("json", "json", "text", {"required": {"summary": "string"}}),
+            ("json", "json", "text", {"required": {"summary": "string"}, "when": "always"}),
             ("depth", "nesting_depth", "text", {}),
             ("grounded", "grounding", "text", {"context": "context"}),
             ("refusal", "refusal", "text", {}),
@@ -222,7 +222,7 @@ def test_a_large_batch_of_non_string_outputs_agrees_with_one_record_at_a_time() 
     from monitoring_pipeline import check_records
 
     rules = [
-        GuardRule("json", 1, Severity.BLOCK, "json", "text", {"required": {"summary": "string"}}),
+        GuardRule("json", 1, Severity.BLOCK, "json", "text", {"required": {"summary": "string"}, "when": "always"}),
         GuardRule("chars", 1, Severity.BLOCK, "text_characters", "text"),
         GuardRule("score", 1, Severity.BLOCK, "numeric_range", "score", {"min": 0, "max": 1}),
     ]

@@ -89,7 +89,7 @@ def test_length_in_characters_and_tokens() -> None:
 
 
 def test_json_valid_schema_depth_and_size() -> None:
-    params = {"max_depth": 4, "max_bytes": 200, "required": {"summary": "string", "n": "integer"}}
+    params = {"max_depth": 4, "max_bytes": 200, "required": {"summary": "string", "n": "integer"}, "when": "always"}
     values = [
         '{"summary": "ok", "n": 3}',
         '{"summary": "ok"}',
