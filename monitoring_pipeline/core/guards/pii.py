@@ -216,7 +216,18 @@ _DETECTORS: dict[str, Callable[[str], Iterator[_Claim]]] = {
 }
 
 
+# Addresses that belong to no person: the reserved example domains (RFC 2606) and role accounts. Always allowed.
+NOT_PERSONAL = (
+    *(f"*@{domain}" for domain in ("example.com", "example.org", "example.net", "*.example", "*.test", "*.invalid")),
+    *(f"{role}@*" for role in ("support", "info", "help", "contact", "sales", "hello", "team", "admin", "billing")),
+    *(f"{role}@*" for role in ("noreply", "no-reply", "donotreply", "postmaster", "webmaster", "abuse", "security")),
+    "privacy@*",
+)
+
+
 def _allowed(kind: str, value: str, allow: Collection[str]) -> bool:
+    if kind == "email":
+        allow = (*allow, *NOT_PERSONAL)
     values = {value.lower()}
     if kind != "email":
         values.add(re.sub(r"[ .()/-]", "", value).lower())
@@ -226,8 +237,9 @@ def _allowed(kind: str, value: str, allow: Collection[str]) -> bool:
 def find_pii(text: str, kinds: Collection[str] = PII_KINDS, allow: Collection[str] = ()) -> list[Finding]:
     """Every validated finding of `kinds` in `text`, in order of position.
 
-    `allow` holds case-insensitive globs of values that are not findings (`*@example.com`); a digit kind's value is
-    also compared with its separators removed. A card, IBAN or SSN is never reported again as a phone.
+    `allow` holds case-insensitive globs of values that are not findings (`*@acme.io`), on top of `NOT_PERSONAL`;
+    a digit kind's value is also compared with its separators removed. A card, IBAN or SSN is never reported again
+    as a phone.
     """
     unknown = set(kinds) - set(PII_KINDS)
     if unknown:

@@ -29,7 +29,7 @@ TEXTS = [
     "a, b, c, d, e, f, g",
     "Well" + "…" * 30,
     "thethethethethethethethethe end",
-    "Contact ana.silva@example.org or +44 20 7946 0958; card 4111 1111 1111 1111",
+    "Contact ana.silva@mailbox.org or +44 20 7946 0958; card 4111 1111 1111 1111",
     "IBAN GB82 WEST 1234 5698 7654 32 and SSN 123-45-6789",
     'Config: {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {"k": {"l": 1}}}}}}}}}}}} done',
     '```json\n{"summary": "fenced"}\n```',
