@@ -1,17 +1,24 @@
 """Grounding: the checkable claims of an output, and the share of them its context supports.
 
-Claims are URLs, `[n]` citations, quotations of 12+ characters (typographic, guillemets or straight quotes) and
-numbers of two or more digits, with a decimal part or a percent sign. A quotation or a URL the context does not
-hold is a misquote or an invented source: one is enough to fail. A citation marker the context holds verifies
-nothing about the statement, so it only counts when it is missing. In a JSON output only string values carry
-claims, and not those under metadata keys (ids, counts, lengths, versions, scores, timestamps: what the model
-computed about its answer, not what it states). Matching forgives form, not content: text is compared after
-Unicode NFKC, case folding, one kind of quote, apostrophe and dash, and collapsed whitespace; a number matches
-any number of the same value in the context (`1,000` = `1000`, `15%` = `15 percent`, `3.50` = `3.5`).
+Claims are URLs, `[n]` citations, quotations of 12+ characters (typographic, guillemets, „…“, 「…」 or straight
+quotes that open and close a phrase) and numbers of two or more digits, with a decimal part or a percent sign. In
+a JSON output only string values carry claims, and not those under metadata keys (ids, counts, lengths, versions,
+scores, timestamps: what the model computed about its answer, not what it states).
+
+Matching forgives form, not content. Text is compared after Unicode NFKC, case folding, one kind of apostrophe and
+dash, no quote marks and collapsed whitespace. A quotation may leave words out (`…`, `...`, `[…]`): each part must
+be there, in order. A URL matches without its scheme, `www.` or a trailing slash. A number matches any number of
+the same value in the context (`1,000` = `1000`, `15%` = `15 percent`, `3.50` = `3.5`, `1.2 million` = `1,200,000`);
+a hedged one ("about", "roughly", "nearly", "over", "~") or one with a scale word matches within 5% (years never).
+
+A quotation that is neither there nor close (four in five of its longer words in the context), or a URL that is not
+there, is a misquote or an invented source: one is enough to fail. A citation marker the context holds verifies
+nothing about the statement, so it only counts when it is missing.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -20,25 +27,42 @@ from monitoring_pipeline.core.guards.json_shape import LOOKS_LIKE_JSON, json_str
 MAX_CHARS = 100_000  # longer outputs are not judged for grounding (the length and json size rules are for them)
 # A text without one of these has nothing to judge (both regex engines read them alike): URLs, citations, numbers,
 # quotation marks; in a JSON output a quotation is an escaped quote (or \\u-escaped typographic ones).
-HINT = r"https?://|\[\d|\d\d|\d[.,%]|“|«"
+HINT = r"https?://|\[\d|\d\d|\d[.,%]|“|«|„|「|『"
 TEXT_HINT = HINT + r'|"'
 JSON_HINT = HINT + r'|\\"|\\u'
 CITATION = re.compile(r"\[\d+\]")
-QUOTATION = r"“[^”]{12,}”|«[^»]{12,}»|\"[^\"\n]{12,}\""
+URL = r"https?://[^\s\"'<>)\]`*（）「」『』【】。、，]+"
+QUOTATION = (
+    r"“[^”]{12,}”|«[^»]{12,}»|„[^“”]{12,}[“”]|「[^」]{12,}」|『[^』]{12,}』"
+    r"|(?<![\w\"])\"(?=\S)[^\"\n]{12,}(?<=\S)\"(?![\w\"])"  # straight quotes around a phrase, not 27" / 32"
+)
 # thousands grouped by commas (1,000), not a run of comma-separated values (88,2130,14.5)
 GROUPED = r"(?<!\d)(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?"
 PLAIN = r"\d+(?:\.\d+)?"
-CLAIMS = re.compile(rf"https?://[^\s\"'<>)\]]+|\[\d+\]|{QUOTATION}|{GROUPED}%?|\d+\.\d+%?|\d{{2,}}%?|\d%")
-METADATA_KEY = re.compile(
-    r"(?i)(?:^|[_\-\s])(?:ids?|uuid|key|hash|count|num|number_of|n|length|len|size|total|index|idx|rank|version|"
-    r"confidence|score|scores|probability|prob|tokens?|words?|chars?|characters|latency|duration|ms|seconds|"
-    r"timestamp|created|updated|date|time|at)(?:$|[_\-\s])|(?:Id|Ids|Count|Length|Size|Version|Score|At)$"
+SCALE = r"(?:\s?(?:thousand|million|billion|trillion|bn|[kKmMbB])\b)?"
+NUMBER_CLAIM = rf"(?:{GROUPED}|\d+\.\d+|\d{{2,}}|\d(?=%)){SCALE}%?"
+CLAIMS = re.compile(rf"{URL}|\[\d+\]|{QUOTATION}|{NUMBER_CLAIM}")
+CONTEXT_NUMBER = re.compile(rf"(?:{GROUPED}|{PLAIN}){SCALE}")
+HEDGE = re.compile(
+    r"(?i)(?:about|around|roughly|approximately|approx\.?|nearly|almost|over|more than|less than|under|some|"
+    r"close to|circa|ca\.|~|≈|>|<)\s*[$€£¥]?\s*$"
 )
-FORMS = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "–": "-", "—": "-"})
+SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12}
+METADATA_KEY = re.compile(
+    r"(?i:^(?:key|n)$|(?:^|[_\-\s])(?:ids?|uuid|hash|count|num|number_of|length|len|size|total|index|idx|rank|"
+    r"version|confidence|score|scores|probability|prob|tokens?|words?|chars?|characters|latency|duration|ms|seconds|"
+    r"timestamp|created|updated|date|time|at)(?:$|[_\-\s]))|[a-z](?:Id|Ids|Count|Length|Size|Version|Score|At)$"
+)
+FORMS = str.maketrans({"’": "'", "‘": "'", "–": "-", "—": "-", **dict.fromkeys('"“”«»„「」『』', " ")})
+ELISION = re.compile(r"\[?(?:…|\.\.\.)\]?")
+LONG_WORD = re.compile(r"\w{4,}")
+TOLERANCE = 0.05
+SUMMED = 60  # context numbers up to which a hedged total is tried against sums of two or three of them
+COUNTING_RUN = 5  # consecutive integers that make a count-along, not claims
 
 
 def normal_form(text: str) -> str:
-    """NFKC, case-folded, one kind of quote and dash, whitespace collapsed to single spaces."""
+    """NFKC, case-folded, one kind of apostrophe and dash, no quote marks, whitespace collapsed to single spaces."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().translate(FORMS).split())
 
 
@@ -49,24 +73,90 @@ def claim_texts(text: str) -> list[str]:
     return [text] if strings is None else strings
 
 
-def claims(text: str) -> list[str]:
-    return [claim for part in claim_texts(text) for claim in CLAIMS.findall(part)]
-
-
-def context_numbers(context: str) -> set[float]:
-    """Every number of the context, read both ways where commas could group thousands or separate values
-    (a CSV row `88,2130,14.5`)."""
-    return {_value(number) for pattern in (GROUPED, PLAIN) for number in re.findall(pattern, context)}
+def claims(text: str) -> list[tuple[str, bool]]:
+    """Each claim, and whether it is a number hedged by the words before it."""
+    return [
+        (match.group(), bool(HEDGE.search(part, 0, match.start())))
+        for part in claim_texts(text)
+        for match in CLAIMS.finditer(part)
+    ]
 
 
 def _value(number: str) -> float:
-    return float(number.rstrip("%").replace(",", ""))
+    """The value of a number claim (`1,200`, `3.5%`, `1.2 million`)."""
+    digits = re.match(r"[\d,.]+", number).group().rstrip(".,").replace(",", "")
+    scale = re.search(r"[a-z]+$", number.rstrip("%").lower())
+    return float(digits) * SCALES.get(scale.group() if scale else "", 1.0)
 
 
-def _supported(claim: str, context: str, numbers: set[float]) -> bool:
+def context_numbers(context: str) -> list[float]:
+    """Every number of the context, read both ways where commas could group thousands or separate values
+    (a CSV row `88,2130,14.5`)."""
+    return sorted({_value(match.group()) for match in CONTEXT_NUMBER.finditer(context)} | set(_plain(context)))
+
+
+def _plain(context: str) -> list[float]:
+    return [float(number) for number in re.findall(PLAIN, context)]
+
+
+def _url_form(text: str) -> str:
+    """A URL, or a context, without schemes and `www.`."""
+    return re.sub(r"https?://(?:www\.)?", "", text)
+
+
+def _number_supported(claim: str, hedged: bool, numbers: list[float]) -> bool:
+    value = _value(claim)
+    year = re.fullmatch(r"\d{4}", claim) is not None
+    if not (hedged or re.search(r"[a-z]$", claim.rstrip("%"))) or year:
+        return value in numbers
+    close = [abs(number - value) <= TOLERANCE * abs(value) for number in numbers]
+    return any(close) or (hedged and _a_sum(value, numbers))
+
+
+def _a_sum(value: float, numbers: list[float]) -> bool:
+    """`value` within 5% of the sum of two or three of the context's numbers (a hedged total: "about $600
+    combined"); not tried on a context with more than 60 numbers."""
+    if len(numbers) > SUMMED:
+        return False
+    sums = (sum(c) for k in (2, 3) for c in itertools.combinations(numbers, k))
+    return any(abs(total - value) <= TOLERANCE * abs(value) for total in sums)
+
+
+def _counting(found: list[tuple[str, bool]]) -> set[str]:
+    """Integers of the output that count along (a table's 00, 01, 02, ... hours): labels, not statements."""
+    integers = sorted({int(claim) for claim, _ in found if claim.isdigit() and len(claim) <= 3})
+    runs, run = set(), [integers[0]] if integers else []
+    for integer in integers[1:]:
+        run = [*run, integer] if integer == run[-1] + 1 else [integer]
+        if len(run) >= COUNTING_RUN:
+            runs.update(run)
+    return {claim for claim, _ in found if claim.isdigit() and len(claim) <= 3 and int(claim) in runs}
+
+
+def _quotation_supported(quote: str, context: str) -> bool:
+    """Every part of the quotation (split where words were left out) in the context, in order; or four in five of
+    its longer words there (a quotation re-cased, re-punctuated or lightly edited, not invented)."""
+    at = 0
+    for part in filter(None, (p.strip() for p in ELISION.split(normal_form(quote)))):
+        at = context.find(part, at)
+        if at < 0:
+            break
+        at += len(part)
+    else:
+        return True
+    words = LONG_WORD.findall(normal_form(quote))
+    present = set(LONG_WORD.findall(context))
+    return bool(words) and sum(word in present for word in words) >= 0.8 * len(words)
+
+
+def _supported(claim: str, hedged: bool, context: str, numbers: list[float]) -> bool:
     if claim[0].isdigit():
-        return _value(claim) in numbers
-    return normal_form(claim.strip('“”«»"')).rstrip(".,;:!?") in context
+        return _number_supported(claim, hedged, numbers)
+    if claim.startswith("http"):
+        return _url_form(normal_form(claim)).rstrip("/.,;:!?") in _url_form(context)
+    if CITATION.fullmatch(claim):
+        return claim in context
+    return _quotation_supported(claim, context)
 
 
 def ungrounded(text: str, context: str | None, min_score: float) -> str | None:
@@ -74,14 +164,16 @@ def ungrounded(text: str, context: str | None, min_score: float) -> str | None:
     unsupported; None without a context to judge by, without claims, or over `MAX_CHARS`."""
     if len(text) > MAX_CHARS or not context or not context.strip():
         return None
-    if not re.search(JSON_HINT if re.match(LOOKS_LIKE_JSON, text) else TEXT_HINT, text):
+    if not re.search(JSON_HINT if re.search(LOOKS_LIKE_JSON, text) else TEXT_HINT, text):
         return None
     found = claims(text)
+    labels = _counting(found)
+    found = [(claim, hedged) for claim, hedged in found if claim not in labels]
     if not found:
         return None
     normal = normal_form(context)
-    numbers = context_numbers(normal) if any(claim[0].isdigit() for claim in found) else set()
-    judged = [(claim, _supported(claim, normal, numbers)) for claim in found]
+    numbers = context_numbers(normal) if any(claim[0].isdigit() for claim, _ in found) else []
+    judged = [(claim, _supported(claim, hedged, normal, numbers)) for claim, hedged in found]
     counted = [ok for claim, ok in judged if not (ok and CITATION.fullmatch(claim))]
     score = sum(counted) / len(counted) if counted else 1.0
     invented = any(not ok and _decisive(claim) for claim, ok in judged)

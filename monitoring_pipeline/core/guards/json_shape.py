@@ -15,10 +15,10 @@ import orjson
 
 from monitoring_pipeline.core.text import STRING_LITERAL
 
-FENCE = re.compile(r"\A\s*```[A-Za-z]*[ \t]*\n(.*?)\n?```\s*\Z", re.DOTALL)  # a markdown code fence around it
-# An object, an array of arrays/objects/strings, or a ```json fence: not a markdown link, a [1] citation or a code
-# block in another language (Rust and Python regex alike).
-LOOKS_LIKE_JSON = r"\A\s*(?:\{|\[\s*[\[{\"\]]|```json)"
+FENCE = re.compile(r"```(?:json)?[ \t]*\n(.*?)(?:\n?```|\Z)", re.DOTALL | re.IGNORECASE)  # a markdown code fence
+# An object or an array of arrays/objects/strings at the start, or a ```json fence anywhere: not a markdown link,
+# a [1] citation or a code block in another language (Rust and Python regex alike; search, not match).
+LOOKS_LIKE_JSON = r"\A\s*(?:\{|\[\s*[\[{\"\]])|(?i:```json)"
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -31,15 +31,16 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def unfenced(text: str) -> str:
-    """The text inside a markdown code fence (```json ... ```), else the text."""
-    fenced = FENCE.match(text)
+    """The JSON inside the first markdown code fence (```json ... ```, the closing fence may be cut off) of a text
+    that does not open as JSON itself, else the text."""
+    fenced = None if text.lstrip()[:1] in ("{", "[") else FENCE.search(text)
     return fenced.group(1) if fenced else text
 
 
 def json_strings(text: str, skip_key: re.Pattern[str] | None = None) -> list[str] | None:
     """The string values of a JSON output in document order (none under a key `skip_key` finds), or None when
     the text does not look like JSON or does not parse."""
-    if not re.match(LOOKS_LIKE_JSON, text):
+    if not re.search(LOOKS_LIKE_JSON, text):
         return None
     try:
         value = orjson.loads(unfenced(text))

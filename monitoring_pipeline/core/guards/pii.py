@@ -16,11 +16,12 @@ PII_KINDS: tuple[str, ...] = ("email", "phone", "card", "iban", "us_ssn")
 CANDIDATE: str = "|".join(
     (
         r"[0-9A-Za-z_%+-]@[0-9A-Za-z]",  # email
-        r"(?:^|[^0-9A-Za-z_])[0-9](?:[ -]?[0-9]){12}",  # card: 13+ digits, a single space or dash between groups
+        r"(?:^|[^0-9A-Za-z_])[0-9](?:[ .-]?[0-9]){12}",  # card: 13+ digits, a single space, dot or dash between groups
         r"(?:^|[^0-9A-Za-z_])[A-Z]{2}[0-9]{2} ?[0-9A-Z]{4}",  # iban
-        r"[0-9]{3}-[0-9]{2}-[0-9]{4}|(?i:ssn|social security)",  # us_ssn: dashed, or the words near it
+        r"[0-9]{3}-[0-9]{2}-[0-9]{4}|(?i:ssn|social security|tax id|taxpayer)",  # us_ssn: dashed, or words near it
         r"\+[1-9][0-9]*[ .(-]{0,2}[0-9]",  # international phone
-        r"(?:^|[^0-9A-Za-z_])[2-9][0-9]{2}[.-][0-9]{4}(?:$|[^0-9A-Za-z_])",  # North American NXX-XXXX
+        r"(?:^|[^0-9A-Za-z_])[2-9][0-9]{2}[ .-][0-9]{4}(?:$|[^0-9A-Za-z_])",  # North American NXX-XXXX
+        r"(?i:phone|mobile|cell|tel|call|reach|whatsapp|número|celular|telefon)|手机|电话|携帯|전화",  # a cued number
         r"(?:^|[^0-9A-Za-z_])0[1-9](?:[ -]?[0-9]){8}",  # national phone with a trunk 0, 10+ digits
     )
 )
@@ -50,7 +51,7 @@ _FILE_TLDS = frozenset(("png", "jpg", "jpeg", "gif", "svg", "webp", "pdf", "json
 # lookbehind in front, restated): `re` can then skip straight to that character instead of trying every position.
 _CARD = re.compile(
     r"""\d(?<![\w.,+/-]\d)(?<!\d{4}[ ]\d)
-    (?: \d{12,18} | \d{3}(?P<s>[ -])(?: \d{4}(?P=s)\d{4}(?P=s)\d{4} | \d{6}(?P=s)\d{4,5} ) )  # 4-4-4-4, 4-6-5, 4-6-4
+    (?: \d{12,18} | \d{3}(?P<s>[ .-])(?: \d{4}(?P=s)\d{4}(?P=s)\d{4} | \d{6}(?P=s)\d{4,5} ) )  # 4-4-4-4, 4-6-5, 4-6-4
     (?![\w]|[.,/-]\d|[ ]\d{4}(?!\d))""",
     _FLAGS,
 )
@@ -95,9 +96,28 @@ _IBAN_LENGTHS: dict[str, int] = {
     **dict.fromkeys(("LC",), 32),
 }
 
-_SSN = re.compile(r"(\d(?<![\w.,+/-]\d)(?<!\d[ ]\d)\d\d)([ -]?)(\d\d)\2(\d{4})(?![\w]|[.,:/-]\d|[ ]\d)", re.ASCII)
-_SSN_WORDS = re.compile(r"\b(?:ssn|social[ ]security)", _FLAGS | re.IGNORECASE)
+_SSN = re.compile(r"(\d(?<![\w.,+/-]\d)(?<!\d[ ]\d)\d\d)([ .-]?)(\d\d)\2(\d{4})(?![\w]|[.,:/-]\d|[ ]\d)", re.ASCII)
+_SSN_WORDS = re.compile(r"\b(?:ssn|social[ ]security|tax[ ]id|taxpayer)", _FLAGS | re.IGNORECASE)
 _SSN_ADVERTISED = frozenset({"078051120", "219099999"})
+_SSN_VETO = re.compile(r"(?i)(?:case|ticket|order|part|invoice|ref(?:erence)?|model|sku|serial|no\.?|#)\W{0,3}$")
+# A number an organisation publishes (a hotline, a switchboard, freephone) is not personal data.
+_ORGANISATION_CUE = re.compile(
+    r"(?i)(?:hotline|toll[- ]?free|freephone|switchboard|customer (?:service|support|care)|support (?:line|team|desk)"
+    r"|help ?desk|call cent(?:er|re)|main (?:line|number)|headquarters|reception|front desk|office|branch|store|fax"
+    r"|kundenservice|service[- ]client|servicio al cliente|atención al cliente|サポート|客服|客户服务)"
+)
+# A card or IBAN the text presents as a test or sample number (payment docs: "test card 4242 4242 4242 4242").
+_TEST_CUE = re.compile(r"(?i)\b(?:test(?:ing)?(?: mode)?|sandbox|sample|dummy|placeholder)\b(?:\W+\w+){0,4}\W+$")
+_PERSON_CUE = re.compile(r"(?i)(?:mobile|cell|personal|private|home|his|her|my) ")
+_FREEPHONE = re.compile(r"\A\+?1?[ .(-]*8(?:00|33|44|55|66|77|88)\b|\A0(?:800|808|801)\b")  # toll-free, freephone
+_ROLE_WORDS = frozenset(
+    (
+        "support", "info", "help", "contact", "sales", "hello", "team", "admin", "billing", "noreply", "no-reply",
+        "donotreply", "postmaster", "webmaster", "abuse", "security", "privacy", "returns", "orders", "press", "media",
+        "dpo", "legal", "hr", "jobs", "careers", "service", "services", "feedback", "partners", "office", "accounts",
+        "invoices", "customer", "customers", "care", "kundenservice", "soporte", "contacto", "ventas", "newsletter",
+    )
+)  # fmt: skip
 
 _INTERNATIONAL = re.compile(
     r"""\+(?<![\w+]\+) [1-9]\d*+                     # + and country code (or the whole number, unspaced)
@@ -108,7 +128,7 @@ _INTERNATIONAL = re.compile(
 _NANP_PARENS = re.compile(r"\((?<![\w+.,/-]\()[2-9][0-8]\d\)[ ]?[2-9]\d\d-\d{4}(?![\w]|[.,:/-]\d)", re.ASCII)
 _NANP = re.compile(
     r"""\d(?<![\w+.,/-]\d) (?: (?<=1)[ .-][2-9] | (?<=[2-9]) )  # NXX or 1-NXX
-    [0-8]\d(?P<s>[.-])[2-9]\d\d(?P=s)\d{4} (?![\w]|[.,:/-]\d)""",
+    [0-8]\d(?P<s>[ .-])[2-9]\d\d(?P=s)\d{4} (?![\w]|[.,:/-]\d)""",
     _FLAGS,
 )
 _NATIONAL = re.compile(
@@ -123,7 +143,9 @@ def _emails(text: str) -> Iterator[_Claim]:
     if "@" not in text:
         return
     for match in _EMAIL.finditer(text):
-        valid = match["tld"].lower() not in _FILE_TLDS and not _in_url_userinfo(text, match.start())
+        local = match[0].split("@", 1)[0].lower()
+        role = any(part in _ROLE_WORDS for part in re.split(r"[._+-]", local)) or local in _ROLE_WORDS
+        valid = match["tld"].lower() not in _FILE_TLDS and not _in_url_userinfo(text, match.start()) and not role
         yield *match.span(), valid
 
 
@@ -172,7 +194,9 @@ def _ibans(text: str) -> Iterator[_Claim]:
 def _ssns(text: str) -> Iterator[_Claim]:
     for match in _SSN.finditer(text):
         area, sep, group, serial = match.groups()
-        if sep == "-" or _SSN_WORDS.search(text[max(0, match.start() - 40) : match.start()]):
+        before = text[max(0, match.start() - 40) : match.start()]
+        cued = _SSN_WORDS.search(before)
+        if (sep == "-" and (cued or not _SSN_VETO.search(before))) or cued:
             valid = (
                 area not in ("000", "666")
                 and area[0] != "9"
@@ -183,7 +207,31 @@ def _ssns(text: str) -> Iterator[_Claim]:
             yield *match.span(), valid
 
 
+def _personal_phone(text: str, start: int, end: int) -> bool:
+    """Not a toll-free number, nor one an organisation is named as publishing just before it (unless the text says
+    it is someone's own)."""
+    before = text[max(0, start - 48) : start]
+    published = _ORGANISATION_CUE.search(before) and not _PERSON_CUE.search(before)
+    return not published and not _FREEPHONE.search(text[start:end])
+
+
 def _phones(text: str) -> Iterator[_Claim]:
+    for claim in _phone_shapes(text):
+        yield claim[0], claim[1], claim[2] and _personal_phone(text, claim[0], claim[1])
+
+
+_PHONE_CUE = re.compile(
+    r"(?i)(?:\b(?:phone|mobile|cell|tel|telephone|call ?back|call|reach(?:ed)? (?:at|on)|whatsapp|número|celular"
+    r"|telefon\w*)\b|(?:手机|电话|携帯|전화)[^\W\d]{0,3}?)[^\w+(]{0,12}(?:[a-z]+[^\w+(]{1,3}){0,3}?"
+    r"(?P<number>\+?\(?\d[\d ().-]{8,18}\d)(?![\w]|[.,:/-]\d)"
+)
+
+
+def _phone_shapes(text: str) -> Iterator[_Claim]:
+    for match in _PHONE_CUE.finditer(text):  # a number said to be a phone: any layout of 10-13 digits
+        number = match["number"]
+        if 10 <= sum(c.isdigit() for c in number) <= 13 and not re.fullmatch(r"\d+\.\d+", number):
+            yield *match.span("number"), True
     for match in _INTERNATIONAL.finditer(text):
         value = match[0]
         groups = _DIGITS.findall(value.replace("(0)", ""))
@@ -201,7 +249,7 @@ def _phones(text: str) -> Iterator[_Claim]:
     for pattern in (_NANP_PARENS, _NANP):
         yield from ((*match.span(), True) for match in pattern.finditer(text))
     for match in _NATIONAL.finditer(text):
-        if 10 <= sum(c.isdigit() for c in match[0]) <= 11:
+        if 10 <= sum(c.isdigit() for c in match[0]) <= 12:
             yield *match.span(), True
 
 
@@ -216,12 +264,9 @@ _DETECTORS: dict[str, Callable[[str], Iterator[_Claim]]] = {
 }
 
 
-# Addresses that belong to no person: the reserved example domains (RFC 2606) and role accounts. Always allowed.
-NOT_PERSONAL = (
-    *(f"*@{domain}" for domain in ("example.com", "example.org", "example.net", "*.example", "*.test", "*.invalid")),
-    *(f"{role}@*" for role in ("support", "info", "help", "contact", "sales", "hello", "team", "admin", "billing")),
-    *(f"{role}@*" for role in ("noreply", "no-reply", "donotreply", "postmaster", "webmaster", "abuse", "security")),
-    "privacy@*",
+# Addresses of no person: the reserved example domains (RFC 2606); role accounts are `_ROLE_WORDS`. Always allowed.
+NOT_PERSONAL = tuple(
+    f"*@{domain}" for domain in ("example.com", "example.org", "example.net", "*.example", "*.test", "*.invalid")
 )
 
 
@@ -232,6 +277,10 @@ def _allowed(kind: str, value: str, allow: Collection[str]) -> bool:
     if kind != "email":
         values.add(re.sub(r"[ .()/-]", "", value).lower())
     return any(fnmatchcase(v, pattern.lower()) for pattern in allow for v in values)
+
+
+def _test_number(text: str, kind: str, start: int) -> bool:
+    return kind in ("card", "iban") and _TEST_CUE.search(text[max(0, start - 60) : start]) is not None
 
 
 def find_pii(text: str, kinds: Collection[str] = PII_KINDS, allow: Collection[str] = ()) -> list[Finding]:
@@ -251,7 +300,12 @@ def find_pii(text: str, kinds: Collection[str] = PII_KINDS, allow: Collection[st
             if taken.find(1, start, end) != -1:
                 continue
             taken[start:end] = b"\1" * (end - start)
-            if valid and kind in kinds and not _allowed(kind, text[start:end], allow):
+            if (
+                valid
+                and kind in kinds
+                and not _allowed(kind, text[start:end], allow)
+                and not _test_number(text, kind, start)
+            ):
                 findings.append(Finding(kind, start))
     return sorted(findings, key=lambda f: f.start)
 

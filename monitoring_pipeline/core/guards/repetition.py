@@ -1,6 +1,6 @@
 """Runaway repetition, measured the same way on one text and on a batch's candidates.
 
-Two kinds of loop: a unit of 1-16 characters repeated back to back inside a whitespace-free stretch (`aaaa…`,
+Two kinds of loop: a unit of 1-32 characters repeated back to back inside a whitespace-free stretch (`aaaa…`,
 `……`, `thethethe`, `的的的`, `<br><br>`), and a unit of 1-200 words repeated back to back (a sentence, a line or
 a paragraph looping). Structure that legitimately repeats is not a loop: a line drawn with `-=_*#~+|:.^` or
 box drawing (a rule, an underline, a table border) needs a far longer run, and words of nothing but punctuation
@@ -16,10 +16,13 @@ from functools import cache
 import numpy as np
 import polars as pl
 
-MAX_UNIT_CHARS = 16
+MAX_UNIT_CHARS = 32
 MAX_UNIT_WORDS = 200
+MIN_WORD_COPIES = 4  # of a unit of words: a log line quoted three times is not a loop
 MIN_COPIES = 5  # of a unit of two or more characters: a UUID's -1234-1234-1234 is not a loop
-STRUCTURE_RUN = 200  # characters of a repeated structural unit (a rule, an underline) before it counts
+STRUCTURE_RUN = 200  # characters of a drawn line (a rule, an underline, a table border) before it counts
+DRAWN_RUN = 60  # characters of a drawing character inside a line (a code banner, dot leaders, a form's blanks)
+DIGIT_RUN = 65  # characters of digits (a 40-hex address or a 64-hex hash is not a loop)
 # ASCII punctuation and box drawing (─-╿), as a regex class body that reads the same in Rust and Python
 STRUCTURAL_CHARS = "!-/:-@\\[-`{-~─-╿"
 RULE_LINE = re.compile(r"[-=_*#~+|:.^`'\"<>/\\─-╿\s]+")  # what rules, underlines and table borders are drawn with
@@ -48,14 +51,20 @@ def _on_a_line_of_structure(text: str, start: int, end: int) -> bool:
     return _drawn(text[line_start : len(text) if line_end < 0 else line_end].strip())
 
 
+def _run_needed(text: str, unit: str, start: int, end: int, min_run: int) -> int:
+    """How long a loop of `unit` must run to count: longer for drawing characters and digits."""
+    if _drawn(unit):
+        return STRUCTURE_RUN if _on_a_line_of_structure(text, start, end) else max(min_run, DRAWN_RUN)
+    return max(min_run, DIGIT_RUN) if unit.isdigit() else min_run
+
+
 def char_loop(text: str, min_run: int) -> str | None:
     """`repeated_run:<copies>x<unit chars>` for the first unit looping over at least `min_run` characters."""
     for stretch in re.finditer(long_stretch(min_run), text):
         for match in _char_loop(min_run).finditer(stretch.group()):
             unit = match.group(1) or match.group(2)
             start, end = stretch.start() + match.start(), stretch.start() + match.end()
-            rule = _drawn(unit) and _on_a_line_of_structure(text, start, end)
-            if end - start >= (STRUCTURE_RUN if rule else min_run):
+            if end - start >= _run_needed(text, unit, start, end, min_run):
                 return f"repeated_run:{(end - start) // len(unit)}x{len(unit)}"
     return None
 
@@ -74,8 +83,8 @@ def _longest_loops(hashes: np.ndarray, first: int, last: int) -> np.ndarray:
 
 def may_loop(text: str, max_share: float, min_words: int) -> bool:
     """The cheap bound a word loop must pass (the batch path computes the same one in Polars): a loop of `needed`
-    space-separated tokens holds at most a third of its tokens, and of its adjacent token pairs, distinct."""
-    tokens = text.split(" ")
+    whitespace-separated tokens holds at most a third of its tokens, and of its adjacent token pairs, distinct."""
+    tokens = text.split()
     needed = max(min_words, max_share * len(tokens))
     most = len(tokens) - 2 * needed / 3
     return len(tokens) >= needed and len(set(tokens)) <= most and len(set(itertools.pairwise(tokens))) <= most
@@ -86,7 +95,7 @@ def may_loop_expr(text: pl.Expr, max_share: float, min_words: int) -> pl.Expr:
     collision only lets one more text through to Python)."""
 
     def batch(texts: pl.Series) -> pl.Series:
-        tokens = texts.str.split(" ")
+        tokens = texts.str.replace_all(r"\s+", " ").str.strip_chars(" ").str.split(" ")
         n = tokens.list.len().cast(pl.Float64)
         needed = (n * max_share).clip(lower_bound=min_words)
         most = n - 2 * needed / 3
@@ -99,8 +108,8 @@ def may_loop_expr(text: pl.Expr, max_share: float, min_words: int) -> pl.Expr:
 
 
 def word_loop(text: str, max_share: float, min_words: int) -> str | None:
-    """`repetition:<share>` when a unit of words repeated 3+ times back to back covers more than `max_share` of
-    the words (and at least `min_words` of them)."""
+    """`repetition:<share>` when a unit of words repeated `MIN_WORD_COPIES` times back to back covers more than
+    `max_share` of the words (and at least `min_words` of them)."""
     if not may_loop(text, max_share, min_words):
         return None
     words = re.findall(WORD, text)
@@ -113,7 +122,7 @@ def word_loop(text: str, max_share: float, min_words: int) -> str | None:
         if first > last:
             break
         covered = _longest_loops(hashes, first, last)
-        looping = (covered >= 3 * np.arange(first, last + 1)) & (covered >= needed)
+        looping = (covered >= MIN_WORD_COPIES * np.arange(first, last + 1)) & (covered >= needed)
         if looping.any():
             return f"repetition:{round(int(covered[looping].max()) / len(words), 2)}"
     return None

@@ -96,13 +96,16 @@ def _lit(reason: str | pl.Expr) -> pl.Expr:
     return pl.lit(reason) if isinstance(reason, str) else reason
 
 
+BLANK = "[\\s\u200b\u200c\u200d\u2060\ufeff]"  # whitespace, zero-width characters and a byte-order mark
+
+
 def _required(rule: GuardRule) -> pl.Expr:
     value = pl.col(rule.column)
     text = value.cast(pl.String)
     return _reason(
         (value.is_null(), "null"),
         (text.str.len_chars() == 0, "empty"),
-        (text.str.strip_chars().str.len_chars() == 0, "whitespace_only"),
+        (text.str.replace_all(BLANK, "").str.len_chars() == 0, "whitespace_only"),
     )
 
 
@@ -129,7 +132,8 @@ def _vocabulary(rule: GuardRule) -> pl.Expr:
     return _reason((value.is_not_null() & ~value.is_in(allowed.implode()), "not_in_vocabulary"))
 
 
-CONTROL = r"[\x01-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]"
+CONTROL = "[\x01-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]"  # C0 (not tab, newline, CR, ESC), DEL and C1
+BIDI = "[\u202d\u202e]"  # bidirectional overrides: text that displays other than it reads (not embeddings or isolates)
 
 
 def _text_characters(rule: GuardRule) -> pl.Expr:
@@ -139,6 +143,7 @@ def _text_characters(rule: GuardRule) -> pl.Expr:
         (text.str.contains("\x1b", literal=True), "ansi_escape"),
         (text.str.contains(CONTROL), "control_character"),
         (text.str.contains("\ufffd", literal=True), "replacement_character"),
+        (text.str.contains(BIDI), "bidi_control"),
     )
 
 
@@ -146,20 +151,39 @@ DEFAULT_SPECIAL_TOKENS = (
     "<|endoftext|>",
     "<|im_start|>",
     "<|im_end|>",
+    "<|eot_id|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|begin_of_text|>",
+    "<|assistant|>",
+    "<|user|>",
+    "<|system|>",
+    "<|end|>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+    "<</SYS>>",
     "<unk>",
     "<s>",
     "</s>",
+    "<bos>",
+    "<eos>",
+    "<pad>",
     "[PAD]",
     "[CLS]",
     "[SEP]",
     "[MASK]",
 )
+# Where a token is content, not a leak: code (a fence or `inline`) and an HTML strikethrough <s>…</s>.
+MENTIONED = r"(?s)```.*?```|`[^`\n]*`|<s>[^<]{0,200}</s>"
 
 
 def _special_tokens(rule: GuardRule) -> pl.Expr:
     tokens = list(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
     pattern = "|".join(re.escape(t) for t in tokens)
-    text = pl.col(rule.column)
+    text = pl.col(rule.column).str.replace_all(MENTIONED, "")
     return _reason((text.str.contains_any(tokens), pl.format("special_token:{}", text.str.extract(f"({pattern})"))))
 
 
@@ -265,26 +289,39 @@ CANNOT = (
     r"must decline to)"
 )
 ASKED = (
-    r"(?:help|assist|comply|provide|answer|fulfil+|complete|do (?:that|this)|respond|discuss|share|generate|create|"
-    r"support|process|summari[sz]e|continue|engage|give|offer|perform|write|produce|accommodate|grant|carry out|"
-    r"go into|talk about|look into|disclose|reveal|access|interpret|view|open|read|browse)"
+    r"(?:help(?:\s+(?:you|with|on|here|there|further)\b|[.!,]|$)|assist|comply|provide|answer|fulfil+|complete|"
+    r"do (?:that|this)|respond|discuss|share|generate|create|support|process|summar\w*|continue|engage|give|offer|"
+    r"perform|write|produce|accommodate|grant|carry out|go into|talk about|look into|disclose|reveal|access|"
+    r"interpret|view|open|read|browse)"
 )
-ADVERB = r"(?:really |directly |currently |personally |actually |fully |simply |legally |safely )?"
+ADVERB = r"(?:really |directly |currently |personally |actually |fully |simply |legally |safely |be )?"
 DEFAULT_REFUSALS = (
-    rf"\bI\s*{CANNOT}\s+{ADVERB}{ASKED}\b",  # "I'm sorry, but I cannot help", "Unfortunately, I'm unable to provide"
-    r"(?:\A|[.!?]\s)\W*as an AI\b[\w\s-]{0,30},?\s+I\b",  # "As an AI language model, I ..."
+    rf"\bI\s*{CANNOT}\s+{ADVERB}{ASKED}",  # "I'm sorry, but I cannot help", "Unfortunately, I'm unable to provide"
+    r"(?:\A|[.!?]\s)\W*as an AI(?: language model| model| assistant| system)?,?\s+I\b",  # "As an AI model, I ..."
     rf"\b(?:that|this)(?:{APOSTROPHE}s| is) (?:not something I|beyond what I)\b",
     rf"\boutside (?:of )?(?:what I(?:{APOSTROPHE}m| am) able|my (?:scope|capabilities|guidelines))",
-    r"\bagainst my (?:guidelines|policies|policy|programming|principles)\b",
+    r"\b(?:against|violates?) (?:my|our|the) (?:content |usage )?(?:guidelines|polic(?:y|ies)|programming|principles)",
     r"\bI must (?:respectfully )?(?:decline|refuse)\b",
-    # German, Spanish, Portuguese, French, Italian, Japanese, Chinese
-    r"\b(?:kann ich (?:dir |Ihnen )?(?:dabei |damit |hierbei )?nicht|ich kann (?:dir |Ihnen )?(?:dabei |damit )?nicht)"
-    r" (?:helfen|weiterhelfen|behilflich sein|beantworten)",
-    r"\bno puedo (?:ayudar|ayudarte|proporcionar|responder|cumplir)|\bnão posso (?:ajudar|fornecer|responder)",
-    r"\bje ne (?:peux|suis) pas (?:vous )?(?:aider|répondre|fournir|en mesure)",
-    r"\bnon posso (?:aiutare|fornire|rispondere)",
-    r"(?:お応え|お手伝い|対応|お答え|回答)(?:することは)?できません|我(?:无法|不能)(?:帮助|提供|回答|协助|满足)",
+    rf"\bI(?:{APOSTROPHE}m| am) not comfortable\b",
+    rf"\bI (?:don{APOSTROPHE}t|do not) have (?:enough|sufficient) (?:information|context|details) to\b",
+    r"\bno (?:summary|answer|response) (?:will|can) be (?:provided|given)",
+    # German, Spanish, Portuguese, French, Italian, Japanese, Chinese, Korean, Russian
+    r"\b(?:ich kann|kann ich)\b[^.!?\n]{0,40}\bnicht (?:helfen|weiterhelfen|behilflich|zusammenfassen|bearbeiten|"
+    r"beantworten|erstellen|bereitstellen)",
+    r"\bno puedo (?:ayudar\w*|resumir|proporcionar|responder|cumplir|procesar|generar)",
+    r"\bnão posso (?:ajudar|fornecer|responder|resumir)",
+    r"\bje ne (?:peux|suis) pas (?:vous )?(?:aider|répondre|fournir|résumer|traiter|en mesure)",
+    r"\bnon posso (?:aiutare|fornire|rispondere|riassumere)",
+    r"(?:お応え|お手伝い|対応|お答え|回答|要約|作成|提供)(?:すること|いたしかねます|は)?(?:は)?できません",
+    r"我(?:无法|不能)(?:帮助|提供|回答|协助|满足|总结|概括|处理|完成)",
+    r"(?:도와|요약해|제공해)\s?(?:드릴|줄) 수 없",
+    r"не могу (?:помочь|предоставить|ответить|резюмировать|обработать)",
 )
+# What someone else said, quoted: a customer's "I can't access my account" is content, not a refusal. In a JSON
+# output's raw text only escaped (and typographic) quotation marks open a quotation.
+QUOTED = r"“[^”]*”|\"[^\"\n]*\"|«[^»]*»|„[^“”]*[“”]|「[^」]*」|『[^』]*』"
+QUOTED_IN_JSON = r"“[^”]*”|\\\"[^\"]*\\\"|«[^»]*»|„[^“”]*[“”]|「[^」]*」|『[^』]*』"
+ESCAPED = r"\\u[0-9a-fA-F]{4}"
 
 
 def refusal_pattern(rule: GuardRule) -> str:
@@ -292,21 +329,32 @@ def refusal_pattern(rule: GuardRule) -> str:
 
 
 def _refusal(rule: GuardRule) -> pl.Expr:
-    """A refusal near the start of the output (`within_chars`): where refusals stand, and not a quoted one deep in
-    a summary. A JSON output is read as its string values (a refusal can hide behind \\u escapes)."""
+    """A refusal near the start of the output (`within_chars`), outside quotations: where refusals stand, and not
+    someone quoted. A JSON output with \\u escapes is read as its decoded string values."""
     pattern, within = refusal_pattern(rule), int(rule.params.get("within_chars", 300))
     text = pl.col(rule.column)
-    escaped = text.str.contains(LOOKS_LIKE_JSON) & text.str.contains(r"\\u[0-9a-fA-F]{4}")
-    plain = text.str.slice(0, within).str.contains(pattern) & ~escaped
+    json_like = text.str.contains(LOOKS_LIKE_JSON)
+    escaped = json_like & text.str.contains(ESCAPED)
+    opening = text.str.slice(0, within)
+    unquoted = (
+        pl.when(json_like)
+        .then(opening.str.replace_all(QUOTED_IN_JSON, ""))
+        .otherwise(opening.str.replace_all(QUOTED, ""))
+    )
+    plain = unquoted.str.contains(pattern) & ~escaped
     decoded = in_python([text], escaped, lambda t: refused(t, pattern, within))
     return _reason((plain | decoded.is_not_null(), "refusal"))
 
 
 def refused(text: str, pattern: str, within: int) -> str | None:
-    """ "refusal" when `pattern` is found in the opening `within` characters of the text (of a JSON output's string
-    values, joined)."""
-    strings = json_strings(text)
-    opening = (text if strings is None else " ".join(strings))[:within]
+    """ "refusal" when `pattern` is found in the opening `within` characters of the text outside quotations (of a
+    JSON output with \\u escapes, of its string values joined)."""
+    strings = json_strings(text) if _regex(ESCAPED).search(text) else None
+    if strings is not None:
+        opening = _regex(QUOTED).sub("", " ".join(strings)[:within])
+    else:
+        quoted = QUOTED_IN_JSON if _regex(LOOKS_LIKE_JSON).search(text) else QUOTED
+        opening = _regex(quoted).sub("", text[:within])
     return "refusal" if _regex(pattern).search(opening) else None
 
 

@@ -15,8 +15,11 @@ import orjson
 from monitoring_pipeline.core.guards import grounding, pii, repetition
 from monitoring_pipeline.core.guards.json_shape import LOOKS_LIKE_JSON, json_problem, text_depth
 from monitoring_pipeline.core.guards.rules import (
+    BIDI,
+    BLANK,
     CONTROL,
     DEFAULT_SPECIAL_TOKENS,
+    MENTIONED,
     GuardRule,
     json_settings,
     pii_settings,
@@ -53,7 +56,7 @@ def _required(rule: GuardRule, record: Record) -> str | None:
         return "null"
     if not text:
         return "empty"
-    return "whitespace_only" if not text.strip() else None
+    return "whitespace_only" if not _regex(BLANK).sub("", text) else None
 
 
 def _numeric_range(rule: GuardRule, record: Record) -> str | None:
@@ -92,7 +95,9 @@ def _text_characters(rule: GuardRule, record: Record) -> str | None:
         return "ansi_escape"
     if _regex(CONTROL).search(text):
         return "control_character"
-    return "replacement_character" if "\ufffd" in text else None
+    if "\ufffd" in text:
+        return "replacement_character"
+    return "bidi_control" if _regex(BIDI).search(text) else None
 
 
 def _unencodable(text: str) -> bool:
@@ -107,7 +112,8 @@ def _unencodable(text: str) -> bool:
 def _special_tokens(rule: GuardRule, record: Record) -> str | None:
     text = _text(record, rule.column)
     tokens = tuple(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
-    found = _regex("|".join(re.escape(t) for t in tokens)).search(text) if text is not None else None
+    shown = _regex(MENTIONED).sub("", text) if text is not None else None
+    found = _regex("|".join(re.escape(t) for t in tokens)).search(shown) if shown is not None else None
     return f"special_token:{found.group(0)}" if found else None
 
 
@@ -137,7 +143,7 @@ def _json(rule: GuardRule, record: Record) -> str | None:
     text = _text(record, rule.column)
     if text is None:
         return None if when == "json_like" else "null"
-    if when == "json_like" and not _regex(LOOKS_LIKE_JSON).match(text):
+    if when == "json_like" and not _regex(LOOKS_LIKE_JSON).search(text):
         return None
     if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         return "json_too_large"

@@ -167,15 +167,15 @@ def test_nesting_depth_is_checked_on_any_output() -> None:
 def test_pii_names_kind_and_position_never_the_value() -> None:
     texts = [
         "Write to ana.silva@mailbox.org",
-        "Card 4111 1111 1111 1111 on file",
+        "Card 4556 7375 8689 9855 on file",
         "Card 4111 1111 1111 1112 on file",  # fails the Luhn check
-        "IBAN DE89 3704 0044 0532 0130 00",
+        "IBAN DE62 3704 0044 0532 0130 01",
         "SSN 123-45-6789",
         "ISBN 978-3-16-148410-0, version 1.2.3.4, 2026-10-06 10:30",
     ]
     reasons = _both("pii", texts)
     assert reasons == ["pii:email@9", "pii:card@5", None, "pii:iban@5", "pii:us_ssn@4", None]
-    assert _both("pii", texts[:2], {"kinds": ["card"], "allow": ["4111111111111111"]}) == [None, None]
+    assert _both("pii", texts[:2], {"kinds": ["card"], "allow": ["4556737586899855"]}) == [None, None]
 
 
 def test_a_pii_rule_with_an_unknown_kind_or_parameter_is_refused() -> None:
@@ -229,3 +229,70 @@ def test_a_large_batch_of_non_string_outputs_agrees_with_one_record_at_a_time() 
     outputs = [42, b"caf\xc3\xa9 \xff", {"summary": "fine"}, {"summary": 3}, ["a"], None, "plain", 3.5]
     records = [{"text": outputs[i % len(outputs)], "score": 0.5} for i in range(80)]
     assert check_records(records, rules) == [check_record(record, rules) for record in records]
+
+
+@pytest.mark.parametrize(
+    ("check", "text", "context", "reason"),
+    [  # an independent red team's set: each a normal output the first version of these rules flagged
+        ("grounding", "Three orders, about $602 combined, are overdue.", "Orders of $199, $204 and $201.", None),
+        ("grounding", "Revenue grew nearly 40% to roughly 1.2 million users.", "up 38.6% to 1,187,000 users", None),
+        (
+            "grounding",
+            "See **https://docs.acme.io/cli/install/** or http://docs.acme.io/cli/install",
+            "at https://docs.acme.io/cli/install",
+            None,
+        ),
+        ("grounding", "详情见：https://ir.acme.cn/q2。", "公告 https://ir.acme.cn/q2", None),
+        (
+            "grounding",
+            'Sizes: 27" / 32". Prices start at $349 and the "Vista Pro" is new.',
+            "Vista Pro 27 32 349",
+            None,
+        ),
+        (
+            "grounding",
+            "“caused by an expired TLS certificate … which we failed to renew”",
+            "It was caused by an expired TLS certificate on the gateway, which we failed to renew.",
+            None,
+        ),
+        (
+            "grounding",
+            "| Hour | 00 | 01 | 02 | 03 | 04 | 05 |\n|---|---|---|---|---|---|---|\n| Errors | 0 | 0 | 0 | 0 | 0 | 0 |",
+            "all 24 hours reported 0 errors",
+            None,
+        ),
+        ("refusal", "The customer wrote: “I can't access my dashboard since Monday.”", None, None),
+        ("refusal", 'Priya: "I can\'t share the vendor quote until legal approves."', None, None),
+        ("refusal", "I can't help but notice the spike on Monday.", None, None),
+        ("refusal", "Sorry, I won't be summarizing this conversation.", None, "refusal"),
+        ("refusal", "申し訳ありませんが、この内容を要約することはできません。", None, "refusal"),
+        ("refusal", "Извините, но я не могу помочь с этим запросом.", None, "refusal"),
+        ("special_tokens", "BERT inputs start with `[CLS]` and end with `[SEP]`.", None, None),
+        ("special_tokens", "Sale: now <s>$399</s> $349.", None, None),
+        ("special_tokens", "Done.<|eot_id|>", None, "special_token:<|eot_id|>"),
+        ("repetition", "# ==================== Config ====================", None, None),
+        ("repetition", "Name: ______________________________", None, None),
+        ("repetition", "Account 0x0000000000000000000000000000000000000000 was burned.", None, None),
+        (
+            "repetition",
+            "Log:\n```\n" + "[ERROR] pool: connection to db-1.internal:5432 refused\n" * 3 + "```\nRestart fixed it.",
+            None,
+            None,
+        ),
+        ("repetition", "Refunded\n" * 40, None, "repetition:1.0"),
+        ("repetition", "该问题已经转交给二线支持团队处理，预计明天回复客户。" * 12, None, "repeated_run:12x26"),
+        ("pii", "Our hotline +44 20 7946 0330 is open 9-5; press@acme.io for journalists.", None, None),
+        ("pii", "Call us toll-free at 1-800-867-5309.", None, None),
+        ("pii", "In test mode, 4242 4242 4242 4242 succeeds.", None, None),
+        ("pii", "Dana's mobile: 415 867 5309. Refund issued.", None, "pii:phone@15"),
+        ("pii", "王先生的手机号是13812345678，请回电。", None, "pii:phone@8"),
+        ("pii", "case 512-44-1093 was reopened", None, None),
+        ("text_characters", "Refund to \u202e13902-VNI\u202c today", None, "bidi_control"),
+        ("text_characters", "مرحبا \u2068name\u2069 بالعالم", None, None),
+        ("required", "\u200b\ufeff", None, "whitespace_only"),
+        ("json", 'Here is the summary:\n```JSON\n{"summary": "x", }\n```', None, "json_invalid"),
+    ],
+)
+def test_an_independent_red_teams_cases(check: str, text: str, context: str | None, reason: str | None) -> None:
+    params = {"context": "context"} if check == "grounding" else {}
+    assert _both(check, [text], params, [context]) == [reason]

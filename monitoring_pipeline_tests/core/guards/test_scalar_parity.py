@@ -29,12 +29,23 @@ TEXTS = [
     "a, b, c, d, e, f, g",
     "Well" + "…" * 30,
     "thethethethethethethethethe end",
-    "Contact ana.silva@mailbox.org or +44 20 7946 0958; card 4111 1111 1111 1111",
-    "IBAN GB82 WEST 1234 5698 7654 32 and SSN 123-45-6789",
+    "Contact ana.silva@mailbox.org or +44 20 7946 0958; card 4556 7375 8689 9855",
+    "IBAN GB55 WEST 1234 5698 7654 33 and SSN 123-45-6789",
     'Config: {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {"k": {"l": 1}}}}}}}}}}}} done',
     '```json\n{"summary": "fenced"}\n```',
     "Unfortunately, I can't answer questions about this topic.",
     "The report says “revenue grew\n by 45% in 2025” [1]",
+    "\u200b\ufeff",
+    "Refund to account \u202e13902-VNI\u202c today",
+    "C1 \x9b31m escape",
+    "BERT uses `[CLS]` and `[SEP]`; the price was <s>$399</s> $349.",
+    "```python\nprint('<|endoftext|>')\n```\nleaked <|eot_id|>",
+    'The customer wrote: "I can\'t access my dashboard since Monday."',
+    'Sorry, I can\'t help with that.\n\nHere is the summary in JSON:\n```JSON\n{"summary": "x", }\n```',
+    "Name: ______________________________ and # ==================== Config ====================",
+    "该问题已经转交给二线支持团队处理，预计明天回复客户。" * 12,
+    "Refunded\n" * 40,
+    "Call our hotline +44 20 7946 0330 or Dana's mobile +44 7700 900 123; test card 4242 4242 4242 4242.",
 ]
 RULES = [
     GuardRule("required", 1, Severity.BLOCK, "required", "text"),
@@ -57,7 +68,7 @@ RULES = [
     GuardRule("json_like", 1, Severity.BLOCK, "json", "text", {"max_depth": 8}),
     GuardRule("depth", 1, Severity.BLOCK, "nesting_depth", "text", {"max_depth": 10}),
     GuardRule("pii", 1, Severity.BLOCK, "pii", "text"),
-    GuardRule("pii_some", 1, Severity.WARN, "pii", "text", {"kinds": ["card", "iban"], "allow": ["4111111111111111"]}),
+    GuardRule("pii_some", 1, Severity.WARN, "pii", "text", {"kinds": ["card", "iban"], "allow": ["4556737586899855"]}),
 ]
 
 
