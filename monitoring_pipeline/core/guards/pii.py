@@ -21,7 +21,7 @@ CANDIDATE: str = "|".join(
         r"[0-9]{3}-[0-9]{2}-[0-9]{4}|(?i:ssn|social security|tax id|taxpayer)",  # us_ssn: dashed, or words near it
         r"\+[1-9][0-9]*[ .(-]{0,2}[0-9]",  # international phone
         r"(?:^|[^0-9A-Za-z_])[2-9][0-9]{2}[ .-][0-9]{4}(?:$|[^0-9A-Za-z_])",  # North American NXX-XXXX
-        r"(?i:phone|mobile|cell|tel|call|reach|whatsapp|número|celular|telefon)|手机|电话|携帯|전화",  # a cued number
+        r"(?:(?i:phone|mobile|cell|tel|call|reach|whatsapp|número|celular|telefon)|手机|电话|携帯|전화)[^0-9]{0,60}[0-9]",
         r"(?:^|[^0-9A-Za-z_])0[1-9](?:[ -]?[0-9]){8}",  # national phone with a trunk 0, 10+ digits
     )
 )
@@ -222,7 +222,7 @@ def _phones(text: str) -> Iterator[_Claim]:
 
 _PHONE_CUE = re.compile(
     r"(?i)(?:\b(?:phone|mobile|cell|tel|telephone|call ?back|call|reach(?:ed)? (?:at|on)|whatsapp|número|celular"
-    r"|telefon\w*)\b|(?:手机|电话|携帯|전화)[^\W\d]{0,3}?)[^\w+(]{0,12}(?:[a-z]+[^\w+(]{1,3}){0,3}?"
+    r"|telefon\w*)\b|(?:手机|电话|携帯|전화)[^\W\d]{0,3}?)[^\w+(]{0,12}(?:[a-z]{1,10}[^\w+(]{1,3}){0,3}?"
     r"(?P<number>\+?\(?\d[\d ().-]{8,18}\d)(?![\w]|[.,:/-]\d)"
 )
 

@@ -26,6 +26,7 @@ DIGIT_RUN = 65  # characters of digits (a 40-hex address or a 64-hex hash is not
 # ASCII punctuation and box drawing (─-╿), as a regex class body that reads the same in Rust and Python
 STRUCTURAL_CHARS = "!-/:-@\\[-`{-~─-╿"
 RULE_LINE = re.compile(r"[-=_*#~+|:.^`'\"<>/\\─-╿\s]+")  # what rules, underlines and table borders are drawn with
+LINE_BREAKS = str.maketrans(dict.fromkeys("\n\r\t", " "))  # the cheap bound's tokens: split at spaces and breaks
 WORD = rf"\S*[^\s{STRUCTURAL_CHARS}]\S*"  # a whitespace-delimited word with something besides structure in it
 
 
@@ -83,8 +84,8 @@ def _longest_loops(hashes: np.ndarray, first: int, last: int) -> np.ndarray:
 
 def may_loop(text: str, max_share: float, min_words: int) -> bool:
     """The cheap bound a word loop must pass (the batch path computes the same one in Polars): a loop of `needed`
-    whitespace-separated tokens holds at most a third of its tokens, and of its adjacent token pairs, distinct."""
-    tokens = text.split()
+    tokens (split at spaces, tabs and line breaks) holds at most a third of them, and of their pairs, distinct."""
+    tokens = text.translate(LINE_BREAKS).split(" ")
     needed = max(min_words, max_share * len(tokens))
     most = len(tokens) - 2 * needed / 3
     return len(tokens) >= needed and len(set(tokens)) <= most and len(set(itertools.pairwise(tokens))) <= most
@@ -95,7 +96,7 @@ def may_loop_expr(text: pl.Expr, max_share: float, min_words: int) -> pl.Expr:
     collision only lets one more text through to Python)."""
 
     def batch(texts: pl.Series) -> pl.Series:
-        tokens = texts.str.replace_all(r"\s+", " ").str.strip_chars(" ").str.split(" ")
+        tokens = texts.str.replace_many({"\n": " ", "\r": " ", "\t": " "}).str.split(" ")
         n = tokens.list.len().cast(pl.Float64)
         needed = (n * max_share).clip(lower_bound=min_words)
         most = n - 2 * needed / 3

@@ -105,7 +105,7 @@ def _required(rule: GuardRule) -> pl.Expr:
     return _reason(
         (value.is_null(), "null"),
         (text.str.len_chars() == 0, "empty"),
-        (text.str.replace_all(BLANK, "").str.len_chars() == 0, "whitespace_only"),
+        (~text.str.contains(BLANK.replace("[", "[^", 1)), "whitespace_only"),  # no character that is not blank
     )
 
 
