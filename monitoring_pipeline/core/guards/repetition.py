@@ -3,8 +3,8 @@
 Two kinds of loop: a unit of 1-32 characters repeated back to back inside a whitespace-free stretch (`aaaa…`,
 `……`, `thethethe`, `的的的`, `<br><br>`), and a unit of 1-200 words repeated back to back (a sentence, a line or
 a paragraph looping). Structure that legitimately repeats is not a loop: a line drawn with `-=_*#~+|:.^` or
-box drawing (a rule, an underline, a table border) needs a far longer run, and words of nothing but punctuation
-are skipped.
+box drawing (a rule, an underline, a table border) needs a far longer run, and words of nothing but digits and
+punctuation are skipped (so a numbered list looping still loops).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ DIGIT_RUN = 65  # characters of digits (a 40-hex address or a 64-hex hash is not
 STRUCTURAL_CHARS = "!-/:-@\\[-`{-~─-╿"
 RULE_LINE = re.compile(r"[-=_*#~+|:.^`'\"<>/\\─-╿\s]+")  # what rules, underlines and table borders are drawn with
 LINE_BREAKS = str.maketrans(dict.fromkeys("\n\r\t", " "))  # the cheap bound's tokens: split at spaces and breaks
-WORD = rf"\S*[^\s{STRUCTURAL_CHARS}]\S*"  # a whitespace-delimited word with something besides structure in it
+# a whitespace-delimited word with more than digits and punctuation in it: list numbers and counters ("1.", "ticket
+# 7") do not break a loop, and a table or array of numbers is not one
+WORD = rf"\S*[^\s\d{STRUCTURAL_CHARS}]\S*"
 
 
 @cache

@@ -99,6 +99,9 @@ def _lit(reason: str | pl.Expr) -> pl.Expr:
 BLANK = "[\\s\u200b\u200c\u200d\u2060\ufeff]"  # whitespace, zero-width characters and a byte-order mark
 
 
+EMPTY_VALUE = r":\s*\"\"|^\s*```"  # a JSON output with an empty string value, a text opening with a fence
+
+
 def _required(rule: GuardRule) -> pl.Expr:
     value = pl.col(rule.column)
     text = value.cast(pl.String)
@@ -106,7 +109,17 @@ def _required(rule: GuardRule) -> pl.Expr:
         (value.is_null(), "null"),
         (text.str.len_chars() == 0, "empty"),
         (~text.str.contains(BLANK.replace("[", "[^", 1)), "whitespace_only"),  # no character that is not blank
+        (in_python([text], text.str.contains(EMPTY_VALUE), hollow).is_not_null(), "empty_content"),
     )
+
+
+def hollow(text: str) -> str | None:
+    """ "empty_content" for an output with a shape but nothing in it: only an empty code fence, or JSON whose every
+    string outside metadata keys is blank (`{"summary": ""}`)."""
+    if re.fullmatch(r"\s*```\w*\s*```\s*", text):
+        return "empty_content"
+    strings = json_strings(text, grounding.METADATA_KEY)
+    return "empty_content" if strings is not None and not any(s.strip() for s in strings) else None
 
 
 def _numeric_range(rule: GuardRule) -> pl.Expr:

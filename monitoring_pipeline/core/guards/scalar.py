@@ -19,8 +19,10 @@ from monitoring_pipeline.core.guards.rules import (
     BLANK,
     CONTROL,
     DEFAULT_SPECIAL_TOKENS,
+    EMPTY_VALUE,
     MENTIONED,
     GuardRule,
+    hollow,
     json_settings,
     pii_settings,
     refusal_pattern,
@@ -56,7 +58,9 @@ def _required(rule: GuardRule, record: Record) -> str | None:
         return "null"
     if not text:
         return "empty"
-    return "whitespace_only" if not _regex(BLANK).sub("", text) else None
+    if not _regex(BLANK).sub("", text):
+        return "whitespace_only"
+    return hollow(text) if _regex(EMPTY_VALUE).search(text) else None
 
 
 def _numeric_range(rule: GuardRule, record: Record) -> str | None:

@@ -290,6 +290,27 @@ def test_a_large_batch_of_non_string_outputs_agrees_with_one_record_at_a_time() 
         ("text_characters", "Refund to \u202e13902-VNI\u202c today", None, "bidi_control"),
         ("text_characters", "مرحبا \u2068name\u2069 بالعالم", None, None),
         ("required", "\u200b\ufeff", None, "whitespace_only"),
+        ("required", '{"summary": "", "ticket_id": "T-1", "confidence": 0.0}', None, "empty_content"),
+        ("required", "```\n```", None, "empty_content"),
+        ("required", '{"summary": "ok", "notes": ""}', None, None),
+        (
+            "repetition",
+            "".join(f"{i}. Follow up with the customer about the refund.\n" for i in range(1, 30)),
+            None,
+            "repetition:1.0",
+        ),
+        (
+            "repetition",
+            " ".join(f"The refund of ticket {i} has been issued." for i in range(40)),
+            None,
+            "repetition:1.0",
+        ),
+        (
+            "repetition",
+            "| Hour | " + " | ".join(f"{h:02d}" for h in range(24)) + " |\n| Errors | " + " | ".join("0" * 24) + " |",
+            None,
+            None,
+        ),
         ("json", 'Here is the summary:\n```JSON\n{"summary": "x", }\n```', None, "json_invalid"),
     ],
 )
