@@ -49,6 +49,8 @@ from pathlib import Path
 
 import polars as pl
 
+from monitoring_pipeline.core.guards.json_shape import value_depth
+
 SEED = 20250611
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "guard_corpus.parquet"
 PURELIB = Path(sysconfig.get_paths()["purelib"])
@@ -631,18 +633,6 @@ JSON_SYNONYMS = {
     "points": ("points", "key_points", "highlights"),
     "heading": ("heading", "title", "topic"),
 }
-
-
-def value_depth(value: object) -> int:
-    """Nesting depth of a JSON value (scalars 0, [1] 1), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is not None:
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def computed_metadata(rng: random.Random, summary: str, num_sources: int) -> dict[str, object]:
