@@ -9,7 +9,9 @@ Matching forgives form, not content. Text is compared after Unicode NFKC, case f
 dash, no quote marks and collapsed whitespace. A quotation may leave words out (`…`, `...`, `[…]`): each part must
 be there, in order. A URL matches without its scheme, `www.` or a trailing slash. A number matches any number of
 the same value in the context (`1,000` = `1000`, `15%` = `15 percent`, `3.50` = `3.5`, `1.2 million` = `1,200,000`);
-a hedged one ("about", "roughly", "nearly", "over", "~") or one with a scale word matches within 5% (years never).
+a hedged one ("about", "roughly", "nearly", "over", "~") or one with a scale word matches within 5% (years never);
+one the words around call a total or a change ("$600 combined", "down 1.2 kg", "won by 13") may be the sum of two
+or three context numbers or the difference of two.
 
 A quotation that is neither there nor close (four in five of its longer words in the context), or a URL that is not
 there, is a misquote or an invented source: one is enough to fail. A citation marker the context holds verifies
@@ -39,13 +41,19 @@ QUOTATION = (
 # thousands grouped by commas (1,000), not a run of comma-separated values (88,2130,14.5)
 GROUPED = r"(?<!\d)(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?"
 PLAIN = r"\d+(?:\.\d+)?"
+EUROPEAN = r"(?<![\d.,])\d{1,3}(?:[ .]\d{3})*,\d+(?![\d,])|(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,])"  # 4,95  1 000
 SCALE = r"(?:\s?(?:thousand|million|billion|trillion|bn|[kKmMbB])\b)?"
-NUMBER_CLAIM = rf"(?:{GROUPED}|\d+\.\d+|\d{{2,}}|\d(?=%)){SCALE}%?"
+NUMBER_CLAIM = rf"(?<![A-Za-z\d.])(?:{GROUPED}|\d+\.\d+|\d{{2,}}|\d(?=%)){SCALE}%?"  # not a code's digits: E11.9, I10
 CLAIMS = re.compile(rf"{URL}|\[\d+\]|{QUOTATION}|{NUMBER_CLAIM}")
 CONTEXT_NUMBER = re.compile(rf"(?:{GROUPED}|{PLAIN}){SCALE}")
 HEDGE = re.compile(
     r"(?i)(?:about|around|roughly|approximately|approx\.?|nearly|almost|over|more than|less than|under|some|"
     r"close to|circa|ca\.|~|≈|>|<)\s*[$€£¥]?\s*$"
+)
+TOTAL = re.compile(r"(?i)\b(?:combined|in total|total(?:ling|s)?|together|altogether|in all|sum of|add(?:s|ing)? up)\b")
+CHANGE = re.compile(
+    r"(?i)\b(?:by|down|up|more|less|fewer|higher|lower|difference|gap|margin|increased?|decreased?|dropped|rose|fell"
+    r"|gained|lost|shorter|longer)\b"
 )
 SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12}
 METADATA_KEY = re.compile(
@@ -57,7 +65,7 @@ FORMS = str.maketrans({"’": "'", "‘": "'", "–": "-", "—": "-", **dict.fr
 ELISION = re.compile(r"\[?(?:…|\.\.\.)\]?")
 LONG_WORD = re.compile(r"\w{4,}")
 TOLERANCE = 0.05
-SUMMED = 60  # context numbers up to which a hedged total is tried against sums of two or three of them
+DERIVED = 60  # context numbers up to which a total or a change is tried against their sums and differences
 COUNTING_RUN = 5  # consecutive integers that make a count-along, not claims
 
 
@@ -73,13 +81,19 @@ def claim_texts(text: str) -> list[str]:
     return [text] if strings is None else strings
 
 
-def claims(text: str) -> list[tuple[str, bool]]:
-    """Each claim, and whether it is a number hedged by the words before it."""
-    return [
-        (match.group(), bool(HEDGE.search(part, 0, match.start())))
-        for part in claim_texts(text)
-        for match in CLAIMS.finditer(part)
-    ]
+Claim = tuple[str, bool, str]  # the claim, whether hedged, and what the words around it say it is: "total", "change"
+
+
+def claims(text: str) -> list[Claim]:
+    """Each claim, whether it is a number hedged by the words before it, and whether the words around it make it a
+    total or a change ("$600 combined", "down 1.2 kg", "won by 13")."""
+    found = []
+    for part in claim_texts(text):
+        for match in CLAIMS.finditer(part):
+            around = part[max(0, match.start() - 40) : match.start()] + " " + part[match.end() : match.end() + 25]
+            relation = "total" if TOTAL.search(around) else "change" if CHANGE.search(around) else ""
+            found.append((match.group(), bool(HEDGE.search(part, 0, match.start())), relation))
+    return found
 
 
 def _value(number: str) -> float:
@@ -90,9 +104,15 @@ def _value(number: str) -> float:
 
 
 def context_numbers(context: str) -> list[float]:
-    """Every number of the context, read both ways where commas could group thousands or separate values
-    (a CSV row `88,2130,14.5`)."""
-    return sorted({_value(match.group()) for match in CONTEXT_NUMBER.finditer(context)} | set(_plain(context)))
+    """Every number of the context, read every way it could be meant: commas grouping thousands or separating
+    values (a CSV row `88,2130,14.5`), a decimal comma (`4,95 €`), thousands grouped by spaces or dots (`1 000`,
+    `1.234,56`)."""
+    found = {_value(match.group()) for match in CONTEXT_NUMBER.finditer(context)} | set(_plain(context))
+    for match in re.finditer(
+        r"(?<![\d.,])\d{1,3}(?:[ .]\d{3})*,\d+(?![\d,])|(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,])", context
+    ):
+        found.add(float(re.sub(r"[ .]", "", match.group()).replace(",", ".")))
+    return sorted(found)
 
 
 def _plain(context: str) -> list[float]:
@@ -104,33 +124,38 @@ def _url_form(text: str) -> str:
     return re.sub(r"https?://(?:www\.)?", "", text)
 
 
-def _number_supported(claim: str, hedged: bool, numbers: list[float]) -> bool:
+def _number_supported(claim: str, hedged: bool, relation: str, numbers: list[float]) -> bool:
     value = _value(claim)
+    if value in numbers:
+        return True
     year = re.fullmatch(r"\d{4}", claim) is not None
-    if not (hedged or re.search(r"[a-z]$", claim.rstrip("%"))) or year:
-        return value in numbers
-    close = [abs(number - value) <= TOLERANCE * abs(value) for number in numbers]
-    return any(close) or (hedged and _a_sum(value, numbers))
-
-
-def _a_sum(value: float, numbers: list[float]) -> bool:
-    """`value` within 5% of the sum of two or three of the context's numbers (a hedged total: "about $600
-    combined"); not tried on a context with more than 60 numbers."""
-    if len(numbers) > SUMMED:
+    loose = (hedged or re.search(r"[a-z]$", claim.rstrip("%")) is not None) and not year
+    if loose and any(abs(number - value) <= TOLERANCE * abs(value) for number in numbers):
+        return True
+    if len(numbers) > DERIVED or year or not relation:
         return False
-    sums = (sum(c) for k in (2, 3) for c in itertools.combinations(numbers, k))
-    return any(abs(total - value) <= TOLERANCE * abs(value) for total in sums)
+    if relation == "total":  # the sum of two or three numbers (within 5% when hedged, else as rounded)
+        derived = (sum(c) for k in (2, 3) for c in itertools.combinations(numbers, k))
+    else:  # a change: the difference of two numbers
+        derived = (abs(a - b) for a, b in itertools.combinations(numbers, 2))
+    precision = TOLERANCE * abs(value) if hedged else 0.5 * 10 ** -_decimals(claim)
+    return any(abs(number - value) <= precision for number in derived)
 
 
-def _counting(found: list[tuple[str, bool]]) -> set[str]:
+def _decimals(number: str) -> int:
+    fraction = re.search(r"\.(\d+)", number)
+    return len(fraction.group(1)) if fraction else 0
+
+
+def _counting(found: list[Claim]) -> set[str]:
     """Integers of the output that count along (a table's 00, 01, 02, ... hours): labels, not statements."""
-    integers = sorted({int(claim) for claim, _ in found if claim.isdigit() and len(claim) <= 3})
+    integers = sorted({int(claim) for claim, _, _ in found if claim.isdigit() and len(claim) <= 3})
     runs, run = set(), [integers[0]] if integers else []
     for integer in integers[1:]:
         run = [*run, integer] if integer == run[-1] + 1 else [integer]
         if len(run) >= COUNTING_RUN:
             runs.update(run)
-    return {claim for claim, _ in found if claim.isdigit() and len(claim) <= 3 and int(claim) in runs}
+    return {claim for claim, _, _ in found if claim.isdigit() and len(claim) <= 3 and int(claim) in runs}
 
 
 def _quotation_supported(quote: str, context: str) -> bool:
@@ -149,9 +174,10 @@ def _quotation_supported(quote: str, context: str) -> bool:
     return bool(words) and sum(word in present for word in words) >= 0.8 * len(words)
 
 
-def _supported(claim: str, hedged: bool, context: str, numbers: list[float]) -> bool:
+def _supported(claim: Claim, context: str, numbers: list[float]) -> bool:
+    claim, hedged, relation = claim
     if claim[0].isdigit():
-        return _number_supported(claim, hedged, numbers)
+        return _number_supported(claim, hedged, relation, numbers)
     if claim.startswith("http"):
         return _url_form(normal_form(claim)).rstrip("/.,;:!?") in _url_form(context)
     if CITATION.fullmatch(claim):
@@ -168,12 +194,12 @@ def ungrounded(text: str, context: str | None, min_score: float) -> str | None:
         return None
     found = claims(text)
     labels = _counting(found)
-    found = [(claim, hedged) for claim, hedged in found if claim not in labels]
+    found = [claim for claim in found if claim[0] not in labels]
     if not found:
         return None
     normal = normal_form(context)
-    numbers = context_numbers(normal) if any(claim[0].isdigit() for claim, _ in found) else []
-    judged = [(claim, _supported(claim, hedged, normal, numbers)) for claim, hedged in found]
+    numbers = context_numbers(normal) if any(claim[0].isdigit() for claim, _, _ in found) else []
+    judged = [(claim[0], _supported(claim, normal, numbers)) for claim in found]
     counted = [ok for claim, ok in judged if not (ok and CITATION.fullmatch(claim))]
     score = sum(counted) / len(counted) if counted else 1.0
     invented = any(not ok and _decisive(claim) for claim, ok in judged)

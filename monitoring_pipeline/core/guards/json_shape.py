@@ -15,10 +15,12 @@ import orjson
 
 from monitoring_pipeline.core.text import STRING_LITERAL
 
-FENCE = re.compile(r"```(?:json)?[ \t]*\n(.*?)(?:\n?```|\Z)", re.DOTALL | re.IGNORECASE)  # a markdown code fence
-# An object or an array of arrays/objects/strings at the start, or a ```json fence anywhere: not a markdown link,
-# a [1] citation or a code block in another language (Rust and Python regex alike; search, not match).
-LOOKS_LIKE_JSON = r"\A\s*(?:\{|\[\s*[\[{\"\]])|(?i:```json)"
+FENCE = re.compile(r"\s*```(?:json)?[ \t]*\n(.*?)(?:\n?```|\Z)", re.DOTALL | re.IGNORECASE)  # a markdown code fence
+PREAMBLE = re.compile(r"\s*[^\n{\[]{0,100}:[ \t]*\n(?=\s*(?:\{|\[|```))")  # "Here is the summary in JSON:"
+# An object, an array of arrays/objects/strings or a ```json fence at the start, after at most a one-line preamble
+# ending with a colon ("Here is the JSON:"): not a markdown link, a [1] citation, a code block in another language
+# or a config example deep in release notes (Rust and Python regex alike).
+LOOKS_LIKE_JSON = r"\A\s*(?:[^\n{\[]{0,100}:[ \t]*\n\s*)?(?:\{|\[\s*[\[{\"\]]|(?i:```json))"
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -31,9 +33,11 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def unfenced(text: str) -> str:
-    """The JSON inside the first markdown code fence (```json ... ```, the closing fence may be cut off) of a text
-    that does not open as JSON itself, else the text."""
-    fenced = None if text.lstrip()[:1] in ("{", "[") else FENCE.search(text)
+    """The JSON of a JSON-like output: inside its code fence (```json ... ```, the closing fence may be cut off),
+    after its one-line preamble, or the text."""
+    preamble = PREAMBLE.match(text)
+    text = text[preamble.end() :] if preamble else text
+    fenced = None if text.lstrip()[:1] in ("{", "[") else FENCE.match(text)
     return fenced.group(1) if fenced else text
 
 

@@ -108,6 +108,10 @@ _ORGANISATION_CUE = re.compile(
 )
 # A card or IBAN the text presents as a test or sample number (payment docs: "test card 4242 4242 4242 4242").
 _TEST_CUE = re.compile(r"(?i)\b(?:test(?:ing)?(?: mode)?|sandbox|sample|dummy|placeholder)\b(?:\W+\w+){0,4}\W+$")
+_ID_CUE = re.compile(
+    r"(?i)(?:order|commande|pedido|bestellung|ticket|invoice|rechnung|factura|facture|contract|vertrag|policy|"
+    r"account|case|claim|booking|reference|ref|tracking|serial|part|sku|nr|no|n°|#)\.?\W{0,3}$"
+)
 _PERSON_CUE = re.compile(r"(?i)(?:mobile|cell|personal|private|home|his|her|my) ")
 _FREEPHONE = re.compile(r"\A\+?1?[ .(-]*8(?:00|33|44|55|66|77|88)\b|\A0(?:800|808|801)\b")  # toll-free, freephone
 _ROLE_WORDS = frozenset(
@@ -116,6 +120,8 @@ _ROLE_WORDS = frozenset(
         "donotreply", "postmaster", "webmaster", "abuse", "security", "privacy", "returns", "orders", "press", "media",
         "dpo", "legal", "hr", "jobs", "careers", "service", "services", "feedback", "partners", "office", "accounts",
         "invoices", "customer", "customers", "care", "kundenservice", "soporte", "contacto", "ventas", "newsletter",
+        "claims", "claim", "bookings", "booking", "reservations", "appointments", "enquiries", "inquiries", "payments",
+        "compliance", "fraud", "shipping", "reception", "refunds", "orders", "notifications", "alerts", "reply",
     )
 )  # fmt: skip
 
@@ -209,10 +215,10 @@ def _ssns(text: str) -> Iterator[_Claim]:
 
 def _personal_phone(text: str, start: int, end: int) -> bool:
     """Not a toll-free number, nor one an organisation is named as publishing just before it (unless the text says
-    it is someone's own)."""
+    it is someone's own), nor an order, ticket or contract number."""
     before = text[max(0, start - 48) : start]
     published = _ORGANISATION_CUE.search(before) and not _PERSON_CUE.search(before)
-    return not published and not _FREEPHONE.search(text[start:end])
+    return not published and not _FREEPHONE.search(text[start:end]) and not _ID_CUE.search(before)
 
 
 def _phones(text: str) -> Iterator[_Claim]:

@@ -57,7 +57,10 @@ def _on_a_line_of_structure(text: str, start: int, end: int) -> bool:
 def _run_needed(text: str, unit: str, start: int, end: int, min_run: int) -> int:
     """How long a loop of `unit` must run to count: longer for drawing characters and digits."""
     if _drawn(unit):
-        return STRUCTURE_RUN if _on_a_line_of_structure(text, start, end) else max(min_run, DRAWN_RUN)
+        if _on_a_line_of_structure(text, start, end):
+            return STRUCTURE_RUN
+        trailing_dots = unit == "." and not text[end:].strip()  # dots trailing off the end: a loop, not a leader
+        return min_run if trailing_dots else max(min_run, DRAWN_RUN)
     return max(min_run, DIGIT_RUN) if unit.isdigit() else min_run
 
 

@@ -194,10 +194,23 @@ MENTIONED = r"(?s)```.*?```|`[^`\n]*`|<s>[^<]{0,200}</s>"
 
 
 def _special_tokens(rule: GuardRule) -> pl.Expr:
+    """A leaked token; with a `context` column, a token the context also holds is content ("stop at <|eot_id|>"
+    in release notes that say so)."""
     tokens = list(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
-    pattern = "|".join(re.escape(t) for t in tokens)
     text = pl.col(rule.column).str.replace_all(MENTIONED, "")
+    if "context" in rule.params:
+        context = pl.col(rule.params["context"])
+        return in_python([text, context], text.str.contains_any(tokens), lambda t, c: leaked_token(t, tokens, c))
+    pattern = "|".join(re.escape(t) for t in tokens)
     return _reason((text.str.contains_any(tokens), pl.format("special_token:{}", text.str.extract(f"({pattern})"))))
+
+
+def leaked_token(shown: str, tokens: list[str], context: str | None) -> str | None:
+    """`special_token:<token>` for the first token of `shown` (the text outside code) the context does not hold."""
+    for match in _regex("|".join(re.escape(t) for t in tokens)).finditer(shown):
+        if not context or match.group() not in context:
+            return f"special_token:{match.group()}"
+    return None
 
 
 def in_python(columns: list[pl.Expr], candidate: pl.Expr, reason: Callable[..., str | None]) -> pl.Expr:
@@ -318,6 +331,8 @@ DEFAULT_REFUSALS = (
     rf"\bI(?:{APOSTROPHE}m| am) not comfortable\b",
     rf"\bI (?:don{APOSTROPHE}t|do not) have (?:enough|sufficient) (?:information|context|details) to\b",
     r"\bno (?:summary|answer|response) (?:will|can) be (?:provided|given)",
+    r"\b(?:not|n't) (?:contain|have|include|provide|give) (?:enough|sufficient) (?:information|context|details?)\b"
+    r"[^.!?\n]{0,40}\bto (?:generate|provide|write|produce|create|give|make)\b",
     # German, Spanish, Portuguese, French, Italian, Japanese, Chinese, Korean, Russian
     r"\b(?:ich kann|kann ich)\b[^.!?\n]{0,40}\bnicht (?:helfen|weiterhelfen|behilflich|zusammenfassen|bearbeiten|"
     r"beantworten|erstellen|bereitstellen)",
@@ -399,7 +414,7 @@ CHECKS: dict[str, Check] = {
         Check("numeric_range", _numeric_range, "a finite number within [min, max]", ("min", "max")),
         Check("vocabulary", _vocabulary, "one of the declared values", ("values",)),
         Check("text_characters", _text_characters, "no NUL, ANSI escapes, control or replacement characters"),
-        Check("special_tokens", _special_tokens, "no leaked special tokens", ("tokens",)),
+        Check("special_tokens", _special_tokens, "no leaked special tokens", ("tokens", "context")),
         Check(
             "repetition",
             _repetition,

@@ -24,6 +24,7 @@ from monitoring_pipeline.core.guards.rules import (
     GuardRule,
     hollow,
     json_settings,
+    leaked_token,
     pii_settings,
     refusal_pattern,
     refused,
@@ -115,10 +116,11 @@ def _unencodable(text: str) -> bool:
 
 def _special_tokens(rule: GuardRule, record: Record) -> str | None:
     text = _text(record, rule.column)
-    tokens = tuple(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
-    shown = _regex(MENTIONED).sub("", text) if text is not None else None
-    found = _regex("|".join(re.escape(t) for t in tokens)).search(shown) if shown is not None else None
-    return f"special_token:{found.group(0)}" if found else None
+    if text is None:
+        return None
+    context = _text(record, rule.params["context"]) if "context" in rule.params else None
+    tokens = list(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
+    return leaked_token(_regex(MENTIONED).sub("", text), tokens, context)
 
 
 def _repetition(rule: GuardRule, record: Record) -> str | None:

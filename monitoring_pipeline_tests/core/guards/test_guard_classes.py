@@ -290,6 +290,38 @@ def test_a_large_batch_of_non_string_outputs_agrees_with_one_record_at_a_time() 
         ("text_characters", "Refund to \u202e13902-VNI\u202c today", None, "bidi_control"),
         ("text_characters", "مرحبا \u2068name\u2069 بالعالم", None, None),
         ("required", "\u200b\ufeff", None, "whitespace_only"),
+        # a second red team, a production-like set
+        ("grounding", "Celtics win by 13.", "Final: Lakers 111, Celtics 124.", None),
+        ("grounding", "Weight is down 1.2 kg since March.", "Weight 70.2 kg in March, 69.0 kg today.", None),
+        (
+            "grounding",
+            "Fees rise from €4.95 to €6.50 above a €1,000 balance.",
+            "de 4,95 € à 6,50 € au-delà de 1 000 €",
+            None,
+        ),
+        (
+            "grounding",
+            '{"summary": "Type 2 diabetes; review in 3 months.", "icd10": ["E11.9", "I10"]}',
+            "diabetes",
+            None,
+        ),
+        ("grounding", "The refund of $117.37 was issued.", "Refund amount: $119.97.", "ungrounded:0.0"),
+        ("pii", "Questions go to claims@harbormutual.com.", None, None),
+        ("pii", "Votre commande 089-1604633 est partie.", None, None),
+        (
+            "refusal",
+            "The provided context does not contain enough information for me to generate a summary.",
+            None,
+            "refusal",
+        ),
+        ("repetition", "El reembolso se procesará tras la devolución" + "." * 46, None, "repeated_run:46x1"),
+        ("json", 'Sure, here is the JSON:\n{"summary": "x",\n}', None, "json_invalid"),
+        (
+            "json",
+            '**Fluxgate 3.9.3**\n\nNew setting:\n\n```json\n{ "retry_backoff_ms": 250  // delay }\n```\n',
+            None,
+            None,
+        ),
         ("required", '{"summary": "", "ticket_id": "T-1", "confidence": 0.0}', None, "empty_content"),
         ("required", "```\n```", None, "empty_content"),
         ("required", '{"summary": "ok", "notes": ""}', None, None),
@@ -317,3 +349,10 @@ def test_a_large_batch_of_non_string_outputs_agrees_with_one_record_at_a_time() 
 def test_an_independent_red_teams_cases(check: str, text: str, context: str | None, reason: str | None) -> None:
     params = {"context": "context"} if check == "grounding" else {}
     assert _both(check, [text], params, [context]) == [reason]
+
+
+def test_a_special_token_the_context_also_holds_is_content() -> None:
+    texts = ["Llama 3 chat prompts now stop at <|eot_id|>.", "Done.<|eot_id|>", "Done.<|im_end|>"]
+    contexts = ["Prompts now stop at `<|eot_id|>` instead of </s>.", "Summarize the release.", "stop at <|eot_id|>"]
+    reasons = _both("special_tokens", texts, {"context": "context"}, contexts)
+    assert reasons == [None, "special_token:<|eot_id|>", "special_token:<|im_end|>"]
