@@ -59,7 +59,7 @@ def _required(rule: GuardRule, record: Record) -> str | None:
         return "null"
     if not text:
         return "empty"
-    if not _regex(BLANK).sub("", text):
+    if not _regex(BLANK.replace("[", "[^", 1)).search(text):  # no character that is not blank
         return "whitespace_only"
     return hollow(text) if _regex(EMPTY_VALUE).search(text) else None
 
