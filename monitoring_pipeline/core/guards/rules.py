@@ -5,12 +5,12 @@ Checks (the `check` of a rule) and their parameters:
 
 | check | parameters (defaults) | reasons |
 |---|---|---|
-| required | - | null, empty, whitespace_only |
+| required | - | null, empty, whitespace_only, empty_content |
 | numeric_range | min, max | null, not_a_number, nan, infinite, below_min, above_max |
 | vocabulary | values | not_in_vocabulary |
-| text_characters | - | nul_byte, ansi_escape, control_character, replacement_character (and, on one record, |
-|                 |   | unencodable_text: lone surrogates a Python str can hold but a Polars column cannot) |
-| special_tokens | tokens | special_token:<token> |
+| text_characters | - | nul_byte, ansi_escape, control_character, replacement_character, bidi_control (and, on  |
+|                 |   | one record, unencodable_text: lone surrogates a Python str can hold, a Polars column not) |
+| special_tokens | tokens, context (column) | special_token:<token> |
 | repetition | max_share (0.3), min_words (12), min_run (20) | repetition:<share>, repeated_run:<copies>x<unit> |
 | length | min_chars, max_chars, max_tokens | too_short, too_long_chars, too_long_tokens |
 | json | max_depth (10), max_bytes (100000), required ({key: type}), | json_too_large, json_too_deep:<depth>, |
@@ -63,7 +63,7 @@ class GuardRule:
     description: str = ""
 
     def read(self) -> tuple[str, ...]:
-        """The columns the rule reads: its own, and a grounding rule's context."""
+        """The columns the rule reads: its own, and a context column when it names one."""
         return (self.column, *([self.params["context"]] if "context" in self.params else []))
 
 
