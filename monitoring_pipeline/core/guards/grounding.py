@@ -13,8 +13,10 @@ a hedged one ("about", "roughly", "nearly", "over", "~") or one with a scale wor
 one the words around call a total or a change ("$600 combined", "down 1.2 kg", "won by 13") may be the sum of two
 or three context numbers or the difference of two.
 
-A quotation that is neither there nor close (four in five of its longer words in the context), or a URL that is not
-there, is a misquote or an invented source: one is enough to fail. A citation marker the context holds verifies
+Dates and times are not number claims. A quotation that is neither there nor close (four in five of its longer words
+in the context), a URL that is not there, or a figure stated exactly (three or more digits, not hedged) that no
+context number gives — not even times or divided by a small count ("$95 a day" -> "$665 a week") — is a misquote,
+an invented source or an invented figure: one is enough to fail. A citation marker the context holds verifies
 nothing about the statement, so it only counts when it is missing.
 """
 
@@ -48,7 +50,12 @@ CLAIMS = re.compile(rf"{URL}|\[\d+\]|{QUOTATION}|{NUMBER_CLAIM}")
 CONTEXT_NUMBER = re.compile(rf"(?:{GROUPED}|{PLAIN}){SCALE}")
 HEDGE = re.compile(
     r"(?i)(?:about|around|roughly|approximately|approx\.?|nearly|almost|over|more than|less than|under|some|"
-    r"close to|circa|ca\.|~|≈|>|<)\s*[$€£¥]?\s*$"
+    r"close to|circa|ca\.|~|≈|>|<|etwa|rund|ungefähr|über|mehr als|environ|près de|plus de|aproximadamente|"
+    r"cerca de|alrededor de|más de|mais de|quasi|oltre|約|约|大约|およそ)\s*[$€£¥]?\s*$"
+)
+DATE_OR_TIME = (  # 2024-03-05[T10:30:00Z], 28.03.2025, 5/3/24, 10:30[:00]
+    r"\b\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b"
 )
 TOTAL = re.compile(r"(?i)\b(?:combined|in total|total(?:ling|s)?|together|altogether|in all|sum of|add(?:s|ing)? up)\b")
 CHANGE = re.compile(
@@ -65,6 +72,7 @@ FORMS = str.maketrans({"’": "'", "‘": "'", "–": "-", "—": "-", **dict.fr
 ELISION = re.compile(r"\[?(?:…|\.\.\.)\]?")
 LONG_WORD = re.compile(r"\w{4,}")
 TOLERANCE = 0.05
+MULTIPLES = range(2, 13)  # a context number times or divided by a small count is a derived figure
 DERIVED = 60  # context numbers up to which a total or a change is tried against their sums and differences
 COUNTING_RUN = 5  # consecutive integers that make a count-along, not claims
 
@@ -89,6 +97,7 @@ def claims(text: str) -> list[Claim]:
     total or a change ("$600 combined", "down 1.2 kg", "won by 13")."""
     found = []
     for part in claim_texts(text):
+        part = re.sub(DATE_OR_TIME, lambda m: " " * len(m.group()), part)  # a date re-formatted is not a new number
         for match in CLAIMS.finditer(part):
             around = part[max(0, match.start() - 40) : match.start()] + " " + part[match.end() : match.end() + 25]
             relation = "total" if TOTAL.search(around) else "change" if CHANGE.search(around) else ""
@@ -132,13 +141,17 @@ def _number_supported(claim: str, hedged: bool, relation: str, numbers: list[flo
     loose = (hedged or re.search(r"[a-z]$", claim.rstrip("%")) is not None) and not year
     if loose and any(abs(number - value) <= TOLERANCE * abs(value) for number in numbers):
         return True
-    if len(numbers) > DERIVED or year or not relation:
+    if len(numbers) > DERIVED or year:
+        return False
+    precision = TOLERANCE * abs(value) if hedged else 0.5 * 10 ** -_decimals(claim)
+    if any(abs(n * k - value) <= precision or abs(n / k - value) <= precision for n in numbers for k in MULTIPLES):
+        return True  # a per-unit figure or a total of a few units ("$95 a day" -> "$665 a week"; "per arm")
+    if not relation:
         return False
     if relation == "total":  # the sum of two or three numbers (within 5% when hedged, else as rounded)
         derived = (sum(c) for k in (2, 3) for c in itertools.combinations(numbers, k))
     else:  # a change: the difference of two numbers
         derived = (abs(a - b) for a, b in itertools.combinations(numbers, 2))
-    precision = TOLERANCE * abs(value) if hedged else 0.5 * 10 ** -_decimals(claim)
     return any(abs(number - value) <= precision for number in derived)
 
 
@@ -199,13 +212,19 @@ def ungrounded(text: str, context: str | None, min_score: float) -> str | None:
         return None
     normal = normal_form(context)
     numbers = context_numbers(normal) if any(claim[0].isdigit() for claim, _, _ in found) else []
-    judged = [(claim[0], _supported(claim, normal, numbers)) for claim in found]
-    counted = [ok for claim, ok in judged if not (ok and CITATION.fullmatch(claim))]
+    judged = [(claim, _supported(claim, normal, numbers)) for claim in found]
+    counted = [ok for (claim, _, _), ok in judged if not (ok and CITATION.fullmatch(claim))]
     score = sum(counted) / len(counted) if counted else 1.0
     invented = any(not ok and _decisive(claim) for claim, ok in judged)
     return f"ungrounded:{round(score, 2)}" if score < min_score or invented else None
 
 
-def _decisive(claim: str) -> bool:
-    """A quotation or a URL: a statement of where the words come from, wrong when the context lacks it."""
-    return not claim[0].isdigit() and not CITATION.fullmatch(claim)
+def _decisive(claim: Claim) -> bool:
+    """Wrong when the context lacks it, whatever else is right: a quotation or a URL (where the words come from), or
+    a figure stated exactly (three or more digits, not hedged, not scaled) that no context number gives."""
+    text, hedged, _ = claim
+    if CITATION.fullmatch(text):
+        return False
+    if not text[0].isdigit():
+        return True
+    return not hedged and not re.search(r"[a-z]$", text.rstrip("%")) and len(re.sub(r"\D", "", text)) >= 3

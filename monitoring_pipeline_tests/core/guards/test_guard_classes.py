@@ -306,6 +306,15 @@ def test_a_large_batch_of_non_string_outputs_agrees_with_one_record_at_a_time() 
             None,
         ),
         ("grounding", "The refund of $117.37 was issued.", "Refund amount: $119.97.", "ungrounded:0.0"),
+        (
+            "grounding",
+            "Refund $119.97 issued on 2024-03-05 for order 6592106.",
+            "Order 6592086: $119.97, 5 March",
+            "ungrounded:0.5",
+        ),
+        ("grounding", "A full week abroad earns $665 in per diem.", "The per diem is $95 a day abroad.", None),
+        ("grounding", "Kontoführung ab 28.03.2025: 3,90 €/Monat.", "ab dem 28. März 2025 3,90 € pro Monat", None),
+        ("grounding", "約26,000円を返金予定。", "返金額は25,960円です。", None),
         ("pii", "Questions go to claims@harbormutual.com.", None, None),
         ("pii", "Votre commande 089-1604633 est partie.", None, None),
         (
