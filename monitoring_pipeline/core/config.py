@@ -372,21 +372,18 @@ def parse_guard_rule(raw: Mapping[str, Any], columns: set[str], path: str) -> Gu
     severity = str(raw.get("severity", "block"))
     if severity not in Severity.__members__.values():
         raise ConfigError(f"{path}.severity: expected one of {[s.value for s in Severity]}, got {severity!r}")
-    column = str(_require(raw, "column", path))
-    params = dict(raw.get("params", {}) or {})
-    referenced = [column, *([params["context"]] if "context" in params else [])]
-    missing = [c for c in referenced if c not in columns]
-    if missing:
-        raise ConfigError(f"{path}: column {missing[0]!r} is not in the log contract of this model")
     rule = GuardRule(
         id=rule_id,
         version=_positive_int(raw.get("version", 1), f"{path}.version"),
         severity=Severity(severity),
         check=str(_require(raw, "check", path)),
-        column=column,
-        params=params,
+        column=str(_require(raw, "column", path)),
+        params=dict(raw.get("params", {}) or {}),
         description=str(raw.get("description", "")),
     )
+    missing = [c for c in rule.read() if c not in columns]
+    if missing:
+        raise ConfigError(f"{path}: column {missing[0]!r} is not in the log contract of this model")
     try:
         check_for(rule.check).build(rule)  # unknown checks, parameters and types fail here, not at run time
     except (ValueError, KeyError, TypeError) as exc:

@@ -207,7 +207,7 @@ def _special_tokens(rule: GuardRule) -> pl.Expr:
 
 def leaked_token(shown: str, tokens: list[str], context: str | None) -> str | None:
     """`special_token:<token>` for the first token of `shown` (the text outside code) the context does not hold."""
-    for match in _regex("|".join(re.escape(t) for t in tokens)).finditer(shown):
+    for match in compiled("|".join(re.escape(t) for t in tokens)).finditer(shown):
         if not context or match.group() not in context:
             return f"special_token:{match.group()}"
     return None
@@ -377,17 +377,18 @@ def _refusal(rule: GuardRule) -> pl.Expr:
 def refused(text: str, pattern: str, within: int) -> str | None:
     """ "refusal" when `pattern` is found in the opening `within` characters of the text outside quotations (of a
     JSON output with \\u escapes, of its string values joined)."""
-    strings = json_strings(text) if _regex(ESCAPED).search(text) else None
+    strings = json_strings(text) if compiled(ESCAPED).search(text) else None
     if strings is not None:
-        opening = _regex(QUOTED).sub("", " ".join(strings)[:within])
+        opening = compiled(QUOTED).sub("", " ".join(strings)[:within])
     else:
-        quoted = QUOTED_IN_JSON if _regex(LOOKS_LIKE_JSON).search(text) else QUOTED
-        opening = _regex(quoted).sub("", text[:within])
-    return "refusal" if _regex(pattern).search(opening) else None
+        quoted = QUOTED_IN_JSON if compiled(LOOKS_LIKE_JSON).search(text) else QUOTED
+        opening = compiled(quoted).sub("", text[:within])
+    return "refusal" if compiled(pattern).search(opening) else None
 
 
 @cache
-def _regex(pattern: str) -> re.Pattern[str]:
+def compiled(pattern: str) -> re.Pattern[str]:
+    """A regex compiled once (both guard paths run the same patterns over many records)."""
     return re.compile(pattern)
 
 

@@ -5,9 +5,7 @@ both over the same tricky inputs."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
 from typing import Any
 
 import orjson
@@ -22,6 +20,7 @@ from monitoring_pipeline.core.guards.rules import (
     EMPTY_VALUE,
     MENTIONED,
     GuardRule,
+    compiled,
     hollow,
     json_settings,
     leaked_token,
@@ -48,20 +47,15 @@ def _text(record: Record, column: str) -> str | None:
     return as_text(record.get(column))
 
 
-@cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _required(rule: GuardRule, record: Record) -> str | None:
     text = _text(record, rule.column)
     if text is None:
         return "null"
     if not text:
         return "empty"
-    if not _regex(BLANK.replace("[", "[^", 1)).search(text):  # no character that is not blank
+    if not compiled(BLANK.replace("[", "[^", 1)).search(text):  # no character that is not blank
         return "whitespace_only"
-    return hollow(text) if _regex(EMPTY_VALUE).search(text) else None
+    return hollow(text) if compiled(EMPTY_VALUE).search(text) else None
 
 
 def _numeric_range(rule: GuardRule, record: Record) -> str | None:
@@ -98,11 +92,11 @@ def _text_characters(rule: GuardRule, record: Record) -> str | None:
         return "nul_byte"
     if "\x1b" in text:
         return "ansi_escape"
-    if _regex(CONTROL).search(text):
+    if compiled(CONTROL).search(text):
         return "control_character"
     if "\ufffd" in text:
         return "replacement_character"
-    return "bidi_control" if _regex(BIDI).search(text) else None
+    return "bidi_control" if compiled(BIDI).search(text) else None
 
 
 def _unencodable(text: str) -> bool:
@@ -120,7 +114,7 @@ def _special_tokens(rule: GuardRule, record: Record) -> str | None:
         return None
     context = _text(record, rule.params["context"]) if "context" in rule.params else None
     tokens = list(rule.params.get("tokens", DEFAULT_SPECIAL_TOKENS))
-    return leaked_token(_regex(MENTIONED).sub("", text), tokens, context)
+    return leaked_token(compiled(MENTIONED).sub("", text), tokens, context)
 
 
 def _repetition(rule: GuardRule, record: Record) -> str | None:
@@ -139,7 +133,7 @@ def _length(rule: GuardRule, record: Record) -> str | None:
         return "too_short"
     if "max_chars" in rule.params and len(text) > rule.params["max_chars"]:
         return "too_long_chars"
-    if "max_tokens" in rule.params and len(_regex(TOKEN_PATTERN).findall(text)) > rule.params["max_tokens"]:
+    if "max_tokens" in rule.params and len(compiled(TOKEN_PATTERN).findall(text)) > rule.params["max_tokens"]:
         return "too_long_tokens"
     return None
 
@@ -149,7 +143,7 @@ def _json(rule: GuardRule, record: Record) -> str | None:
     text = _text(record, rule.column)
     if text is None:
         return None if when == "json_like" else "null"
-    if when == "json_like" and not _regex(LOOKS_LIKE_JSON).search(text):
+    if when == "json_like" and not compiled(LOOKS_LIKE_JSON).search(text):
         return None
     if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         return "json_too_large"
