@@ -117,9 +117,7 @@ def context_numbers(context: str) -> list[float]:
     values (a CSV row `88,2130,14.5`), a decimal comma (`4,95 €`), thousands grouped by spaces or dots (`1 000`,
     `1.234,56`)."""
     found = {_value(match.group()) for match in CONTEXT_NUMBER.finditer(context)} | set(_plain(context))
-    for match in re.finditer(
-        r"(?<![\d.,])\d{1,3}(?:[ .]\d{3})*,\d+(?![\d,])|(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,])", context
-    ):
+    for match in re.finditer(EUROPEAN, context):
         found.add(float(re.sub(r"[ .]", "", match.group()).replace(",", ".")))
     return sorted(found)
 
