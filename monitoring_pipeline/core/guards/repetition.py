@@ -115,9 +115,7 @@ def may_loop_expr(text: pl.Expr, max_share: float, min_words: int) -> pl.Expr:
 
 def word_loop(text: str, max_share: float, min_words: int) -> str | None:
     """`repetition:<share>` when a unit of words repeated `MIN_WORD_COPIES` times back to back covers more than
-    `max_share` of the words (and at least `min_words` of them)."""
-    if not may_loop(text, max_share, min_words):
-        return None
+    `max_share` of the words (and at least `min_words` of them); for texts `may_loop` lets through."""
     words = re.findall(WORD, text)
     needed = max(min_words, max_share * len(words))
     if len(words) < needed:
@@ -136,4 +134,6 @@ def word_loop(text: str, max_share: float, min_words: int) -> str | None:
 
 def repetition_reason(text: str, max_share: float, min_words: int, min_run: int) -> str | None:
     """The first loop found in `text`, character loops first."""
-    return char_loop(text, min_run) or word_loop(text, max_share, min_words)
+    if (found := char_loop(text, min_run)) or not may_loop(text, max_share, min_words):
+        return found
+    return word_loop(text, max_share, min_words)

@@ -232,16 +232,21 @@ def in_python(columns: list[pl.Expr], candidate: pl.Expr, reason: Callable[..., 
 
 
 def _repetition(rule: GuardRule) -> pl.Expr:
-    """A unit of characters or words repeated back to back (see `repetition`): measured in Python on the texts
-    with a long unbroken stretch or passing the word-loop bound."""
+    """A unit of characters or words repeated back to back (see `repetition`): character loops measured in Python
+    on the texts with a long unbroken stretch, word loops on the texts passing the word-loop bound."""
     max_share = float(rule.params.get("max_share", 0.3))
     min_words = int(rule.params.get("min_words", 12))
     min_run = int(rule.params.get("min_run", 20))
     text = pl.col(rule.column)
-    candidate = text.str.contains(repetition.long_stretch(min_run)) | repetition.may_loop_expr(
-        text, max_share, min_words
+    chars = in_python(
+        [text], text.str.contains(repetition.long_stretch(min_run)), lambda t: repetition.char_loop(t, min_run)
     )
-    return in_python([text], candidate, lambda t: repetition.repetition_reason(t, max_share, min_words, min_run))
+    words = in_python(
+        [text],
+        repetition.may_loop_expr(text, max_share, min_words),
+        lambda t: repetition.word_loop(t, max_share, min_words),
+    )
+    return pl.coalesce(chars, words)
 
 
 def _length(rule: GuardRule) -> pl.Expr:
@@ -278,12 +283,46 @@ def json_settings(rule: GuardRule) -> tuple[int, int, dict[str, str], str]:
     return int(rule.params.get("max_depth", 10)), int(rule.params.get("max_bytes", 100_000)), required, when
 
 
+# How a top-level value of each JSON type opens in Polars' compact serialisation (`"key":<value>`); an integer
+# is digits up to the next key or the end (orjson reads 1.0 and 1e5 as floats)
+SERIALISED_OPENING = {
+    "string": '"',
+    "number": r"-?\d",
+    "integer": r"-?\d+[,}]",
+    "boolean": "(?:true|false)",
+    "array": r"\[",
+    "object": r"\{",
+}
+SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def json_proven(text: pl.Expr, required: Mapping[str, str], max_depth: int) -> pl.Expr:
+    """Rows Polars proves free of every JSON problem, so Python parses only the rest: the whole text parses
+    (Polars' parser refuses what orjson refuses), it opens no more brackets than `max_depth` allows, and each
+    required key is at the top level, written once, with a value of its type. Anything it cannot prove (a fence,
+    a preamble, many brackets, a key written twice or named with a dot) goes to Python, which decides."""
+    compact = text.str.json_path_match("$")
+    proven = compact.is_not_null() & (text.str.count_matches(r"[\[{]") <= max_depth)
+    for key, kind in required.items():
+        if kind not in SERIALISED_OPENING or not SIMPLE_KEY.fullmatch(key):
+            return pl.lit(False)
+        written = re.escape(f'"{key}":')
+        proven &= (
+            compact.str.starts_with("{")
+            & text.str.json_path_match(f"$.{key}").is_not_null()
+            & (compact.str.count_matches(written) == 1)
+            & compact.str.contains(written + SERIALISED_OPENING[kind])
+        )
+    return proven
+
+
 def _json(rule: GuardRule) -> pl.Expr:
     max_depth, max_bytes, required, when = json_settings(rule)
     text = pl.col(rule.column)
     checked = text.str.contains(LOOKS_LIKE_JSON) if when == "json_like" else pl.lit(True)
     too_large = text.str.len_bytes() > max_bytes
-    parsed = in_python([text], checked & ~too_large, lambda t: json_problem(t, required, max_depth))
+    doubtful = checked & ~too_large & ~json_proven(text, required, max_depth)
+    parsed = in_python([text], doubtful, lambda t: json_problem(t, required, max_depth))
     if when == "json_like":
         return _reason((checked & too_large, "json_too_large"), (parsed.is_not_null(), parsed))
     return _reason((text.is_null(), "null"), (too_large, "json_too_large"), (parsed.is_not_null(), parsed))

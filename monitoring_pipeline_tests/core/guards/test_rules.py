@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from monitoring_pipeline.core.guards.evaluate import evaluate
-from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for, json_problem
+from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for, json_problem, json_proven
 
 
 def _reasons(check: str, values: list, params: dict | None = None, extra: dict | None = None) -> list[str | None]:
@@ -115,6 +115,52 @@ def test_json_valid_schema_depth_and_size() -> None:
         "null",
     ]
     assert _reasons("json", values, params) == expected
+
+
+TRICKY_JSON = [
+    '{"k": "a"}',
+    '  {"k" : ""}  \n',
+    '{"k": "a", "k": 5}',
+    '{"k": 5, "k": "a"}',
+    '{"k": null}',
+    '{"x": {"k": "a"}}',
+    '{"x": "\\"k\\":\\"a\\"", "k": 1}',
+    '{"k": "a", "x": {"k": 1}}',
+    '{"k": 1.0}',
+    '{"k": 1e5}',
+    '{"k": -0}',
+    '{"k": 12345678901234567890123}',
+    '{"k": true}',
+    '{"k": [1, {"k": 2}]}',
+    '{"k": [1, 2]}',
+    '{"k": {}}',
+    '{"k": "5"}',
+    '{"k": "true"}',
+    '{"k": "{}"}',
+    '{"k": "\\ud800"}',
+    '{"k": "a"} trailing',
+    '{"k": "a"}{"k": "b"}',
+    "null",
+    "[]",
+    '[{"k": "a"}]',
+    '```json\n{"k": "a"}\n```',
+    'Here it is:\n{"k": "a"}',
+    '{"k": [[[[[[[[[[[1]]]]]]]]]]]}',
+]
+
+
+@pytest.mark.parametrize("kind", ["string", "number", "integer", "boolean", "array", "object", "null"])
+def test_what_polars_proves_valid_python_finds_valid(kind: str) -> None:
+    """The batch path skips Python on rows `json_proven` vouches for: it must never vouch for a row with a
+    problem, or a batch and one record would disagree."""
+    proven = (
+        pl.DataFrame({"x": TRICKY_JSON})
+        .with_columns(json_proven(pl.col("x"), {"k": kind}, 8).alias("p"))["p"]
+        .to_list()
+    )
+    vouched = [text for text, ok in zip(TRICKY_JSON, proven, strict=True) if ok]
+    assert [t for t in vouched if json_problem(t, {"k": kind}, 8) is not None] == []
+    assert vouched or kind == "null"  # and it does vouch: the fast path is taken
 
 
 def test_pathological_json_is_a_verdict_in_milliseconds() -> None:
