@@ -167,9 +167,25 @@ def has_personal_data(text: str) -> bool:
     return any(iban_remainder(m) == 1 for m in IBAN_SHAPE.findall(text))
 
 
+def misread_utf8(text: str) -> bool:
+    """The text is UTF-8 read as Windows-1252 or Latin-1: written back in that encoding, it reads as other UTF-8."""
+    for codec in ("cp1252", "latin-1"):
+        try:
+            return text.encode(codec).decode("utf-8") != text
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+    return False
+
+
 def is_clean(text: str) -> bool:
-    """Text fit for a normal row: no personal data, control or replacement characters, or special tokens."""
-    return not (BAD_CHARS.search(text) or any(t in text for t in SPECIAL_TOKENS) or has_personal_data(text))
+    """Text fit for a normal row: no personal data, control or replacement characters, special tokens or misread
+    UTF-8."""
+    return not (
+        BAD_CHARS.search(text)
+        or any(t in text for t in SPECIAL_TOKENS)
+        or has_personal_data(text)
+        or misread_utf8(text)
+    )
 
 
 def claims(text: str) -> list[str]:
@@ -1389,7 +1405,8 @@ def mojibake(rng: random.Random, text: str) -> str:
 
 
 def bad_character_rows(src: Sources, each: int) -> list[Row]:
-    """NUL bytes, ANSI colour escapes, BEL, backspace, form feed, vertical tab, U+FFFD from broken decoding."""
+    """NUL bytes, ANSI colour escapes, BEL, backspace, form feed, vertical tab, U+FFFD from broken decoding,
+    UTF-8 misread as Windows-1252."""
     accented = [d for pool in non_ascii_pools(src).values() for d in pool if not d.source.startswith("readme")]
 
     def corrupt(detail: str, change: Callable[[random.Random, str], str]) -> Callable[[random.Random], Row | None]:
@@ -1414,6 +1431,16 @@ def bad_character_rows(src: Sources, each: int) -> list[Row]:
         typo = m.group()[:2] + m.group()[3] + m.group()[2] + "\x08\x08" + m.group()[2:]
         return text[: m.start()] + typo + text[m.end() :]
 
+    def misread(rng: random.Random) -> Row | None:
+        """UTF-8 read as Windows-1252 (Latin-1 where a byte has no Windows-1252 character): "cafÃ©"."""
+        doc = rng.choice(accented)
+        raw = line_excerpt(rng, doc, 4).encode("utf-8")
+        try:
+            bad = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            bad = raw.decode("latin-1")
+        return abnormal("bad_characters", "mojibake", bad, doc) if not bad.isascii() else None
+
     def broken(rng: random.Random) -> Row | None:
         doc = rng.choice(accented)
         text = line_excerpt(rng, doc, 4)
@@ -1432,6 +1459,7 @@ def bad_character_rows(src: Sources, each: int) -> list[Row]:
             "vertical_tab", lambda rng, t: t.replace(". ", ".\x0b", 1) if ". " in t else t + "\x0b"
         ),
         "replacement_character": broken,
+        "mojibake": misread,
     }
     return by_detail("bad_characters", details, each)
 
@@ -1996,7 +2024,7 @@ def row_problem(row: Row) -> str | None:
         "normal": not is_clean(out)
         or (parsed is not None and value_depth(parsed) > 6)
         or (row.detail not in ("quote_variant", "number_format", "no_context") and not grounded(summary, context)),
-        "bad_characters": not BAD_CHARS.search(out),
+        "bad_characters": not (BAD_CHARS.search(out) or misread_utf8(out)),
         "special_token": row.detail not in out,
         "bad_json": is_json(out) or not out.startswith(("{", "```json")),
         "deep_json": not 11 <= value_depth(parsed) <= 40,

@@ -8,8 +8,9 @@ Checks (the `check` of a rule) and their parameters:
 | required | - | null, empty, whitespace_only, empty_content |
 | numeric_range | min, max | null, not_a_number, nan, infinite, below_min, above_max |
 | vocabulary | values | not_in_vocabulary |
-| text_characters | - | nul_byte, ansi_escape, control_character, replacement_character, bidi_control (and, on  |
-|                 |   | one record, unencodable_text: lone surrogates a Python str can hold, a Polars column not) |
+| text_characters | - | nul_byte, ansi_escape, control_character, replacement_character, bidi_control, mojibake |
+|                 |   | (and, on one record, unencodable_text: lone surrogates a Python str can hold, a Polars  |
+|                 |   | column not)                                                                             |
 | special_tokens | tokens, context (column) | special_token:<token> |
 | repetition | max_share (0.3), min_words (12), min_run (20) | repetition:<share>, repeated_run:<copies>x<unit> |
 | length | min_chars, max_chars, max_tokens | too_short, too_long_chars, too_long_tokens |
@@ -147,6 +148,18 @@ def _vocabulary(rule: GuardRule) -> pl.Expr:
 
 CONTROL = "[\x01-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]"  # C0 (not tab, newline, CR, ESC), DEL and C1
 BIDI = "[\u202d\u202e]"  # bidirectional overrides: text that displays other than it reads (not embeddings or isolates)
+# A UTF-8 continuation byte (0x80-0xBF) as Latin-1 or Windows-1252 shows it
+CONTINUATION = (
+    "[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201a"
+    "\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+# UTF-8 read as Windows-1252 or Latin-1 ("cafÃ©", "donâ€™t", "Â°C", Cyrillic or CJK as Ð¿Ñ€ or ä¸­æ–‡): a
+# lead byte's letter before continuation bytes. Â and Ã open Latin-1 letters and symbols and â€ punctuation; other
+# leads count twice in a row, so "CAFÉ…" or "été…»" (a letter before punctuation) is text, not mojibake.
+MOJIBAKE = (
+    f"[\u00c2\u00c3]{CONTINUATION}|\u00e2\u20ac|\u00e2\u201a\u00ac|(?:[\u00c4-\u00df]{CONTINUATION}){{2}}"
+    f"|(?:[\u00e0-\u00ef]{CONTINUATION}{{2}}){{2}}"
+)
 
 
 def _text_characters(rule: GuardRule) -> pl.Expr:
@@ -157,6 +170,7 @@ def _text_characters(rule: GuardRule) -> pl.Expr:
         (text.str.contains(CONTROL), "control_character"),
         (text.str.contains("\ufffd", literal=True), "replacement_character"),
         (text.str.contains(BIDI), "bidi_control"),
+        (text.str.contains(MOJIBAKE), "mojibake"),
     )
 
 

@@ -19,6 +19,7 @@ from monitoring_pipeline.core.guards.rules import (
     DEFAULT_SPECIAL_TOKENS,
     EMPTY_VALUE,
     MENTIONED,
+    MOJIBAKE,
     GuardRule,
     compiled,
     hollow,
@@ -96,7 +97,9 @@ def _text_characters(rule: GuardRule, record: Record) -> str | None:
         return "control_character"
     if "\ufffd" in text:
         return "replacement_character"
-    return "bidi_control" if compiled(BIDI).search(text) else None
+    if compiled(BIDI).search(text):
+        return "bidi_control"
+    return "mojibake" if compiled(MOJIBAKE).search(text) else None
 
 
 def _unencodable(text: str) -> bool:

@@ -365,3 +365,18 @@ def test_a_special_token_the_context_also_holds_is_content() -> None:
     contexts = ["Prompts now stop at `<|eot_id|>` instead of </s>.", "Summarize the release.", "stop at <|eot_id|>"]
     reasons = _both("special_tokens", texts, {"context": "context"}, contexts)
     assert reasons == [None, "special_token:<|eot_id|>", "special_token:<|im_end|>"]
+
+
+MISREAD = ["café au lait", "don’t stop", "25 °C in Zürich", "Привет, мир", "中文文本", "Ελληνικά γράμματα"]
+TEXT_NOT_MOJIBAKE = ["CAFÉ…", "Il a été…»", "SÃO PAULO", "Åsa’s “quote” — ok", "° ± ² µ", "ÉTÉ…»", "Ñ»", "naïve"]
+
+
+def test_utf8_read_as_windows_1252_is_mojibake_and_accented_text_is_not() -> None:
+    misread = [t.encode("utf-8").decode("cp1252", errors="replace").replace("\ufffd", "") for t in MISREAD]
+    rule = GuardRule("chars", 1, Severity.BLOCK, "text_characters", "output_text")
+    frame = pl.DataFrame({"prediction_id": [str(i) for i in range(14)], "output_text": misread + TEXT_NOT_MOJIBAKE})
+    reasons = frame.select(check_for("text_characters").build(rule).alias("r"))["r"].to_list()
+    assert reasons == ["mojibake"] * len(MISREAD) + [None] * len(TEXT_NOT_MOJIBAKE)
+    assert [[v.reason for v in check_record({"output_text": t}, [rule])] for t in misread] == [["mojibake"]] * len(
+        MISREAD
+    )
