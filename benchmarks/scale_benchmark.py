@@ -7,8 +7,8 @@ the drift report with its pictures, and performance (realized and estimated) wit
 through `execute_in_process`, as `monitoring-pipeline demo` does. Dagster's own cost (run and event storage) is
 therefore measured, not avoided, and is reported apart as the run's wall time minus its steps' times; calling
 the steps functions instead would hide it. A run launched by the daemon with the multiprocess executor would
-add a Python start-up per step on top of these figures, and would not keep the performance step's in-process
-baseline cache from one night to the next (see below).
+add a Python start-up per step on top of these figures (the performance step's baseline reference is stored in
+`reports/performance_reference`, so a fresh process reads it instead of rebuilding it).
 
 The shape: the demo's credit_risk model from `monitoring.yaml` (20 numeric and 5 categorical features, score,
 predicted label, output length; the PCA reconstruction error; the guard rules), alone, cut to `--days`

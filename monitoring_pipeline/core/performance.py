@@ -43,13 +43,11 @@ ALERT_METRICS: dict[str, tuple[str, ...]] = {
 def _ranks(values: np.ndarray) -> np.ndarray:
     """Average ranks (1-based), ties sharing the mean of their positions."""
     order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    boundaries = np.flatnonzero(np.diff(values[order])) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(values)]])
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
     return ranks
 
 
@@ -64,12 +62,8 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
     index = np.minimum((probabilities * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            total += mask.sum() * abs(labels[mask].mean() - probabilities[mask].mean())
-    return float(total / len(labels))
+    gaps = np.bincount(index, labels, bins) - np.bincount(index, probabilities, bins)  # per bin: n·|mean y - mean p|
+    return float(np.abs(gaps).sum() / len(labels))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -27,6 +27,7 @@ FEATURE_PROFILES = "reports/feature_profiles"
 OUTPUT_PROFILES = "reports/output_profiles"
 DRIFT_REPORT = "reports/drift_report"
 PERFORMANCE = "reports/performance"
+PERFORMANCE_REFERENCE = "reports/performance_reference"  # per model: what its baseline says, until its labels change
 # the review workflow
 TICKETS = "reports/tickets"
 DOSSIERS = "reports/review_dossiers"

@@ -182,6 +182,14 @@ def _last_row(ref: TableRef, table: DeltaTable, column: str) -> pl.DataFrame:
     return rows.sort(column, descending=True).head(1)
 
 
+def files(ref: TableRef, at_version: int | None = None) -> pl.DataFrame:
+    """The table's data files at a version, one row each: `path`, `num_records`, and their Delta statistics
+    (`min.<column>`, `max.<column>`, `null_count.<column>`) and partition values (`partition.<column>`) where
+    the writer recorded them. Reads the log only, never a data file."""
+    table = DeltaTable(ref.uri, version=at_version, storage_options=ref.options)
+    return pl.DataFrame(table.get_add_actions(flatten=True))
+
+
 def compact(ref: TableRef) -> int | None:
     """Rewrite small files into large ones (same rows, one OPTIMIZE commit), so reads open few files; returns the
     version committed. Best effort: None when there was nothing to compact or a concurrent writer won (the files

@@ -10,6 +10,7 @@ Size checks need a local lake; on an object store only the reader's errors are t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -117,12 +118,18 @@ def _unreadable(ref: TableRef, files: list[DataFile]) -> tuple[DataFile, str] | 
     return None
 
 
-def read_days(ref: TableRef, days: list[date], ts_column: str, at_version: int | None) -> pl.DataFrame:
-    """The rows of `days` (UTC) at `at_version` (None: the latest), after checking the files they live in."""
+def read_days(
+    ref: TableRef, days: list[date], ts_column: str, at_version: int | None, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The rows of `days` (UTC) at `at_version` (None: the latest), after checking the files they live in; of
+    `columns` only (those the table has), when given."""
     files = day_files(ref, days, ts_column, at_version)
     check_files(ref, days, files)
     try:
-        return delta.scan_days(ref, days, ts_column, at_version).collect()
+        rows = delta.scan_days(ref, days, ts_column, at_version)
+        if columns is not None:
+            rows = rows.select(c for c in columns if c in rows.collect_schema())
+        return rows.collect()
     except (pl.exceptions.ComputeError, OSError) as error:
         culprit = _unreadable(ref, files)
         if culprit is None:

@@ -3,6 +3,7 @@ guard rules, with every verdict kept; quarantine releases by people."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -119,9 +120,11 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
     return DayGuards(result, log, released, stored, written)
 
 
-def stored_day(config: ProjectConfig, name: str, day: date) -> pl.DataFrame:
-    """One day of the model's validated or quarantined predictions (table `name`), as stored."""
+def stored_day(config: ProjectConfig, name: str, day: date, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """One day of the model's validated or quarantined predictions (table `name`), as stored; of `columns` only
+    (those the table has), when given."""
     rows = catalog.day_rows(config, name, days=day)
     if rows is None:
         raise MissingInputError(f"table {catalog.table(config, name)} does not exist; run the guards for {day} first")
-    return rows.drop("day").collect()
+    rows = rows.drop("day")
+    return rows.select(c for c in columns if c in rows.collect_schema()).collect() if columns else rows.collect()

@@ -3,6 +3,8 @@ baseline's noise band; the CUSUM view over stored days; the days new labels touc
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -67,9 +69,11 @@ def labelled_predictions(
         .select(ID, "day", pl.col(VERSION).cast(pl.String), segment.alias("segment"), pl.col(settings.score_column))
         .collect()
     )
+    ids = predictions[ID]
+    within = pl.col(ID).is_between(pl.lit(ids.min()), pl.lit(ids.max())) if ids.len() else pl.lit(False)
     labels = (
         delta.scan(catalog.label_table(config, model), label_version)
-        .filter(pl.col("label_ts") <= now)
+        .filter(within & (pl.col("label_ts") <= now))  # the ids' range: file statistics skip other days' labels
         .select(ID, pl.col(settings.label_column).alias("label"))
         .join(predictions.lazy().select(ID), on=ID, how="semi")
         .unique(ID, keep="first")
@@ -139,20 +143,125 @@ class PerformanceReference:
         return band.widened(math.sqrt(self.labelled / n_labelled))
 
 
-_REFERENCE_CACHE: dict[tuple, PerformanceReference] = {}  # one process often runs many days of one model
+REFERENCE_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "reference_key": pl.String(),
+    "label_version": pl.Int64(),
+    "computed_at": pl.Datetime("us", "UTC"),
+    "knots": pl.List(pl.Float64()),
+    "calibrated": pl.List(pl.Float64()),
+    "labelled": pl.Float64(),
+    "metrics": pl.List(
+        pl.Struct(
+            {
+                "metric": pl.String(),
+                "band_low": pl.Float64(),
+                "band_high": pl.Float64(),
+                "band_mean": pl.Float64(),
+                "band_std": pl.Float64(),
+                "error_sd": pl.Float64(),
+            }
+        )
+    ),
+}
+STATS_CHARS = 32  # Delta writers may cut string statistics at this length: such a bound bounds nothing
+_REFERENCES: dict[tuple[str, str], PerformanceReference] = {}  # per lake and key: one process runs many days
 
 
 def _reference(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime) -> PerformanceReference:
-    """The baseline's reference (cached per lake, model, baseline days validated so far, label-table version and
-    UTC date)."""
-    validated = delta.scan(catalog.table(config, catalog.validated_table(model)))
-    present = validated.filter(pl.col("day").is_in(model.baseline.span())).select("day").unique().collect()
-    key = (config.lake.root, model.name, frozenset(present["day"].to_list()), label_version, now.date())
-    if key not in _REFERENCE_CACHE:
-        if len(_REFERENCE_CACHE) >= 8:
-            _REFERENCE_CACHE.clear()
-        _REFERENCE_CACHE[key] = _compute_reference(config, model, label_version, now)
-    return _REFERENCE_CACHE[key]
+    """The baseline's reference: from `reports/performance_reference` when it was computed from the same baseline
+    rows and labels (`reference_key`), else computed now and stored there for the next run."""
+    key = reference_key(config, model, label_version, now)
+    if (config.lake.root, key) in _REFERENCES:
+        return _REFERENCES[(config.lake.root, key)]
+    table = catalog.table(config, catalog.PERFORMANCE_REFERENCE)
+    stored = catalog.day_rows(config, catalog.PERFORMANCE_REFERENCE, model.name)
+    found = stored.filter(pl.col("reference_key") == key).collect() if stored is not None else pl.DataFrame()
+    if found.height:
+        reference = _from_row(found.row(0, named=True))
+    else:
+        reference = _compute_reference(config, model, label_version, now)
+        row = _to_row(reference) | {"model_name": model.name, "reference_key": key, "label_version": label_version}
+        frame = pl.DataFrame([row | {"computed_at": now}], schema=REFERENCE_SCHEMA, orient="row")
+        delta.write_partition(table, frame, {"model_name": model.name})
+    _REFERENCES[(config.lake.root, key)] = reference
+    return reference
+
+
+def reference_key(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime) -> str:
+    """What the reference is computed from, hashed, read from the Delta logs alone: the model's baseline and
+    performance settings, the data files of the baseline's validated predictions, and the label files whose
+    `prediction_id` statistics reach into the baseline's ids (a label commit for later days leaves the key as it
+    is; a file without statistics always reaches in). While some of those labels are dated after `now`, the key
+    holds today's date too, as the labels counted grow with the clock."""
+    validated = delta.files(catalog.table(config, catalog.validated_table(model)))
+    baseline = validated.filter(pl.col("partition.day").is_between(model.baseline.start, model.baseline.end))
+    low, high = _bounds(baseline, ID)
+    labels = delta.files(catalog.label_table(config, model), label_version)
+    reaching = labels
+    if low is not None and f"min.{ID}" in labels.columns:
+        apart = (pl.col(f"max.{ID}") < low) | (pl.col(f"min.{ID}") > high) if high is not None else pl.lit(False)
+        reaching = labels.filter(~(apart.fill_null(False) & (pl.col(f"max.{ID}").str.len_chars() < STATS_CHARS)))
+    latest = reaching["max.label_ts"] if "max.label_ts" in reaching.columns else pl.Series([None])
+    settled = latest.null_count() == 0 and (latest.is_empty() or latest.max() <= now)
+    content = [
+        model.name,
+        repr(model.baseline),
+        repr(model.performance),
+        sorted(baseline["path"].to_list()),
+        sorted(reaching["path"].to_list()),
+        None if settled else now.date().isoformat(),
+    ]
+    return hashlib.sha256(json.dumps(content).encode()).hexdigest()
+
+
+def _bounds(files: pl.DataFrame, column: str) -> tuple[str | None, str | None]:
+    """The smallest and largest value of a string column over data files, from their statistics (None: unknown,
+    as when a file has none or a bound was cut short)."""
+    if files.is_empty() or f"min.{column}" not in files.columns:
+        return None, None
+    lows, highs = files[f"min.{column}"], files[f"max.{column}"]
+    if lows.null_count() or highs.null_count():
+        return None, None
+    high = highs.max()
+    return lows.min(), high if len(high) < STATS_CHARS else None
+
+
+def _to_row(reference: PerformanceReference) -> dict[str, Any]:
+    calibrator = reference.calibrator
+    metrics = [
+        {
+            "metric": name,
+            "band_low": band.low if (band := reference.bands.get(name)) else None,
+            "band_high": band.high if band else None,
+            "band_mean": band.mean if band else None,
+            "band_std": band.std if band else None,
+            "error_sd": reference.error_sd.get(name),
+        }
+        for name in sorted(set(reference.bands) | set(reference.error_sd))
+    ]
+    return {
+        "knots": calibrator.knots.tolist() if calibrator else None,
+        "calibrated": calibrator.values.tolist() if calibrator else None,
+        "labelled": reference.labelled,
+        "metrics": metrics,
+    }
+
+
+def _from_row(row: dict[str, Any]) -> PerformanceReference:
+    calibrator = (
+        perf.Calibrator(np.array(row["knots"], dtype=np.float64), np.array(row["calibrated"], dtype=np.float64))
+        if row["knots"] is not None
+        else None
+    )
+    metrics = row["metrics"] or []
+    bands = {
+        m["metric"]: perf.Band(m["band_low"], m["band_high"], m["band_mean"], m["band_std"])
+        for m in metrics
+        if m["band_low"] is not None
+    }
+    error_sd = {m["metric"]: m["error_sd"] for m in metrics if m["error_sd"] is not None}
+    return PerformanceReference(calibrator, bands, error_sd, row["labelled"])
 
 
 def _compute_reference(

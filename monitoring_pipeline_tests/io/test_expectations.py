@@ -126,3 +126,23 @@ def test_exception_message_reads_flat_and_metric_keyed_shapes() -> None:
     assert exception_message({"raised_exception": True, "exception_message": "boom"}) == "boom"
     raised = {"raised_exception": True, "exception_message": "no column x", "exception_traceback": "..."}
     assert exception_message({"metric.a": raised, "metric.b": raised}) == "no column x"
+
+
+def test_gx_gets_only_the_columns_it_checks_in_forms_that_keep_every_count() -> None:
+    frame = _log_day(
+        prediction_id=["p1", None, "p1", "p3", "p4", "p5", "p6", "p7", "p8", "p8"],
+        model_version=["3", None] * 5,
+        notes=["free text nobody checks"] * 10,
+    )
+    checked = SPEC.as_checked(frame)
+    assert checked.columns == [c for c in SPEC.columns() if c in frame.columns] and "notes" not in checked.columns
+    assert checked.height == frame.height
+    for column in checked.columns:
+        assert checked[column].is_null().to_list() == frame[column].is_null().to_list(), column
+    ids = checked["prediction_id"]
+    assert ids.is_duplicated().to_list() == frame["prediction_id"].is_duplicated().to_list()
+    assert checked["score"].to_list() == frame["score"].to_list()
+    assert checked["country"].cast(pl.String).to_list() == frame["country"].to_list()
+    summary = validate_log_day(frame, "stand_ins", SPEC)
+    assert _outcome(summary, "expect_column_values_to_not_be_null", "model_version").unexpected_count == 5
+    assert _outcome(summary, "expect_column_values_to_be_unique", "prediction_id").unexpected_count == 4

@@ -18,6 +18,7 @@ from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+from monitoring_pipeline.steps import performance
 from monitoring_pipeline.steps.guards import guard_day
 from monitoring_pipeline.steps.performance import LabelError, alert_series, performance_day, performance_series
 
@@ -107,6 +108,31 @@ def test_the_band_follows_the_baseline_days_validated_so_far(lake) -> None:
     second = performance_day(config, model, DAYS[5], NOW).overall("accuracy")
     assert first["band_low"] is not None  # three judged baseline days
     assert second["band_low"] is None  # two of three: too few for a band; recomputed, not served stale
+
+
+def test_the_baseline_reference_is_stored_and_recomputed_only_when_the_baseline_labels_change(lake) -> None:
+    _, config, model, frame, labels = lake
+    table = catalog.table(config, catalog.PERFORMANCE_REFERENCE)
+
+    def run(day: date) -> tuple[dict, int | None]:
+        performance._REFERENCES.clear()  # as a fresh process: only the stored reference is at hand
+        return performance_day(config, model, day, NOW).overall("accuracy"), delta.version(table)
+
+    first, stored = run(DAYS[4])
+    assert stored is not None and delta.scan(table).collect()["model_name"].to_list() == ["credit_risk"]
+    again, kept = run(DAYS[5])
+    assert kept == stored and again["band_low"] == first["band_low"]  # read back, not computed again
+    late = labels.filter(pl.col("label_ts") >= NOW)
+
+    def labels_of(day: date) -> pl.DataFrame:
+        return late.join(frame.filter(pl.col("event_ts").dt.date() == day).select("prediction_id"), on="prediction_id")
+
+    delta.append(catalog.label_table(config, model), labels_of(DAYS[4]))  # a later day's labels: same baseline
+    assert run(DAYS[4])[1] == stored
+    delta.append(catalog.label_table(config, model), labels_of(DAYS[1]).with_columns(label_ts=pl.lit(NOW)))
+    recomputed = run(DAYS[4])[1]
+    assert recomputed == stored + 1  # a baseline day's labels: the reference follows them
+    assert delta.scan(table).collect().height == 1
 
 
 def test_days_judge_independently_and_cusum_runs_over_the_stored_series(lake) -> None:
