@@ -217,52 +217,44 @@ def profile_frame(
     numeric = [c for c, b in bins.items() if isinstance(b, NumericBins)]
     categorical = [c for c, b in bins.items() if isinstance(b, CategoricalBins)]
 
-    queries: list[pl.LazyFrame] = []
-    if numeric:
-        queries.append(_aggregate(lazy, group_by, [e for c in numeric for e in _numeric_stats(c)]))
-    for c in numeric:
-        finite = lazy.filter(pl.col(c).cast(pl.Float64).is_finite())
-        queries.append(finite.group_by([*group_by, _fine_bin_index(c, bins[c])]).agg(pl.len().alias("n")))
-    for c in categorical:
-        queries.append(lazy.group_by([*group_by, pl.col(c).cast(pl.String).alias("value")]).agg(pl.len().alias("n")))
+    queries = [
+        lazy.group_by([*group_by, pl.col(c).cast(pl.String).alias("value")]).agg(pl.len().alias("n"))
+        for c in categorical
+    ]
     results = iter(pl.collect_all(queries))
-
-    rows: list[dict[str, object]] = []
-    if numeric:
-        stats = next(results)
-        for c in numeric:
-            counts = _dense_counts(next(results), group_by, bins[c].n_counts)
-            for stat_row in stats.iter_rows(named=True):
-                key = tuple(stat_row[g] for g in group_by)
-                values = {name.split("\x00", 1)[1]: v for name, v in stat_row.items() if name.startswith(f"{c}\x00")}
-                profile = ColumnProfile(
-                    column=c,
-                    kind=ColumnKind.NUMERIC,
-                    n_rows=values["n_rows"],
-                    n_null=values["n_null"],
-                    n_nan=values["n_nan"],
-                    n_inf=values["n_inf"],
-                    n_valid=values["n_valid"],
-                    mean=values["mean"],
-                    m2=values["m2"] if values["n_valid"] else None,
-                    minimum=values["min"],
-                    maximum=values["max"],
-                    counts=counts.get(key, np.zeros(bins[c].n_counts, dtype=np.int64)),
-                    quantiles=tuple(values[name] for name in QUANTILE_COLUMNS),
-                )
-                rows.append({**dict(zip(group_by, key, strict=True)), **profile.to_row()})
+    rows = _numeric_rows(lazy, {c: bins[c] for c in numeric}, group_by) if numeric else []
     for c in categorical:
         rows.extend(_categorical_rows(c, next(results), group_by, bins[c]))
     schema = {g: frame.lazy().collect_schema()[g] for g in group_by} | PROFILE_SCHEMA
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
-def _dense_counts(counted: pl.DataFrame, group_by: list[str], n_counts: int) -> dict[tuple, np.ndarray]:
-    dense: dict[tuple, np.ndarray] = {}
-    for row in counted.iter_rows(named=True):
-        key = tuple(row[g] for g in group_by)
-        dense.setdefault(key, np.zeros(n_counts, dtype=np.int64))[row["bin"]] += row["n"]
-    return dense
+def _numeric_rows(lazy: pl.LazyFrame, bins: dict[str, NumericBins], group_by: list[str]) -> list[dict[str, object]]:
+    """Numeric profile rows, per group: each column's finite values sorted once (in parallel, by Polars), then
+    every statistic read off the sorted array (`profile_sorted`)."""
+    x = {c: pl.col(c).cast(pl.Float64) for c in bins}
+    counts = _aggregate(
+        lazy,
+        group_by,
+        [
+            pl.len().alias("\x00n_rows"),
+            *[v.null_count().alias(f"{c}\x00null") for c, v in x.items()],
+            *[v.is_nan().sum().alias(f"{c}\x00nan") for c, v in x.items()],
+        ],
+    ).collect()
+    groups = list(counts.iter_rows(named=True))
+    queries = []
+    for group in groups:
+        part = lazy.filter(*[pl.col(g).eq_missing(group[g]) for g in group_by]) if group_by else lazy
+        queries += [part.select(v.filter(v.is_finite()).sort()) for v in x.values()]
+    ordered = iter(pl.collect_all(queries))
+    found = {(i, c): next(ordered).to_series().to_numpy() for i in range(len(groups)) for c in bins}
+    return [
+        {g: group[g] for g in group_by}
+        | profile_sorted(c, found[(i, c)], group["\x00n_rows"], group[f"{c}\x00null"], group[f"{c}\x00nan"], b).to_row()
+        for c, b in bins.items()
+        for i, group in enumerate(groups)
+    ]
 
 
 def _categorical_rows(

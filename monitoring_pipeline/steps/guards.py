@@ -27,7 +27,7 @@ class DayGuards:
     result: GuardResult
     log: DayLog
     released: frozenset[str]
-    stored: tuple[int, int]  # (validated, quarantined) rows of the day as read back from the Delta tables
+    stored: tuple[int, int]  # (validated, quarantined) rows of the day as counted in the Delta tables
     written: int  # Delta version of the verdicts commit
 
 
@@ -114,9 +114,9 @@ def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime)
     ):
         delta.write_partition(lake.table(name), rows.with_columns(on_day), {"day": day}, evolve_schema=True)
     stored = tuple(
-        stored_day(config, name, day).height
+        catalog.day_rows(config, name, days=day).select(pl.len()).collect().item()
         for name in (catalog.validated_table(model), catalog.quarantine_table(model))
-    )
+    )  # counted from the tables as written (the reconcile check), not read back
     return DayGuards(result, log, released, stored, written)
 
 
