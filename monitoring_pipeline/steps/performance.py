@@ -199,7 +199,7 @@ def reference_key(config: ProjectConfig, model: ModelSpec, label_version: int, n
     low, high = _bounds(baseline, ID)
     labels = delta.files(catalog.label_table(config, model), label_version)
     reaching = labels
-    if low is not None and f"min.{ID}" in labels.columns:
+    if low is not None and labels.schema.get(f"max.{ID}") == pl.String:
         apart = (pl.col(f"max.{ID}") < low) | (pl.col(f"min.{ID}") > high) if high is not None else pl.lit(False)
         reaching = labels.filter(~(apart.fill_null(False) & (pl.col(f"max.{ID}").str.len_chars() < STATS_CHARS)))
     latest = reaching["max.label_ts"] if "max.label_ts" in reaching.columns else pl.Series([None])
@@ -218,7 +218,7 @@ def reference_key(config: ProjectConfig, model: ModelSpec, label_version: int, n
 def _bounds(files: pl.DataFrame, column: str) -> tuple[str | None, str | None]:
     """The smallest and largest value of a string column over data files, from their statistics (None: unknown,
     as when a file has none or a bound was cut short)."""
-    if files.is_empty() or f"min.{column}" not in files.columns:
+    if files.is_empty() or files.schema.get(f"max.{column}") != pl.String:
         return None, None
     lows, highs = files[f"min.{column}"], files[f"max.{column}"]
     if lows.null_count() or highs.null_count():
