@@ -185,12 +185,13 @@ def _quotation_supported(quote: str, context: str) -> bool:
     return bool(words) and sum(word in present for word in words) >= 0.8 * len(words)
 
 
-def _supported(claim: Claim, context: str, numbers: list[float]) -> bool:
+def _supported(claim: Claim, context: str, linked: str, numbers: list[float]) -> bool:
+    """Whether the context (`linked`: in its URL form) supports the claim."""
     claim, hedged, relation = claim
     if claim[0].isdigit():
         return _number_supported(claim, hedged, relation, numbers)
     if claim.startswith("http"):
-        return _url_form(normal_form(claim)).rstrip("/.,;:!?") in _url_form(context)
+        return _url_form(normal_form(claim)).rstrip("/.,;:!?") in linked
     if CITATION.fullmatch(claim):
         return claim in context
     return _quotation_supported(claim, context)
@@ -210,7 +211,8 @@ def ungrounded(text: str, context: str | None, min_score: float) -> str | None:
         return None
     normal = normal_form(context)
     numbers = context_numbers(normal) if any(claim[0].isdigit() for claim, _, _ in found) else []
-    judged = [(claim, _supported(claim, normal, numbers)) for claim in found]
+    linked = _url_form(normal) if any(claim.startswith("http") for claim, _, _ in found) else ""
+    judged = [(claim, _supported(claim, normal, linked, numbers)) for claim in found]
     counted = [ok for (claim, _, _), ok in judged if not (ok and CITATION.fullmatch(claim))]
     score = sum(counted) / len(counted) if counted else 1.0
     invented = any(not ok and _decisive(claim) for claim, ok in judged)

@@ -289,6 +289,14 @@ def _test_number(text: str, kind: str, start: int) -> bool:
     return kind in ("card", "iban") and _TEST_CUE.search(text[max(0, start - 60) : start]) is not None
 
 
+def known_kinds(kinds: Collection[str]) -> tuple[str, ...]:
+    """`kinds`, checked against PII_KINDS."""
+    unknown = sorted(set(kinds) - set(PII_KINDS))
+    if unknown:
+        raise ValueError(f"unknown PII kinds {unknown}; expected some of {list(PII_KINDS)}")
+    return tuple(kinds)
+
+
 def find_pii(text: str, kinds: Collection[str] = PII_KINDS, allow: Collection[str] = ()) -> list[Finding]:
     """Every validated finding of `kinds` in `text`, in order of position.
 
@@ -296,9 +304,7 @@ def find_pii(text: str, kinds: Collection[str] = PII_KINDS, allow: Collection[st
     a digit kind's value is also compared with its separators removed. A card, IBAN or SSN is never reported again
     as a phone.
     """
-    unknown = set(kinds) - set(PII_KINDS)
-    if unknown:
-        raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {', '.join(PII_KINDS)}")
+    kinds = known_kinds(kinds)
     taken = bytearray(len(text))
     findings: list[Finding] = []
     for kind, detect in _DETECTORS.items():

@@ -447,11 +447,7 @@ def compiled(pattern: str) -> re.Pattern[str]:
 
 def pii_settings(rule: GuardRule) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """kinds and allow of a pii rule, checked."""
-    kinds = tuple(rule.params.get("kinds", pii.PII_KINDS))
-    unknown = sorted(set(kinds) - set(pii.PII_KINDS))
-    if unknown:
-        raise ValueError(f"unknown PII kinds {unknown}; expected some of {list(pii.PII_KINDS)}")
-    return kinds, tuple(str(a) for a in rule.params.get("allow", ()))
+    return pii.known_kinds(rule.params.get("kinds", pii.PII_KINDS)), tuple(str(a) for a in rule.params.get("allow", ()))
 
 
 def _pii(rule: GuardRule) -> pl.Expr:
