@@ -46,7 +46,6 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
     """The nightly job's work on `day`, written directly; its tables under `out`."""
     import numpy as np
     import polars as pl
-    from scipy.stats import rankdata
 
     from monitoring_pipeline.core.bins import NumericBins
     from monitoring_pipeline.core.contract import ID, MODEL, TS, VERSION
@@ -122,12 +121,17 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
     derived = with_derived(validated, model, active_definitions(config, model, day), load_reconstruction(config, model))
     profiles = []
     for (version,), part in derived.group_by(VERSION):
+        numeric = [c for c, b in bins.items() if isinstance(b, NumericBins) and c in part.columns]
+        finite_of = pl.collect_all(  # every numeric column sorted once, in parallel
+            [part.lazy().select(pl.col(c).cast(pl.Float64).filter(pl.col(c).is_finite()).sort()) for c in numeric]
+        )
+        sorted_values = {c: f.to_series().to_numpy() for c, f in zip(numeric, finite_of, strict=True)}
         for column, b in bins.items():
             if column not in part.columns:
                 continue
             if isinstance(b, NumericBins):
-                x = part[column].cast(pl.Float64)
-                finite = x.filter(x.is_finite()).sort().to_numpy()
+                x = part[column]
+                finite = sorted_values[column]
                 n = len(finite)
                 below, at = np.searchsorted(finite, b.edges[0]), np.searchsorted(finite, b.edges, side="right")
                 counts = np.diff(np.concatenate(([0, below], at, [n])))  # the profiles' fine bins
@@ -198,7 +202,11 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
         s_l, y_l = s[known], y[known].astype(np.float64)
         predicted = s_l >= model.performance.threshold
         positives = y_l.sum()
-        ranks = rankdata(s_l)
+        order = np.argsort(s_l, kind="stable")  # average ranks, ties sharing the mean of their positions
+        cuts = np.flatnonzero(np.diff(s_l[order])) + 1
+        starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(s_l)]])
+        ranks = np.empty(len(s_l))
+        ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
         auc = (ranks[y_l == 1].sum() - positives * (positives + 1) / 2) / max(positives * (len(y_l) - positives), 1)
         clipped = np.clip(s_l, 1e-15, 1 - 1e-15)
         bin_index = np.minimum((s_l * 10).astype(int), 9)

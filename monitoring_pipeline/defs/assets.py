@@ -20,7 +20,7 @@ from monitoring_pipeline.registry import audit_log
 from monitoring_pipeline.steps.bins import freeze_model_bins
 from monitoring_pipeline.steps.drift import drift_day
 from monitoring_pipeline.steps.guards import guard_day
-from monitoring_pipeline.steps.log import check_log_day
+from monitoring_pipeline.steps.log import DayLog, check_log_day
 from monitoring_pipeline.steps.performance import days_with_new_labels, performance_day
 from monitoring_pipeline.steps.profiles import profile_day
 from monitoring_pipeline.viz import report as viz
@@ -117,16 +117,12 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             data_version=dg.DataVersion(frozen.fingerprint),
         )
 
-    @dg.asset(
-        key=keys["prediction_log"],
-        group_name=group,
-        partitions_def=partitions,
-        kinds={"delta"},
-        description=f"One UTC day of {model.name}'s prediction log, read under the log contract.",
-        check_specs=[dg.AssetCheckSpec(REJECTED_SHARE_CHECK, asset=keys["prediction_log"], partitions_def=partitions)],
-    )
-    def prediction_log(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-        config, subject = project.load(), f"{model.name}/prediction_log@{day_of(context)}"
+    def prediction_log(
+        context: dg.AssetExecutionContext, config: ProjectConfig
+    ) -> tuple[DayLog, list[dg.MaterializeResult | dg.AssetCheckResult]]:
+        """The day's log under its contract, rejects written; with its materialization and check (the guards step
+        hands the log on, so a run reads the raw day once)."""
+        subject = f"{model.name}/prediction_log@{day_of(context)}"
         with _owing(context, subject) as commits:
             log = check_log_day(config, config.model(model.name), day_of(context), _now())
         rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0
@@ -137,7 +133,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             commits,
             {"log_delta_version": log.log_version, "rows_read": log.n_read, "rows_rejected": log.rejects.height},
         )
-        return dg.MaterializeResult(
+        materialization = dg.MaterializeResult(
+            asset_key=keys["prediction_log"],
             metadata={
                 "audit_seq": seq,
                 "rows_read": log.n_read,
@@ -148,15 +145,15 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "log_delta_version": log.log_version,
             },
             data_version=dg.DataVersion(f"delta-v{log.log_version}"),
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=REJECTED_SHARE_CHECK,
-                    passed=rejected_share <= MAX_REJECTED_SHARE,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"rejected_share": rejected_share, "limit": MAX_REJECTED_SHARE},
-                )
-            ],
         )
+        check = dg.AssetCheckResult(
+            asset_key=keys["prediction_log"],
+            check_name=REJECTED_SHARE_CHECK,
+            passed=rejected_share <= MAX_REJECTED_SHARE,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rejected_share": rejected_share, "limit": MAX_REJECTED_SHARE},
+        )
+        return log, [materialization, check]
 
     guard_outputs = ("guard_verdicts", "validated_predictions", "quarantined_predictions")
 
@@ -168,6 +165,12 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         specs=[
+            dg.AssetSpec(
+                keys["prediction_log"],
+                group_name=group,
+                kinds={"delta"},
+                description=f"One UTC day of {model.name}'s prediction log, read under the log contract.",
+            ),
             spec(
                 "guard_verdicts",
                 ["prediction_log"],
@@ -185,6 +188,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             ),
         ],
         check_specs=[
+            dg.AssetCheckSpec(REJECTED_SHARE_CHECK, asset=keys["prediction_log"], partitions_def=partitions),
             dg.AssetCheckSpec(
                 BLOCKED_SHARE_CHECK, asset=keys["validated_predictions"], partitions_def=partitions, blocking=True
             ),
@@ -196,11 +200,15 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         name=f"{model.name}__guards",
     )
     def guards(context: dg.AssetExecutionContext, project: ProjectResource):
+        """The day's log under its contract (`prediction_log`), then the guards on its valid rows: one read of the
+        raw day, two audit entries."""
         config = project.load()
         spec = config.model(model.name)
         day = day_of(context)
+        log, events = prediction_log(context, config)
+        yield from events
         with _owing(context, f"{model.name}/guards@{day}") as commits:
-            result = guard_day(config, spec, day, _now())
+            result = guard_day(config, spec, day, _now(), log)
         counts = {
             "rows_in": result.result.n_input,
             "rows_validated": result.result.validated.height,
@@ -356,7 +364,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         )
 
     if model.performance is None:
-        return [reference_bins, prediction_log, guards, profiles, drift_report]
+        return [reference_bins, guards, profiles, drift_report]
 
     @dg.asset(
         key=dg.AssetKey([model.name, "performance"]),
@@ -397,7 +405,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             data_version=dg.DataVersion(f"labels-v{result.label_version}"),
         )
 
-    return [reference_bins, prediction_log, guards, profiles, drift_report, performance]
+    return [reference_bins, guards, profiles, drift_report, performance]
 
 
 def label_key(model: ModelSpec) -> dg.AssetKey:

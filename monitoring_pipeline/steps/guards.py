@@ -96,10 +96,13 @@ def daily_guard_counts(
     return counts.with_columns(pl.col("validated", "quarantined").fill_null(0))
 
 
-def guard_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayGuards:
-    """Run the model's guard rules on a day's contract-valid rows; replace that day's verdicts, validated and
-    quarantined partitions. Input = validated + quarantined, always."""
-    log = read_log(config, model, [day], now)
+def guard_day(
+    config: ProjectConfig, model: ModelSpec, day: date, now: datetime, log: DayLog | None = None
+) -> DayGuards:
+    """Run the model's guard rules on a day's contract-valid rows (`log`, the day under its contract, when the
+    caller holds it; else read); replace that day's verdicts, validated and quarantined partitions. Input =
+    validated + quarantined, always."""
+    log = log if log is not None else read_log(config, model, [day], now)
     released = released_ids(config, model)
     result = evaluate(log.valid, model.guards.rules, released)
     lake = catalog.lake_of(config)
