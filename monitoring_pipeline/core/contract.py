@@ -142,7 +142,10 @@ def split_rows(
     `logged_before` (the ids of earlier days) is a repeat, counted once already. Of several otherwise valid rows
     sharing a `prediction_id`, the one with the earliest `event_ts` is kept (ties broken by a hash of the row,
     so the result does not depend on the order rows were read in). Text logged as bytes is decoded first."""
-    flagged = decode_text(frame, model).with_columns(pl.col(TS).dt.convert_time_zone("UTC")).with_row_index("__row")
+    flagged = decode_text(frame, model)
+    if getattr(flagged.schema[TS], "time_zone", None) != "UTC":  # replacing a column copies a many-chunk frame whole
+        flagged = flagged.with_columns(pl.col(TS).dt.convert_time_zone("UTC"))
+    flagged = flagged.with_row_index("__row")
     earlier = pl.Series([], dtype=pl.String) if logged_before is None else logged_before.cast(pl.String)
     reason = (
         pl.when(pl.col(ID).is_null())

@@ -21,6 +21,8 @@ from monitoring_pipeline.core.drift.registry import ColumnKind
 QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 QUANTILE_COLUMNS = tuple(f"p{round(q * 100):02d}" for q in QUANTILES)
 NEW_VALUES_KEPT = 10
+SORTS_AT_ONCE = 4  # columns sorted in parallel: enough to keep the cores busy, few enough that a day's sorted
+# copies never sit in memory together
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "column": pl.String(),
@@ -230,8 +232,8 @@ def profile_frame(
 
 
 def _numeric_rows(lazy: pl.LazyFrame, bins: dict[str, NumericBins], group_by: list[str]) -> list[dict[str, object]]:
-    """Numeric profile rows, per group: each column's finite values sorted once (in parallel, by Polars), then
-    every statistic read off the sorted array (`profile_sorted`)."""
+    """Numeric profile rows, per group: each column's finite values sorted once (a few columns at a time, in
+    parallel, by Polars), then every statistic read off the sorted array (`profile_sorted`), which is let go."""
     x = {c: pl.col(c).cast(pl.Float64) for c in bins}
     counts = _aggregate(
         lazy,
@@ -243,18 +245,24 @@ def _numeric_rows(lazy: pl.LazyFrame, bins: dict[str, NumericBins], group_by: li
         ],
     ).collect()
     groups = list(counts.iter_rows(named=True))
-    queries = []
-    for group in groups:
-        part = lazy.filter(*[pl.col(g).eq_missing(group[g]) for g in group_by]) if group_by else lazy
-        queries += [part.select(v.filter(v.is_finite()).sort()) for v in x.values()]
-    ordered = iter(pl.collect_all(queries))
-    found = {(i, c): next(ordered).to_series().to_numpy() for i in range(len(groups)) for c in bins}
-    return [
-        {g: group[g] for g in group_by}
-        | profile_sorted(c, found[(i, c)], group["\x00n_rows"], group[f"{c}\x00null"], group[f"{c}\x00nan"], b).to_row()
-        for c, b in bins.items()
-        for i, group in enumerate(groups)
-    ]
+    parts = [lazy.filter(*[pl.col(g).eq_missing(group[g]) for g in group_by]) if group_by else lazy for group in groups]
+    jobs = [(c, i) for c in bins for i in range(len(groups))]
+    rows = []
+    for start in range(0, len(jobs), SORTS_AT_ONCE):
+        batch = jobs[start : start + SORTS_AT_ONCE]
+        ordered = pl.collect_all([parts[i].select(x[c].filter(x[c].is_finite()).sort()) for c, i in batch])
+        for (c, i), values in zip(batch, ordered, strict=True):
+            group = groups[i]
+            profile = profile_sorted(
+                c,
+                values.to_series().to_numpy(),
+                group["\x00n_rows"],
+                group[f"{c}\x00null"],
+                group[f"{c}\x00nan"],
+                bins[c],
+            )
+            rows.append({g: group[g] for g in group_by} | profile.to_row())
+    return rows
 
 
 def _categorical_rows(

@@ -36,6 +36,7 @@ from monitoring_pipeline.core.errors import MonitoringError
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfss://")
 CONTENDED_SECONDS = 300.0  # how long a writer keeps retrying commits that lose to other writers
+BATCH_ROWS = 500_000  # rows a write converts to Arrow at a time
 LEASE_SECONDS = 120.0  # an object-store lock left by a killed holder is taken over after this
 UNSAFE_RENAME = "aws_s3_allow_unsafe_rename"
 LOCK_TABLE = "_locks/leases"
@@ -255,11 +256,19 @@ def write_partition(
         outside = frame.filter(pl.col(column) != value).height if frame.height else 0
         if outside:
             raise ValueError(f"{ref}: {outside} rows fall outside the partition {column}={value!r}")
-    data, predicate = frame.to_arrow(), _predicate(partition)
+    predicate = _predicate(partition)
     where = ", partition " + ", ".join(f"{column}={value}" for column, value in partition.items())
     with _storage_errors(ref, where):
-        create(ref, data.schema, partition_by=list(partition))
-        return _replace(ref, lambda _: (data, predicate), "merge" if evolve_schema else None)
+        create(ref, frame.head(0).to_arrow().schema, partition_by=list(partition))
+        return _replace(ref, lambda _: (batches(frame), predicate), "merge" if evolve_schema else None)
+
+
+def batches(frame: pl.DataFrame) -> pa.RecordBatchReader:
+    """`frame` as Arrow record batches of at most BATCH_ROWS rows, converted as the writer reads them (a day is
+    never held twice, once in Polars and once in Arrow)."""
+    schema = frame.head(0).to_arrow().schema
+    slices = (batch for part in frame.iter_slices(BATCH_ROWS) for batch in part.to_arrow().to_batches())
+    return pa.RecordBatchReader.from_batches(schema, slices)
 
 
 @contextmanager
@@ -304,7 +313,7 @@ def history(ref: TableRef, after: int = -1) -> list[dict[str, Any]]:
 
 def _replace(
     ref: TableRef,
-    rows_for: Callable[[DeltaTable], tuple[pa.Table, str] | None],
+    rows_for: Callable[[DeltaTable], tuple[pa.Table | pa.RecordBatchReader, str] | None],
     schema_mode: str | None = None,
     metadata: Mapping[str, str] | None = None,
 ) -> int | None:

@@ -86,9 +86,11 @@ def evaluate(frame: pl.DataFrame, rules: Sequence[GuardRule], released: Collecti
         },
         schema={"__rule": pl.String, "rule_id": pl.String, "rule_version": pl.Int64, "severity": pl.String},
     )
+    failed = pl.any_horizontal([pl.col(c).is_not_null() for c in columns]) if columns else pl.lit(False)
     verdicts = (
         (
-            flagged.select(ID, "__released", *columns)
+            flagged.filter(failed)  # the rows with a verdict, before one row per rule is made of each
+            .select(ID, "__released", *columns)
             .unpivot(index=[ID, "__released"], on=columns, variable_name="__rule", value_name="reason")
             .drop_nulls("reason")
             .join(rule_table, on="__rule", how="left")
@@ -110,8 +112,7 @@ def evaluate(frame: pl.DataFrame, rules: Sequence[GuardRule], released: Collecti
         pl.col(name).is_not_null().cast(pl.Float64).alias(flag_column(rule.id))
         for rule, name in zip(rules, columns, strict=True)
     ]
-    flagged = flagged.with_columns(reasons.alias(REASONS), *flags)
     helpers = [*columns, "__blocked", "__released"]
-    validated = flagged.filter(~pl.col("__blocked")).drop(*helpers, REASONS)
-    quarantined = flagged.filter(pl.col("__blocked")).drop(helpers)
+    validated = flagged.filter(~pl.col("__blocked")).with_columns(*flags).drop(helpers)
+    quarantined = flagged.filter(pl.col("__blocked")).with_columns(reasons.alias(REASONS), *flags).drop(helpers)
     return GuardResult(verdicts, validated, quarantined, frame.height)
