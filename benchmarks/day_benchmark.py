@@ -36,6 +36,8 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import scale_benchmark  # its config, lake build and nightly phases (run as a script, benchmarks/ is on the path)
+
 BASELINE_DAYS = 7
 
 
@@ -239,7 +241,6 @@ def run_phase(args: argparse.Namespace) -> None:
     os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
     config_path = workdir / "monitoring.yaml"
     days = [date.fromisoformat(d) for d in args.phase_days.split(",")]
-    import scale_benchmark
 
     if args.phase == "build":
         result = scale_benchmark.phase_build(config_path, days, [int(n) for n in args.phase_rows.split(",")])
@@ -280,15 +281,11 @@ def main() -> None:
     parser.add_argument(
         "--workdir", help="keep the lake here (default: a temporary folder, removed); a kept lake is measured again"
     )
-    parser.add_argument("--phase", choices=["build", "bins", "nightly", "floor"], help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--phase-days", help=argparse.SUPPRESS)
-    parser.add_argument("--phase-rows", help=argparse.SUPPRESS)
+    scale_benchmark.phase_arguments(parser, ["build", "bins", "nightly", "floor"])
     args = parser.parse_args()
     if args.phase:
         run_phase(args)
         return
-    import scale_benchmark
 
     with tempfile.TemporaryDirectory(prefix="day-benchmark-") as scratch:
         workdir = Path(args.workdir or scratch)

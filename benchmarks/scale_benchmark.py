@@ -252,6 +252,14 @@ def _rss_mb() -> tuple[float, float]:
 PHASES = {"build", "bins", "nightly"}
 
 
+def phase_arguments(parser: argparse.ArgumentParser, phases: list[str]) -> None:
+    """The hidden arguments by which a benchmark runs one of its phases in a fresh process of its own."""
+    parser.add_argument("--phase", choices=phases, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--phase-days", help=argparse.SUPPRESS)
+    parser.add_argument("--phase-rows", help=argparse.SUPPRESS)
+
+
 def run_phase(args: argparse.Namespace) -> None:
     config_path = Path(args.workdir) / "monitoring.yaml"
     os.environ["DAGSTER_HOME"] = str(Path(args.workdir) / "dagster_home")
@@ -448,10 +456,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work dir (the lake and each phase's results)")
     parser.add_argument("--report-only", action="store_true", help="print the figures of a kept --workdir again")
     parser.add_argument("--json", help="also write the figures here")
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    parser.add_argument("--phase-days", help=argparse.SUPPRESS)
-    parser.add_argument("--phase-rows", help=argparse.SUPPRESS)
+    phase_arguments(parser, sorted(PHASES))
     args = parser.parse_args()
     if args.phase:
         run_phase(args)
