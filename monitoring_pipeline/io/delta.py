@@ -260,10 +260,10 @@ def write_partition(
     where = ", partition " + ", ".join(f"{column}={value}" for column, value in partition.items())
     with _storage_errors(ref, where):
         create(ref, frame.head(0).to_arrow().schema, partition_by=list(partition))
-        return _replace(ref, lambda _: (batches(frame), predicate), "merge" if evolve_schema else None)
+        return _replace(ref, lambda _: (_batches(frame), predicate), "merge" if evolve_schema else None)
 
 
-def batches(frame: pl.DataFrame) -> pa.RecordBatchReader:
+def _batches(frame: pl.DataFrame) -> pa.RecordBatchReader:
     """`frame` as Arrow record batches of at most BATCH_ROWS rows, converted as the writer reads them (a day is
     never held twice, once in Polars and once in Arrow)."""
     schema = frame.head(0).to_arrow().schema
