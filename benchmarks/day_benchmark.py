@@ -66,12 +66,9 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
         frame.write_delta(str(out / name), mode="append")
         written[name] = frame.height
 
-    raw = (
-        pl.scan_delta(str(catalog.log_table(config, model)))
-        .filter(pl.col("event_date") == day)
-        .collect()
-        .with_columns(pl.col(TS).dt.convert_time_zone("UTC"))
-    )
+    raw = pl.scan_delta(str(catalog.log_table(config, model))).filter(pl.col("event_date") == day).collect()
+    if raw.schema[TS].time_zone != "UTC":  # replacing a column of a many-chunk frame copies the frame
+        raw = raw.with_columns(pl.col(TS).dt.convert_time_zone("UTC"))
     reason = (
         pl.when(pl.col(ID).is_null())
         .then(pl.lit("null_prediction_id"))
@@ -96,18 +93,24 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
         (~region.is_in(list(settings.allowed_values["region"])) & region.is_not_null()).sum().alias("bad_region"),
     ]
     flags = {
-        "guard_score_in_unit_interval": (~score.is_between(0, 1)).fill_null(True),
-        "guard_prediction_in_labels": (~pl.col("prediction").is_in(["approve", "reject"])).fill_null(True),
+        "guard_score_in_unit_interval": (~score.is_between(0, 1)).fill_null(True).cast(pl.Float64),
+        "guard_prediction_in_labels": (~pl.col("prediction").is_in(["approve", "reject"]))
+        .fill_null(True)
+        .cast(pl.Float64),
     }
     checked = raw.with_columns(reason.alias("reason"), **flags)
     figures = raw.select(expectation_figures)
     rejects = checked.filter(pl.col("reason").is_not_null())
     valid = checked.filter(pl.col("reason").is_null()).drop("reason")
-    blocked = pl.any_horizontal(*flags)
-    cast = {f: pl.col(f).cast(pl.Float64) for f in flags}
-    validated = valid.filter(~blocked).with_columns(**cast)
-    quarantined = valid.filter(blocked).with_columns(**cast)
-    verdicts = valid.select(ID, *flags).unpivot(index=ID, variable_name="rule_id").filter(pl.col("value")).drop("value")
+    blocked = pl.sum_horizontal(*flags) > 0
+    validated = valid.filter(~blocked)
+    quarantined = valid.filter(blocked)
+    verdicts = (
+        quarantined.select(ID, *flags)
+        .unpivot(index=ID, variable_name="rule_id")
+        .filter(pl.col("value") > 0)
+        .drop("value")
+    )
     write("log_rejects", rejects.select(ID, TS, "reason", pl.lit(day).alias("day")))
     write("guard_verdicts", verdicts.with_columns(pl.lit(day).alias("day")))
     write("validated", validated.with_columns(pl.lit(day).alias("day")))
