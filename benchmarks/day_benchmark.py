@@ -125,39 +125,50 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
     bins, _ = load_model_bins(config, model)
     derived = with_derived(validated, model, active_definitions(config, model, day), load_reconstruction(config, model))
     profiles = []
-    for (version,), part in derived.group_by(VERSION):
-        numeric = [c for c, b in bins.items() if isinstance(b, NumericBins) and c in part.columns]
-        finite_of = pl.collect_all(  # every numeric column sorted once, in parallel
-            [part.lazy().select(pl.col(c).cast(pl.Float64).filter(pl.col(c).is_finite()).sort()) for c in numeric]
+    lazy = derived.lazy()
+    sizes = dict(derived.group_by(VERSION).len().iter_rows())
+    numeric = [c for c, b in bins.items() if isinstance(b, NumericBins) and c in derived.columns]
+    categorical = [c for c in bins if c not in numeric and c in derived.columns]
+    category_counts = pl.collect_all(  # every categorical column counted per version in one pass each
+        [lazy.group_by(VERSION, pl.col(c).cast(pl.String).alias("value")).len() for c in categorical]
+    )
+    for column, counted in zip(categorical, category_counts, strict=True):
+        for version in sizes:
+            mine = counted.filter(pl.col(VERSION) == version)
+            found = dict(mine.drop_nulls("value").select("value", "len").iter_rows())
+            known = [found.get(v, 0) for v in bins[column].vocabulary]
+            nulls = mine.filter(pl.col("value").is_null())["len"].sum()
+            row = {"n_null": nulls, "counts": [*known, 0, sum(found.values()) - sum(known)]}
+            profiles.append({"model_version": str(version), "column": column, "n_rows": sizes[version]} | row)
+    jobs = [(c, v) for c in numeric for v in sizes]
+    for start in range(0, len(jobs), 4):  # four columns sorted at once, in parallel
+        batch = jobs[start : start + 4]
+        values = pl.collect_all(
+            [
+                lazy.filter(pl.col(VERSION) == v).select(
+                    pl.col(c).cast(pl.Float64).filter(pl.col(c).is_finite()).sort(), pl.col(c).null_count().alias("n")
+                )
+                for c, v in batch
+            ]
         )
-        sorted_values = {c: f.to_series().to_numpy() for c, f in zip(numeric, finite_of, strict=True)}
-        for column, b in bins.items():
-            if column not in part.columns:
-                continue
-            if isinstance(b, NumericBins):
-                x = part[column]
-                finite = sorted_values[column]
-                n = len(finite)
-                below, at = np.searchsorted(finite, b.edges[0]), np.searchsorted(finite, b.edges, side="right")
-                counts = np.diff(np.concatenate(([0, below], at, [n])))  # the profiles' fine bins
-                quantiles = finite[np.round(np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * (n - 1)).astype(int)]
-                mean = float(finite.mean()) if n else None
-                row = {
-                    "n_null": x.null_count(),
-                    "n_valid": n,
-                    "mean": mean,
-                    "m2": float(((finite - mean) ** 2).sum()) if n else None,
-                    "min": float(finite[0]) if n else None,
-                    "max": float(finite[-1]) if n else None,
-                    "quantiles": quantiles.tolist() if n else None,
-                    "counts": counts.tolist(),
-                }
-            else:
-                counted = dict(part[column].cast(pl.String).drop_nulls().value_counts().iter_rows())
-                known = [counted.get(v, 0) for v in b.vocabulary]
-                unseen = sum(counted.values()) - sum(known)
-                row = {"n_null": part[column].null_count(), "counts": [*known, 0, unseen]}
-            profiles.append({"model_version": str(version), "column": column, "n_rows": part.height} | row)
+        for (column, version), frame in zip(batch, values, strict=True):
+            b, finite = bins[column], frame.to_series().to_numpy()
+            n = len(finite)
+            below, at = np.searchsorted(finite, b.edges[0]), np.searchsorted(finite, b.edges, side="right")
+            counts = np.diff(np.concatenate(([0, below], at, [n])))  # the profiles' fine bins
+            quantiles = finite[np.round(np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * (n - 1)).astype(int)]
+            mean = float(finite.mean()) if n else None
+            row = {
+                "n_null": int(frame["n"][0]) if frame.height else 0,
+                "n_valid": n,
+                "mean": mean,
+                "m2": float(((finite - mean) ** 2).sum()) if n else None,
+                "min": float(finite[0]) if n else None,
+                "max": float(finite[-1]) if n else None,
+                "quantiles": quantiles.tolist() if n else None,
+                "counts": counts.tolist(),
+            }
+            profiles.append({"model_version": str(version), "column": column, "n_rows": sizes[version]} | row)
     profile_rows = pl.DataFrame(profiles, strict=False).with_columns(pl.lit(day).alias("day"))
     write("profiles", profile_rows)
 
