@@ -60,7 +60,8 @@ class TicketError(MonitoringError, LookupError):
 
 def read_tickets(config: ProjectConfig, model: str | None = None) -> pl.DataFrame:
     rows = catalog.day_rows(config, catalog.TICKETS, model)
-    return rows.sort("opened_at").collect() if rows is not None else pl.DataFrame(schema=TICKET_SCHEMA)
+    # oldest first; tickets one tick opened together in id order, so deliveries and listings are deterministic
+    return rows.sort("opened_at", "ticket_id").collect() if rows is not None else pl.DataFrame(schema=TICKET_SCHEMA)
 
 
 def ticket(config: ProjectConfig, ticket_id_: str) -> dict[str, Any]:
