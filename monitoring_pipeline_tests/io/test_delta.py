@@ -84,3 +84,16 @@ def test_last_row_reads_the_maximum_from_statistics_and_survives_compaction(tmp_
     compact(ref)
     assert last_row(ref, "seq").rows() == [(5, "n5")]
     assert sorted(scan(ref).collect()["seq"].to_list()) == [0, 1, 2, 3, 5]
+
+
+def test_a_partition_larger_than_a_batch_is_written_whole_in_one_commit(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(delta, "BATCH_ROWS", 7)  # the writer reads the frame 7 rows at a time
+    ref = Lake(str(tmp_path)).table("reports/t")
+    day = date(2026, 9, 1)
+    frame = _rows("a", day, 50).with_columns(pl.col("value").cast(pl.String).cast(pl.Categorical).alias("label"))
+    version = delta.write_partition(ref, frame, {"model_name": "a", "day": day})
+    assert version == delta.version(ref) and len(delta.history(ref)) == version + 1
+    stored = delta.scan(ref).sort("value").collect().select(frame.columns)
+    assert stored.with_columns(pl.col("label").cast(pl.String)).equals(
+        frame.with_columns(pl.col("label").cast(pl.String))
+    )
