@@ -16,7 +16,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -166,6 +166,19 @@ def scan(ref: TableRef, at_version: int | None = None) -> pl.LazyFrame:
     return pl.scan_delta(ref.uri, version=at_version, storage_options=ref.options)
 
 
+def collected(rows: pl.LazyFrame, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """`rows` read, of `columns` only (those they have) when given, each column in one contiguous chunk. A day
+    read from many data files comes back chunked by file; a frame whose columns are chunked unlike each other is
+    copied whole by the next step that replaces a column, so the chunks are joined here, a column at a time (a
+    day costs one column more, not twice itself)."""
+    if columns is not None:
+        rows = rows.select(c for c in columns if c in rows.collect_schema())
+    parts = rows.collect().get_columns()
+    for i, column in enumerate(parts):
+        parts[i] = column.rechunk()
+    return pl.DataFrame(parts)
+
+
 def last_row(ref: TableRef, column: str, at_version: int | None = None) -> pl.DataFrame:
     """The row with the largest `column` (empty if none), reading only the data file whose Delta statistics hold
     that maximum — an append-only log's head costs one small read however long the log grows."""
@@ -259,7 +272,7 @@ def write_partition(
     predicate = _predicate(partition)
     where = ", partition " + ", ".join(f"{column}={value}" for column, value in partition.items())
     with _storage_errors(ref, where):
-        create(ref, frame.head(0).to_arrow().schema, partition_by=list(partition))
+        create(ref, _batches(frame).schema, partition_by=list(partition))
         return _replace(ref, lambda _: (_batches(frame), predicate), "merge" if evolve_schema else None)
 
 

@@ -118,16 +118,6 @@ def _unreadable(ref: TableRef, files: list[DataFile]) -> tuple[DataFile, str] | 
     return None
 
 
-def _one_chunk(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with each column in one contiguous chunk, made a column at a time (so a day costs one column more,
-    not twice itself): columns chunked unlike each other make later steps copy the whole day, more than once."""
-    columns = frame.get_columns()
-    del frame
-    for i, column in enumerate(columns):
-        columns[i] = column.rechunk()
-    return pl.DataFrame(columns)
-
-
 def read_days(
     ref: TableRef, days: list[date], ts_column: str, at_version: int | None, columns: Sequence[str] | None = None
 ) -> pl.DataFrame:
@@ -136,10 +126,7 @@ def read_days(
     files = day_files(ref, days, ts_column, at_version)
     check_files(ref, days, files)
     try:
-        rows = delta.scan_days(ref, days, ts_column, at_version)
-        if columns is not None:
-            rows = rows.select(c for c in columns if c in rows.collect_schema())
-        return _one_chunk(rows.collect())
+        return delta.collected(delta.scan_days(ref, days, ts_column, at_version), columns)
     except (pl.exceptions.ComputeError, OSError) as error:
         culprit = _unreadable(ref, files)
         if culprit is None:

@@ -129,5 +129,4 @@ def stored_day(config: ProjectConfig, name: str, day: date, columns: Sequence[st
     rows = catalog.day_rows(config, name, days=day)
     if rows is None:
         raise MissingInputError(f"table {catalog.table(config, name)} does not exist; run the guards for {day} first")
-    rows = rows.drop("day")
-    return rows.select(c for c in columns if c in rows.collect_schema()).collect() if columns else rows.collect()
+    return delta.collected(rows.drop("day"), columns)

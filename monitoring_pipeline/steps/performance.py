@@ -184,6 +184,8 @@ def _reference(config: ProjectConfig, model: ModelSpec, label_version: int, now:
         row = _to_row(reference) | {"model_name": model.name, "reference_key": key, "label_version": label_version}
         frame = pl.DataFrame([row | {"computed_at": now}], schema=REFERENCE_SCHEMA, orient="row")
         delta.write_partition(table, frame, {"model_name": model.name})
+    if len(_REFERENCES) >= 8:
+        _REFERENCES.clear()
     _REFERENCES[(config.lake.root, key)] = reference
     return reference
 
