@@ -1,49 +1,227 @@
-"""Pictures of drift, outputs, guards and performance: matplotlib figures from plain data, encoded as inline SVG
-(the HTML report) or a PNG data URI (Dagster's markdown metadata). Nothing here reads a table or knows Dagster;
-every figure renders offline with the Agg backend and embeds no fonts or scripts from outside.
+"""Pictures of drift, outputs, guards and performance, written as SVG from plain data: inline in the HTML report,
+a data URI in Dagster's markdown metadata. Nothing here reads a table or knows Dagster; a picture is a few
+kilobytes of text, drawn in about a millisecond, with no font, script or image from outside.
 """
 
 from __future__ import annotations
 
 import base64
-import io
+import html
 import itertools
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 
 from monitoring_pipeline.core.bins import Bins, CategoricalBins
 from monitoring_pipeline.core.profile import ColumnProfile
 
 REFERENCE_COLOUR, CURRENT_COLOUR = "#8c9bab", "#d9534f"
-MARK_COLOURS = ("#d9534f", "#6f42c1", "#f0ad4e", "#8b4513")  # alarm points: red, purple, orange, brown
+LINE_COLOURS = ("#337ab7", "#f0ad4e", "#5cb85c", "#6f42c1", "#8b4513", "#17a2b8")
+MARK_COLOURS = ("#d9534f", "#6f42c1", "#e83e8c", "#8b4513")  # alarm points: red, purple, pink, brown
+BAND_COLOUR = "#5cb85c"
 TOP_CATEGORIES = 8
-plt.rcParams.update({"font.size": 8, "svg.fonttype": "none", "svg.hashsalt": "monitoring_pipeline"})
+VERDICT_COLOURS = {"": "#f7f7f7", "ok": "#d6ead2", "warn": "#f6c85f", "drift": "#d9534f"}
+VERDICT_NAMES = {"": "no verdict (no reference or data)", "ok": "ok", "warn": "warn", "drift": "drift"}
+CHAR_WIDTH = 0.55  # of the font size: the width of an average character, to leave room for labels
+DailySeries = Mapping[str, tuple[Sequence[date], Sequence[float | None]]]
 
 
-def to_svg(figure: Figure) -> str:
-    """The figure as an inline <svg> element (text stays text), and closes it."""
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
+def data_uri(svg: str) -> str:
+    """The picture as a data:image/svg+xml URI (for markdown images)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def to_png_uri(figure: Figure, dpi: int = 72) -> str:
-    """The figure as a data:image/png URI (for markdown images), and closes it."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+# -- drawing primitives ---------------------------------------------------------------------------------------------
+
+
+def _n(value: float) -> str:
+    """A coordinate, to a tenth of a pixel."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _text(x: float, y: float, text: str, size: float = 9, anchor: str = "start", rotate: float = 0, **style) -> str:
+    turn = f' transform="rotate({_n(rotate)} {_n(x)} {_n(y)})"' if rotate else ""
+    extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in style.items())
+    return (
+        f'<text x="{_n(x)}" y="{_n(y)}" font-size="{_n(size)}" text-anchor="{anchor}"{turn}{extra}>'
+        f"{html.escape(text)}</text>"
+    )
+
+
+def _line(x1: float, y1: float, x2: float, y2: float, colour: str = "#ccc", width: float = 1) -> str:
+    return f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}" stroke="{colour}" stroke-width="{width}"/>'
+
+
+def _rect(x: float, y: float, width: float, height: float, colour: str, opacity: float = 1) -> str:
+    fade = f' fill-opacity="{opacity}"' if opacity < 1 else ""
+    return f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(width)}" height="{_n(height)}" fill="{colour}"{fade}/>'
+
+
+def _dot(x: float, y: float, radius: float, colour: str) -> str:
+    return f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{_n(radius)}" fill="{colour}"/>'
+
+
+def _svg(width: float, height: float, title: str, body: Sequence[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(width)}" height="{_n(height)}" '
+        f'viewBox="0 0 {_n(width)} {_n(height)}" font-family="sans-serif" fill="#333" role="img">'
+        f"<title>{html.escape(title)}</title>{_rect(0, 0, width, height, '#fff')}{''.join(body)}</svg>"
+    )
+
+
+def _label(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _ticks(values: Sequence[float], count: int = 4) -> list[float]:
+    """Round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) spanning `values`; from 0 when no value is
+    negative, so a rate that is 0 every day has no negative axis."""
+    finite = [v for v in values if math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    if high - low < 1e-12 * max(1.0, abs(high)):
+        pad = abs(high) * 0.1 or 1.0
+        low, high = (low - pad if low < 0 else max(0.0, low - pad)), high + pad
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
+    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)]
+
+
+@dataclass(frozen=True)
+class _Plot:
+    """A plotting area at (left, top) of `width` x `height` pixels, mapping days and values into it."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    values: tuple[float, float]
+    days: tuple[date, date] = (date.min, date.min)
+
+    def x(self, day: date) -> float:
+        first, last = (d.toordinal() for d in self.days)
+        share = (day.toordinal() - first) / (last - first) if last > first else 0.5
+        return self.left + share * self.width
+
+    def y(self, value: float) -> float:
+        low, high = self.values
+        return self.top + self.height - (value - low) / (high - low) * self.height
+
+    def grid(self, ticks: Sequence[float], size: float = 8) -> list[str]:
+        """Grid lines at `ticks`, labelled at the left."""
+        body = []
+        for tick in ticks:
+            y = self.y(tick)
+            body += [
+                _line(self.left, y, self.left + self.width, y, "#e5e5e5"),
+                _text(self.left - 4, y + 3, _label(tick), size, "end"),
+            ]
+        return body
+
+    def axes(self, ticks: Sequence[float], labels: int = 8, size: float = 8) -> list[str]:
+        """The grid, and up to `labels` day labels below."""
+        body = self.grid(ticks, size)
+        first, last = self.days
+        span = last.toordinal() - first.toordinal()
+        step = max(1, math.ceil((span + 1) / labels))
+        for offset in range(0, span + 1, step):
+            day = date.fromordinal(first.toordinal() + offset)
+            x, y = self.x(day), self.top + self.height + 10
+            body.append(_text(x, y, day.strftime("%m-%d"), size - 1, "end", -45))
+        return body
+
+
+def _series_points(
+    plot: _Plot, days: Sequence[date], values: Sequence[float | None]
+) -> list[list[tuple[float, float]]]:
+    """The points of a series, in runs broken where a value is missing."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for day, value in zip(days, values, strict=True):
+        if value is None or not math.isfinite(value):
+            runs.append([])
+        else:
+            runs[-1].append((plot.x(day), plot.y(value)))
+    return [run for run in runs if run]
+
+
+def _draw_series(plot: _Plot, days: Sequence[date], values: Sequence[float | None], colour: str) -> list[str]:
+    body = []
+    for run in _series_points(plot, days, values):
+        points = " ".join(f"{_n(x)},{_n(y)}" for x, y in run)
+        body.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        body += [_dot(x, y, 1.6, colour) for x, y in run]
+    return body
+
+
+def _span(series: DailySeries) -> tuple[date, date]:
+    days = [d for ds, _ in series.values() for d in ds]
+    return min(days), max(days)
+
+
+def _finite(series: DailySeries) -> list[float]:
+    return [v for _, vs in series.values() for v in vs if v is not None and math.isfinite(v)]
+
+
+# -- the pictures ---------------------------------------------------------------------------------------------------
+
+
+def daily_lines(
+    series: DailySeries,
+    title: str,
+    ylabel: str = "",
+    band: tuple[float, float] | None = None,
+    marks: Mapping[str, Sequence[date]] | None = None,
+) -> str:
+    """One line per named daily series (missing values break the line), an optional shaded band, and optional
+    marked days (for example alarms) drawn as points on the first series with a value that day."""
+    ticks = _ticks([*_finite(series), *(band or ())])
+    plot = _Plot(56, 28, 400, 150, (ticks[0], ticks[-1]), _span(series))
+    body = [_text(8, 16, title, 11, font_weight="bold"), *plot.axes(ticks)]
+    body.append(_text(12, plot.top + plot.height / 2, ylabel, 8, "middle", -90))
+    legend: list[tuple[str, str]] = []
+    if band:
+        top, bottom = plot.y(max(band)), plot.y(min(band))
+        body.append(_rect(plot.left, top, plot.width, bottom - top, BAND_COLOUR, 0.15))
+        legend.append(("band", BAND_COLOUR))
+    lookup: dict[date, float] = {}  # a marked day sits on the first series with a value that day
+    for (name, (days, values)), colour in zip(series.items(), itertools.cycle(LINE_COLOURS)):
+        body += _draw_series(plot, days, values, colour)
+        legend.append((name, colour))
+        for day, value in zip(days, values, strict=True):
+            if value is not None and math.isfinite(value):
+                lookup.setdefault(day, value)
+    for (name, days), colour in zip((marks or {}).items(), MARK_COLOURS, strict=False):
+        picked = [d for d in days if d in lookup]
+        body += [_dot(plot.x(d), plot.y(lookup[d]), 3.5, colour) for d in picked]
+        if picked:
+            legend.append((name, colour))
+    for i, (name, colour) in enumerate(legend):
+        x, y = plot.left + plot.width + 16, plot.top + 6 + 14 * i
+        body += [_rect(x, y - 6, 8, 8, colour), _text(x + 12, y + 1, name, 8)]
+    return _svg(640, 230, title, body)
+
+
+def trend_panels(series: DailySeries, ylabel: str) -> str:
+    """Small multiples: one panel per named daily series (each on its own scale), four to a row."""
+    names = sorted(series)
+    columns = min(4, len(names))
+    panel_width, panel_height = 220, 150
+    body = [_text(8, 14, ylabel, 10, font_weight="bold")]
+    for index, name in enumerate(names):
+        left, top = (index % columns) * panel_width, 20 + (index // columns) * panel_height
+        days, values = series[name]
+        ticks = _ticks([v for v in values if v is not None and math.isfinite(v)], 3)
+        plot = _Plot(
+            left + 52, top + 18, panel_width - 66, panel_height - 64, (ticks[0], ticks[-1]), (min(days), max(days))
+        )
+        body += [_text(left + 52, top + 11, name, 9, font_weight="bold"), *plot.axes(ticks, 5, 7)]
+        body += _draw_series(plot, days, values, LINE_COLOURS[0])
+    rows = -(-len(names) // columns)
+    return _svg(columns * panel_width, 20 + rows * panel_height, ylabel, body)
 
 
 def _shares(profile: ColumnProfile, bins: Bins) -> tuple[list[str], np.ndarray]:
@@ -61,103 +239,69 @@ def _shares(profile: ColumnProfile, bins: Bins) -> tuple[list[str], np.ndarray]:
     return labels, counts / total if total else counts
 
 
-def distribution_overlays(columns: Sequence[tuple[str, str, ColumnProfile, ColumnProfile, Bins]]) -> Figure:
+def distribution_overlays(columns: Sequence[tuple[str, str, ColumnProfile, ColumnProfile, Bins]]) -> str:
     """One panel per (column, caption, reference profile, current profile, bins): the reference and current shares
     side by side, on the reference deciles or the top categories."""
-    figure, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns), 2.6), squeeze=False)
-    for axis, (column, caption, reference, current, bins) in zip(axes[0], columns, strict=True):
+    panel_width, panel_height = 300, 250
+    body = []
+    for index, (column, caption, reference, current, bins) in enumerate(columns):
         labels, ref_share = _shares(reference, bins)
         _, cur_share = _shares(current, bins)
         if isinstance(bins, CategoricalBins) and len(labels) > TOP_CATEGORIES + 2:
             keep = sorted(np.argsort(-(ref_share + cur_share))[:TOP_CATEGORIES])
             labels, ref_share, cur_share = [labels[i] for i in keep], ref_share[keep], cur_share[keep]
-        x = np.arange(len(labels))
-        axis.bar(x - 0.2, ref_share, 0.4, color=REFERENCE_COLOUR, label="reference")
-        axis.bar(x + 0.2, cur_share, 0.4, color=CURRENT_COLOUR, label="current")
-        axis.set_xticks(x, labels, rotation=60, ha="right", fontsize=6)
-        axis.set_title(f"{column}\n{caption}", fontsize=8)
-        axis.set_ylabel("share of rows")
-    axes[0][0].legend(fontsize=7, frameon=False)
-    figure.subplots_adjust(left=0.08, right=0.98, top=0.82, bottom=0.38, wspace=0.3)
-    return figure
+        left = index * panel_width
+        ticks = _ticks([0.0, float(max(ref_share.max(initial=0), cur_share.max(initial=0)))], 4)
+        plot = _Plot(left + 48, 44, panel_width - 64, 120, (ticks[0], ticks[-1]))
+        body += [
+            _text(left + 8, 14, column, 10, font_weight="bold"),
+            _text(left + 8, 28, caption, 8),
+            *plot.grid(ticks),
+        ]
+        slot = plot.width / max(1, len(labels))
+        for i, (label, ref, cur) in enumerate(zip(labels, ref_share, cur_share, strict=True)):
+            x = plot.left + i * slot
+            for offset, share, colour in ((0.1, ref, REFERENCE_COLOUR), (0.5, cur, CURRENT_COLOUR)):
+                y = plot.y(float(share))
+                body.append(_rect(x + offset * slot, y, 0.4 * slot, plot.top + plot.height - y, colour))
+            shown = label if len(label) <= 18 else label[:17] + "…"
+            body.append(_text(x + slot / 2, plot.top + plot.height + 10, shown, 7, "end", -60))
+        body.append(_text(left + 12, plot.top + plot.height / 2, "share of rows", 8, "middle", -90))
+    for i, (name, colour) in enumerate((("reference", REFERENCE_COLOUR), ("current", CURRENT_COLOUR))):
+        x = 56 + 80 * i
+        body += [_rect(x, panel_height - 12, 8, 8, colour), _text(x + 12, panel_height - 5, name, 8)]
+    return _svg(panel_width * max(1, len(columns)), panel_height, "reference and current distributions", body)
 
 
-VERDICT_LEVELS = {"ok": 0, "warn": 1, "drift": 2}
-VERDICT_COLOURS = ListedColormap(["#f7f7f7", "#d6ead2", "#f6c85f", "#d9534f"])  # no verdict, ok, warn, drift
-
-
-def drift_heatmap(verdicts: Mapping[str, Mapping[date, str]], days: Sequence[date], title: str = "") -> Figure:
-    """Columns x days, coloured by verdict (ok, warn, drift; blank where there is none)."""
+def drift_heatmap(verdicts: Mapping[str, Mapping[date, str]], days: Sequence[date], title: str = "") -> str:
+    """Columns x days, coloured by verdict (ok, warn, drift; blank where there is none); the most drifting columns
+    first."""
     columns = sorted(verdicts, key=lambda c: (-sum(v == "drift" for v in verdicts[c].values()), c))
-    grid = np.array([[VERDICT_LEVELS.get(verdicts[c].get(d, ""), -1) + 1 for d in days] for c in columns])
-    figure, axis = plt.subplots(figsize=(max(6.0, 0.16 * len(days) + 4), max(1.5, 0.2 * len(columns) + 0.8)))
-    axis.imshow(grid, cmap=VERDICT_COLOURS, vmin=0, vmax=3, aspect="auto", interpolation="nearest")
-    axis.set_yticks(range(len(columns)), columns, fontsize=6)
-    step = max(1, len(days) // 15)
-    axis.set_xticks(range(0, len(days), step), [days[i].strftime("%m-%d") for i in range(0, len(days), step)])
-    axis.tick_params(axis="x", labelrotation=60, labelsize=6)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=VERDICT_COLOURS(i)) for i in (0, 1, 2, 3)]
-    labels = ["no verdict (no reference or data)", "ok", "warn", "drift"]
-    axis.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=6)
-    axis.set_title(title or "drift verdict by day", fontsize=9)
-    height = max(1.5, 0.2 * len(columns) + 0.8)
-    figure.subplots_adjust(
-        left=1.6 / figure.get_figwidth(),
-        right=1 - 1.9 / figure.get_figwidth(),
-        top=1 - 0.3 / height,
-        bottom=0.5 / height,
-    )
-    return figure
-
-
-def daily_lines(
-    series: Mapping[str, tuple[Sequence[date], Sequence[float | None]]],
-    title: str,
-    ylabel: str = "",
-    band: tuple[float, float] | None = None,
-    marks: Mapping[str, Sequence[date]] | None = None,
-) -> Figure:
-    """One line per named daily series (missing values break the line), an optional shaded band, and optional
-    marked days (for example alarms) drawn as points on the first series with a value that day."""
-    figure, axis = plt.subplots(figsize=(6.4, 2.4))
-    if band:
-        axis.axhspan(*band, color="#5cb85c", alpha=0.12, label="band")
-    for name, (days, values) in series.items():
-        axis.plot(days, [np.nan if v is None else v for v in values], marker=".", markersize=3, label=name)
-    lookup: dict[date, float] = {}  # a marked day sits on the first series with a value that day
-    for days, values in series.values():
-        for day, value in zip(days, values, strict=True):
-            if value is not None:
-                lookup.setdefault(day, value)
-    for (name, days), colour in zip((marks or {}).items(), MARK_COLOURS, strict=False):
-        picked = [d for d in days if lookup.get(d) is not None]
-        axis.scatter(picked, [lookup[d] for d in picked], s=22, zorder=3, color=colour, label=name)
-    axis.set_title(title, fontsize=9)
-    axis.set_ylabel(ylabel)
-    axis.tick_params(axis="x", labelrotation=45, labelsize=6)
-    axis.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
-    axis.grid(alpha=0.3)
-    figure.subplots_adjust(left=0.1, right=0.8, top=0.88, bottom=0.22)
-    return figure
-
-
-def trend_panels(series: Mapping[str, tuple[Sequence[date], Sequence[float | None]]], ylabel: str) -> Figure:
-    """Small multiples: one panel per named daily series (each on its own scale), four to a row."""
-    names = sorted(series)
-    columns = min(4, len(names))
-    rows = -(-len(names) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 1.9 * rows), squeeze=False)
-    for axis, name in zip(axes.flat, names, strict=False):
-        days, values = series[name]
-        axis.plot(days, [np.nan if v is None else v for v in values], marker=".", markersize=3, color="#337ab7")
-        axis.set_title(name, fontsize=8)
-        axis.tick_params(axis="x", labelrotation=45, labelsize=5)
-        axis.tick_params(axis="y", labelsize=6)
-        axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(names) :]:
-        axis.set_visible(False)
-    axes[0][0].set_ylabel(ylabel)
-    figure.subplots_adjust(
-        left=0.09, right=0.98, top=1 - 0.3 / (1.9 * rows), bottom=0.5 / (1.9 * rows), wspace=0.35, hspace=0.6
-    )
-    return figure
+    cell, size = 12, 8
+    left = 12 + CHAR_WIDTH * size * max((len(c) for c in columns), default=4)
+    top = 26
+    title = title or "drift verdict by day"
+    body = [_text(8, 16, title, 11, font_weight="bold")]
+    for row, column in enumerate(columns):
+        y = top + row * cell
+        body.append(_text(left - 4, y + cell - 3, column, size, "end"))
+        shown = [verdicts[column].get(d, "") for d in days]
+        shown = [v if v in VERDICT_COLOURS else "" for v in shown]
+        start = 0
+        for verdict, run in itertools.groupby(shown):  # one rectangle per run of equal verdicts
+            length = len(list(run))
+            body.append(_rect(left + start * cell, y, length * cell - 1, cell - 1, VERDICT_COLOURS[verdict]))
+            start += length
+    bottom = top + len(columns) * cell
+    step = max(1, math.ceil(len(days) / 15))
+    for i in range(0, len(days), step):
+        body.append(_text(left + i * cell + cell / 2, bottom + 8, days[i].strftime("%m-%d"), 7, "end", -60))
+    legend_x = left + len(days) * cell + 16
+    for i, verdict in enumerate(VERDICT_COLOURS):
+        y = top + 14 * i
+        body += [
+            _rect(legend_x, y, 9, 9, VERDICT_COLOURS[verdict]),
+            _text(legend_x + 13, y + 8, VERDICT_NAMES[verdict], 8),
+        ]
+    width = legend_x + 13 + CHAR_WIDTH * 8 * max(len(n) for n in VERDICT_NAMES.values()) + 8
+    return _svg(width, max(bottom + 44, top + 14 * len(VERDICT_COLOURS) + 8), title, body)

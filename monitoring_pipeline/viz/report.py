@@ -6,6 +6,7 @@ registry, draws with `viz.plots`; the HTML has no external script, stylesheet, f
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -124,7 +125,7 @@ def performance_pictures(config: ProjectConfig, model: ModelSpec, days: Sequence
     return pictures
 
 
-def worst_overlays(worst: WorstDrift, encode: Callable) -> str | None:
+def worst_overlays(worst: WorstDrift) -> str | None:
     """The worst columns' reference and current distributions, overlaid (None: no column warns or drifts)."""
     panels = [
         (
@@ -137,14 +138,14 @@ def worst_overlays(worst: WorstDrift, encode: Callable) -> str | None:
         for r in worst.ranked.iter_rows(named=True)
         if r["column"] in worst.reference and r["column"] in worst.current
     ]
-    return encode(plots.distribution_overlays(panels)) if panels else None
+    return plots.distribution_overlays(panels) if panels else None
 
 
 # -- the Dagster UI's pictures --------------------------------------------------------------------------------------
 
 
-def _image(uri: str | None, alt: str) -> list[str]:
-    return [f"![{alt}]({uri})", ""] if uri else []
+def _image(svg: str | None, alt: str) -> list[str]:
+    return [f"![{alt}]({plots.data_uri(svg)})", ""] if svg else []
 
 
 def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date, worst: WorstDrift) -> str:
@@ -152,12 +153,13 @@ def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date, worst: Wo
     and the columns x days verdict heatmap of the trailing window."""
     days = window(day, TRAILING_DAYS, model)
     grid = verdict_grid(config, model, days)
-    heatmap = plots.to_png_uri(plots.drift_heatmap(grid, days, f"verdicts, {days[0]} .. {day}")) if grid else None
+    heatmap = plots.drift_heatmap(grid, days, f"verdicts, {days[0]} .. {day}") if grid else None
+    overlays = worst_overlays(worst)
     return "\n".join(
         [
             f"### {model.name}: drift on {day}",
             "",
-            *_image(worst_overlays(worst, plots.to_png_uri), "worst-drifting columns"),
+            *_image(overlays, "worst-drifting columns"),
             *_image(heatmap, "drift heatmap"),
         ]
     )
@@ -167,18 +169,15 @@ def trend_markdown(title: str, series: DailySeries) -> str:
     """Small multiples of daily series (one panel per name)."""
     if not series:
         return f"### {title}\n\nnothing to show yet"
-    return f"### {title}\n\n![{title}]({plots.to_png_uri(plots.trend_panels(series, title))})"
+    return "\n".join([f"### {title}", "", *_image(plots.trend_panels(series, title), title)])
 
 
 def performance_markdown(pictures: Sequence[PerformancePicture]) -> str:
     """Each alert metric's chart: realized vs estimated, with its band and alarms."""
     if not pictures:
         return "### performance\n\nnothing to show yet"
-    images = [
-        f"![{p.metric}]({plots.to_png_uri(plots.daily_lines(p.series, p.metric, p.metric, p.band, p.marks))})"
-        for p in pictures
-    ]
-    return "\n\n".join(["### performance: the alert metrics", *images])
+    images = [_image(plots.daily_lines(p.series, p.metric, p.metric, p.band, p.marks), p.metric) for p in pictures]
+    return "\n".join(["### performance: the alert metrics", "", *itertools.chain.from_iterable(images)])
 
 
 # -- the HTML report ------------------------------------------------------------------------------------------------
@@ -245,12 +244,12 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
         _evidence(uncovered),
         "<h2>Drift</h2>",
-        _figure(plots.to_svg(plots.drift_heatmap(grid, span)) if grid else None, "drift verdict by column and day"),
+        _figure(plots.drift_heatmap(grid, span) if grid else None, "drift verdict by column and day"),
     ]
     progress("worst-drifting columns")
     sections += [
         _figure(
-            worst_overlays(worst_drift(config, model, day, WORST_ROLES, WORST_COLUMNS), plots.to_svg),
+            worst_overlays(worst_drift(config, model, day, WORST_ROLES, WORST_COLUMNS)),
             f"the day's worst-drifting columns, {day}",
         ),
         f"<h3>Drift table, {day}</h3>",
@@ -261,9 +260,9 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
     outputs = daily_means(config, model, span, OUTPUT_ROLES)
     rates = guard_failure_rates(config, model, span)
     sections += [
-        _figure(plots.to_svg(plots.trend_panels(outputs, "daily mean")) if outputs else None, "output trends"),
+        _figure(plots.trend_panels(outputs, "daily mean") if outputs else None, "output trends"),
         "<h2>Guards</h2>",
-        _figure(plots.to_svg(plots.trend_panels(rates, "failure rate")) if rates else None, "failure rate by rule"),
+        _figure(plots.trend_panels(rates, "failure rate") if rates else None, "failure rate by rule"),
         _table(_guard_summary(rates)),
     ]
     progress("performance, releases and tickets")
@@ -272,7 +271,7 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
     for picture in pictures:
         lines = plots.daily_lines(picture.series, picture.metric, picture.metric, picture.band, picture.marks)
         sections += [
-            _figure(plots.to_svg(lines), f"{picture.metric}: realized (labels so far) and estimated"),
+            _figure(lines, f"{picture.metric}: realized (labels so far) and estimated"),
             _table(picture.table),
         ]
     if not pictures:

@@ -143,7 +143,7 @@ def test_partitions_and_a_drift_materialization_render_with_pictures(browser: Br
     _visible_text(page, "channel").wait_for(timeout=30_000)  # the worst-columns table, rendered from markdown
     pictures = page.get_by_role("row").filter(has=page.get_by_text("pictures", exact=True))
     pictures.get_by_text("[Show Markdown]").click()
-    images = page.locator("img[src^='data:image/png']")
+    images = page.locator("img[src^='data:image/svg+xml']")
     images.first.wait_for(timeout=30_000)
     decoded = images.evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth > 100)")
     assert len(decoded) >= 2 and all(decoded)  # the worst columns and the heatmap, drawn by the browser

@@ -308,11 +308,11 @@ def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
 def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offline_file(lake, tmp_path) -> None:
     config_path, _, instance = lake
     pictures = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-12")["pictures"]
-    assert pictures.count("](data:image/png;base64,") == 2  # the worst columns and the verdict heatmap
+    assert pictures.count("](data:image/svg+xml;base64,") == 2  # the worst columns and the verdict heatmap
     trends = _metadata(instance, ["support_summarizer", "output_profiles"], "2026-10-12")["trends"]
-    assert "](data:image/png;base64," in trends
+    assert "](data:image/svg+xml;base64," in trends
     charts = _metadata(instance, ["credit_risk", "performance"], "2026-10-12")["performance_chart"]
-    assert charts.count("](data:image/png;base64,") == 3  # accuracy, AUC and calibration error: the alert metrics
+    assert charts.count("](data:image/svg+xml;base64,") == 3  # accuracy, AUC and calibration error: the alert metrics
     out = tmp_path / "report.html"
     argv = ["report", "--model", "support_summarizer", "--date", "2026-10-16", "--days", "22", "--out", str(out)]
     assert main([*argv, "--config", str(config_path)]) == 0
