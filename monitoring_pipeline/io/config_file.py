@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -29,13 +31,22 @@ class _UniqueKeys(yaml.SafeLoader):
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG, lake_root: str | None = None) -> ProjectConfig:
-    """Read and validate the config; `lake_root` (e.g. a test's temp dir) replaces the configured root."""
+    """Read and validate the config; `lake_root` (e.g. a test's temp dir) replaces the configured root. A text read
+    before is parsed once (every step of a run loads it)."""
     path = Path(path)
     try:
-        with path.open() as stream:  # the stream names the file in a duplicate key's message
-            raw = yaml.load(stream, Loader=_UniqueKeys)
+        text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
+    return _parsed(str(path), lake_root, text)
+
+
+@lru_cache(maxsize=8)
+def _parsed(path: str, lake_root: str | None, text: str) -> ProjectConfig:
+    stream = io.StringIO(text)
+    stream.name = path  # names the file in a duplicate key's message
+    try:
+        raw = yaml.load(stream, Loader=_UniqueKeys)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -43,7 +54,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG, lake_root: str | None = None)
     lake = dict(raw.get("lake") or {})
     root = lake_root or str(lake.get("root", ""))
     if root and "://" not in root and not Path(root).is_absolute():
-        root = str((path.parent / root).resolve())
+        root = str((Path(path).parent / root).resolve())
     raw["lake"] = {**lake, "root": root}
     return parse_config(raw)
 
