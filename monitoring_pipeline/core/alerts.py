@@ -208,6 +208,38 @@ def breaches_on(
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One rule's signal on one day alone: what the day's health check shows (a ticket also needs the rule's
+    persistence, `days` of `of_last`)."""
+
+    signal: str
+    value: float
+    threshold: float
+    crossed: bool
+    columns: tuple[str, ...] = ()
+
+
+def readings_on(
+    signals: pl.DataFrame, rules: Sequence[AlertRule], day: date, training: Sequence[date] = ()
+) -> list[Reading]:
+    """Each rule's signal on `day` against its threshold (rules without a value that day are left out); on a
+    `training` day drift and performance are in-sample and never cross."""
+    found = []
+    for rule in rules:
+        today = signals.filter((pl.col("signal") == rule.signal) & (pl.col("day") == day))
+        if today.is_empty():
+            continue
+        value = float(today["value"][0])
+        in_sample = rule.signal in IN_SAMPLE_SIGNALS and day in training
+        found.append(
+            Reading(
+                rule.signal, value, rule.threshold, rule.crossed(value) and not in_sample, tuple(today["columns"][0])
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class TicketPlan:
     opened: list[Breach] = field(default_factory=list)
     updated: list[tuple[str, Breach]] = field(default_factory=list)  # (ticket id, breach)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import polars as pl
 
+from monitoring_pipeline.core.alerts import Reading, daily_signals, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
@@ -29,6 +30,23 @@ REJECTED_SHARE_CHECK = "rejected_share_below_1pct"
 BLOCKED_SHARE_CHECK = "blocked_share_within_limit"
 RECONCILE_CHECK = "counts_reconcile"
 REFERENCE_COVERAGE_CHECK = "reference_window_complete"
+# Health: the day's alert signals against the model's thresholds (WARN: the day turns yellow; a ticket opens when
+# the signal persists)
+ARRIVAL_CHECK = "rows_arrived"
+QUARANTINE_CHECK = "quarantine_share_normal"
+DRIFT_CHECK = "no_column_drifting"
+PERFORMANCE_CHECK = "no_performance_alarm"
+HEALTH_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
+    ARRIVAL_CHECK: (("missing_data",), "The day has contract-valid rows (alerts.missing_data)."),
+    QUARANTINE_CHECK: (("guard_failure",), "The share of rows quarantined stays under alerts.guard_failure."),
+    DRIFT_CHECK: (("feature_drift", "output_drift"), "No input or output column drifts (alerts.*_drift)."),
+    PERFORMANCE_CHECK: (
+        ("performance",),
+        "No alert metric worse than its band, with a CUSUM alarm or an estimate alarm (alerts.performance).",
+    ),
+}
+NO_REPORT = pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
+NO_COUNTS = pl.DataFrame(schema={"day": pl.Date, "validated": pl.Int64, "quarantined": pl.Int64})
 MAX_REJECTED_SHARE = 0.01
 PROFILE_INPUTS = ["validated_predictions", "quarantined_predictions", "reference_bins"]
 DEFINITION_TABLES = [registry_key(catalog.DEFINITIONS), registry_key(catalog.DEFINITION_EVENTS)]
@@ -44,6 +62,43 @@ def _now() -> datetime:
 
 def _actor(context: dg.AssetExecutionContext) -> str:
     return f"dagster:run/{context.run_id}"
+
+
+def _health_spec(name: str, asset: dg.AssetKey, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, partitions_def=partitions, description=HEALTH_CHECKS[name][1])
+
+
+def _health(asset: dg.AssetKey, name: str, model: ModelSpec, signals: pl.DataFrame, day: date) -> dg.AssetCheckResult:
+    """The day's readings of the check's signals: WARN when one crossed its threshold, naming it, its value and
+    the columns or alarms behind it."""
+    shown = HEALTH_CHECKS[name][0]
+    readings = [r for r in readings_on(signals, model.alerts, day, model.training_days()) if r.signal in shown]
+    crossed = [r for r in readings if r.crossed]
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=name,
+        passed=not crossed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(_reading_line(r) for r in crossed) or None,
+        metadata={
+            key: value
+            for r in readings
+            for key, value in (
+                (r.signal, round(r.value, 4)),
+                (f"{r.signal}_threshold", r.threshold),
+                *([(f"{r.signal}_behind", dg.MetadataValue.md(_behind(r)))] if r.columns else []),
+            )
+        },
+    )
+
+
+def _reading_line(reading: Reading) -> str:
+    sign = "<" if reading.signal == "missing_data" else ">="
+    return f"{reading.signal} {reading.value:.4g} {sign} {reading.threshold:g}"
+
+
+def _behind(reading: Reading) -> str:
+    return "\n".join(f"- {column}" for column in reading.columns)
 
 
 def _owing(context: dg.AssetExecutionContext, subject: str) -> AbstractContextManager[delta.Commits]:
@@ -195,6 +250,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             dg.AssetCheckSpec(
                 RECONCILE_CHECK, asset=keys["validated_predictions"], partitions_def=partitions, blocking=True
             ),
+            _health_spec(ARRIVAL_CHECK, keys["prediction_log"], partitions),
+            _health_spec(QUARANTINE_CHECK, keys["validated_predictions"], partitions),
         ],
         partitions_def=partitions,
         name=f"{model.name}__guards",
@@ -231,6 +288,12 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         for name in guard_outputs:
             pictures = {"failure_rates": dg.MetadataValue.md(rates)} if name == "guard_verdicts" else {}
             yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata | pictures | {"audit_seq": seq})
+        today = pl.DataFrame(
+            {"day": [day], "validated": [counts["rows_validated"]], "quarantined": [counts["rows_quarantined"]]}
+        )
+        signals = daily_signals(NO_REPORT, today)
+        yield _health(keys["prediction_log"], ARRIVAL_CHECK, spec, signals, day)
+        yield _health(keys["validated_predictions"], QUARANTINE_CHECK, spec, signals, day)
         stored_validated, stored_quarantined = result.stored
         yield dg.AssetCheckResult(
             asset_key=keys["validated_predictions"],
@@ -310,7 +373,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         kinds={"polars", "delta"},
         description=f"Drift of each monitored column against the reference window ({model.reference.describe()}).",
         check_specs=[
-            dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"], partitions_def=partitions)
+            dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"], partitions_def=partitions),
+            _health_spec(DRIFT_CHECK, keys["drift_report"], partitions),
         ],
     )
     def drift_report(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
@@ -336,6 +400,10 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             for role, roles in (("features", INPUT_ROLES), ("outputs", OUTPUT_ROLES))
         }
         missing_days = sorted(set(result.reference_days) - set(result.reference_days_found))
+        decisive = result.frame.filter(pl.col("decisive"))
+        signals = daily_signals(
+            decisive.select(*NO_REPORT.columns, *({"window_verdict"} & set(decisive.columns))), NO_COUNTS
+        )
         return dg.MaterializeResult(
             metadata={
                 "drifted_features": len(drifted["features"]),
@@ -359,7 +427,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                     passed=not missing_days and bool(result.reference_days_found),
                     severity=dg.AssetCheckSeverity.WARN,
                     metadata={"missing_reference_days": [d.isoformat() for d in missing_days]},
-                )
+                ),
+                _health(keys["drift_report"], DRIFT_CHECK, spec, signals, day),
             ],
         )
 
@@ -374,6 +443,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         kinds={"polars", "delta"},
         description=f"Realized (labels so far) and estimated (CBPE) performance of {model.name}, per model version "
         "and segment, with the baseline noise band, a CUSUM alarm and the estimation error.",
+        check_specs=[_health_spec(PERFORMANCE_CHECK, dg.AssetKey([model.name, "performance"]), partitions)],
     )
     def performance(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config, day = project.load(), day_of(context)
@@ -382,7 +452,9 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             result = performance_day(config, spec, day, _now())
         accuracy = result.overall("accuracy") or {}
         pictures = viz.performance_pictures(config, spec, window(day))  # the series read once: charts and CUSUM
-        cusum = any(p.table.filter(pl.col("day") == day)["cusum_alarm"].any() for p in pictures)
+        today = [p.table.filter(pl.col("day") == day).with_columns(metric=pl.lit(p.metric)) for p in pictures]
+        cusum = any(rows["cusum_alarm"].any() for rows in today)
+        signals = daily_signals(NO_REPORT, NO_COUNTS, pl.concat(today) if today else None)
         seq = _audit(
             context,
             config,
@@ -403,6 +475,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "audit_seq": seq,
             },
             data_version=dg.DataVersion(f"labels-v{result.label_version}"),
+            check_results=[_health(context.asset_key, PERFORMANCE_CHECK, spec, signals, day)],
         )
 
     return [reference_bins, guards, profiles, drift_report, performance]

@@ -1,7 +1,7 @@
 """One full materialization of every asset through Dagster on a temp lake, then what a user checks."""
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +12,8 @@ from polars.testing import assert_frame_equal
 
 from monitoring_pipeline.cli import main
 from monitoring_pipeline.definitions import build_definitions
+from monitoring_pipeline.defs.assets import ARRIVAL_CHECK, DRIFT_CHECK, PERFORMANCE_CHECK, QUARANTINE_CHECK
+from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.registry.audit_log import person, read_audit, verify_audit
@@ -169,6 +171,46 @@ def test_drift_materialization_metadata_and_checks(lake) -> None:
         dg.AssetCheckKey(dg.AssetKey(["credit_risk", "prediction_log"]), "expectations"), limit=100
     )
     assert len({c.partition for c in expectations}) == DAYS and all(c.evaluation.passed for c in expectations)
+
+
+def _latest_checks(instance: dg.DagsterInstance, key: list[str], check: str) -> dict[str, bool]:
+    """partition -> whether the check passed, at its latest evaluation."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(key), check), limit=1000
+    )
+    latest: dict[str, bool] = {}
+    for record in sorted(history, key=lambda r: r.create_timestamp):
+        latest[record.partition] = record.evaluation.passed
+    return latest
+
+
+def test_health_checks_warn_on_the_incident_days_and_no_quiet_day(lake) -> None:
+    """Before any test below changes a partition: each day's signals against the model's alert thresholds."""
+    _, config, instance = lake
+    failing = {}
+    for model in config.models.values():
+        for asset, check in (
+            ("prediction_log", ARRIVAL_CHECK),
+            ("validated_predictions", QUARANTINE_CHECK),
+            ("drift_report", DRIFT_CHECK),
+            *([("performance", PERFORMANCE_CHECK)] if model.performance else []),
+        ):
+            latest = _latest_checks(instance, [model.name, asset], check)
+            assert len(latest) == DAYS, (model.name, check)
+            failing[model.name, check] = sorted(date.fromisoformat(p) for p, ok in latest.items() if not ok)
+    quiet = [(key, day) for key, days in failing.items() for day in days if not incident_active(key[0], day)]
+    assert quiet == []
+    channel_mix = [date(2026, 10, 11) + timedelta(days=i) for i in range(6)]
+    assert set(channel_mix) <= set(failing["credit_risk", DRIFT_CHECK])
+    assert failing["support_summarizer", QUARANTINE_CHECK] == [date(2026, 10, 6)]  # the guard burst
+    assert failing["credit_risk", PERFORMANCE_CHECK]  # the silent regression, seen by the labels
+    assert not failing["credit_risk", ARRIVAL_CHECK] and not failing["support_summarizer", ARRIVAL_CHECK]
+    burst = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "validated_predictions"]), QUARANTINE_CHECK), limit=1000
+    )
+    evaluation = next(r.evaluation for r in burst if r.partition == "2026-10-06")
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["guard_failure"].value > evaluation.metadata["guard_failure_threshold"].value
 
 
 def test_rerunning_a_partition_replaces_it(lake) -> None:
