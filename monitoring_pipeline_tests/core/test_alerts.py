@@ -6,7 +6,14 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from monitoring_pipeline.core.alerts import AlertRule, breaches_on, daily_signals, plan_tickets, ticket_id
+from monitoring_pipeline.core.alerts import (
+    AlertRule,
+    breaches_on,
+    daily_signals,
+    plan_tickets,
+    readings_on,
+    ticket_id,
+)
 from monitoring_pipeline.core.config import ConfigError, parse_alerts
 
 D = [date(2026, 10, 1) + timedelta(days=i) for i in range(10)]
@@ -143,3 +150,15 @@ def test_the_performance_signal_counts_every_alert_metrics_alarms_and_carries_th
 
 _EMPTY_REPORT = pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
 _NO_COUNTS = pl.DataFrame(schema={"day": pl.Date, "validated": pl.Int64, "quarantined": pl.Int64})
+
+
+def test_a_day_reading_crosses_alone_without_the_rules_persistence() -> None:
+    signals = pl.concat([_signals([0, 0, 2, 0]), _signals([500, 0, 500, 500], "missing_data")])
+    rules = [DRIFT, AlertRule("missing_data", 1, 1, 1, "critical")]
+    drift, missing = readings_on(signals, rules, D[2])
+    assert drift.crossed and drift.value == 2 and drift.columns == ("income",)  # one day: no ticket, a warning
+    assert breaches_on("m", signals, rules[:1], D[2]) == []
+    assert not missing.crossed
+    assert readings_on(signals, rules, D[1])[1].crossed  # no rows that day: `missing_data` crosses below
+    assert not readings_on(signals, rules, D[2], training=[D[2]])[0].crossed  # drift on a training day: in-sample
+    assert readings_on(signals, [], D[2]) == [] and readings_on(signals, rules, D[7]) == []
