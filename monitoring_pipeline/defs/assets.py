@@ -85,7 +85,7 @@ def _health(asset: dg.AssetKey, name: str, model: ModelSpec, signals: pl.DataFra
             for r in readings
             for key, value in (
                 (r.signal, round(r.value, 4)),
-                (f"{r.signal}_threshold", r.threshold),
+                (f"{r.signal}_threshold", dg.MetadataValue.text(f"{r.threshold:g}")),  # a setting, not plotted
                 *([(f"{r.signal}_behind", dg.MetadataValue.md(_behind(r)))] if r.columns else []),
             )
         },

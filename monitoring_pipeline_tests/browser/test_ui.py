@@ -151,6 +151,15 @@ def test_partitions_and_a_drift_materialization_render_with_pictures(browser: Br
     assert _shot(page, "ui-drift-pictures.png").stat().st_size > 10_000
 
 
+def test_a_drifting_day_shows_its_health_check_as_failed_with_the_signal(browser: Browser, webserver: str) -> None:
+    page = _open(browser, f"{webserver}/assets/credit_risk/drift_report?view=checks")
+    _visible_text(page, "no_column_drifting").wait_for(timeout=30_000)
+    _visible_text(page, "feature_drift 1 >= 1").wait_for(timeout=30_000)  # the latest day: channel drifts
+    assert page.get_by_text("Failed", exact=True).filter(visible=True).count() >= 1
+    assert _visible_text(page, "This is a non-blocking asset check.").is_visible()  # WARN: the day turns yellow
+    assert _shot(page, "ui-health-check.png").stat().st_size > 10_000
+
+
 def test_the_html_report_opens_offline_with_its_pictures(browser: Browser, lake: tuple[Path, Path]) -> None:
     config_path, _ = lake
     config = load_config(config_path)

@@ -210,7 +210,7 @@ def test_health_checks_warn_on_the_incident_days_and_no_quiet_day(lake) -> None:
     )
     evaluation = next(r.evaluation for r in burst if r.partition == "2026-10-06")
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert evaluation.metadata["guard_failure"].value > evaluation.metadata["guard_failure_threshold"].value
+    assert evaluation.metadata["guard_failure"].value > float(evaluation.metadata["guard_failure_threshold"].value)
 
 
 def test_rerunning_a_partition_replaces_it(lake) -> None:
