@@ -54,7 +54,10 @@ def build_review(
         key=dossier_key(model),
         group_name="reviews",  # own group: the daily jobs select a model's group, and tickets are not days
         partitions_def=partitions,
-        deps=[dg.AssetKey([model.name, "drift_report"]), dg.AssetKey([model.name, "validated_predictions"])],
+        deps=[  # a ticket spans days: its dossier reads every day of the evidence it cites
+            dg.AssetDep(dg.AssetKey([model.name, upstream]), partition_mapping=dg.AllPartitionMapping())
+            for upstream in ("drift_report", "validated_predictions")
+        ],
         kinds={"polars", "delta"},
         description="The evidence behind one retraining-review ticket (one partition per ticket).",
     )
