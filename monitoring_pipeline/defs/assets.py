@@ -494,7 +494,7 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
     @dg.observable_source_asset(key=label_key(model), group_name="labels", description=f"{model.label_table}")
     def labels(project: ProjectResource) -> dg.ObserveResult:
         version = delta.version(catalog.label_table(project.load(), model))
-        return dg.ObserveResult(data_version=dg.DataVersion(f"delta-v{version}"), metadata={"delta_version": version})
+        return dg.ObserveResult(metadata={"delta_version": version})  # no data version: see registry.py
 
     job = dg.define_asset_job(
         f"{model.name}_performance",

@@ -1,5 +1,10 @@
-"""The registry tables as observable source assets: the CLI writes them, Dagster observes their Delta versions,
-so the asset graph links each report to the registry state it read and the UI keeps their history."""
+"""The registry tables as observable source assets: the CLI writes them, Dagster observes their Delta versions
+and row counts (metadata), so the asset graph links each report to the registry and the UI keeps its history.
+
+An observation carries no data version: definitions are effective-dated, so a new registry commit changes no day
+already judged, and a data version would mark every daily partition downstream stale for good. What a day read
+is in its materialization (the definition versions used, the audit sequence number); a definition approved
+retroactively is named by `changes`."""
 
 from __future__ import annotations
 
@@ -31,7 +36,6 @@ def _observer(table: str, description: str) -> dg.SourceAsset:
         version = delta.version(ref)
         rows = delta.scan(ref).select(pl.len()).collect().item() if version is not None else 0
         return dg.ObserveResult(
-            data_version=dg.DataVersion(f"delta-v{version}"),
             metadata={"table": str(ref), "delta_version": version if version is not None else -1, "rows": rows},
         )
 

@@ -79,7 +79,7 @@ def test_nightly_schedules_run_by_default() -> None:
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
-def test_the_registry_tables_are_observed_with_their_delta_versions(demo_config, tmp_path) -> None:
+def test_the_registry_tables_are_observed_with_their_delta_versions_and_rows(demo_config, tmp_path) -> None:
     from monitoring_pipeline.registry import definitions
 
     now = datetime(2026, 10, 1, tzinfo=UTC)
@@ -92,10 +92,11 @@ def test_the_registry_tables_are_observed_with_their_delta_versions(demo_config,
         observed = {
             key: instance.fetch_observations(key, limit=1).records[0].asset_observation for key in DEFINITION_TABLES
         }
-    assert {key: o.tags["dagster/data_version"] for key, o in observed.items()} == {  # v0: the table's creation
-        dg.AssetKey(["registry", "definitions"]): "delta-v1",
-        dg.AssetKey(["registry", "definition_events"]): "delta-v1",
+    assert {key: o.metadata["delta_version"].value for key, o in observed.items()} == {  # v0: the table's creation
+        dg.AssetKey(["registry", "definitions"]): 1,
+        dg.AssetKey(["registry", "definition_events"]): 1,
     }
+    assert all("dagster/data_version" not in o.tags for o in observed.values())  # see test_pipeline_e2e: no staleness
     assert observed[dg.AssetKey(["registry", "definition_events"])].metadata["rows"].value == 1
 
 

@@ -8,11 +8,14 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from dagster._core.definitions.data_version import CachingStaleStatusResolver
+from dagster._core.loader import LoadingContextForTest
 from polars.testing import assert_frame_equal
 
 from monitoring_pipeline.cli import main
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import ARRIVAL_CHECK, DRIFT_CHECK, PERFORMANCE_CHECK, QUARANTINE_CHECK
+from monitoring_pipeline.defs.registry import REGISTRY_JOB
 from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
@@ -256,6 +259,19 @@ def test_bad_rows_go_to_rejects_and_counts_still_reconcile(lake) -> None:
         dg.AssetCheckKey(dg.AssetKey(["support_summarizer", "prediction_log"]), "expectations"), limit=1
     )[0].evaluation
     assert gx.passed is False and gx.metadata["failed"].value >= 1  # duplicated ids break uniqueness
+
+
+def test_observing_the_registry_leaves_every_judged_day_in_sync(lake) -> None:
+    """Definitions are effective-dated: a registry observation after the nights ran (as the demo and the 15-minute
+    schedule make one) must not mark the days already judged stale in the UI."""
+    config_path, _, instance = lake
+    defs = build_definitions(str(config_path))
+    assert defs.resolve_job_def(REGISTRY_JOB).execute_in_process(instance=instance).success
+    resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+    for name in ("feature_profiles", "output_profiles", "drift_report"):
+        key = dg.AssetKey(["credit_risk", name])
+        stale = [p for p in instance.get_materialized_partitions(key) if resolver.get_status(key, p).value != "FRESH"]
+        assert stale == [], (name, resolver.get_stale_causes(key, stale[0]))
 
 
 def test_readme_queries_run_on_the_report_tables(lake) -> None:
