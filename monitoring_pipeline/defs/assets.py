@@ -412,7 +412,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
                 "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.frame)),
                 "pictures": dg.MetadataValue.md(
-                    viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.WORST_COLUMNS))
+                    viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.PICTURED_COLUMNS))
                 ),
                 "reference": model.reference.describe(),
                 "reference_days_found": len(result.reference_days_found),

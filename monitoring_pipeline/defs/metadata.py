@@ -10,25 +10,33 @@ WORST_SHOWN = 8
 
 
 def worst_columns_markdown(frame: pl.DataFrame) -> str:
-    """A markdown table of the columns with the worst verdicts, largest deciding effect first."""
+    """A markdown table of the columns with the worst verdicts, each by its deciding method with the largest drift
+    size (value / threshold: methods on different scales compare only through their thresholds)."""
     ranked = (
         frame.filter(pl.col("decisive"))
-        .group_by("column", "role", "verdict")
-        .agg(
-            pl.col("value").max().alias("effect"),
-            pl.col("method").sort_by("value", descending=True, nulls_last=True).first().alias("by"),
-        )
+        .with_columns((pl.col("value") / pl.col("threshold")).alias("size"))
+        .sort("size", descending=True, nulls_last=True)
+        .unique("column", keep="first", maintain_order=True)
         .with_columns(pl.col("verdict").replace_strict(SEVERITY, default=-1, return_dtype=pl.Int64).alias("severity"))
-        .sort(["severity", "effect"], descending=True, nulls_last=True)
+        .sort(["severity", "size"], descending=True, nulls_last=True)
         .head(WORST_SHOWN)
     )
     if ranked.is_empty():
         return "_no columns_"
-    lines = ["| column | role | verdict | largest deciding effect |", "|---|---|---|---|"]
+    lines = [
+        "| column | role | verdict | deciding method | value | threshold | size (value / threshold) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in ranked.iter_rows(named=True):
-        effect = "-" if row["effect"] is None else f"{row['by']} = {row['effect']:.3f}"
-        lines.append(f"| {row['column']} | {row['role']} | {row['verdict']} | {effect} |")
+        figures = [_figure(row[name]) for name in ("value", "threshold", "size")]
+        lines.append(
+            f"| {row['column']} | {row['role']} | {row['verdict']} | {row['method']} | {' | '.join(figures)} |"
+        )
     return "\n".join(lines)
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def counts_by(frame: pl.DataFrame, column: str) -> dict[str, int]:

@@ -240,22 +240,22 @@ def _shares(profile: ColumnProfile, bins: Bins) -> tuple[list[str], np.ndarray]:
 
 
 def distribution_overlays(columns: Sequence[tuple[str, str, ColumnProfile, ColumnProfile, Bins]]) -> str:
-    """One panel per (column, caption, reference profile, current profile, bins): the reference and current shares
-    side by side, on the reference deciles or the top categories."""
-    panel_width, panel_height = 300, 250
+    """One panel per (column, caption, reference profile, current profile, bins), three to a row: the reference
+    and current shares side by side, on the reference deciles or the top categories."""
+    panel_width, panel_height, per_row = 300, 240, 3
     body = []
     for index, (column, caption, reference, current, bins) in enumerate(columns):
+        left, top = (index % per_row) * panel_width, (index // per_row) * panel_height
         labels, ref_share = _shares(reference, bins)
         _, cur_share = _shares(current, bins)
         if isinstance(bins, CategoricalBins) and len(labels) > TOP_CATEGORIES + 2:
             keep = sorted(np.argsort(-(ref_share + cur_share))[:TOP_CATEGORIES])
             labels, ref_share, cur_share = [labels[i] for i in keep], ref_share[keep], cur_share[keep]
-        left = index * panel_width
         ticks = _ticks([0.0, float(max(ref_share.max(initial=0), cur_share.max(initial=0)))], 4)
-        plot = _Plot(left + 48, 44, panel_width - 64, 120, (ticks[0], ticks[-1]))
+        plot = _Plot(left + 48, top + 44, panel_width - 64, 120, (ticks[0], ticks[-1]))
         body += [
-            _text(left + 8, 14, column, 10, font_weight="bold"),
-            _text(left + 8, 28, caption, 8),
+            _text(left + 8, top + 14, column, 10, font_weight="bold"),
+            _text(left + 8, top + 28, caption, 8),
             *plot.grid(ticks),
         ]
         slot = plot.width / max(1, len(labels))
@@ -267,10 +267,12 @@ def distribution_overlays(columns: Sequence[tuple[str, str, ColumnProfile, Colum
             shown = label if len(label) <= 18 else label[:17] + "…"
             body.append(_text(x + slot / 2, plot.top + plot.height + 10, shown, 7, "end", -60))
         body.append(_text(left + 12, plot.top + plot.height / 2, "share of rows", 8, "middle", -90))
+    rows = -(-len(columns) // per_row)
     for i, (name, colour) in enumerate((("reference", REFERENCE_COLOUR), ("current", CURRENT_COLOUR))):
         x = 56 + 80 * i
-        body += [_rect(x, panel_height - 12, 8, 8, colour), _text(x + 12, panel_height - 5, name, 8)]
-    return _svg(panel_width * max(1, len(columns)), panel_height, "reference and current distributions", body)
+        body += [_rect(x, rows * panel_height + 4, 8, 8, colour), _text(x + 12, rows * panel_height + 11, name, 8)]
+    width = panel_width * max(1, min(per_row, len(columns)))
+    return _svg(width, rows * panel_height + 20, "reference and current distributions", body)
 
 
 def drift_heatmap(verdicts: Mapping[str, Mapping[date, str]], days: Sequence[date], title: str = "") -> str:

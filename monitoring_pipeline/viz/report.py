@@ -26,7 +26,7 @@ from monitoring_pipeline.steps.profiles import read_profiles
 from monitoring_pipeline.viz import plots
 
 TRAILING_DAYS = 28  # the window the UI's pictures look back over
-WORST_COLUMNS = 3
+PICTURED_COLUMNS = 12  # the day's columns that are not ok, pictured largest drift size (value / threshold) first
 WORST_ROLES = (*INPUT_ROLES, *OUTPUT_ROLES)  # the columns the pictures rank: inputs and outputs, not guard flags
 DailySeries = dict[str, tuple[list[date], list[float | None]]]
 
@@ -159,7 +159,7 @@ def drift_markdown(config: ProjectConfig, model: ModelSpec, day: date, worst: Wo
         [
             f"### {model.name}: drift on {day}",
             "",
-            *_image(overlays, "worst-drifting columns"),
+            *_image(overlays, "columns that warn or drift"),
             *_image(heatmap, "drift heatmap"),
         ]
     )
@@ -249,8 +249,8 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
     progress("worst-drifting columns")
     sections += [
         _figure(
-            worst_overlays(worst_drift(config, model, day, WORST_ROLES, WORST_COLUMNS)),
-            f"the day's worst-drifting columns, {day}",
+            worst_overlays(worst_drift(config, model, day, WORST_ROLES, PICTURED_COLUMNS)),
+            f"the day's columns that warn or drift, largest drift size (value / threshold) first, {day}",
         ),
         f"<h3>Drift table, {day}</h3>",
         _table(_drift_table(config, model, day)),

@@ -1,0 +1,24 @@
+"""The worst-columns table ranks columns by drift size (value / threshold), never by raw values of methods on
+different scales."""
+
+import polars as pl
+
+from monitoring_pipeline.defs.metadata import worst_columns_markdown
+
+
+def test_columns_rank_by_size_relative_to_their_threshold() -> None:
+    frame = pl.DataFrame(
+        {
+            "column": ["income", "income", "channel", "age"],
+            "role": ["feature"] * 4,
+            "method": ["psi", "ks", "jensen_shannon", "ks"],
+            "value": [2.0, 0.05, 0.5, 0.01],
+            "threshold": [1.0, 0.1, 0.1, 0.1],
+            "verdict": ["drift", "drift", "drift", "ok"],
+            "decisive": [True, True, True, True],
+        }
+    )
+    lines = worst_columns_markdown(frame).splitlines()[2:]
+    assert [line.split(" | ")[0].strip("| ") for line in lines] == ["channel", "income", "age"]
+    assert lines[0].endswith("| jensen_shannon | 0.5 | 0.1 | 5 |")  # larger than psi's 2.0 / 1.0 though smaller
+    assert "| psi | 2 | 1 | 2 |" in lines[1]  # income by its largest size, not its ks row
