@@ -12,7 +12,7 @@ import polars as pl
 from monitoring_pipeline.core.alerts import Reading, daily_signals, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
-from monitoring_pipeline.defs.metadata import counts_by, worst_columns_markdown
+from monitoring_pipeline.defs.metadata import counts_by, identifier, table_metadata, worst_columns_markdown
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
@@ -167,7 +167,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "bins_version": frozen.fingerprint,
                 "baseline_rows": frozen.rows,
                 "columns": len(frozen.bins),
-                "audit_seq": seq,
+                "audit_seq": identifier(seq),
             },
             data_version=dg.DataVersion(frozen.fingerprint),
         )
@@ -191,13 +191,14 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         materialization = dg.MaterializeResult(
             asset_key=keys["prediction_log"],
             metadata={
-                "audit_seq": seq,
+                "audit_seq": identifier(seq),
                 "rows_read": log.n_read,
                 "rows_valid": log.valid.height,
                 "rows_rejected": log.rejects.height,
                 "reject_reasons": counts_by(log.rejects, "reason"),
                 "log_table": str(catalog.log_table(config, config.model(model.name))),
-                "log_delta_version": log.log_version,
+                "log_delta_version": identifier(log.log_version),
+                **table_metadata(log.valid),
             },
             data_version=dg.DataVersion(f"delta-v{log.log_version}"),
         )
@@ -275,7 +276,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             **counts,
             "failures_by_rule": result.result.failures_by_rule(),
             "released": len(result.released),
-            "log_delta_version": result.log.log_version,
+            "log_delta_version": identifier(result.log.log_version),
         }
         seq = _audit(
             context,
@@ -285,9 +286,17 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             counts | {"released": len(result.released), "log_delta_version": result.log.log_version},
         )
         rates = viz.trend_markdown("guard failure rate by rule", viz.guard_failure_rates(config, spec, window(day)))
+        written = dict(
+            zip(
+                guard_outputs, (result.result.verdicts, result.result.validated, result.result.quarantined), strict=True
+            )
+        )
         for name in guard_outputs:
             pictures = {"failure_rates": dg.MetadataValue.md(rates)} if name == "guard_verdicts" else {}
-            yield dg.MaterializeResult(asset_key=keys[name], metadata=metadata | pictures | {"audit_seq": seq})
+            yield dg.MaterializeResult(
+                asset_key=keys[name],
+                metadata=metadata | pictures | table_metadata(written[name]) | {"audit_seq": identifier(seq)},
+            )
         today = pl.DataFrame(
             {"day": [day], "validated": [counts["rows_validated"]], "quarantined": [counts["rows_quarantined"]]}
         )
@@ -361,7 +370,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                     "bins_version": result.bins_version,
                     "feature_definitions": dg.MetadataValue.json(result.definition_versions),
                     **({"trends": dg.MetadataValue.md(trends)} if key == keys["output_profiles"] else {}),
-                    "audit_seq": seq,
+                    **table_metadata(rows),
+                    "audit_seq": identifier(seq),
                 },
             )
 
@@ -416,10 +426,10 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 ),
                 "reference": model.reference.describe(),
                 "reference_days_found": len(result.reference_days_found),
-                "profile_delta_versions": result.profile_versions,
-                "report_rows": result.frame.height,
+                "profile_delta_versions": dg.MetadataValue.json(result.profile_versions),
                 "feature_definitions": dg.MetadataValue.json(result.definition_versions),
-                "audit_seq": seq,
+                **table_metadata(result.frame),
+                "audit_seq": identifier(seq),
             },
             check_results=[
                 dg.AssetCheckResult(
@@ -464,15 +474,16 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         )
         return dg.MaterializeResult(
             metadata={
-                key: accuracy.get(key)
+                key: None if accuracy.get(key) is None else round(accuracy[key], 4)
                 for key in ("realized", "estimated", "estimation_error", "label_coverage", "band_low", "band_high")
             }
             | {
                 "outside_band": bool(accuracy.get("outside_band")),
                 "cusum_alarm": bool(cusum),
-                "label_delta_version": result.label_version,
+                "label_delta_version": identifier(result.label_version),
                 "performance_chart": dg.MetadataValue.md(viz.performance_markdown(pictures)),
-                "audit_seq": seq,
+                **table_metadata(result.frame),
+                "audit_seq": identifier(seq),
             },
             data_version=dg.DataVersion(f"labels-v{result.label_version}"),
             check_results=[_health(context.asset_key, PERFORMANCE_CHECK, spec, signals, day)],
@@ -494,7 +505,7 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
     @dg.observable_source_asset(key=label_key(model), group_name="labels", description=f"{model.label_table}")
     def labels(project: ProjectResource) -> dg.ObserveResult:
         version = delta.version(catalog.label_table(project.load(), model))
-        return dg.ObserveResult(metadata={"delta_version": version})  # no data version: see registry.py
+        return dg.ObserveResult(metadata={"delta_version": identifier(version)})  # no data version: see registry.py
 
     job = dg.define_asset_job(
         f"{model.name}_performance",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import polars as pl
 
 from monitoring_pipeline.core.drift.compare import SEVERITY
@@ -41,3 +42,18 @@ def _figure(value: float | None) -> str:
 
 def counts_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame[column].value_counts().iter_rows()} if frame.height else {}
+
+
+def identifier(value: object) -> dg.MetadataValue:
+    """A sequence number or a Delta version: shown as text, not plotted as if it measured something."""
+    return dg.MetadataValue.text("-" if value is None else str(value))
+
+
+def table_metadata(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """Dagster's standard table metadata (its `dagster/` keys) for the rows a partition wrote: their count and
+    column schema."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()])
+    return {
+        "dagster/partition_row_count": dg.MetadataValue.int(frame.height),
+        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from monitoring_pipeline.defs.metadata import identifier
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.io import catalog, delta
 
@@ -36,7 +37,7 @@ def _observer(table: str, description: str) -> dg.SourceAsset:
         version = delta.version(ref)
         rows = delta.scan(ref).select(pl.len()).collect().item() if version is not None else 0
         return dg.ObserveResult(
-            metadata={"table": str(ref), "delta_version": version if version is not None else -1, "rows": rows},
+            metadata={"table": str(ref), "delta_version": identifier(version), "rows": rows},
         )
 
     return observe

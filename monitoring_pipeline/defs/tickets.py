@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from monitoring_pipeline.core.config import ModelSpec, TicketSettings
+from monitoring_pipeline.defs.metadata import identifier
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.io.webhook import WebhookSink
 from monitoring_pipeline.review import dossier, tickets
@@ -72,7 +73,7 @@ def build_review(
                 "top_columns": [c["column"] for c in document["top_drifting"]],
                 "ticket_status": document["ticket"]["status"],
                 "delivery_status": document["ticket"]["delivery_status"],
-                "dossiers_delta_version": written,
+                "dossiers_delta_version": identifier(written),
             }
         )
 

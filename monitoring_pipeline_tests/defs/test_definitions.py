@@ -93,8 +93,8 @@ def test_the_registry_tables_are_observed_with_their_delta_versions_and_rows(dem
             key: instance.fetch_observations(key, limit=1).records[0].asset_observation for key in DEFINITION_TABLES
         }
     assert {key: o.metadata["delta_version"].value for key, o in observed.items()} == {  # v0: the table's creation
-        dg.AssetKey(["registry", "definitions"]): 1,
-        dg.AssetKey(["registry", "definition_events"]): 1,
+        dg.AssetKey(["registry", "definitions"]): "1",
+        dg.AssetKey(["registry", "definition_events"]): "1",
     }
     assert all("dagster/data_version" not in o.tags for o in observed.values())  # see test_pipeline_e2e: no staleness
     assert observed[dg.AssetKey(["registry", "definition_events"])].metadata["rows"].value == 1

@@ -176,6 +176,25 @@ def test_drift_materialization_metadata_and_checks(lake) -> None:
     assert len({c.partition for c in expectations}) == DAYS and all(c.evaluation.passed for c in expectations)
 
 
+def test_table_assets_carry_row_count_and_schema_and_identifiers_are_not_plotted(lake) -> None:
+    _, _, instance = lake
+    holds = {
+        "validated_predictions": "prediction_id",
+        "quarantined_predictions": "guard_reasons",
+        "feature_profiles": "n_valid",
+        "drift_report": "verdict",
+    }
+    for name, column in holds.items():
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["credit_risk", name]), asset_partitions=["2026-10-12"]),
+            limit=1,
+        ).records
+        metadata = records[0].asset_materialization.metadata
+        assert metadata["dagster/partition_row_count"].value >= (name != "quarantined_predictions"), name
+        assert column in {c.name for c in metadata["dagster/column_schema"].value.columns}, name
+        assert isinstance(metadata["audit_seq"], dg.TextMetadataValue)  # an identifier, not a metric to plot
+
+
 def _latest_checks(instance: dg.DagsterInstance, key: list[str], check: str) -> dict[str, bool]:
     """partition -> whether the check passed, at its latest evaluation."""
     history = instance.event_log_storage.get_asset_check_execution_history(
@@ -358,8 +377,8 @@ def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
     series = performance_series(config, config.model("credit_risk"), date(2026, 10, 9), date(2026, 10, 16))
     assert series["cusum_alarm"].null_count() == 0 and series["day"].to_list() == after_baseline["day"].to_list()
     metadata = _metadata(instance, ["credit_risk", "performance"], "2026-10-12")
-    assert metadata["realized"] == pytest.approx(
-        after_baseline.filter(pl.col("day") == date(2026, 10, 12))["realized"][0]
+    assert metadata["realized"] == pytest.approx(  # shown to 4 decimals
+        after_baseline.filter(pl.col("day") == date(2026, 10, 12))["realized"][0], abs=5e-5
     )
 
 
