@@ -13,12 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
+from monitoring_pipeline.core.alerts import readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import guarded_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log, models
-from monitoring_pipeline.review.tickets import read_tickets
+from monitoring_pipeline.review.tickets import model_signals, read_tickets
 from monitoring_pipeline.steps.drift import WorstDrift, worst_drift
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import alert_series
@@ -189,6 +190,7 @@ table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px soli
 th{background:#f5f5f5}.drift{color:#b52b27;font-weight:600}.warn{color:#a66f00}.muted{color:#777}
 figure{margin:8px 0}svg{max-width:100%;height:auto}
 .alert{border:1px solid #b52b27;background:#fdf0ef;padding:6px 10px;margin:8px 0}
+.summary{border:1px solid #ddd;background:#fafafa;padding:4px 12px;margin:8px 0}.ok{color:#2e7d32}
 """
 
 
@@ -230,18 +232,22 @@ def _drift_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataF
 
 
 def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, progress: Callable = print) -> str:
-    """One self-contained HTML file: the window's drift heatmap, the day's worst columns and drift table, output
-    trends, guard failure rates, performance, the releases in the window and the open tickets."""
+    """One self-contained HTML file: a summary first (the day's alert signals against their thresholds, what is
+    behind those that crossed, the open tickets), then the window's drift heatmap, the day's columns that warn or
+    drift and its drift table, output trends, guard failure rates, performance, the releases in the window and the
+    open tickets. Nothing in it names the machine it was built on."""
     progress("the audit chain's coverage")
     uncovered = audit_log.coverage(config)  # first: a damaged data file is named before any read trips on it
     span = window(day, days, model)
     progress(f"drift verdicts for {len(span)} days")
     grid = verdict_grid(config, model, span)
+    progress("the day's signals and open tickets")
+    open_tickets = _open_tickets(config, model)
     sections = [
         f"<h1>{html.escape(model.name)}: monitoring report for {day}</h1>",
+        _summary(config, model, day, open_tickets),
         f'<p class="muted">Window {span[0]} .. {day} ({len(span)} days); reference: '
-        f"{html.escape(model.reference.describe())}; lake {html.escape(str(config.lake.root))}; generated "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
+        f"{html.escape(model.reference.describe())}; generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
         _evidence(uncovered),
         "<h2>Drift</h2>",
         _figure(plots.drift_heatmap(grid, span) if grid else None, "drift verdict by column and day"),
@@ -280,12 +286,48 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
         "<h2>Releases in the window</h2>",
         _table(_releases(config, model, span)),
         "<h2>Open tickets</h2>",
-        _table(_open_tickets(config, model)),
+        _table(open_tickets),
     ]
     body = "\n".join(sections)
     title = html.escape(f"{model.name} {day}")
     head = f"<meta charset='utf-8'><title>{title}</title><style>{STYLE}</style>"
     return f"<!doctype html><html lang='en'><head>{head}</head><body>{body}</body></html>"
+
+
+SIGNAL_NAMES = {
+    "feature_drift": "features drifting",
+    "output_drift": "outputs drifting",
+    "guard_failure": "share of rows quarantined",
+    "missing_data": "contract-valid rows",
+    "performance": "performance alarms",
+}
+
+
+def _summary(config: ProjectConfig, model: ModelSpec, day: date, open_tickets: pl.DataFrame) -> str:
+    """The verdict first, in one screen: each alert signal of the day against the model's threshold (the health
+    checks' readings), what is behind the ones that crossed, and the open tickets."""
+    readings = readings_on(model_signals(config, model, day, day), model.alerts, day, model.training_days())
+    crossed = [r for r in readings if r.crossed]
+    verdict = (
+        f'<p class="drift"><b>In trouble on {day}:</b> '
+        + "; ".join(f"{SIGNAL_NAMES.get(r.signal, r.signal)} {r.value:.4g}" for r in crossed)
+        + "</p>"
+        if crossed
+        else f'<p class="ok"><b>Quiet on {day}:</b> no alert signal crossed its threshold.</p>'
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(SIGNAL_NAMES.get(r.signal, r.signal))}</td><td>{r.value:.4g}</td>"
+        f"<td>{'&lt;' if r.signal == 'missing_data' else '&ge;'} {r.threshold:g}</td>"
+        f"<td{' class=drift' if r.crossed else ''}>{'crossed' if r.crossed else 'ok'}</td>"
+        f"<td>{html.escape(', '.join(r.columns))}</td></tr>"
+        for r in readings
+    )
+    table = (
+        "<table><tr><th>signal</th><th>value</th><th>alert threshold</th><th>day</th><th>behind it</th></tr>"
+        f"{rows}</table>"
+    )
+    tickets = f"<p>Open retraining-review tickets: <b>{open_tickets.height}</b>.</p>"
+    return f'<div class="summary">{verdict}{table}{tickets}</div>'
 
 
 def _evidence(uncovered: list[str]) -> str:

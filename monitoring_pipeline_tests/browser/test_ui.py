@@ -174,5 +174,8 @@ def test_the_html_report_opens_offline_with_its_pictures(browser: Browser, lake:
     assert [u for u in requested if not u.startswith(("file:", "data:"))] == []  # nothing fetched from anywhere
     assert page.locator("svg").count() >= 4  # heatmap, worst columns, output trends, guard rates (and accuracy)
     assert page.get_by_text("credit_risk: monitoring report for 2026-10-14").is_visible()
+    summary = page.locator("div.summary")  # the verdict first: the channel mix drifts from 10-11
+    assert summary.get_by_text("In trouble on 2026-10-14").is_visible() and "channel" in summary.inner_text()
+    assert str(config.lake.root) not in path.read_text()  # nothing machine-specific
     assert page.locator("td.drift").count() >= 1  # channel drifts from 10-11
     assert _shot(page, "report.png").stat().st_size > 10_000

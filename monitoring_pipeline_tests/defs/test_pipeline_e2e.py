@@ -383,7 +383,7 @@ def test_performance_after_the_baseline_has_its_band_and_alarms(lake) -> None:
 
 
 def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offline_file(lake, tmp_path) -> None:
-    config_path, _, instance = lake
+    config_path, config, instance = lake
     pictures = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-12")["pictures"]
     assert pictures.count("](data:image/svg+xml;base64,") == 2  # the worst columns and the verdict heatmap
     trends = _metadata(instance, ["support_summarizer", "output_profiles"], "2026-10-12")["trends"]
@@ -397,3 +397,4 @@ def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offl
     assert text.count("<svg") >= 3 and out.stat().st_size < 3_000_000  # heatmap, outputs, guards (no drift yet)
     assert not re.search(r"""(src|href)=["']https?:""", text)  # nothing to fetch: no script, font or image link
     assert "support_summarizer: monitoring report for 2026-10-16" in text
+    assert "Quiet on 2026-10-16:" in text and str(config.lake.root) not in text  # the verdict first; no lake path
