@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from monitoring_pipeline.core.errors import MonitoringError
 
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     from monitoring_pipeline.cli import demo, pipeline, registry, review
 
     parser = argparse.ArgumentParser(prog="monitoring-pipeline", description="ML monitoring over Delta Lake.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('monitoring-pipeline')}")
     commands = parser.add_subparsers(dest="command", required=True)
     for family in (pipeline, registry, review, demo):
         family.add(commands)

@@ -63,12 +63,20 @@ def _add_drift(commands: argparse._SubParsersAction) -> None:
     )
     drift.add_argument("--reference", help="Parquet file or Delta table path/URI")
     drift.add_argument("--current", help="Parquet file or Delta table path/URI")
-    drift.add_argument("--features", help="comma-separated columns (default: every column both share)")
+    drift.add_argument(
+        "--features",
+        help="comma-separated columns (default: every column both share but timestamps, dates, ids and free text)",
+    )
     drift.add_argument("--model", help="judge this model's stored days again (with --from and --to)")
     drift.add_argument("--from", dest="first", type=date.fromisoformat, help="first day to judge, YYYY-MM-DD")
     drift.add_argument("--to", dest="last", type=date.fromisoformat, help="last day to judge, YYYY-MM-DD")
     drift.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
     drift.add_argument("--output", help="write to this file instead of standard output")
+    drift.add_argument(
+        "--fail-on",
+        choices=list(FAIL_ON),
+        help="exit 3 when a column's verdict is this or worse (warn: warn or drift), for CI (default: exit 0)",
+    )
     config_options(drift)
     drift.set_defaults(run=cmd_drift)
 
@@ -78,16 +86,23 @@ def cmd_drift(args: argparse.Namespace) -> int:
         return _rejudge(args)
     if not (args.reference and args.current):
         raise CommandError("give --reference and --current, or --model with --from and --to")
-    from monitoring_pipeline.core.drift.frames import drift_frames
+    from monitoring_pipeline.core.drift.frames import drift_frames, judgeable
 
-    features = [f.strip() for f in args.features.split(",")] if args.features else None
+    reference, current = read_table(args.reference), read_table(args.current)
+    if args.features:
+        features = [f.strip() for f in args.features.split(",")]
+    else:
+        features, skipped = judgeable(reference, current)
+        if skipped:
+            named = ", ".join(f"{column} ({why})" for column, why in skipped.items())
+            progress(f"skipped {named}; name a column in --features to judge it")
     try:
-        report = drift_frames(read_table(args.reference), read_table(args.current), features)
+        report = drift_frames(reference, current, features)
     except (KeyError, TypeError) as exc:
         raise CommandError(str(exc)) from None
     frame = report.to_frame().rename({"column": "feature"})
     _write(args, frame.select("feature", "method", "value", "p_value", "threshold", "status", "verdict"), frame)
-    return 0
+    return _verdict_exit(args, frame.rename({"feature": "column"}))
 
 
 def _rejudge(args: argparse.Namespace) -> int:
@@ -104,6 +119,20 @@ def _rejudge(args: argparse.Namespace) -> int:
     days = frame["day"].n_unique()
     progress(f"{model.name}: {days} days judged again" + (f"; no profiles for {len(skipped)} days" if skipped else ""))
     _write(args, counts, counts)
+    return _verdict_exit(args, frame)
+
+
+FAIL_ON = {"warn": ("warn", "drift"), "drift": ("drift",)}
+
+
+def _verdict_exit(args: argparse.Namespace, frame: pl.DataFrame) -> int:
+    """3 when `--fail-on` is given and a column's verdict reaches it (named on standard error), else 0."""
+    if not args.fail_on:
+        return 0
+    failing = sorted(set(frame.filter(pl.col("verdict").is_in(FAIL_ON[args.fail_on]))["column"].to_list()))
+    if failing:
+        progress(f"{len(failing)} columns at {args.fail_on} or worse: {', '.join(failing)}")
+        return 3
     return 0
 
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,40 @@ def test_help_explains_options_with_an_example(capsys: pytest.CaptureFixture) ->
     with pytest.raises(SystemExit):
         main(["drift", "--help"])
     assert "example: monitoring-pipeline drift" in capsys.readouterr().out
+
+
+def test_two_raw_logs_compare_without_features_skipping_ids_and_timestamps(tmp_path: Path, capsys) -> None:
+    rng = np.random.default_rng(1)
+    n = 1500
+
+    def log(shift: float, offset: int) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "prediction_id": [f"p-{offset + i}" for i in range(n)],
+                "event_ts": pl.datetime_range(
+                    datetime(2026, 10, 1 + offset // n), datetime(2026, 10, 2 + offset // n), "30s", eager=True
+                ).head(n),
+                "customer_id": rng.integers(0, 10**9, n),
+                "note": [f"free text {i} {rng.random()}" for i in range(n)],
+                "x": rng.normal(shift, 1.0, n),
+                "channel": rng.choice(["web", "app"], n),
+            }
+        )
+
+    log(0.0, 0).write_parquet(tmp_path / "reference.parquet")
+    log(1.0, n).write_parquet(tmp_path / "current.parquet")
+    argv = ["drift", "--reference", str(tmp_path / "reference.parquet"), "--current", str(tmp_path / "current.parquet")]
+    assert main([*argv, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert {r["feature"] for r in json.loads(captured.out)} == {"x", "channel"}
+    for said in ("prediction_id (an id)", "event_ts (a timestamp or date)", "customer_id (an id)", "note (an id or"):
+        assert said in captured.err
+    assert main([*argv, "--format", "json", "--fail-on", "drift"]) == 3  # x moved by one standard deviation
+    assert "x" in capsys.readouterr().err.splitlines()[-1]
+    assert main([*argv, "--features", "channel", "--fail-on", "drift"]) == 0  # the same channel mix
+
+
+def test_version_prints_the_package_version(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.startswith("monitoring-pipeline 0.")

@@ -10,6 +10,7 @@ reference plus the current mass of that bin).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,6 +50,26 @@ def column_kind(dtype: pl.DataType, column: str) -> ColumnKind:
 
 def infer_kinds(schema: pl.Schema, columns: Sequence[str]) -> dict[str, ColumnKind]:
     return {c: column_kind(schema[c], c) for c in columns}
+
+
+ID_NAME = re.compile(r"(?i)(?:^|_)(?:id|uuid|guid)$")
+DISTINCT_SAMPLE = 1_000  # text distinct on every one of the reference's first rows: ids or free text
+
+
+def judgeable(reference: pl.LazyFrame, current: pl.LazyFrame) -> tuple[list[str], dict[str, str]]:
+    """The columns both frames share that drift can judge, and those it skips with why: timestamps and dates (two
+    windows differ by construction), ids by name (`id`, `*_id`, `*_uuid`), and text distinct on each of the
+    reference's first 1,000 rows (ids or free text, not categories)."""
+    ref_schema, cur_schema = reference.collect_schema(), current.collect_schema()
+    shared = [c for c in ref_schema.names() if c in cur_schema]
+    skipped = {c: "a timestamp or date" for c in shared if ref_schema[c].is_temporal()}
+    skipped |= {c: "an id" for c in shared if c not in skipped and ID_NAME.search(c)}
+    text = [c for c in shared if c not in skipped and ref_schema[c] == pl.String]
+    if text:
+        head = reference.select(text).head(DISTINCT_SAMPLE).collect()
+        if head.height == DISTINCT_SAMPLE:
+            skipped |= {c: "an id or free text" for c in text if head[c].n_unique() == DISTINCT_SAMPLE}
+    return [c for c in shared if c not in skipped], skipped
 
 
 def drift_frames(
