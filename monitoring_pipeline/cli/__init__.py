@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from importlib.metadata import version
 
 from monitoring_pipeline.core.errors import MonitoringError
 
@@ -20,11 +19,21 @@ def build_parser() -> argparse.ArgumentParser:
     from monitoring_pipeline.cli import demo, pipeline, registry, review
 
     parser = argparse.ArgumentParser(prog="monitoring-pipeline", description="ML monitoring over Delta Lake.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version('monitoring-pipeline')}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     for family in (pipeline, registry, review, demo):
         family.add(commands)
     return parser
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked (reading the installed metadata costs every command 50 ms)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import version
+
+        print(f"{parser.prog} {version('monitoring-pipeline')}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
