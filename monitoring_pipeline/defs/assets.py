@@ -420,7 +420,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "drifted_outputs": len(drifted["outputs"]),
                 "drifted": dg.MetadataValue.json(drifted),
                 "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
-                "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.frame)),
+                "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.verdicts)),
                 "pictures": dg.MetadataValue.md(
                     viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.PICTURED_COLUMNS))
                 ),

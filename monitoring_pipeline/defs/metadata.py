@@ -10,15 +10,13 @@ from monitoring_pipeline.core.drift.compare import SEVERITY
 WORST_SHOWN = 8
 
 
-def worst_columns_markdown(frame: pl.DataFrame) -> str:
-    """A markdown table of the columns with the worst verdicts, each by its deciding method with the largest drift
-    size (value / threshold: methods on different scales compare only through their thresholds)."""
+def worst_columns_markdown(verdicts: pl.DataFrame) -> str:
+    """A markdown table of the columns with the worst verdicts (`column_verdicts` of a day), largest drift size
+    (value / threshold) first within a verdict."""
     ranked = (
-        frame.filter(pl.col("decisive"))
-        .with_columns((pl.col("value") / pl.col("threshold")).alias("size"))
-        .sort("size", descending=True, nulls_last=True)
-        .unique("column", keep="first", maintain_order=True)
-        .with_columns(pl.col("verdict").replace_strict(SEVERITY, default=-1, return_dtype=pl.Int64).alias("severity"))
+        verdicts.with_columns(
+            pl.col("verdict").replace_strict(SEVERITY, default=-1, return_dtype=pl.Int64).alias("severity")
+        )
         .sort(["severity", "size"], descending=True, nulls_last=True)
         .head(WORST_SHOWN)
     )
@@ -31,7 +29,7 @@ def worst_columns_markdown(frame: pl.DataFrame) -> str:
     for row in ranked.iter_rows(named=True):
         figures = [_figure(row[name]) for name in ("value", "threshold", "size")]
         lines.append(
-            f"| {row['column']} | {row['role']} | {row['verdict']} | {row['method']} | {' | '.join(figures)} |"
+            f"| {row['column']} | {row['role']} | {row['verdict']} | {row['method'] or '-'} | {' | '.join(figures)} |"
         )
     return "\n".join(lines)
 

@@ -26,6 +26,7 @@ REFERENCE_BINS = "reports/reference_bins"
 FEATURE_PROFILES = "reports/feature_profiles"
 OUTPUT_PROFILES = "reports/output_profiles"
 DRIFT_REPORT = "reports/drift_report"
+DRIFT_VERDICTS = "reports/drift_verdicts"  # one row per column of the report: its verdict and deciding method
 PERFORMANCE = "reports/performance"
 PERFORMANCE_REFERENCE = "reports/performance_reference"  # per model: what its baseline says, until its labels change
 # the review workflow

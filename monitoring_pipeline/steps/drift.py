@@ -17,6 +17,7 @@ from monitoring_pipeline.core.drift.compare import (
     DriftReport,
     DriftSettings,
     calibrate,
+    column_verdicts,
     compare_profiles,
     noise_bands,
     with_bands,
@@ -34,6 +35,7 @@ from monitoring_pipeline.steps.profiles import profile_versions, read_profiles
 class DayDrift:
     report: DriftReport
     frame: pl.DataFrame
+    verdicts: pl.DataFrame  # one row per column (`column_verdicts`), as stored in reports/drift_verdicts
     reference_days: list[date]
     reference_days_found: list[date]
     profile_versions: dict[str, int | None]  # Delta version of each profile table read
@@ -104,12 +106,16 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     active = active_definitions(config, model, day)
     missing = _features_missing(_log_schema(config, model), model, active)
     judged = _judge(model, day, profiles, bins, bins_version, active, missing)
+    partition = {"model_name": model.name, "day": day}
     written = delta.write_partition(  # evolving: a report written before rolling windows gains their columns
-        catalog.table(config, catalog.DRIFT_REPORT), judged.frame, {"model_name": model.name, "day": day}, True
+        catalog.table(config, catalog.DRIFT_REPORT), judged.frame, partition, True
     )
+    verdicts = column_verdicts(judged.frame)
+    delta.write_partition(catalog.table(config, catalog.DRIFT_VERDICTS), verdicts, partition, True)
     return DayDrift(
         judged.report,
         judged.frame,
+        verdicts,
         expected,
         judged.found,
         read_versions,

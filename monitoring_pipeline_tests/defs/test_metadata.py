@@ -3,6 +3,7 @@ different scales."""
 
 import polars as pl
 
+from monitoring_pipeline.core.drift.compare import column_verdicts
 from monitoring_pipeline.defs.metadata import worst_columns_markdown
 
 
@@ -11,14 +12,19 @@ def test_columns_rank_by_size_relative_to_their_threshold() -> None:
         {
             "column": ["income", "income", "channel", "age"],
             "role": ["feature"] * 4,
+            "kind": ["numeric", "numeric", "categorical", "numeric"],
             "method": ["psi", "ks", "jensen_shannon", "ks"],
             "value": [2.0, 0.05, 0.5, 0.01],
             "threshold": [1.0, 0.1, 0.1, 0.1],
             "verdict": ["drift", "drift", "drift", "ok"],
             "decisive": [True, True, True, True],
+            "n_reference": [100] * 4,
+            "n_current": [100] * 4,
         }
     )
-    lines = worst_columns_markdown(frame).splitlines()[2:]
+    verdicts = column_verdicts(frame)
+    assert verdicts.height == 3 and verdicts.filter(pl.col("column") == "income")["method"].item() == "psi"
+    lines = worst_columns_markdown(verdicts).splitlines()[2:]
     assert [line.split(" | ")[0].strip("| ") for line in lines] == ["channel", "income", "age"]
     assert lines[0].endswith("| jensen_shannon | 0.5 | 0.1 | 5 |")  # larger than psi's 2.0 / 1.0 though smaller
     assert "| psi | 2 | 1 | 2 |" in lines[1]  # income by its largest size, not its ks row

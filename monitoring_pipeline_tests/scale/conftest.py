@@ -24,6 +24,7 @@ NIGHTLY = f"{MODEL}_nightly"
 SCALE = 0.05  # 40 rows per weekday: the tests watch how runs are spread, not the statistics
 REPORT_KEYS = {  # each report table of a model's day, and what identifies one of its rows
     catalog.DRIFT_REPORT: ["column", "method"],
+    catalog.DRIFT_VERDICTS: ["column"],
     catalog.FEATURE_PROFILES: ["model_version", "role", "column"],
     catalog.OUTPUT_PROFILES: ["model_version", "role", "column"],
     catalog.EXPECTATION_RESULTS: ["checked_table", "expectation", "column"],

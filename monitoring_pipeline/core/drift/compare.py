@@ -133,6 +133,35 @@ class DriftReport:
         return [c for c in self.columns if c.verdict in verdicts]
 
 
+VERDICT_KEYS = ("model_name", "day")
+
+
+def column_verdicts(report: pl.DataFrame) -> pl.DataFrame:
+    """One row per column (per model and day, where the report rows name them): its verdict, the rolling window's
+    where judged, and the decisive method with the largest drift size, `value / threshold` (methods on different
+    scales compare only through their thresholds; a column no method decides keeps a null method)."""
+    keys = [k for k in VERDICT_KEYS if k in report.columns]
+    window = ["window_verdict"] if "window_verdict" in report.columns else []
+    decided = pl.col("decisive") & pl.col("threshold").is_not_null()
+    return (
+        report.with_columns((pl.col("value") / pl.col("threshold")).alias("size"))
+        .sort([decided, "size"], descending=True, nulls_last=True)
+        .unique([*keys, "column"], keep="first", maintain_order=True)
+        .select(
+            *keys,
+            "column",
+            "role",
+            "kind",
+            "verdict",
+            *window,
+            *(pl.when(decided).then(pl.col(c)).alias(c) for c in ("method", "value", "threshold", "size")),
+            "n_reference",
+            "n_current",
+        )
+        .sort([*keys, "column"])
+    )
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
