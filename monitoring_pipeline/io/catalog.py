@@ -32,6 +32,7 @@ PERFORMANCE_REFERENCE = "reports/performance_reference"  # per model: what its b
 # the review workflow
 TICKETS = "reports/tickets"
 DOSSIERS = "reports/review_dossiers"
+MODEL_HEALTH = "reports/model_health"  # per model, day and alert signal: value, threshold, crossed, breached, ticket
 # what people approve, and the chain over it all
 MODEL_VERSIONS = "registry/model_versions"
 MODEL_EVALUATIONS = "registry/model_evaluations"

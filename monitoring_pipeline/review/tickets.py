@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, ticket_id
+from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, readings_on, ticket_id
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
@@ -125,17 +125,64 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
     opened, updated = [], []
     with custody(config, "tickets"):
         for day in sorted(set(days)):
-            plan = plan_tickets(
-                read_tickets(config, model.name).to_dicts(),
-                breaches_on(model.name, signals, model.alerts, day, training),
-            )
+            breaches = breaches_on(model.name, signals, model.alerts, day, training)
+            plan = plan_tickets(read_tickets(config, model.name).to_dicts(), breaches)
             for breach in plan.opened:
                 _save(config, _new_ticket(config, breach, now), "ticket_open", "sensor:review", now)
                 opened.append(ticket_id(breach))
             for known_id, breach in plan.updated:
                 _save(config, _updated(ticket(config, known_id), breach, now), "ticket_update", "sensor:review", now)
                 updated.append(known_id)
+            covering = read_tickets(config, model.name).filter(pl.col("first_day") <= day, pl.col("last_day") >= day)
+            tickets = dict(covering.select("signal", "ticket_id").iter_rows())
+            _write_health(config, model, day, signals, {b.signal: tickets.get(b.signal) for b in breaches}, now)
     return Review(opened, updated)
+
+
+HEALTH_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    "signal": pl.String(),
+    "value": pl.Float64(),
+    "threshold": pl.Float64(),
+    "crossed": pl.Boolean(),  # the day alone crossed the threshold (what the day's health check shows)
+    "breached": pl.Boolean(),  # ... on enough of the rule's days too: a ticket is open or updated for it
+    "severity": pl.String(),
+    "ticket_id": pl.String(),
+    "behind": pl.List(pl.String()),  # the drifting columns, or each alarming metric with its figures
+    "judged_at": pl.Datetime("us", "UTC"),
+}
+
+
+def _write_health(
+    config: ProjectConfig,
+    model: ModelSpec,
+    day: date,
+    signals: pl.DataFrame,
+    fed: dict[str, str | None],
+    now: datetime,
+) -> None:
+    """Replace the day's rows of `reports/model_health`: each alert signal against its rule, and the ticket it
+    feeds (`fed`: each breaching signal -> the ticket covering the day)."""
+    severity = {rule.signal: rule.severity for rule in model.alerts}
+    rows = [
+        {
+            "model_name": model.name,
+            "day": day,
+            "signal": r.signal,
+            "value": r.value,
+            "threshold": r.threshold,
+            "crossed": r.crossed,
+            "breached": r.signal in fed,
+            "severity": severity[r.signal],
+            "ticket_id": fed.get(r.signal),
+            "behind": list(r.columns),
+            "judged_at": now,
+        }
+        for r in readings_on(signals, model.alerts, day, model.training_days())
+    ]
+    frame = pl.DataFrame(rows, schema=HEALTH_SCHEMA)
+    delta.write_partition(catalog.table(config, catalog.MODEL_HEALTH), frame, {"model_name": model.name, "day": day})
 
 
 def _new_ticket(config: ProjectConfig, breach: Breach, now: datetime) -> dict[str, Any]:

@@ -70,6 +70,17 @@ def test_one_ticket_per_breach_delivered_once_through_refusal_timeout_and_503(wo
     assert set(table["delivery_status"]) == {"pending_delivery"} and tracker.accepted == {}
     requested = {r.partition_key for result in first.values() for r in result.run_requests}
     assert requested == EXPECTED
+    health = delta.scan(catalog.table(config, catalog.MODEL_HEALTH)).collect()  # every judged day, every signal
+    assert health.select("model_name", "day").unique().height == 2 * DAYS
+    breached = health.filter(pl.col("breached"))
+    assert set(breached["ticket_id"]) == EXPECTED  # each breaching day names the ticket it feeds
+    burst = health.filter(
+        (pl.col("model_name") == "support_summarizer") & (pl.col("day") == date(2026, 10, 6)),
+        pl.col("signal") == "guard_failure",
+    )
+    assert burst["crossed"].item() and burst["value"].item() >= burst["threshold"].item()
+    quiet = health.filter(pl.col("day") < date(2026, 10, 6))
+    assert not quiet["crossed"].any() and quiet["ticket_id"].null_count() == quiet.height
 
     tracker.start()  # back on the same port: it times out, then answers 503, then 200 for good
     tracker.hang_seconds, tracker.script = 2.0, ["hang", "503"]
