@@ -128,43 +128,43 @@ def performance_signal(alarms: pl.DataFrame) -> pl.DataFrame:
 
 
 def daily_signals(
-    drift_report: pl.DataFrame, guard_counts: pl.DataFrame, performance: pl.DataFrame | None = None
+    drift_report: pl.DataFrame | None = None,
+    guard_counts: pl.DataFrame | None = None,
+    performance: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per (day, signal). `drift_report`: one model's decisive report rows (column, role, day, verdict,
-    and the rolling window's `window_verdict` where judged): a column drifts on a day when the day or the window
-    ending it does; `guard_counts`: day, validated, quarantined; `performance`: its alert metrics' daily rows,
-    when it has labels (see `performance_signal`)."""
-    window = pl.col("window_verdict") if "window_verdict" in drift_report.columns else pl.lit(None, pl.String)
-    drifted = (pl.col("verdict") == "drift") | (window == "drift").fill_null(False)
-    drifting = drift_report.filter(drifted).select("day", "column", "role").unique()
-    drift_days = drift_report.select("day").unique()
-    frames = []
-    for signal, roles in (("feature_drift", INPUT_ROLES), ("output_drift", OUTPUT_ROLES)):
-        columns = drifting.filter(pl.col("role").is_in(roles)).group_by("day").agg(pl.col("column").sort())
-        frames.append(
-            drift_days.join(columns, on="day", how="left").select(
-                "day",
-                pl.lit(signal).alias("signal"),
-                pl.col("column").list.len().fill_null(0).cast(pl.Float64).alias("value"),
-                pl.col("column").fill_null([]).alias("columns"),
+    """One row per (day, signal), from what is given. `drift_report`: one model's decisive report rows (column,
+    role, day, verdict, and the rolling window's `window_verdict` where judged): a column drifts on a day when the
+    day or the window ending it does; `guard_counts`: day, validated, quarantined; `performance`: its alert
+    metrics' daily rows, when it has labels (see `performance_signal`)."""
+    frames = [pl.DataFrame(schema=SIGNAL_SCHEMA)]
+    if drift_report is not None:
+        window = pl.col("window_verdict") if "window_verdict" in drift_report.columns else pl.lit(None, pl.String)
+        drifted = (pl.col("verdict") == "drift") | (window == "drift").fill_null(False)
+        drifting = drift_report.filter(drifted).select("day", "column", "role").unique()
+        drift_days = drift_report.select("day").unique()
+        for signal, roles in (("feature_drift", INPUT_ROLES), ("output_drift", OUTPUT_ROLES)):
+            columns = drifting.filter(pl.col("role").is_in(roles)).group_by("day").agg(pl.col("column").sort())
+            frames.append(
+                drift_days.join(columns, on="day", how="left").select(
+                    "day",
+                    pl.lit(signal).alias("signal"),
+                    pl.col("column").list.len().fill_null(0).cast(pl.Float64).alias("value"),
+                    pl.col("column").fill_null([]).alias("columns"),
+                )
             )
-        )
-    frames.append(
-        guard_counts.select(
-            "day",
-            pl.lit("guard_failure").alias("signal"),
-            quarantined_share().alias("value"),
-            pl.lit([], pl.List(pl.String)).alias("columns"),
-        )
-    )
-    frames.append(
-        guard_counts.select(
-            "day",
-            pl.lit("missing_data").alias("signal"),
-            guarded_rows().cast(pl.Float64).alias("value"),
-            pl.lit([], pl.List(pl.String)).alias("columns"),
-        )
-    )
+    if guard_counts is not None:
+        no_columns = pl.lit([], pl.List(pl.String)).alias("columns")
+        frames += [
+            guard_counts.select(
+                "day", pl.lit("guard_failure").alias("signal"), quarantined_share().alias("value"), no_columns
+            ),
+            guard_counts.select(
+                "day",
+                pl.lit("missing_data").alias("signal"),
+                guarded_rows().cast(pl.Float64).alias("value"),
+                no_columns,
+            ),
+        ]
     if performance is not None:
         frames.append(performance_signal(performance))
     return pl.concat([f.cast(SIGNAL_SCHEMA) for f in frames]).sort("signal", "day")
@@ -217,6 +217,11 @@ class Reading:
     threshold: float
     crossed: bool
     columns: tuple[str, ...] = ()
+
+    @property
+    def comparison(self) -> str:
+        """How the value crosses: below the threshold for missing data, at or above it for the others."""
+        return "<" if self.signal == "missing_data" else ">="
 
 
 def readings_on(

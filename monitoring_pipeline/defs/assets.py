@@ -45,8 +45,6 @@ HEALTH_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
         "No alert metric worse than its band, with a CUSUM alarm or an estimate alarm (alerts.performance).",
     ),
 }
-NO_REPORT = pl.DataFrame(schema={"day": pl.Date, "column": pl.String, "role": pl.String, "verdict": pl.String})
-NO_COUNTS = pl.DataFrame(schema={"day": pl.Date, "validated": pl.Int64, "quarantined": pl.Int64})
 MAX_REJECTED_SHARE = 0.01
 PROFILE_INPUTS = ["validated_predictions", "quarantined_predictions", "reference_bins"]
 DEFINITION_TABLES = [registry_key(catalog.DEFINITIONS), registry_key(catalog.DEFINITION_EVENTS)]
@@ -79,7 +77,7 @@ def _health(asset: dg.AssetKey, name: str, model: ModelSpec, signals: pl.DataFra
         check_name=name,
         passed=not crossed,
         severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(_reading_line(r) for r in crossed) or None,
+        description="; ".join(f"{r.signal} {r.value:.4g} {r.comparison} {r.threshold:g}" for r in crossed) or None,
         metadata={
             key: value
             for r in readings
@@ -90,11 +88,6 @@ def _health(asset: dg.AssetKey, name: str, model: ModelSpec, signals: pl.DataFra
             )
         },
     )
-
-
-def _reading_line(reading: Reading) -> str:
-    sign = "<" if reading.signal == "missing_data" else ">="
-    return f"{reading.signal} {reading.value:.4g} {sign} {reading.threshold:g}"
 
 
 def _behind(reading: Reading) -> str:
@@ -300,7 +293,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         today = pl.DataFrame(
             {"day": [day], "validated": [counts["rows_validated"]], "quarantined": [counts["rows_quarantined"]]}
         )
-        signals = daily_signals(NO_REPORT, today)
+        signals = daily_signals(guard_counts=today)
         yield _health(keys["prediction_log"], ARRIVAL_CHECK, spec, signals, day)
         yield _health(keys["validated_predictions"], QUARANTINE_CHECK, spec, signals, day)
         stored_validated, stored_quarantined = result.stored
@@ -410,10 +403,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             for role, roles in (("features", INPUT_ROLES), ("outputs", OUTPUT_ROLES))
         }
         missing_days = sorted(set(result.reference_days) - set(result.reference_days_found))
-        decisive = result.frame.filter(pl.col("decisive"))
-        signals = daily_signals(
-            decisive.select(*NO_REPORT.columns, *({"window_verdict"} & set(decisive.columns))), NO_COUNTS
-        )
+        signals = daily_signals(drift_report=result.frame.filter(pl.col("decisive")))
         return dg.MaterializeResult(
             metadata={
                 "drifted_features": len(drifted["features"]),
@@ -464,7 +454,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         pictures = viz.performance_pictures(config, spec, window(day))  # the series read once: charts and CUSUM
         today = [p.table.filter(pl.col("day") == day).with_columns(metric=pl.lit(p.metric)) for p in pictures]
         cusum = any(rows["cusum_alarm"].any() for rows in today)
-        signals = daily_signals(NO_REPORT, NO_COUNTS, pl.concat(today) if today else None)
+        signals = daily_signals(performance=pl.concat(today) if today else None)
         seq = _audit(
             context,
             config,

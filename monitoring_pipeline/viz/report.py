@@ -317,7 +317,7 @@ def _summary(config: ProjectConfig, model: ModelSpec, day: date, open_tickets: p
     )
     rows = "".join(
         f"<tr><td>{html.escape(SIGNAL_NAMES.get(r.signal, r.signal))}</td><td>{r.value:.4g}</td>"
-        f"<td>{'&lt;' if r.signal == 'missing_data' else '&ge;'} {r.threshold:g}</td>"
+        f"<td>{html.escape(r.comparison)} {r.threshold:g}</td>"
         f"<td{' class=drift' if r.crossed else ''}>{'crossed' if r.crossed else 'ok'}</td>"
         f"<td>{html.escape(', '.join(r.columns))}</td></tr>"
         for r in readings
