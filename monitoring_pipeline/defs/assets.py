@@ -18,6 +18,7 @@ from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log
+from monitoring_pipeline.review import changes
 from monitoring_pipeline.steps.bins import freeze_model_bins
 from monitoring_pipeline.steps.drift import drift_day
 from monitoring_pipeline.steps.guards import guard_day
@@ -88,6 +89,14 @@ def _health(asset: dg.AssetKey, name: str, model: ModelSpec, signals: pl.DataFra
             )
         },
     )
+
+
+def _changed_before(config: ProjectConfig, model: ModelSpec, day: date) -> str:
+    """The releases and definition changes of the week to `day`: what most likely caused its drift."""
+    found = changes.changes_before(config, model, day)
+    if found.is_empty():
+        return f"_no release or definition change in the {changes.LIKELY_WITHIN.days} days to {day}_"
+    return changes.to_markdown(found)
 
 
 def _behind(reading: Reading) -> str:
@@ -414,6 +423,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "pictures": dg.MetadataValue.md(
                     viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.PICTURED_COLUMNS))
                 ),
+                "changed_before": dg.MetadataValue.md(_changed_before(config, spec, day)),
                 "reference": model.reference.describe(),
                 "reference_days_found": len(result.reference_days_found),
                 "profile_delta_versions": dg.MetadataValue.json(result.profile_versions),

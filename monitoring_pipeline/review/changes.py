@@ -212,6 +212,19 @@ def changes(config: ProjectConfig, since: date, until: date, model: str | None =
     return pl.DataFrame(rows, schema=CHANGE_SCHEMA, orient="row").sort("at", "model_name", "kind")
 
 
+def changes_before(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
+    """The releases, rollbacks, lifecycle events and definition changes of `model` in the `LIKELY_WITHIN` up to
+    the end of `day`, newest first: what most likely caused what the day shows."""
+    start, end = _end_of(day) - LIKELY_WITHIN, _end_of(day)
+    found = [r for r in (*_lifecycle(config, model), *_definition_changes(config, model)) if start <= r["at"] < end]
+    return pl.DataFrame(found, schema=CHANGE_SCHEMA, orient="row").sort("at", descending=True)
+
+
+def to_markdown(frame: pl.DataFrame) -> str:
+    """One line a change: when, what and its detail."""
+    return "\n".join(f"- {r['at']:%Y-%m-%d %H:%M} UTC, {r['kind']}: {r['detail']}" for r in frame.iter_rows(named=True))
+
+
 def to_text(frame: pl.DataFrame) -> str:
     lines = []
     for r in frame.iter_rows(named=True):

@@ -166,6 +166,8 @@ def test_drift_materialization_metadata_and_checks(lake) -> None:
     metadata = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-12")
     assert metadata["drifted_features"] >= 1
     assert "| channel | feature | drift |" in metadata["worst_columns"]
+    released = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-16")["changed_before"]
+    assert "release" in released and "model 1.1" in released  # the likely cause of the score's move that day
     checks = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(["credit_risk", "drift_report"]), "reference_window_complete"), limit=100
     )
