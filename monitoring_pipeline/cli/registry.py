@@ -150,6 +150,9 @@ def _add_approve(sub: argparse._SubParsersAction) -> None:
         formatter_class=EXAMPLE,
     )
     _model_version(approve)
+    approve.add_argument(
+        "--effective-at", type=utc_time, help="when it took effect (default: now; both times are kept)"
+    )
     actor_options(approve)
     config_options(approve)
     approve.set_defaults(run=cmd_models_approve)
@@ -158,7 +161,7 @@ def _add_approve(sub: argparse._SubParsersAction) -> None:
 def cmd_models_approve(args: argparse.Namespace) -> int:
     from monitoring_pipeline.registry.models import approve
 
-    approve(config(args), args.name, args.version, args.reason, by(args), now())
+    approve(config(args), args.name, args.version, args.reason, by(args), now(), args.effective_at)
     print(f"approved {args.name} {args.version} (by {by(args)})")
     return 0
 

@@ -20,6 +20,8 @@ from monitoring_pipeline.io import catalog, delta
 
 STORY_START = "2026-09-01T00:00Z"
 CREDIT_RELEASE = "2026-10-16T12:00Z"
+FIRST_APPROVALS = "2026-08-31T16:00Z"  # the day before the story: approved, then deployed
+CREDIT_V11_APPROVED = "2026-10-15T16:00Z"
 PROMPT_V2_APPROVED = "2026-10-20T15:00Z"
 PROMPT_V2_RELEASE = "2026-10-21T00:00Z"
 DTI_CHANGE = "2026-10-05T00:00Z"
@@ -162,7 +164,18 @@ def registry_commands(config: ProjectConfig, config_path: Path) -> list[list[str
         "--by",
         "ana",
     )
-    run("models", "approve", TABULAR_MODEL, "1.0", "--reason", "holdout metrics meet the bar", "--by", "bob")
+    run(
+        "models",
+        "approve",
+        TABULAR_MODEL,
+        "1.0",
+        "--effective-at",
+        FIRST_APPROVALS,
+        "--reason",
+        "holdout metrics meet the bar",
+        "--by",
+        "bob",
+    )
     run(
         "models",
         "deploy",
@@ -207,7 +220,18 @@ def registry_commands(config: ProjectConfig, config_path: Path) -> list[list[str
         "--by",
         "ana",
     )
-    run("models", "approve", TABULAR_MODEL, "1.1", "--reason", "retrained on September traffic", "--by", "bob")
+    run(
+        "models",
+        "approve",
+        TABULAR_MODEL,
+        "1.1",
+        "--effective-at",
+        CREDIT_V11_APPROVED,
+        "--reason",
+        "retrained on September traffic",
+        "--by",
+        "bob",
+    )
     run(
         "models",
         "deploy",
@@ -284,7 +308,18 @@ def registry_commands(config: ProjectConfig, config_path: Path) -> list[list[str
         "--by",
         "ana",
     )
-    run("models", "approve", LLM_MODEL, "2.3", "--reason", "holdout summaries reviewed", "--by", "bob")
+    run(
+        "models",
+        "approve",
+        LLM_MODEL,
+        "2.3",
+        "--effective-at",
+        FIRST_APPROVALS,
+        "--reason",
+        "holdout summaries reviewed",
+        "--by",
+        "bob",
+    )
     run(
         "models",
         "deploy",

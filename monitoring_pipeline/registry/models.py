@@ -242,8 +242,17 @@ def evaluate(
     return row
 
 
-def approve(config: ProjectConfig, name: str, version: str, reason: str, by: str, now: datetime) -> dict:
-    """Approve a registered version (four-eyes and an evaluation checkpoint, as the governance rules say)."""
+def approve(
+    config: ProjectConfig,
+    name: str,
+    version: str,
+    reason: str,
+    by: str,
+    now: datetime,
+    effective_at: datetime | None = None,
+) -> dict:
+    """Approve a registered version (four-eyes and an evaluation checkpoint, as the governance rules say), in
+    force from `effective_at` (default: now; both times are kept, as for a deployment)."""
     with custody(config, "registry"):
         checkpoint = _version_row(config, name, version)
         n_evals = evaluations(config, name).filter(pl.col("model_version") == version).height
@@ -255,7 +264,7 @@ def approve(config: ProjectConfig, name: str, version: str, reason: str, by: str
             n_evals,
             config.governance,
         )
-        return _record_event(config, name, version, lifecycle.APPROVED, reason, by, now, now)
+        return _record_event(config, name, version, lifecycle.APPROVED, reason, by, now, effective_at or now)
 
 
 def deploy(

@@ -19,6 +19,7 @@ from monitoring_pipeline.defs.registry import REGISTRY_JOB
 from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
+from monitoring_pipeline.registry import models
 from monitoring_pipeline.registry.audit_log import person, read_audit, verify_audit
 from monitoring_pipeline.review.changes import changes
 from monitoring_pipeline.review.trace import TraceError, to_markdown, trace
@@ -117,6 +118,21 @@ def test_the_trace_of_a_quarantined_llm_output_shows_its_verdicts_and_prompt(lak
     assert result["release_in_force"]["release_id"] == "support_summarizer-r1"
     with pytest.raises(TraceError, match="none of the prediction logs"):
         trace(config, "no-such-prediction")
+
+
+def test_the_demo_history_approves_each_version_before_deploying_it(lake) -> None:
+    _, config, _ = lake
+    for model in config.models:
+        events = models.events(config, model)
+        approved = dict(
+            events.filter(pl.col("event") == "approved").select("model_version", "effective_at").iter_rows()
+        )
+        deployed = (
+            events.filter(pl.col("event") == "deployed").group_by("model_version").agg(pl.col("effective_at").min())
+        )
+        assert deployed.height >= 1
+        for version, first_deployed in deployed.iter_rows():
+            assert approved[version] < first_deployed, (model, version)
 
 
 def test_changes_lists_releases_definitions_breaks_and_spikes_in_order(lake) -> None:
