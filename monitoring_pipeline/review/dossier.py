@@ -64,7 +64,7 @@ def _drifting(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple[s
             "method": r["method"],
             "value": r["value"],
             "threshold": r["threshold"],
-            "drift_size": round(r["drift_size"], 3),
+            "drift_size": round(r["size"], 3),
             "reference": _distribution(worst.reference.get(r["column"]), worst.bins.get(r["column"]), r["role"]),
             "current": _distribution(worst.current.get(r["column"]), worst.bins.get(r["column"]), r["role"]),
         }

@@ -47,7 +47,7 @@ class DayDrift:
 
     def worst(self, roles: tuple[str, ...], limit: int) -> WorstDrift:
         """The day's most drifting columns of `roles`, from what this run held (nothing is read again)."""
-        return WorstDrift(_rank_worst(self.frame.lazy(), roles, limit), self.reference, self.current, self.bins)
+        return WorstDrift(_rank_worst(self.verdicts, roles, limit), self.reference, self.current, self.bins)
 
 
 def reference_days(model: ModelSpec, day: date) -> list[date]:
@@ -319,8 +319,8 @@ def _mark_missing(report: DriftReport, missing: set[str]) -> DriftReport:
 
 @dataclass(frozen=True)
 class WorstDrift:
-    """A day's most drifting columns (decisive report rows with a warn or drift verdict, one per column, largest
-    value/threshold first, as `drift_size`), with the merged reference and current profiles to picture them."""
+    """A day's most drifting columns (`column_verdicts` rows that warn or drift with a deciding method, largest
+    `size` = value / threshold first), with the merged reference and current profiles to picture them."""
 
     ranked: pl.DataFrame
     reference: dict[str, Any]
@@ -333,7 +333,7 @@ def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple
     report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days=day)
     if report is None:
         return WorstDrift(pl.DataFrame(), {}, {}, {})
-    ranked = _rank_worst(report, roles, limit)
+    ranked = _rank_worst(column_verdicts(report.collect()), roles, limit)
     if ranked.is_empty():
         return WorstDrift(ranked, {}, {}, {})
     bins, bins_version = load_model_bins(config, model)
@@ -344,15 +344,13 @@ def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple
     return WorstDrift(ranked, reference, merge_rows(profiles.filter(pl.col("day") == day), bins), bins)
 
 
-def _rank_worst(report: pl.LazyFrame, roles: tuple[str, ...], limit: int) -> pl.DataFrame:
+def _rank_worst(verdicts: pl.DataFrame, roles: tuple[str, ...], limit: int) -> pl.DataFrame:
     return (
-        report.filter(pl.col("decisive") & pl.col("role").is_in(roles))
-        .filter(pl.col("verdict").is_in(["drift", "warn"]) & pl.col("threshold").is_not_null())
-        .with_columns((pl.col("value") / pl.col("threshold")).alias("drift_size"))
-        .sort("drift_size", descending=True)
-        .unique("column", keep="first", maintain_order=True)
+        verdicts.filter(
+            pl.col("role").is_in(roles), pl.col("verdict").is_in(["drift", "warn"]), pl.col("method").is_not_null()
+        )
+        .sort("size", descending=True, nulls_last=True, maintain_order=True)
         .head(limit)
-        .collect()
     )
 
 
