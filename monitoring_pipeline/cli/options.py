@@ -1,13 +1,17 @@
 """What every family of commands shares: the config options, who acts and when, times on the command line, and
-how a table is printed."""
+the one output grammar: `--format table|json|csv` (csv where the data is one table), data on standard output,
+progress and errors on standard error, tables cut to the terminal's width only on a terminal, no colour codes."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
+import shutil
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -79,6 +83,55 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def print_frame(frame: pl.DataFrame) -> None:
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
-        print(frame)
+def format_option(parser: argparse.ArgumentParser, tabular: bool = True) -> None:
+    """`--format`: `table` for people, `json` (and `csv` when the data is one table) for programs."""
+    choices = ["table", "json", "csv"] if tabular else ["table", "json"]
+    parser.add_argument(
+        "--format", choices=choices, default="table", help=f"{' | '.join(choices)} (default table: for people)"
+    )
+
+
+def emit(text: str, output: str | None = None) -> None:
+    """Data to `output` (a file) or standard output."""
+    if output:
+        Path(output).write_text(text + "\n")
+    else:
+        print(text)
+
+
+def render(frame: pl.DataFrame, fmt: str) -> str:
+    """`frame` as `fmt`: json records, csv (nested values flattened) or an aligned table."""
+    if fmt == "json":
+        return json.dumps(frame.to_dicts(), indent=2, default=str)
+    if fmt == "csv":
+        return _flat(frame).write_csv().rstrip("\n")
+    return table_text(frame)
+
+
+def table_text(frame: pl.DataFrame, width: int | None = None) -> str:
+    """An aligned plain-text table. On a terminal the widest columns are cut (ending in `…`) until a row fits its
+    width; piped, every value is whole."""
+    if width is None and sys.stdout.isatty():
+        width = shutil.get_terminal_size((120, 24)).columns
+    floats = [pl.col(n).round_sig_figs(6) for n, t in frame.schema.items() if t.is_float()]
+    cells = _flat(frame.with_columns(floats)).select(pl.all().cast(pl.String).fill_null("")).rows()
+    headers = list(frame.columns)
+    numeric = [t.is_numeric() for t in frame.dtypes]
+    sizes = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    while width and sum(sizes) + 2 * (len(sizes) - 1) > width and max(sizes) > 8:
+        sizes[sizes.index(max(sizes))] -= 1
+
+    def line(values: list[str] | tuple[str, ...]) -> str:
+        fitted = (v if len(v) <= n else v[: n - 1] + "…" for v, n in zip(values, sizes, strict=True))
+        aligned = (v.rjust(n) if right else v.ljust(n) for v, n, right in zip(fitted, sizes, numeric, strict=True))
+        return "  ".join(aligned).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in cells)])
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists joined with `; ` and structs as JSON: every value one text cell."""
+    return frame.with_columns(
+        [pl.col(n).cast(pl.List(pl.String)).list.join("; ") for n, t in frame.schema.items() if t == pl.List]
+        + [pl.col(n).struct.json_encode() for n, t in frame.schema.items() if t == pl.Struct]
+    )

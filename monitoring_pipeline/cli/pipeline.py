@@ -16,10 +16,13 @@ from monitoring_pipeline.cli.options import (
     by,
     config,
     config_options,
+    emit,
+    format_option,
     now,
     positive_int,
     progress,
     reason_text,
+    render,
 )
 from monitoring_pipeline.core.config import ProjectConfig
 
@@ -70,7 +73,7 @@ def _add_drift(commands: argparse._SubParsersAction) -> None:
     drift.add_argument("--model", help="judge this model's stored days again (with --from and --to)")
     drift.add_argument("--from", dest="first", type=date.fromisoformat, help="first day to judge, YYYY-MM-DD")
     drift.add_argument("--to", dest="last", type=date.fromisoformat, help="last day to judge, YYYY-MM-DD")
-    drift.add_argument("--format", choices=["json", "table"], default="table", help="output format (default table)")
+    format_option(drift)
     drift.add_argument("--output", help="write to this file instead of standard output")
     drift.add_argument(
         "--fail-on",
@@ -150,16 +153,8 @@ def verdict_counts(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _write(args: argparse.Namespace, table: pl.DataFrame, records: pl.DataFrame) -> None:
-    """`table` as text, or `records` as JSON, to --output or standard output."""
-    if args.format == "json":
-        text = json.dumps(records.to_dicts(), indent=2, default=str)
-    else:
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-            text = str(table)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
-    else:
-        print(text)
+    """`table` for people, or every column of `records` as json or csv, to --output or standard output."""
+    emit(render(table if args.format == "table" else records, args.format), args.output)
 
 
 # -- guards ------------------------------------------------------------------------------------------------------
@@ -178,6 +173,7 @@ def _add_guard(commands: argparse._SubParsersAction) -> None:
     guard.add_argument("target", help="`rules`, or a Parquet file / Delta table of predictions")
     guard.add_argument("--model", help="whose rules (default: the input's only model_name)")
     guard.add_argument("--out", help="folder for the three output Delta tables (with INPUT)")
+    format_option(guard)
     config_options(guard)
     guard.set_defaults(run=cmd_guard)
 
@@ -185,7 +181,8 @@ def _add_guard(commands: argparse._SubParsersAction) -> None:
 def cmd_guard(args: argparse.Namespace) -> int:
     project = config(args)
     if args.target == "rules":
-        return _print_rules(project, args.model)
+        emit(render(_rules(project, args.model), args.format))
+        return 0
     from monitoring_pipeline.core.guards.evaluate import evaluate
     from monitoring_pipeline.io.delta import Lake, overwrite
 
@@ -199,11 +196,14 @@ def cmd_guard(args: argparse.Namespace) -> int:
         ("quarantined_predictions", result.quarantined),
     ):
         overwrite(out.table(name), table)
-    print(f"{result.n_input} rows: {result.validated.height} validated, {result.quarantined.height} quarantined")
+    progress(f"{result.n_input} rows: {result.validated.height} validated, {result.quarantined.height} quarantined")
     failures = result.failures_by_rule()
-    for rule in model.guards.rules:
-        print(f"  {rule.id:<32} {rule.severity.value:<6} {failures.get(rule.id, 0):>8} failed")
-    print(f"tables written under {out.root}")
+    counts = pl.DataFrame(
+        [{"rule": r.id, "severity": r.severity.value, "failed": failures.get(r.id, 0)} for r in model.guards.rules],
+        schema={"rule": pl.String, "severity": pl.String, "failed": pl.Int64},
+    )
+    emit(render(counts, args.format))
+    progress(f"tables written under {out.root}")
     return 0
 
 
@@ -214,15 +214,34 @@ def _only_model(frame: pl.DataFrame, source: str) -> str:
     return names[0]
 
 
-def _print_rules(project: ProjectConfig, model_name: str | None) -> int:
+def _rules(project: ProjectConfig, model_name: str | None) -> pl.DataFrame:
+    """Every declared guard rule of one model or all, with its parameters and the model's blocked-share limit."""
     models = [project.model(model_name)] if model_name else list(project.models.values())
-    for model in models:
-        print(f"{model.name} (blocked share limit {model.guards.max_blocked_share:.0%})")
-        for rule in model.guards.rules:
-            params = json.dumps(dict(rule.params), default=str) if rule.params else ""
-            severity = rule.severity.value
-            print(f"  {rule.id:<32} v{rule.version:<3} {severity:<6} {rule.check:<16} {rule.column:<18} {params}")
-    return 0
+    rows = [
+        {
+            "model": model.name,
+            "rule": rule.id,
+            "version": rule.version,
+            "severity": rule.severity.value,
+            "check": rule.check,
+            "column": rule.column,
+            "params": json.dumps(dict(rule.params), default=str) if rule.params else "",
+            "max_blocked_share": model.guards.max_blocked_share,
+        }
+        for model in models
+        for rule in model.guards.rules
+    ]
+    return pl.DataFrame(rows, schema=dict.fromkeys(("model", "rule"), pl.String) | RULE_SCHEMA)
+
+
+RULE_SCHEMA = {
+    "version": pl.Int64,
+    "severity": pl.String,
+    "check": pl.String,
+    "column": pl.String,
+    "params": pl.String,
+    "max_blocked_share": pl.Float64,
+}
 
 
 def _add_quarantine(commands: argparse._SubParsersAction) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from monitoring_pipeline.cli.options import (
     EXAMPLE,
     FOUND,
@@ -18,8 +20,11 @@ from monitoring_pipeline.cli.options import (
     by,
     config,
     config_options,
+    emit,
+    format_option,
     now,
-    print_frame,
+    render,
+    table_text,
     utc_time,
 )
 from monitoring_pipeline.core.config import ProjectConfig
@@ -262,6 +267,7 @@ def _add_history(sub: argparse._SubParsersAction) -> None:
         formatter_class=EXAMPLE,
     )
     history.add_argument("name", help="the model's name")
+    format_option(history, tabular=False)
     config_options(history)
     history.set_defaults(run=cmd_models_history)
 
@@ -277,8 +283,11 @@ def cmd_models_history(args: argparse.Namespace) -> int:
     lifecycle = events(project, args.name).select(
         "recorded_at", "effective_at", "model_version", "event", "actor", "release_id", "prompt_version", "reason"
     )
-    print_frame(versions.sort("registered_at"))
-    print_frame(lifecycle)
+    versions = versions.sort("registered_at")
+    if args.format == "json":
+        emit(json.dumps({"versions": versions.to_dicts(), "events": lifecycle.to_dicts()}, indent=2, default=str))
+    else:
+        emit(f"versions\n{table_text(versions)}\n\nlifecycle events\n{table_text(lifecycle)}")
     return 0
 
 
@@ -305,6 +314,8 @@ def _add_definitions(commands: argparse._SubParsersAction, kind: str) -> None:
             parser.add_argument("subject", metavar=subject, help="the feature" if feature else "the model")
         if feature or action == "list":
             parser.add_argument("--model", help="the model (needed when several monitor the feature)")
+        if action in ("history", "list"):
+            format_option(parser)
         config_options(parser)
         parser.set_defaults(run=run, kind=kind)
         return parser
@@ -455,9 +466,11 @@ def cmd_definitions_history(args: argparse.Namespace) -> int:
     rows = definitions.history(project, kind, model, name)
     if rows.is_empty():
         raise CommandError(f"{kind} {model}/{name} has no versions yet")
+    if args.format != "table":
+        emit(render(rows, args.format))
+        return 0
     active = definitions.in_force(project, kind, model, now()).get(name)
-    print(f"{kind} {model}/{name}: active version {active[0] if active else 'none'}")
-    print_frame(rows)
+    emit(f"{kind} {model}/{name}: active version {active[0] if active else 'none'}\n{table_text(rows)}")
     return 0
 
 
@@ -476,9 +489,17 @@ def cmd_definitions_list(args: argparse.Namespace) -> int:
     from monitoring_pipeline.registry import definitions
 
     project = config(args)
-    for model in [args.model] if args.model else sorted(project.models):
-        for kind in (definitions.FEATURE, definitions.PROMPT):
-            for name, (version, body) in sorted(definitions.in_force(project, kind, model, now()).items()):
-                how = body.get("expression") or body.get("source") or f"{len(body.get('template', ''))} chars"
-                print(f"{model:<20} {kind:<8} {name:<24} v{version:<4} {how}")
+    rows = [
+        {"model": model, "kind": kind, "name": name, "version": version, "definition": _definition(body)}
+        for model in ([project.model(args.model).name] if args.model else sorted(project.models))
+        for kind in (definitions.FEATURE, definitions.PROMPT)
+        for name, (version, body) in sorted(definitions.in_force(project, kind, model, now()).items())
+    ]
+    schema = {"model": pl.String, "kind": pl.String, "name": pl.String, "version": pl.Int64, "definition": pl.String}
+    emit(render(pl.DataFrame(rows, schema=schema), args.format))
     return 0
+
+
+def _definition(body: dict[str, Any]) -> str:
+    """What a definition in force computes: its expression or source column, or a prompt's length."""
+    return body.get("expression") or body.get("source") or f"{len(body.get('template', ''))} chars"

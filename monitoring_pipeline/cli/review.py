@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -20,8 +19,11 @@ from monitoring_pipeline.cli.options import (
     by,
     config,
     config_options,
+    emit,
+    format_option,
     now,
-    print_frame,
+    progress,
+    render,
 )
 
 ANCHOR_KEY_ENV = "MP_AUDIT_ANCHOR_KEY"
@@ -48,6 +50,7 @@ def _add_tickets(commands: argparse._SubParsersAction) -> None:
     )
     listing.add_argument("--model", help="only this model's tickets")
     listing.add_argument("--status", choices=["open", "acknowledged", "resolved"], help="only tickets in this state")
+    format_option(listing)
     config_options(listing)
     listing.set_defaults(run=cmd_tickets_list)
     for action, help_text, run in (
@@ -63,7 +66,9 @@ def _add_tickets(commands: argparse._SubParsersAction) -> None:
             + (" --reason 'retrained as 1.2'" if action == "resolve" else ""),
         )
         parser.add_argument("ticket_id", help="model:signal:first day, as `tickets list` shows")
-        if action != "show":
+        if action == "show":
+            format_option(parser, tabular=False)
+        else:
             actor_options(parser, reason=action == "resolve")
         config_options(parser)
         parser.set_defaults(run=run)
@@ -83,11 +88,11 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
     rows = read_tickets(config(args), args.model)
     if args.status:
         rows = rows.filter(pl.col("status") == args.status)
-    if rows.is_empty():
-        print("no tickets")
+    if rows.is_empty() and args.format == "table":
+        progress("no tickets")
         return 0
-    print_frame(
-        rows.select(
+    if args.format == "table":
+        rows = rows.select(
             "ticket_id",
             "severity",
             "status",
@@ -97,7 +102,7 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
             "delivery_status",
             "external_ref",
         )
-    )
+    emit(render(rows, args.format))
     return 0
 
 
@@ -106,9 +111,20 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
     from monitoring_pipeline.review.tickets import ticket
 
     project = config(args)
-    print(json.dumps(ticket(project, args.ticket_id), indent=2, default=str))
-    print("\n" + (stored_markdown(project, args.ticket_id) or "(no dossier built yet)"))
+    row, dossier = ticket(project, args.ticket_id), stored_markdown(project, args.ticket_id)
+    if args.format == "json":
+        emit(json.dumps({"ticket": row, "dossier_markdown": dossier}, indent=2, default=str))
+    else:
+        fields = "\n".join(f"{key:<18} {_field(value)}" for key, value in row.items())
+        emit(f"{fields}\n\n{dossier or '(no dossier built yet)'}")
     return 0
+
+
+def _field(value: object) -> str:
+    """One ticket field on one line: lists joined, nested values as JSON."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    return "" if value is None else str(value)
 
 
 def cmd_tickets_ack(args: argparse.Namespace) -> int:
@@ -160,7 +176,7 @@ def _add_changes(commands: argparse._SubParsersAction) -> None:
     changes.add_argument("--since", required=True, type=date.fromisoformat, help="first day, YYYY-MM-DD")
     changes.add_argument("--until", required=True, type=date.fromisoformat, help="last day, YYYY-MM-DD (inclusive)")
     changes.add_argument("--model", help="one model (default: every model)")
-    changes.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+    format_option(changes)
     config_options(changes)
     changes.set_defaults(run=cmd_changes)
 
@@ -177,12 +193,12 @@ def cmd_changes(args: argparse.Namespace) -> int:
         project.model(args.model)
     uncovered = coverage(project)  # first: a damaged data file is named before any read trips on it
     frame = changes(project, args.since, args.until, args.model)
-    if args.format == "json":
-        for line in uncovered:
-            print(f"warning: {line}", file=sys.stderr)
-        print(to_json(frame))
-    else:
-        print("\n".join([*evidence_lines(uncovered), "", to_text(frame)]))
+    if args.format == "table":
+        emit("\n".join([*evidence_lines(uncovered), "", to_text(frame)]))
+        return 0
+    for line in uncovered:
+        progress(f"warning: {line}")
+    emit(to_json(frame) if args.format == "json" else render(frame, "csv"))
     return 0
 
 
@@ -193,14 +209,12 @@ def _add_trace(commands: argparse._SubParsersAction) -> None:
         description="The prediction row, its model checkpoint (training slice, evaluations, approvals), the release, "
         "feature definitions and prompt in force, guard verdicts, the drift of its day and where its values sit in "
         "the reference, its label, tickets, and the Dagster runs and Delta versions of the report rows used.",
-        epilog="example: monitoring-pipeline trace cr-20261020-000000042 --format markdown",
+        epilog="example: monitoring-pipeline trace cr-20261020-000000042 --format json",
         formatter_class=EXAMPLE,
     )
     trace.add_argument("prediction_id", help="the prediction's id, as logged")
     trace.add_argument("--model", help="look only in this model's log (default: every model)")
-    trace.add_argument(
-        "--format", choices=["json", "markdown"], default="markdown", help="output format (default markdown)"
-    )
+    format_option(trace, tabular=False)
     config_options(trace)
     trace.set_defaults(run=cmd_trace)
 
@@ -209,7 +223,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from monitoring_pipeline.review.trace import to_markdown, trace
 
     result = trace(config(args), args.prediction_id, args.model)
-    print(json.dumps(result, indent=2, default=str) if args.format == "json" else to_markdown(result))
+    emit(json.dumps(result, indent=2, default=str) if args.format == "json" else to_markdown(result))
     return 0
 
 

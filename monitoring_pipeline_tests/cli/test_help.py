@@ -32,3 +32,29 @@ def test_every_command_documents_its_options_and_shows_an_example() -> None:
 def test_the_package_runs_as_a_module_as_the_benchmarks_call_it() -> None:
     done = subprocess.run([sys.executable, "-m", "monitoring_pipeline.cli", "trace", "--help"], capture_output=True)
     assert done.returncode == 0 and b"example: monitoring-pipeline trace" in done.stdout
+
+
+DATA_COMMANDS = {  # every command that prints data, and whether it is one table (then csv too)
+    "drift": True,
+    "guard": True,
+    "changes": True,
+    "tickets list": True,
+    "features list": True,
+    "features history": True,
+    "prompts list": True,
+    "prompts history": True,
+    "models history": False,
+    "tickets show": False,
+    "trace": False,
+}
+
+
+def test_every_command_that_prints_data_speaks_one_format_grammar() -> None:
+    formats = {
+        name: next(a.choices for a in parser._actions if a.dest == "format")
+        for name, parser in _commands(build_parser())
+        if any(a.dest == "format" for a in parser._actions)
+    }
+    assert formats == {
+        name: ["table", "json", "csv"] if tabular else ["table", "json"] for name, tabular in DATA_COMMANDS.items()
+    }

@@ -2,6 +2,8 @@
 127.0.0.1 that refuses, times out, answers 503 and then 200: one ticket per breach reaches it, however often the
 sensor is evaluated or restarted, and the tickets table reconciles with what was delivered."""
 
+import io
+import json
 from datetime import date
 
 import dagster as dg
@@ -123,6 +125,9 @@ def test_people_move_tickets_open_acknowledged_resolved(world, capsys) -> None:
     ticket_id = "support_summarizer:guard_failure:2026-10-06"
     cli.main(["tickets", "list", "--status", "open", *where])
     assert ticket_id in capsys.readouterr().out
+    cli.main(["tickets", "list", "--format", "csv", *where])  # every column, nested values flattened
+    listed = pl.read_csv(io.StringIO(capsys.readouterr().out))
+    assert ticket_id in listed["ticket_id"].to_list() and {"breach_days", "evidence"} <= set(listed.columns)
     with pytest.raises(SystemExit) as refused:
         cli.main(["tickets", "resolve", ticket_id, "--reason", " ", "--by", "ana", *where])
     assert refused.value.code == 2 and "a reason cannot be blank" in capsys.readouterr().err
@@ -136,6 +141,9 @@ def test_people_move_tickets_open_acknowledged_resolved(world, capsys) -> None:
     assert (row["status"], row["acknowledged_by"], row["resolved_by"]) == ("resolved", "ana", "ana")
     cli.main(["tickets", "show", ticket_id, *where])
     assert "one-day burst" in capsys.readouterr().out
+    cli.main(["tickets", "show", ticket_id, "--format", "json", *where])
+    shown = json.loads(capsys.readouterr().out)  # one JSON document, nothing after it
+    assert shown["ticket"]["resolved_by"] == "ana" and set(shown) == {"ticket", "dossier_markdown"}
     with pytest.raises(SystemExit, match="no ticket"):
         cli.main(["tickets", "show", "nope", *where])
 
