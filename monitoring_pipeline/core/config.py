@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -144,6 +145,7 @@ class ModelSpec:
     performance: PerformanceSettings | None = None  # None: no labels, no performance
     multivariate: MultivariateSettings | None = None  # None: no reconstruction-error signal
     drift_window: int = 7  # days a rolling window adds up to catch a slow shift (0: days only)
+    owners: tuple[str, ...] = ()  # e-mail addresses or `team:NAME`: shown on the model's assets, jobs and sensors
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -182,6 +184,7 @@ class Governance:
 
     four_eyes: bool = True
     require_eval: bool = True
+    owners: tuple[str, ...] = ()  # who answers for the registry and the audit log (shown on their Dagster assets)
 
 
 @dataclass(frozen=True)
@@ -448,6 +451,7 @@ MODEL_KEYS = (
     "alerts",
     "performance",
     "multivariate",
+    "owners",
 )
 
 
@@ -508,7 +512,20 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         performance=parse_performance(raw.get("performance"), raw.get("label_table"), names, f"{path}.performance"),
         multivariate=multivariate,
         drift_window=window,
+        owners=parse_owners(raw.get("owners"), f"{path}.owners"),
     )
+
+
+OWNER = re.compile(r"^(team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
+
+
+def parse_owners(raw: Any, path: str) -> tuple[str, ...]:
+    """Owners as Dagster shows them: e-mail addresses or `team:NAME`."""
+    owners = [raw] if isinstance(raw, str) else list(raw or [])
+    for owner in owners:
+        if not isinstance(owner, str) or not OWNER.match(owner):
+            raise ConfigError(f"{path}: {owner!r} is not an owner; give an e-mail address or team:NAME")
+    return tuple(owners)
 
 
 def parse_multivariate(
@@ -584,9 +601,7 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
         raise ConfigError("config.models: expected a mapping of model name -> model settings")
     profile = raw.get("profile", {}) or {}
     governance = raw.get("governance", {}) or {}
-    unknown = set(governance) - {"four_eyes", "require_eval"}
-    if unknown:
-        raise ConfigError(f"governance: unknown keys {sorted(unknown)}; expected four_eyes, require_eval")
+    _known_keys(governance, ("four_eyes", "require_eval", "owners"), "governance")
     _known_keys(raw, ("lake", "models", "profile", "governance", "tickets"), "config")
     _known_keys(lake, ("root", "storage_options", "retention_days"), "lake")
     retention = lake.get("retention_days", RETENTION_DAYS)
@@ -600,7 +615,11 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
         models={name: parse_model(name, spec) for name, spec in models.items()},
         top_k=_positive_int(profile.get("top_k", DEFAULT_TOP_K), "profile.top_k"),
         vocab_cap=_positive_int(profile.get("vocab_cap", DEFAULT_VOCAB_CAP), "profile.vocab_cap"),
-        governance=Governance(**{key: bool(value) for key, value in governance.items()}),
+        governance=Governance(
+            four_eyes=bool(governance.get("four_eyes", True)),
+            require_eval=bool(governance.get("require_eval", True)),
+            owners=parse_owners(governance.get("owners"), "governance.owners"),
+        ),
         tickets=parse_tickets(raw.get("tickets") or {}),
     )
 

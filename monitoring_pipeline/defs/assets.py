@@ -12,7 +12,7 @@ import polars as pl
 from monitoring_pipeline.core.alerts import Reading, daily_signals, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
-from monitoring_pipeline.defs.metadata import counts_by, identifier, table_metadata, worst_columns_markdown
+from monitoring_pipeline.defs.metadata import counts_by, identifier, table_metadata, worst_columns
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
@@ -246,12 +246,27 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             ),
         ],
         check_specs=[
-            dg.AssetCheckSpec(REJECTED_SHARE_CHECK, asset=keys["prediction_log"], partitions_def=partitions),
             dg.AssetCheckSpec(
-                BLOCKED_SHARE_CHECK, asset=keys["validated_predictions"], partitions_def=partitions, blocking=True
+                REJECTED_SHARE_CHECK,
+                asset=keys["prediction_log"],
+                partitions_def=partitions,
+                description="At most 1% of the day's rows break the log contract (they go to log_rejects).",
             ),
             dg.AssetCheckSpec(
-                RECONCILE_CHECK, asset=keys["validated_predictions"], partitions_def=partitions, blocking=True
+                BLOCKED_SHARE_CHECK,
+                asset=keys["validated_predictions"],
+                partitions_def=partitions,
+                blocking=True,
+                description="The share quarantined by blocking rules stays under guards.max_blocked_share; "
+                "over it, the run stops before anything downstream reads the day.",
+            ),
+            dg.AssetCheckSpec(
+                RECONCILE_CHECK,
+                asset=keys["validated_predictions"],
+                partitions_def=partitions,
+                blocking=True,
+                description="Validated plus quarantined rows equal the day's contract-valid rows: none lost, none "
+                "counted twice.",
             ),
             _health_spec(ARRIVAL_CHECK, keys["prediction_log"], partitions),
             _health_spec(QUARANTINE_CHECK, keys["validated_predictions"], partitions),
@@ -385,7 +400,12 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         kinds={"polars", "delta"},
         description=f"Drift of each monitored column against the reference window ({model.reference.describe()}).",
         check_specs=[
-            dg.AssetCheckSpec(REFERENCE_COVERAGE_CHECK, asset=keys["drift_report"], partitions_def=partitions),
+            dg.AssetCheckSpec(
+                REFERENCE_COVERAGE_CHECK,
+                asset=keys["drift_report"],
+                partitions_def=partitions,
+                description="Every day of the reference window has profiles, so the day is judged against all of it.",
+            ),
             _health_spec(DRIFT_CHECK, keys["drift_report"], partitions),
         ],
     )
@@ -419,7 +439,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "drifted_outputs": len(drifted["outputs"]),
                 "drifted": dg.MetadataValue.json(drifted),
                 "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
-                "worst_columns": dg.MetadataValue.md(worst_columns_markdown(result.verdicts)),
+                "worst_columns": worst_columns(result.verdicts),
                 "pictures": dg.MetadataValue.md(
                     viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.PICTURED_COLUMNS))
                 ),
@@ -502,7 +522,14 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
     if model.performance is None:
         return dg.Definitions()
 
-    @dg.observable_source_asset(key=label_key(model), group_name="labels", description=f"{model.label_table}")
+    spec = dg.AssetSpec(
+        label_key(model),
+        group_name="labels",
+        description=f"The labels of {model.name}: {model.label_table}",
+        owners=list(model.owners),
+    )
+
+    @dg.multi_observable_source_asset(specs=[spec], name=f"{model.name}__labels")
     def labels(project: ProjectResource) -> dg.ObserveResult:
         version = delta.version(catalog.label_table(project.load(), model))
         return dg.ObserveResult(metadata={"delta_version": identifier(version)})  # no data version: see registry.py
@@ -511,6 +538,8 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
         f"{model.name}_performance",
         selection=[dg.AssetKey([model.name, "performance"])],
         partitions_def=daily_partitions(model),
+        description=f"Performance of the {model.name} days whose labels changed; launched by its label sensor.",
+        owners=list(model.owners),
     )
 
     @dg.sensor(
@@ -519,6 +548,7 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"New commits to {model.label_table} re-materialize the performance of the days they label.",
+        owners=list(model.owners),
     )
     def label_sensor(context: dg.SensorEvaluationContext, project: ProjectResource) -> dg.SensorResult:
         config = project.load()

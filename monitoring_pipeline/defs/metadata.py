@@ -10,32 +10,35 @@ from monitoring_pipeline.core.drift.compare import SEVERITY
 WORST_SHOWN = 8
 
 
-def worst_columns_markdown(verdicts: pl.DataFrame) -> str:
-    """A markdown table of the columns with the worst verdicts (`column_verdicts` of a day), largest drift size
-    (value / threshold) first within a verdict."""
+WORST_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("column", "string"),
+        dg.TableColumn("role", "string"),
+        dg.TableColumn("verdict", "string"),
+        dg.TableColumn("method", "string", description="the method that decided the verdict"),
+        dg.TableColumn("value", "float"),
+        dg.TableColumn("threshold", "float", description="the threshold of the verdict's level"),
+        dg.TableColumn("size", "float", description="value / threshold: comparable across methods"),
+    ]
+)
+
+
+def worst_columns(verdicts: pl.DataFrame) -> dg.MetadataValue:
+    """The columns with the worst verdicts (`column_verdicts` of a day) as a Dagster table, largest drift size
+    (value / threshold) first within a verdict; figures to 3 significant digits."""
     ranked = (
         verdicts.with_columns(
             pl.col("verdict").replace_strict(SEVERITY, default=-1, return_dtype=pl.Int64).alias("severity")
         )
         .sort(["severity", "size"], descending=True, nulls_last=True)
         .head(WORST_SHOWN)
+        .with_columns(pl.col("value", "threshold", "size").cast(pl.Float64).round_sig_figs(3))
     )
-    if ranked.is_empty():
-        return "_no columns_"
-    lines = [
-        "| column | role | verdict | deciding method | value | threshold | size (value / threshold) |",
-        "|---|---|---|---|---|---|---|",
+    records = [
+        dg.TableRecord({name: row[name] for name in (c.name for c in WORST_SCHEMA.columns) if row[name] is not None})
+        for row in ranked.iter_rows(named=True)
     ]
-    for row in ranked.iter_rows(named=True):
-        figures = [_figure(row[name]) for name in ("value", "threshold", "size")]
-        lines.append(
-            f"| {row['column']} | {row['role']} | {row['verdict']} | {row['method'] or '-'} | {' | '.join(figures)} |"
-        )
-    return "\n".join(lines)
-
-
-def _figure(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    return dg.MetadataValue.table(records, schema=WORST_SCHEMA)
 
 
 def counts_by(frame: pl.DataFrame, column: str) -> dict[str, int]:

@@ -30,8 +30,10 @@ def registry_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(table.split("/"))
 
 
-def _observer(table: str, description: str) -> dg.SourceAsset:
-    @dg.observable_source_asset(key=registry_key(table), group_name="registry", description=description)
+def _observer(table: str, description: str, owners: tuple[str, ...]) -> dg.AssetsDefinition:
+    spec = dg.AssetSpec(registry_key(table), group_name="registry", description=description, owners=list(owners))
+
+    @dg.multi_observable_source_asset(specs=[spec], name=table.replace("/", "__"))
     def observe(project: ProjectResource) -> dg.ObserveResult:
         ref = catalog.table(project.load(), table)
         version = delta.version(ref)
@@ -43,14 +45,23 @@ def _observer(table: str, description: str) -> dg.SourceAsset:
     return observe
 
 
-def registry_assets() -> list[dg.SourceAsset]:
-    return [_observer(table, description) for table, description in REGISTRY_TABLES.items()]
+def registry_assets(owners: tuple[str, ...]) -> list[dg.AssetsDefinition]:
+    return [_observer(table, description, owners) for table, description in REGISTRY_TABLES.items()]
 
 
-def registry_observation() -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+def registry_observation(owners: tuple[str, ...]) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
     """Observe the registry every 15 minutes, so the UI shows each change near when it happened."""
-    job = dg.define_asset_job(REGISTRY_JOB, selection=[registry_key(table) for table in REGISTRY_TABLES])
+    job = dg.define_asset_job(
+        REGISTRY_JOB,
+        selection=[registry_key(table) for table in REGISTRY_TABLES],
+        description="Observes the registry tables and the audit log: their Delta versions and rows.",
+        owners=list(owners),
+    )
     schedule = dg.ScheduleDefinition(
-        job=job, cron_schedule="*/15 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
+        job=job,
+        cron_schedule="*/15 * * * *",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Observes the registry every 15 minutes, so the UI shows each change near when it happened.",
+        owners=list(owners),
     )
     return job, schedule

@@ -13,10 +13,20 @@ def nightly_job_name(model: ModelSpec) -> str:
 
 def nightly_job(model: ModelSpec) -> dg.UnresolvedAssetJobDefinition:
     daily = dg.AssetSelection.groups(model.name) - dg.AssetSelection.assets([model.name, "reference_bins"])
-    return dg.define_asset_job(nightly_job_name(model), selection=daily)
+    return dg.define_asset_job(
+        nightly_job_name(model),
+        selection=daily,
+        description=f"One UTC day of {model.name}: log contract, guards, profiles, drift and performance.",
+        owners=list(model.owners),
+    )
 
 
-def nightly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def nightly_schedule(job: dg.UnresolvedAssetJobDefinition, model: ModelSpec) -> dg.ScheduleDefinition:
     return dg.build_schedule_from_partitioned_job(
-        job, hour_of_day=2, minute_of_hour=0, default_status=dg.DefaultScheduleStatus.RUNNING
+        job,
+        hour_of_day=2,
+        minute_of_hour=0,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Runs {job.name} at 02:00 UTC for the last complete UTC day.",
+        owners=list(model.owners),
     )

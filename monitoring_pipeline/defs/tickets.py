@@ -8,6 +8,7 @@ changed ticket (`run_key` = ticket id and last day, so a re-evaluation never req
 """
 
 from datetime import UTC, date, datetime
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -18,6 +19,13 @@ from monitoring_pipeline.io.webhook import WebhookSink
 from monitoring_pipeline.review import dossier, tickets
 
 WATCHED = ("drift_report", "validated_predictions")
+SIGNAL_ASSETS = {  # where a signal's breach is seen: its ticket is linked on that asset's partition
+    "feature_drift": "drift_report",
+    "output_drift": "drift_report",
+    "guard_failure": "validated_predictions",
+    "missing_data": "prediction_log",
+    "performance": "performance",
+}
 
 
 class TicketSinkResource(dg.ConfigurableResource):
@@ -61,6 +69,7 @@ def build_review(
         ],
         kinds={"polars", "delta"},
         description="The evidence behind one retraining-review ticket (one partition per ticket).",
+        owners=list(model.owners),
     )
     def review_dossier(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         config = project.load()
@@ -77,7 +86,13 @@ def build_review(
             }
         )
 
-    job = dg.define_asset_job(dossier_job_name(model), selection=[dossier_key(model)], partitions_def=partitions)
+    job = dg.define_asset_job(
+        dossier_job_name(model),
+        selection=[dossier_key(model)],
+        partitions_def=partitions,
+        description=f"Builds the review dossier of one {model.name} ticket; launched by its review sensor.",
+        owners=list(model.owners),
+    )
     watched = [dg.AssetKey([model.name, name]) for name in WATCHED]
     if model.performance is not None:
         watched.append(dg.AssetKey([model.name, "performance"]))
@@ -88,6 +103,7 @@ def build_review(
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Opens and updates retraining-review tickets for {model.name} from its alert policy.",
+        owners=list(model.owners),
     )
     def review_sensor(
         context: dg.SensorEvaluationContext, project: ProjectResource, ticket_sink: TicketSinkResource
@@ -101,15 +117,17 @@ def build_review(
         delivered = tickets.deliver_pending(config, sink, now, model.name) if sink else {}
         changed = list(dict.fromkeys(review.opened + review.updated))
         known = set(context.instance.get_dynamic_partitions(partitions.name))
-        requests = []
+        requests, links = [], []
         for ticket_id in changed:
-            last_day = tickets.ticket(config, ticket_id)["last_day"]
-            requests.append(dg.RunRequest(run_key=f"{ticket_id}@{last_day}", partition_key=ticket_id))
+            row = tickets.ticket(config, ticket_id)
+            requests.append(dg.RunRequest(run_key=f"{ticket_id}@{row['last_day']}", partition_key=ticket_id))
+            links += [ticket_link(model, row, day) for day in row["breach_days"] if day in days]
         context.log.info(
             f"days judged {len(days)}, opened {review.opened}, updated {len(review.updated)}, delivery {delivered}"
         )
         return dg.SensorResult(
             run_requests=requests,
+            asset_events=links,
             dynamic_partitions_requests=[partitions.build_add_request([t for t in changed if t not in known])]
             if any(t not in known for t in changed)
             else [],
@@ -117,6 +135,26 @@ def build_review(
         )
 
     return review_dossier, job, review_sensor
+
+
+def ticket_link(model: ModelSpec, row: dict, day: date) -> dg.AssetObservation:
+    """The ticket, recorded on the partition of a day whose breach feeds it (once, when the day is judged): the
+    day's page links its dossier (and the tracker's issue once delivered)."""
+    dossier_page = f"/assets/{model.name}/review_dossier?view=partitions&partition={quote(row['ticket_id'], safe='')}"
+    ref = row["external_ref"] or ""
+    tracker = {"tracker": dg.MetadataValue.url(ref) if ref.startswith("http") else ref} if ref else {}
+    return dg.AssetObservation(
+        asset_key=dg.AssetKey([model.name, SIGNAL_ASSETS[row["signal"]]]),
+        partition=day.isoformat(),
+        description=f"{row['signal']} breach: ticket {row['ticket_id']} ({row['status']})",
+        metadata={
+            "ticket": row["ticket_id"],
+            "ticket_status": row["status"],
+            "severity": row["severity"],
+            "dossier": dg.MetadataValue.url(dossier_page),
+            **tracker,
+        },
+    )
 
 
 def new_partition_days(instance: dg.DagsterInstance, keys: list[dg.AssetKey], after: int) -> tuple[list[date], int]:

@@ -72,6 +72,8 @@ def review_all(config_path: Path, lake_root: str | None, progress: Callable[[str
             result = sensor(context)
             for request in result.dynamic_partitions_requests:
                 instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+            for event in result.asset_events:  # the tickets, linked on the days that feed them
+                instance.report_runless_asset_event(event)
             for run in result.run_requests:
                 _run(defs, sensor.job_name, run.partition_key, instance)
             progress(f"{sensor.name}: {len(result.run_requests)} tickets opened or updated, dossiers built")

@@ -15,7 +15,7 @@ import polars as pl
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.io import delta
-from monitoring_pipeline.io.delta import Lake, TableRef
+from monitoring_pipeline.io.delta import Lake, TableDoc, TableRef
 
 # what the daily steps write, one partition per model and day
 LOG_REJECTS = "reports/log_rejects"
@@ -42,8 +42,84 @@ DEFINITION_EVENTS = "registry/definition_events"
 AUDIT_LOG = "audit/log"
 
 
+DOCS = {  # set on each table when it is created: its description and the comments of its key columns
+    LOG_REJECTS: TableDoc(
+        "Log rows refused by the log contract, one per row, with the reason (partition: model, day)."
+    ),
+    EXPECTATION_RESULTS: TableDoc(
+        "Great Expectations results per model, day, checked table and expectation: counts only, never raw values.",
+        {"status": "passed, failed, or errored (a broken validator, not a data failure)"},
+    ),
+    GUARD_VERDICTS: TableDoc(
+        "One row per prediction and failed output-guard rule: rule id and version, severity, reason (no values).",
+        {"reason": "what failed, by kind and position; never the offending value"},
+    ),
+    QUARANTINE_RELEASES: TableDoc("Quarantined predictions released by a person, with who, when and why."),
+    REFERENCE_BINS: TableDoc("Bins frozen from each model's baseline window, one row per model and column."),
+    FEATURE_PROFILES: TableDoc(
+        "Mergeable daily profiles of each feature per model, day and model version (counts, moments, quantiles)."
+    ),
+    OUTPUT_PROFILES: TableDoc(
+        "Mergeable daily profiles of each output (score, text length, JSON depth, prompt size) and guard flag."
+    ),
+    DRIFT_REPORT: TableDoc(
+        "Drift of each monitored column against its reference, one row per model, day, column and method.",
+        {
+            "value": "the method's statistic",
+            "threshold": "the drift threshold (threshold_warn: the warn one)",
+            "decisive": "whether this method decides the column's verdict",
+            "verdict": "the column's verdict for the day: ok, warn or drift",
+        },
+    ),
+    DRIFT_VERDICTS: TableDoc(
+        "One verdict per model, day and column: the drift report deduplicated, ranked by size.",
+        {
+            "verdict": "ok, warn or drift for the day",
+            "window_verdict": "the rolling window's verdict, where judged",
+            "method": "the deciding method with the largest size (null where none decides)",
+            "size": "value / threshold: comparable across methods (PSI, KS and JS have different scales)",
+        },
+    ),
+    PERFORMANCE: TableDoc(
+        "Realized (labels so far) and estimated (CBPE) metrics per model, day, model version and segment, with the "
+        "baseline's noise band; the CUSUM is computed over the series on read and stored per day in model_health.",
+        {
+            "model_version": "* for all versions",
+            "segment": "* for all segments",
+            "outside_band": "realized outside the baseline's noise band (judged once label coverage is reached)",
+            "estimation_alarm": "the estimate is further from the realized value than the baseline's error allows",
+            "label_version": "the label table's Delta version read",
+        },
+    ),
+    PERFORMANCE_REFERENCE: TableDoc(
+        "Per model: the calibration and noise bands of its baseline, until the baseline's labels change."
+    ),
+    TICKETS: TableDoc(
+        "Retraining-review tickets, one per model, signal and first breaching day: status, delivery, resolution."
+    ),
+    DOSSIERS: TableDoc("The evidence behind each ticket, as JSON and markdown."),
+    MODEL_HEALTH: TableDoc(
+        "Per model, day and alert signal: value against the model's threshold, crossed, breached and its ticket.",
+        {
+            "crossed": "the day alone is over the threshold (what its health check shows)",
+            "breached": "the alert rule's persistence is met too",
+            "ticket_id": "the ticket covering the day, where breached",
+            "behind": "the drifting columns, or each alarming metric (band, CUSUM, estimate) with its figures",
+        },
+    ),
+    MODEL_VERSIONS: TableDoc("Registered model checkpoints, each tied to its training slice and content hashes."),
+    MODEL_EVALUATIONS: TableDoc("Evaluation checkpoints of model versions, each tied to its eval slice."),
+    MODEL_EVENTS: TableDoc("Model lifecycle events: approvals, deployments (releases), rollbacks, retirements."),
+    DEFINITIONS: TableDoc("Versioned feature definitions and prompt templates."),
+    DEFINITION_EVENTS: TableDoc("Proposals, approvals and rollbacks of feature definitions and prompts."),
+    AUDIT_LOG: TableDoc("The hash-chained audit log: every change to the lake's custody, pinned to Delta commits."),
+    "validated/*": TableDoc("A model's predictions that passed every blocking guard rule (or were released), by day."),
+    "quarantine/*": TableDoc("A model's predictions held back by a blocking guard rule, with every reason, by day."),
+}
+
+
 def lake_of(config: ProjectConfig) -> Lake:
-    return Lake(config.lake.root, config.lake.storage_options, config.lake.retention_days)
+    return Lake(config.lake.root, config.lake.storage_options, config.lake.retention_days, DOCS)
 
 
 def table(config: ProjectConfig, name: str) -> TableRef:

@@ -60,10 +60,32 @@ class LakeConfigError(MonitoringError, ValueError):
 
 
 @dataclass(frozen=True)
+class TableDoc:
+    """What a table holds, for the people who query it: set as the Delta table's description and its columns'
+    comments when the table is created (Spark, Databricks and Unity Catalog show them)."""
+
+    description: str
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    def comment(self, schema: pa.Schema) -> pa.Schema:
+        """`schema` with each documented column's comment in its field metadata (Delta's `comment`)."""
+        return pa.schema(
+            [
+                f.with_metadata({**(f.metadata or {}), b"comment": self.columns[f.name].encode()})
+                if f.name in self.columns
+                else f
+                for f in schema
+            ],
+            metadata=schema.metadata,
+        )
+
+
+@dataclass(frozen=True)
 class TableRef:
     uri: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
     retention_days: int = RETENTION_DAYS  # commit files and removed data files are kept this long
+    doc: TableDoc | None = field(default=None, compare=False)
 
     @property
     def options(self) -> dict[str, str] | None:
@@ -92,6 +114,7 @@ class Lake:
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
     retention_days: int = RETENTION_DAYS
+    docs: Mapping[str, TableDoc] = field(default_factory=dict, compare=False, hash=False)  # by table name
 
     def __post_init__(self) -> None:
         if self.is_remote and _unsafe_rename(self.storage_options):
@@ -109,11 +132,13 @@ class Lake:
     def table(self, name: str) -> TableRef:
         if "://" in name or name.startswith("/") or ".." in Path(name).parts or not name.strip("/"):
             raise LakePathError(f"table name {name!r} must be a relative path inside the lake root {self.root}")
+        doc = self.docs.get(name) or self.docs.get(f"{name.split('/')[0]}/*")
         if self.is_remote:
-            return TableRef(f"{self.root.rstrip('/')}/{name.strip('/')}", self.storage_options, self.retention_days)
+            uri = f"{self.root.rstrip('/')}/{name.strip('/')}"
+            return TableRef(uri, self.storage_options, self.retention_days, doc)
         if "://" in self.root:
             raise LakePathError(f"lake root {self.root!r} uses an unsupported scheme; use a path or {REMOTE_SCHEMES}")
-        return TableRef(str(Path(self.root).resolve() / name), self.storage_options, self.retention_days)
+        return TableRef(str(Path(self.root).resolve() / name), self.storage_options, self.retention_days, doc)
 
     def name_of(self, ref: TableRef) -> str:
         """The lake-relative name of a table of this lake (`table`'s inverse)."""
@@ -367,9 +392,10 @@ def create(ref: TableRef, schema: pa.Schema, partition_by: list[str] | None = No
     try:
         DeltaTable.create(
             ref.uri,
-            schema,
+            ref.doc.comment(schema) if ref.doc else schema,
             mode="error",
             partition_by=partition_by,
+            description=ref.doc.description if ref.doc else None,
             storage_options=ref.options,
             configuration=ref.properties,
             commit_properties=CommitProperties(max_commit_retries=0),
@@ -409,13 +435,15 @@ def append(
     """Append rows in one commit (blind appends never conflict; the first one creates the table, version 0),
     carrying `metadata` in its commit info; returns the committed version."""
     if not exists(ref):
+        data = frame.to_arrow()
         write_deltalake(
             ref.uri,
-            frame.to_arrow(),
+            data.cast(ref.doc.comment(data.schema)) if ref.doc else data,
             mode="append",
             partition_by=partition_by,
             storage_options=ref.options,
             configuration=ref.properties,
+            description=ref.doc.description if ref.doc else None,
             **_commit(metadata),
         )
         return _landed(ref, DeltaTable(ref.uri, storage_options=ref.options).version())

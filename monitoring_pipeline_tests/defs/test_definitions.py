@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from monitoring_pipeline.core.config import ConfigError
 from monitoring_pipeline.definitions import build_definitions
-from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, PROJECT_ROOT
+from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, PROJECT_ROOT, load_config
 
 EXPECTED_ASSETS = (
     {
@@ -52,6 +54,32 @@ def test_definitions_load_with_the_expected_asset_graph() -> None:
     partitions = graph.get(drift).partitions_def
     assert partitions.get_first_partition_key() == "2026-09-01"
     assert len(partitions.get_partition_keys()) == 60
+
+
+OWNERS = {"credit_risk": ["team:credit-risk"], "support_summarizer": ["team:support-ml"]}
+
+
+def test_every_asset_job_schedule_and_sensor_says_what_it_is_and_who_owns_it() -> None:
+    defs = build_definitions(str(DEFAULT_CONFIG))
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        model = next((m for m in OWNERS if m in key.path), None)
+        assert graph.get(key).description, key
+        assert graph.get(key).owners == OWNERS.get(model, ["team:ml-governance"]), key
+    for check in graph.asset_check_keys:  # a check is shown under its asset, with the asset's owners
+        assert graph.get_check_spec(check).description, check
+    named = [*defs.resolve_all_job_defs(), *defs.schedules, *defs.sensors]
+    for definition in (d for d in named if not d.name.startswith("__")):
+        model = next((m for m in OWNERS if definition.name.startswith(m)), None)
+        assert definition.description, definition.name
+        assert list(definition.owners) == OWNERS.get(model, ["team:ml-governance"]), definition.name
+
+
+def test_an_owner_that_is_neither_an_email_nor_a_team_is_named_in_the_config(tmp_path: Path) -> None:
+    text = DEFAULT_CONFIG.read_text().replace("owners: [team:credit-risk]", "owners: [credit risk team]")
+    (tmp_path / "monitoring.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"models.credit_risk.owners: 'credit risk team' is not an owner"):
+        load_config(str(tmp_path / "monitoring.yaml"))
 
 
 def test_nightly_schedule_materializes_yesterday() -> None:

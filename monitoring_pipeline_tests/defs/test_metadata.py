@@ -4,7 +4,7 @@ different scales."""
 import polars as pl
 
 from monitoring_pipeline.core.drift.compare import column_verdicts
-from monitoring_pipeline.defs.metadata import worst_columns_markdown
+from monitoring_pipeline.defs.metadata import worst_columns
 
 
 def test_columns_rank_by_size_relative_to_their_threshold() -> None:
@@ -24,7 +24,7 @@ def test_columns_rank_by_size_relative_to_their_threshold() -> None:
     )
     verdicts = column_verdicts(frame)
     assert verdicts.height == 3 and verdicts.filter(pl.col("column") == "income")["method"].item() == "psi"
-    lines = worst_columns_markdown(verdicts).splitlines()[2:]
-    assert [line.split(" | ")[0].strip("| ") for line in lines] == ["channel", "income", "age"]
-    assert lines[0].endswith("| jensen_shannon | 0.5 | 0.1 | 5 |")  # larger than psi's 2.0 / 1.0 though smaller
-    assert "| psi | 2 | 1 | 2 |" in lines[1]  # income by its largest size, not its ks row
+    rows = [record.data for record in worst_columns(verdicts).value.records]
+    assert [row["column"] for row in rows] == ["channel", "income", "age"]
+    assert rows[0] | {"method": "jensen_shannon", "size": 5.0} == rows[0]  # larger than psi's 2.0 / 1.0
+    assert (rows[1]["method"], rows[1]["value"], rows[1]["size"]) == ("psi", 2.0, 2.0)  # income by its largest size

@@ -181,7 +181,8 @@ def test_drift_materialization_metadata_and_checks(lake) -> None:
     _, _, instance = lake
     metadata = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-12")
     assert metadata["drifted_features"] >= 1
-    assert "| channel | feature | drift |" in metadata["worst_columns"]
+    worst = {record.data["column"]: record.data for record in metadata["worst_columns"].records}
+    assert (worst["channel"]["role"], worst["channel"]["verdict"]) == ("feature", "drift")
     released = _metadata(instance, ["credit_risk", "drift_report"], "2026-10-16")["changed_before"]
     assert "release" in released and "model 1.1" in released  # the likely cause of the score's move that day
     checks = instance.event_log_storage.get_asset_check_execution_history(

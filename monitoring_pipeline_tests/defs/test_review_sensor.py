@@ -72,6 +72,15 @@ def test_one_ticket_per_breach_delivered_once_through_refusal_timeout_and_503(wo
     assert set(table["delivery_status"]) == {"pending_delivery"} and tracker.accepted == {}
     requested = {r.partition_key for result in first.values() for r in result.run_requests}
     assert requested == EXPECTED
+    links = {(e.asset_key.to_user_string(), e.partition): e.metadata for r in first.values() for e in r.asset_events}
+    breach_days = {row["ticket_id"]: row["breach_days"] for row in table.iter_rows(named=True)}
+    assert set(links) == {  # each day that feeds a ticket links it on the asset its signal is seen on
+        *(("support_summarizer/validated_predictions", str(d)) for d in breach_days[sorted(EXPECTED)[1]]),
+        *(("credit_risk/drift_report", str(d)) for d in breach_days[sorted(EXPECTED)[0]]),
+    }
+    drift_link = links[("credit_risk/drift_report", "2026-10-12")]
+    assert drift_link["ticket"].value == "credit_risk:feature_drift:2026-10-12"
+    assert drift_link["dossier"].value.endswith("partition=credit_risk%3Afeature_drift%3A2026-10-12")
     health = delta.scan(catalog.table(config, catalog.MODEL_HEALTH)).collect()  # every judged day, every signal
     assert health.select("model_name", "day").unique().height == 2 * DAYS
     breached = health.filter(pl.col("breached"))
