@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver
 from dagster._core.loader import LoadingContextForTest
+from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from monitoring_pipeline.cli import main
@@ -417,3 +418,15 @@ def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offl
     assert not re.search(r"""(src|href)=["']https?:""", text)  # nothing to fetch: no script, font or image link
     assert "support_summarizer: monitoring report for 2026-10-16" in text
     assert "Quiet on 2026-10-16:" in text and str(config.lake.root) not in text  # the verdict first; no lake path
+
+
+def test_every_table_the_pipeline_writes_says_what_it_holds(lake) -> None:
+    _, config, _ = lake
+    root = Path(config.lake.root)
+    written = sorted(str(log.parent.relative_to(root)) for log in root.glob("*/*/_delta_log"))
+    ours = [name for name in written if not name.startswith(("logs/", "labels/", "training/", "_"))]
+    assert catalog.DRIFT_VERDICTS in ours and "validated/credit_risk" in ours
+    for name in ours:  # Delta's table description, shown by Spark, Databricks and Unity Catalog
+        assert DeltaTable(str(root / name)).metadata().description, name
+    fields = {f.name: f.metadata for f in DeltaTable(str(root / catalog.DRIFT_VERDICTS)).schema().fields}
+    assert "value / threshold" in fields["size"]["comment"]
