@@ -3,13 +3,14 @@ read back by every later stage."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
 from monitoring_pipeline.core.bins import Bins, bins_fingerprint, bins_from_json, freeze_bins
-from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR, PcaModel, fit_on_frame
 from monitoring_pipeline.core.errors import MissingInputError
@@ -32,12 +33,32 @@ class FrozenBins:
     reconstruction: PcaModel | None  # the multivariate signal's PCA model, fitted on the validated baseline rows
 
 
+def _refuse_absent_features(config: ProjectConfig, model: ModelSpec, absent: list[str]) -> None:
+    """A configured feature the log does not hold when the bins are frozen (and no definition computes) is a
+    mistake in the config — a feature dropped from the log later reads as null and is judged `feature_missing`,
+    but one never logged would be monitored as 100% null — so it is named with the log's nearest columns."""
+    if not absent:
+        return
+    table = catalog.log_table(config, model)
+    columns = list(delta.scan(table).collect_schema())
+    named = "; ".join(
+        f"{name!r} (nearest: {', '.join(difflib.get_close_matches(name, columns, n=3, cutoff=0.5)) or 'none'})"
+        for name in absent
+    )
+    raise ConfigError(
+        f"models.{model.name}.features: not in the log {table}: {named}; fix the name in the config, or define the "
+        "feature (`monitoring-pipeline features propose`)"
+    )
+
+
 def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) -> FrozenBins:
     """Freeze the model's bins from its baseline window and store them."""
     log = read_log(config, model, model.baseline.span(), now)
+    active = active_definitions(config, model, model.baseline.start)
+    _refuse_absent_features(config, model, [c for c in log.missing if c not in active])
     guarded = evaluate(log.valid, model.guards.rules)
     every_row = pl.concat([guarded.validated, guarded.quarantined.drop(REASONS)])
-    rows = with_derived(every_row, model, active_definitions(config, model, model.baseline.start), None)
+    rows = with_derived(every_row, model, active, None)
     reconstruction = None
     if model.multivariate:
         settings = model.multivariate

@@ -78,7 +78,9 @@ def guard_failure_rates(config: ProjectConfig, model: ModelSpec, days: Sequence[
     totals = counts.select("day", guarded_rows().alias("rows"))
     failures = verdicts.group_by("rule_id", "day").len().collect()
     rules = [rule.id for rule in model.guards.rules]
-    grid = totals.join(pl.DataFrame({"rule_id": rules}), how="cross").join(failures, on=["rule_id", "day"], how="left")
+    grid = totals.join(pl.DataFrame({"rule_id": rules}, schema={"rule_id": pl.String}), how="cross").join(
+        failures, on=["rule_id", "day"], how="left"
+    )
     rates = grid.with_columns((pl.col("len").fill_null(0) / pl.col("rows")).alias("rate")).sort("rule_id", "day")
     return {rule: (part["day"].to_list(), part["rate"].to_list()) for (rule,), part in rates.group_by("rule_id")}
 
