@@ -9,7 +9,7 @@ import warnings
 import dagster as dg
 
 from monitoring_pipeline.defs.assets import build_label_defs, build_model_assets
-from monitoring_pipeline.defs.checks import build_expectations_checks
+from monitoring_pipeline.defs.checks import build_expectations_checks, build_freshness_checks
 from monitoring_pipeline.defs.executors import run_executor
 from monitoring_pipeline.defs.registry import registry_assets, registry_observation
 from monitoring_pipeline.defs.resources import ProjectResource
@@ -41,12 +41,13 @@ def build_definitions(
         reviews = [build_review(model) for model in config.models.values()]
         label_defs = [build_label_defs(model) for model in config.models.values()]
         checks = [check for model in config.models.values() for check in build_expectations_checks(model)]
+        freshness, freshness_sensor = build_freshness_checks(models)
     core = dg.Definitions(
         assets=[*assets, *(dossier for dossier, _, _ in reviews)],  # a dossier is owned as its model (build_review)
-        asset_checks=checks,
+        asset_checks=[*checks, *freshness],
         jobs=[*jobs, registry_job, *(job for _, job, _ in reviews)],
         schedules=[*[nightly_schedule(job, model) for job, model in zip(jobs, models, strict=True)], registry_schedule],
-        sensors=[sensor for _, _, sensor in reviews],
+        sensors=[*(sensor for _, _, sensor in reviews), freshness_sensor],
         resources={
             "project": ProjectResource(config_path=str(config_path), lake_root=lake_root),
             "ticket_sink": ticket_sink_resource(config.tickets),
