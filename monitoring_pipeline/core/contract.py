@@ -25,6 +25,7 @@ from monitoring_pipeline.core.errors import MonitoringError
 ID, MODEL, VERSION, TS = "prediction_id", "model_name", "model_version", "event_ts"
 REPEATED = "prediction_id_logged_on_an_earlier_day"  # the reject reason of a cross-day repeat
 FEATURE_MISSING = "feature_missing"  # the drift verdict of a feature the log no longer has
+MAX_REJECTED_SHARE = 0.01  # above this share of a day's rows breaking the contract, its check warns
 REJECTS_SCHEMA: dict[str, pl.DataType] = {
     "prediction_id": pl.String(),
     "event_ts": pl.Datetime("us", "UTC"),

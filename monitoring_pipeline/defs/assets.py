@@ -11,6 +11,7 @@ import polars as pl
 
 from monitoring_pipeline.core.alerts import Reading, daily_signals, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import MAX_REJECTED_SHARE
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.defs.metadata import counts_by, identifier, table_metadata, worst_columns
 from monitoring_pipeline.defs.partitions import daily_partitions
@@ -46,7 +47,6 @@ HEALTH_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
         "No alert metric worse than its band, with a CUSUM alarm or an estimate alarm (alerts.performance).",
     ),
 }
-MAX_REJECTED_SHARE = 0.01
 PROFILE_INPUTS = ["validated_predictions", "quarantined_predictions", "reference_bins"]
 DEFINITION_TABLES = [registry_key(catalog.DEFINITIONS), registry_key(catalog.DEFINITION_EVENTS)]
 

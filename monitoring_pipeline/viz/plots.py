@@ -22,6 +22,9 @@ REFERENCE_COLOUR, CURRENT_COLOUR = "#8c9bab", "#d9534f"
 LINE_COLOURS = ("#337ab7", "#f0ad4e", "#5cb85c", "#6f42c1", "#8b4513", "#17a2b8")
 MARK_COLOURS = ("#d9534f", "#6f42c1", "#e83e8c", "#8b4513")  # alarm points: red, purple, pink, brown
 BAND_COLOUR = "#5cb85c"
+LEVEL_COLOURS = {"warn": "#f0ad4e", "drift": "#d9534f"}  # threshold lines, by level
+EVENT_COLOUR = "#888"  # releases: a dashed vertical line on the day one takes effect
+Events = Sequence[tuple[date, str]]
 TOP_CATEGORIES = 8
 VERDICT_COLOURS = {"": "#f7f7f7", "ok": "#d6ead2", "warn": "#f6c85f", "drift": "#d9534f"}
 VERDICT_NAMES = {"": "no verdict (no reference or data)", "ok": "ok", "warn": "warn", "drift": "drift"}
@@ -122,6 +125,19 @@ class _Plot:
             ]
         return body
 
+    def events(self, events: Events, size: float = 7) -> list[str]:
+        """A dashed vertical line, labelled at the top, on each day of `events` inside the plot's days."""
+        body = []
+        for day, label in events:
+            if self.days[0] <= day <= self.days[1]:
+                x = self.x(day)
+                body.append(
+                    f'<line x1="{_n(x)}" y1="{_n(self.top)}" x2="{_n(x)}" y2="{_n(self.top + self.height)}" '
+                    f'stroke="{EVENT_COLOUR}" stroke-width="1" stroke-dasharray="3,3"/>'
+                )
+                body.append(_text(x + 2, self.top + size, label, size, fill=EVENT_COLOUR))
+        return body
+
     def axes(self, ticks: Sequence[float], labels: int = 8, size: float = 8) -> list[str]:
         """The grid, and up to `labels` day labels below."""
         body = self.grid(ticks, size)
@@ -175,18 +191,30 @@ def daily_lines(
     ylabel: str = "",
     band: tuple[float, float] | None = None,
     marks: Mapping[str, Sequence[date]] | None = None,
+    levels: Mapping[str, float | None] | None = None,
+    events: Events = (),
 ) -> str:
-    """One line per named daily series (missing values break the line), an optional shaded band, and optional
-    marked days (for example alarms) drawn as points on the first series with a value that day."""
-    ticks = _ticks([*_finite(series), *(band or ())])
+    """One line per named daily series (missing values break the line), an optional shaded band, optional
+    marked days (for example alarms) drawn as points on the first series with a value that day, optional
+    horizontal `levels` (thresholds, by name: `warn`, `drift`) and `events` (releases) as dashed vertical lines."""
+    drawn = {name: value for name, value in (levels or {}).items() if value is not None and math.isfinite(value)}
+    ticks = _ticks([*_finite(series), *(band or ()), *drawn.values()])
     plot = _Plot(56, 28, 400, 150, (ticks[0], ticks[-1]), _span(series))
-    body = [_text(8, 16, title, 11, font_weight="bold"), *plot.axes(ticks)]
+    body = [_text(8, 16, title, 11, font_weight="bold"), *plot.axes(ticks), *plot.events(events)]
     body.append(_text(12, plot.top + plot.height / 2, ylabel, 8, "middle", -90))
     legend: list[tuple[str, str]] = []
     if band:
         top, bottom = plot.y(max(band)), plot.y(min(band))
         body.append(_rect(plot.left, top, plot.width, bottom - top, BAND_COLOUR, 0.15))
         legend.append(("band", BAND_COLOUR))
+    for name, value in drawn.items():
+        colour = LEVEL_COLOURS.get(name, EVENT_COLOUR)
+        y = plot.y(value)
+        body.append(
+            f'<line x1="{_n(plot.left)}" y1="{_n(y)}" x2="{_n(plot.left + plot.width)}" y2="{_n(y)}" '
+            f'stroke="{colour}" stroke-width="1" stroke-dasharray="5,3"/>'
+        )
+        legend.append((f"{name} {_label(value)}", colour))
     lookup: dict[date, float] = {}  # a marked day sits on the first series with a value that day
     for (name, (days, values)), colour in zip(series.items(), itertools.cycle(LINE_COLOURS)):
         body += _draw_series(plot, days, values, colour)
@@ -205,8 +233,9 @@ def daily_lines(
     return _svg(640, 230, title, body)
 
 
-def trend_panels(series: DailySeries, ylabel: str) -> str:
-    """Small multiples: one panel per named daily series (each on its own scale), four to a row."""
+def trend_panels(series: DailySeries, ylabel: str, events: Events = ()) -> str:
+    """Small multiples: one panel per named daily series (each on its own scale), four to a row; `events`
+    (releases) as dashed vertical lines on every panel."""
     names = sorted(series)
     columns = min(4, len(names))
     panel_width, panel_height = 220, 150
@@ -219,6 +248,7 @@ def trend_panels(series: DailySeries, ylabel: str) -> str:
             left + 52, top + 18, panel_width - 66, panel_height - 64, (ticks[0], ticks[-1]), (min(days), max(days))
         )
         body += [_text(left + 52, top + 11, name, 9, font_weight="bold"), *plot.axes(ticks, 5, 7)]
+        body += plot.events(events, 6)
         body += _draw_series(plot, days, values, LINE_COLOURS[0])
     rows = -(-len(names) // columns)
     return _svg(columns * panel_width, 20 + rows * panel_height, ylabel, body)

@@ -15,6 +15,7 @@ import polars as pl
 
 from monitoring_pipeline.core.alerts import readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import MAX_REJECTED_SHARE
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import guarded_rows
 from monitoring_pipeline.io import catalog, delta
@@ -190,10 +191,13 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24
 h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
 table{border-collapse:collapse;font-size:12px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:left}
 th{background:#f5f5f5}.drift{color:#b52b27;font-weight:600}.warn{color:#a66f00}.muted{color:#777}
-figure{margin:8px 0}svg{max-width:100%;height:auto}
+figure{margin:8px 0}svg{max-width:100%;height:auto}details{margin:4px 0}summary{cursor:pointer}
 .alert{border:1px solid #b52b27;background:#fdf0ef;padding:6px 10px;margin:8px 0}
 .summary{border:1px solid #ddd;background:#fafafa;padding:4px 12px;margin:8px 0}.ok{color:#2e7d32}
 """
+
+
+CELL_CLASSES = {"drift": "drift", "warn": "warn", "FAILED": "drift", "passed": "ok"}
 
 
 def _table(frame: pl.DataFrame) -> str:
@@ -205,7 +209,7 @@ def _table(frame: pl.DataFrame) -> str:
         cells = []
         for value in row:
             text = f"{value:.4g}" if isinstance(value, float) else "" if value is None else str(value)
-            css = f' class="{text}"' if text in ("drift", "warn") else ""
+            css = f' class="{CELL_CLASSES[text]}"' if text in CELL_CLASSES else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
@@ -235,22 +239,28 @@ def _drift_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataF
 
 def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, progress: Callable = print) -> str:
     """One self-contained HTML file: a summary first (the day's alert signals against their thresholds, what is
-    behind those that crossed, the open tickets), then the window's drift heatmap, the day's columns that warn or
-    drift and its drift table, output trends, guard failure rates, performance, the releases in the window and the
-    open tickets. Nothing in it names the machine it was built on."""
+    behind those that crossed, the open tickets) and the day's checks passed or failed, then the window's drift
+    heatmap, the day's columns that warn or drift (pictured against their reference, and each one's statistic
+    over the window against its thresholds, folded) and its drift table, output trends, guard failure rates,
+    performance — every trend marking the releases — the releases in the window and the open tickets. Nothing
+    in it names the machine it was built on."""
     progress("the audit chain's coverage")
     uncovered = audit_log.coverage(config)  # first: a damaged data file is named before any read trips on it
     span = window(day, days, model)
     progress(f"drift verdicts for {len(span)} days")
     grid = verdict_grid(config, model, span)
-    progress("the day's signals and open tickets")
+    progress("the day's signals, checks, releases and open tickets")
     open_tickets = _open_tickets(config, model)
+    releases = _releases(config, model, span)
+    events = [(r["effective_at"].date(), r["model_version"]) for r in releases.iter_rows(named=True)]
     sections = [
         f"<h1>{html.escape(model.name)}: monitoring report for {day}</h1>",
         _summary(config, model, day, open_tickets),
         f'<p class="muted">Window {span[0]} .. {day} ({len(span)} days); reference: '
         f"{html.escape(model.reference.describe())}; generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
         _evidence(uncovered),
+        "<h2>Checks of the day</h2>",
+        _table(_checks(config, model, day)),
         "<h2>Drift</h2>",
         _figure(plots.drift_heatmap(grid, span) if grid else None, "drift verdict by column and day"),
     ]
@@ -260,6 +270,8 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
             worst_overlays(worst_drift(config, model, day, WORST_ROLES, PICTURED_COLUMNS)),
             f"the day's columns that warn or drift, largest drift size (value / threshold) first, {day}",
         ),
+        f"<h3>Columns that warn or drift on {day}, over the window</h3>",
+        *_column_histories(config, model, day, span, events),
         f"<h3>Drift table, {day}</h3>",
         _table(_drift_table(config, model, day)),
         "<h2>Outputs</h2>",
@@ -268,16 +280,18 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
     outputs = daily_means(config, model, span, OUTPUT_ROLES)
     rates = guard_failure_rates(config, model, span)
     sections += [
-        _figure(plots.trend_panels(outputs, "daily mean") if outputs else None, "output trends"),
+        _figure(plots.trend_panels(outputs, "daily mean", events) if outputs else None, "output trends"),
         "<h2>Guards</h2>",
-        _figure(plots.trend_panels(rates, "failure rate") if rates else None, "failure rate by rule"),
+        _figure(plots.trend_panels(rates, "failure rate", events) if rates else None, "failure rate by rule"),
         _table(_guard_summary(rates)),
     ]
     progress("performance, releases and tickets")
     pictures = performance_pictures(config, model, span)
     sections.append("<h2>Performance</h2>")
     for picture in pictures:
-        lines = plots.daily_lines(picture.series, picture.metric, picture.metric, picture.band, picture.marks)
+        lines = plots.daily_lines(
+            picture.series, picture.metric, picture.metric, picture.band, picture.marks, events=events
+        )
         sections += [
             _figure(lines, f"{picture.metric}: realized (labels so far) and estimated"),
             _table(picture.table),
@@ -286,7 +300,7 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
         sections.append('<p class="muted">no labels configured</p>')
     sections += [
         "<h2>Releases in the window</h2>",
-        _table(_releases(config, model, span)),
+        _table(releases),
         "<h2>Open tickets</h2>",
         _table(open_tickets),
     ]
@@ -330,6 +344,89 @@ def _summary(config: ProjectConfig, model: ModelSpec, day: date, open_tickets: p
     )
     tickets = f"<p>Open retraining-review tickets: <b>{open_tickets.height}</b>.</p>"
     return f'<div class="summary">{verdict}{table}{tickets}</div>'
+
+
+def _column_histories(
+    config: ProjectConfig, model: ModelSpec, day: date, span: Sequence[date], events: plots.Events
+) -> list[str]:
+    """Each column that warns or drifts on `day` (largest drift size first), folded: its deciding method's
+    statistic on every day of the window against the warn and drift thresholds, with the releases marked."""
+    verdicts = catalog.day_rows(config, catalog.DRIFT_VERDICTS, model.name, days=day)
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days=span)
+    if verdicts is None or report is None:
+        return ['<p class="muted">no drift report</p>']
+    flagged = (
+        verdicts.filter(pl.col("verdict").is_in(["warn", "drift"]) & pl.col("role").is_in(WORST_ROLES))
+        .filter(pl.col("method").is_not_null())
+        .sort(pl.col("verdict") == "drift", "size", descending=True, nulls_last=True)
+        .collect()
+    )
+    if flagged.is_empty():
+        return [f'<p class="muted">no column warns or drifts on {day}</p>']
+    history = (
+        report.join(flagged.lazy().select("column", "method"), on=["column", "method"], how="semi")
+        .select("column", "method", "day", "value", "threshold_warn", "threshold")
+        .unique(["column", "method", "day"])
+        .sort("day")
+        .collect()
+    )
+    parts = []
+    for row in flagged.iter_rows(named=True):
+        rows = history.filter((pl.col("column") == row["column"]) & (pl.col("method") == row["method"]))
+        latest = rows.filter(pl.col("day") == day)
+        levels = {"warn": latest["threshold_warn"].item(), "drift": latest["threshold"].item()} if latest.height else {}
+        series = {row["method"]: (rows["day"].to_list(), rows["value"].to_list())}
+        svg = plots.daily_lines(
+            series, f"{row['column']}: {row['method']}", row["method"], levels=levels, events=events
+        )
+        summary = (
+            f"<b>{html.escape(row['column'])}</b> <span class='{row['verdict']}'>{row['verdict']}</span>: "
+            f"{html.escape(row['method'])} {row['value']:.3g} (threshold {row['threshold']:.3g}, "
+            f"size {row['size']:.3g})"
+        )
+        parts.append(f"<details><summary>{summary}</summary>{_figure(svg, 'the statistic over the window')}</details>")
+    return parts
+
+
+def _checks(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
+    """The day's data checks as the lake records them, passed or failed, with the figure behind each: the log
+    contract's rejected share, the blocked share against the guards' limit, the Great Expectations suites and the
+    reference window's days (the alert signals are in the summary above)."""
+    rows = []
+    rejects = catalog.day_rows(config, catalog.LOG_REJECTS, model.name, days=day)
+    counts = daily_guard_counts(config, model, day, day)
+    kept = counts.select(pl.col("validated").fill_null(0) + pl.col("quarantined").fill_null(0)).sum().item() or 0
+    blocked = counts["quarantined"].fill_null(0).sum() if "quarantined" in counts.columns else 0
+    rejected = rejects.select(pl.len()).collect().item() if rejects is not None else 0
+    if kept + rejected:
+        share = rejected / (kept + rejected)
+        rows.append(
+            (
+                "log contract: rejected share",
+                share <= MAX_REJECTED_SHARE,
+                f"{share:.2%} (limit {MAX_REJECTED_SHARE:.0%})",
+            )
+        )
+    if kept:
+        share, limit = blocked / kept, model.guards.max_blocked_share
+        rows.append(("guards: blocked share", share <= limit, f"{share:.2%} (limit {limit:.0%})"))
+    results = catalog.day_rows(config, catalog.EXPECTATION_RESULTS, model.name, days=day)
+    if results is not None:
+        suites = results.group_by("checked_table").agg(
+            (pl.col("status") != "passed").sum().alias("failed"), pl.len().alias("expectations")
+        )
+        for table, failed, total in suites.sort("checked_table").collect().iter_rows():
+            rows.append((f"expectations on {table}", failed == 0, f"{total - failed} of {total} passed"))
+    report = catalog.day_rows(config, catalog.DRIFT_REPORT, model.name, days=day)
+    if report is not None:
+        found = report.select("reference_days", "reference_days_expected").head(1).collect()
+        if found.height:
+            have, want = found.row(0)
+            rows.append(("reference window complete", have >= want, f"{have} of {want} days profiled"))
+    frame = pl.DataFrame(rows, schema={"check": pl.String, "passed": pl.Boolean, "figures": pl.String}, orient="row")
+    return frame.with_columns(
+        pl.when(pl.col("passed")).then(pl.lit("passed")).otherwise(pl.lit("FAILED")).alias("passed")
+    )
 
 
 def _evidence(uncovered: list[str]) -> str:

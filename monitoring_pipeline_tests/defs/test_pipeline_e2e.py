@@ -418,6 +418,15 @@ def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offl
     assert not re.search(r"""(src|href)=["']https?:""", text)  # nothing to fetch: no script, font or image link
     assert "support_summarizer: monitoring report for 2026-10-16" in text
     assert "Quiet on 2026-10-16:" in text and str(config.lake.root) not in text  # the verdict first; no lake path
+    argv = ["report", "--model", "credit_risk", "--date", "2026-10-16", "--days", "22", "--out", str(out)]
+    assert main([*argv, "--config", str(config_path)]) == 0
+    text = out.read_text()
+    checks = text[text.index("<h2>Checks of the day</h2>") : text.index("<h2>Drift</h2>")]
+    assert "expectations on prediction_log" in checks and "reference window complete" in checks
+    folded = re.findall(r"<details><summary><b>(\w+)</b> <span class='(warn|drift)'>", text)
+    assert ("channel", "drift") in folded  # the drifting column's statistic over the window, folded
+    assert 'stroke-dasharray="5,3"' in text  # its warn and drift thresholds
+    assert 'stroke-dasharray="3,3"' in text  # the release of model 1.1 marked on the trends
 
 
 def test_every_table_the_pipeline_writes_says_what_it_holds(lake) -> None:

@@ -44,6 +44,22 @@ def test_a_line_chart_breaks_at_missing_days_and_marks_alarms_on_the_line() -> N
     assert {"accuracy & more", "realized <labels>", "CUSUM alarm", "band"} <= set(_texts(root))
 
 
+def test_thresholds_are_dashed_levels_in_range_and_releases_marked_inside_the_window_only() -> None:
+    values = [0.02, 0.03, 0.02, 0.05, 0.12, 0.31, 0.35, 0.33, 0.30, 0.34]
+    events = [(DAYS[5], "1.1"), (DAYS[0] - timedelta(days=3), "1.0")]  # the second is before the window
+    root = _parsed(
+        plots.daily_lines({"psi": (DAYS, values)}, "channel: psi", levels={"warn": 0.1, "drift": 0.5}, events=events)
+    )
+    dashed = [line for line in root.iter(f"{SVG}line") if line.get("stroke-dasharray")]
+    levels = {line.get("stroke"): line for line in dashed if line.get("y1") == line.get("y2")}
+    assert set(levels) == {plots.LEVEL_COLOURS["warn"], plots.LEVEL_COLOURS["drift"]}  # 0.5 widens the axis to it
+    releases = [line for line in dashed if line.get("x1") == line.get("x2")]
+    assert len(releases) == 1 and "1.1" in _texts(root) and "1.0" not in _texts(root)
+    assert {"warn 0.1", "drift 0.5"} <= set(_texts(root))
+    panels = _parsed(plots.trend_panels({"a": (DAYS, values), "b": (DAYS, values)}, "daily mean", events))
+    assert len([line for line in panels.iter(f"{SVG}line") if line.get("stroke-dasharray")]) == 2  # one a panel
+
+
 def test_rates_that_are_zero_every_day_have_no_negative_axis() -> None:
     root = _parsed(plots.trend_panels({"no_refusal": (DAYS, [0.0] * len(DAYS))}, "failure rate"))
     ticks = [float(t) for t in _texts(root) if t.lstrip("-").replace(".", "", 1).isdigit()]
