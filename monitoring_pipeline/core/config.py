@@ -566,7 +566,12 @@ def parse_performance(
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; expected {sorted(known)}")
-    settings = PerformanceSettings(**{**raw, "alert_metrics": tuple(raw.get("alert_metrics") or ())})
+    positive = (
+        {"positive_label": label_text(raw["positive_label"], f"{path}.positive_label")}
+        if "positive_label" in raw
+        else {}
+    )
+    settings = PerformanceSettings(**{**raw, **positive, "alert_metrics": tuple(raw.get("alert_metrics") or ())})
     if settings.task not in ("classification", "regression"):
         raise ConfigError(f"{path}.task: expected classification or regression, got {settings.task!r}")
     offered = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}[settings.task]
@@ -586,6 +591,16 @@ def parse_performance(
         if column is not None and column not in monitored:
             raise ConfigError(f"{path}.{key}: {column!r} is not a monitored column")
     return settings
+
+
+def label_text(value: Any, path: str) -> str:
+    """A label as text, the form labels are compared in whatever their column's type (`1`, `"1"` and an integer
+    label 1 agree; `true` matches a boolean label)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int):
+        return str(value)
+    raise ConfigError(f"{path}: expected a label (text, a whole number or true/false), got {value!r}")
 
 
 def _log_columns(monitored: list[str], outputs: Mapping[str, Any], prompt: Mapping[str, Any]) -> set[str]:

@@ -18,6 +18,7 @@ from monitoring_pipeline.core.guards.evaluate import REASONS, evaluate
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.steps.features import active_definitions, with_derived
 from monitoring_pipeline.steps.log import read_log
+from monitoring_pipeline.steps.performance import check_positive_label
 
 
 class MissingReferenceBins(MissingInputError):
@@ -56,6 +57,7 @@ def freeze_model_bins(config: ProjectConfig, model: ModelSpec, now: datetime) ->
     log = read_log(config, model, model.baseline.span(), now)
     active = active_definitions(config, model, model.baseline.start)
     _refuse_absent_features(config, model, [c for c in log.missing if c not in active])
+    check_positive_label(config, model)
     guarded = evaluate(log.valid, model.guards.rules)
     every_row = pl.concat([guarded.validated, guarded.quarantined.drop(REASONS)])
     rows = with_derived(every_row, model, active, None)

@@ -266,6 +266,33 @@ def _from_row(row: dict[str, Any]) -> PerformanceReference:
     return PerformanceReference(calibrator, bands, error_sd, row["labelled"])
 
 
+def check_positive_label(config: ProjectConfig, model: ModelSpec) -> None:
+    """Before anything is judged: a classifier's `positive_label` must be among the labels already in its label
+    table (nothing to check before the first label lands)."""
+    settings = model.performance
+    if settings is None or settings.task != "classification" or not model.label_table:
+        return
+    ref = catalog.label_table(config, model)
+    if not delta.exists(ref):
+        return
+    labels = delta.scan(ref).select(pl.col(settings.label_column).cast(pl.String).alias("label"))
+    if labels.filter(pl.col("label") == settings.positive_label).head(1).collect().height:
+        return
+    present = labels.drop_nulls().unique().sort("label").head(6).collect()["label"]
+    if present.len():
+        _refuse_positive_label(config, model, present, "labels")
+
+
+def _refuse_positive_label(config: ProjectConfig, model: ModelSpec, found: pl.Series, which: str) -> None:
+    settings = model.performance
+    values = found.cast(pl.String).unique().sort().head(5).to_list()
+    raise LabelError(
+        f"label table {catalog.label_table(config, model)}, column {settings.label_column}: none of the {which} is "
+        f"models.{model.name}.performance.positive_label {settings.positive_label!r} (found "
+        f"{', '.join(repr(v) for v in values)}); set it to the label its score is the probability of"
+    )
+
+
 def _compute_reference(
     config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime
 ) -> PerformanceReference:
@@ -273,13 +300,7 @@ def _compute_reference(
     rows = labelled_predictions(config, model, model.baseline.span(), label_version, now)
     labelled = rows.filter(pl.col("y").is_not_null())
     if settings.task == "classification" and labelled.height and not labelled["y"].sum():
-        found = labelled["label"].cast(pl.String).unique().sort().head(5).to_list()
-        raise LabelError(
-            f"label table {catalog.label_table(config, model)}, column {settings.label_column}: none of the "
-            f"{labelled.height} baseline labels is performance.positive_label {settings.positive_label!r} (found "
-            f"{', '.join(repr(v) for v in found)}); set positive_label of model {model.name} to the label its "
-            "score is the probability of"
-        )
+        _refuse_positive_label(config, model, labelled["label"], f"{labelled.height} baseline labels")
     calibrator = None
     if settings.task == "classification" and labelled.height:
         calibrator = perf.fit_calibrator(labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy())

@@ -25,6 +25,13 @@ MINIMAL = {
 }
 
 
+def test_a_positive_label_given_as_a_number_or_a_boolean_is_compared_as_the_labels_text() -> None:
+    for given, text in ((1, "1"), ("default", "default"), (True, "true")):
+        performance = {"positive_label": given, "score_column": "score"}
+        raw = {**MINIMAL, "models": {"m": {**MINIMAL["models"]["m"], "label_table": "l", "performance": performance}}}
+        assert parse_config(raw).model("m").performance.positive_label == text
+
+
 def test_minimal_config_parses_with_derived_text_columns() -> None:
     model = parse_config(MINIMAL).model("m")
     assert [c.name for c in model.columns] == [
@@ -56,6 +63,10 @@ def test_minimal_config_parses_with_derived_text_columns() -> None:
             r"models\.m\.performance\.min_coverage: expected a share in \(0, 1\], got 0",
         ),
         ({"performance": {"positive_label": "y"}}, r"models\.m\.label_table: required for performance monitoring"),
+        (
+            {"label_table": "l", "performance": {"positive_label": [1], "score_column": "x"}},
+            r"models\.m\.performance\.positive_label: expected a label \(text, a whole number or true/false\)",
+        ),
     ],
 )
 def test_config_errors_name_the_path(change: dict, message: str) -> None:

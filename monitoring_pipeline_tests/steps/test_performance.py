@@ -13,7 +13,7 @@ import yaml
 from polars.testing import assert_frame_equal
 
 from monitoring_pipeline.core import performance as perf
-from monitoring_pipeline.core.config import ReferenceWindow
+from monitoring_pipeline.core.config import ReferenceWindow, label_text
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
@@ -165,6 +165,24 @@ def test_the_alert_metrics_by_default_are_accuracy_ranking_and_calibration(lake)
     assert series.filter(pl.col("metric") == "accuracy").select(flags).null_count().sum_horizontal().item() == 0
     only_auc = replace(model, performance=replace(model.performance, alert_metrics=("roc_auc",)))
     assert alert_series(config, only_auc, DAYS[3], DAYS[-1])["metric"].unique().to_list() == ["roc_auc"]
+
+
+def test_an_integer_positive_label_matches_integer_labels_and_one_never_seen_is_refused_before_a_run(lake) -> None:
+    _, config, model, _, labels = lake
+    coded = labels.with_columns((pl.col("label") == "default").cast(pl.Int64).alias("label"))  # 1: default
+    delta.overwrite(catalog.label_table(config, model), coded.filter(pl.col("label_ts") < NOW))
+    positive = label_text(1, "positive_label")  # `positive_label: 1` in the YAML
+    integer = replace(model, performance=replace(model.performance, positive_label=positive))
+    performance.check_positive_label(config, integer)
+    accuracy = performance_day(config, integer, DAYS[4], NOW).overall("accuracy")  # the baseline's 1s are positives
+    assert accuracy["estimated"] > 0.5 and accuracy["band_low"] is not None
+    unseen = replace(model, performance=replace(model.performance, positive_label="2"))
+    with pytest.raises(
+        LabelError,
+        match=r"none of the labels is models\.credit_risk\.performance\.positive_label '2' "
+        r"\(found '0', '1'\)",
+    ):
+        performance.check_positive_label(config, unseen)
 
 
 def test_labels_in_another_vocabulary_are_refused_naming_table_column_and_values(lake) -> None:
