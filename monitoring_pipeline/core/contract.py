@@ -178,3 +178,32 @@ def split_rows(
         pl.struct(pl.exclude("__row", "__reason")).struct.json_encode().alias("row_json"),
     )
     return ContractResult(valid, rejects.cast(REJECTS_SCHEMA), frame.height)
+
+
+LABEL_REJECTS_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "label": pl.String(),
+    "label_ts": pl.Datetime("us", "UTC"),
+    "reason": pl.String(),
+}
+
+
+def split_labels(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The labels of a set of predictions (`prediction_id`, `label`, `label_ts`) under the label contract: one
+    label an id, and the rows set aside with a reason — `null_label`; `conflicting_labels` (an id given different
+    labels: every one is set aside and the id counts as unlabelled, since no rule can say which is right);
+    `duplicate_label` (the same label again: the earliest is kept). Returns (kept, rejected); the two add up to
+    the input."""
+    present = labels.filter(pl.col("label").is_not_null())
+    values = pl.col("label").n_unique().over(ID)
+    ranked = present.sort(ID, "label_ts", nulls_last=True, maintain_order=True).with_columns(
+        pl.int_range(pl.len()).over(ID).alias("__n"), values.alias("__values")
+    )
+    kept = ranked.filter((pl.col("__values") == 1) & (pl.col("__n") == 0)).drop("__n", "__values")
+    reason = pl.when(pl.col("__values") > 1).then(pl.lit("conflicting_labels")).otherwise(pl.lit("duplicate_label"))
+    set_aside = ranked.filter((pl.col("__values") > 1) | (pl.col("__n") > 0)).with_columns(reason.alias("reason"))
+    nulls = labels.filter(pl.col("label").is_null()).with_columns(pl.lit("null_label").alias("reason"))
+    rejected = pl.concat(
+        [frame.select(ID, pl.col("label").cast(pl.String), "label_ts", "reason") for frame in (nulls, set_aside)]
+    )
+    return kept, rejected.cast(LABEL_REJECTS_SCHEMA)

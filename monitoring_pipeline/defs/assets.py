@@ -500,6 +500,9 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
             | {
                 "outside_band": bool(accuracy.get("outside_band")),
                 "cusum_alarm": bool(cusum),
+                "labels_used": result.labels_used,  # + labels_rejected = the label rows of the day's predictions
+                "labels_rejected": result.label_rejects.height,
+                "label_reject_reasons": counts_by(result.label_rejects, "reason"),
                 "label_delta_version": identifier(result.label_version),
                 "performance_chart": dg.MetadataValue.md(viz.performance_markdown(pictures)),
                 **table_metadata(result.frame),

@@ -28,6 +28,7 @@ OUTPUT_PROFILES = "reports/output_profiles"
 DRIFT_REPORT = "reports/drift_report"
 DRIFT_VERDICTS = "reports/drift_verdicts"  # one row per column of the report: its verdict and deciding method
 PERFORMANCE = "reports/performance"
+LABEL_REJECTS = "reports/label_rejects"  # label rows the label contract sets aside, by their prediction's day
 PERFORMANCE_REFERENCE = "reports/performance_reference"  # per model: what its baseline says, until its labels change
 # the review workflow
 TICKETS = "reports/tickets"
@@ -90,6 +91,10 @@ DOCS = {  # set on each table when it is created: its description and the commen
             "estimation_alarm": "the estimate is further from the realized value than the baseline's error allows",
             "label_version": "the label table's Delta version read",
         },
+    ),
+    LABEL_REJECTS: TableDoc(
+        "Label rows of a day's predictions set aside by the label contract, one per row, with the reason.",
+        {"reason": "null_label, conflicting_labels (every label of the id) or duplicate_label (the earliest kept)"},
     ),
     PERFORMANCE_REFERENCE: TableDoc(
         "Per model: the calibration and noise bands of its baseline, until the baseline's labels change."

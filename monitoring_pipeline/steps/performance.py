@@ -15,7 +15,7 @@ import polars as pl
 
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
-from monitoring_pipeline.core.contract import ID, TS, VERSION
+from monitoring_pipeline.core.contract import ID, LABEL_REJECTS_SCHEMA, TS, VERSION, split_labels
 from monitoring_pipeline.core.errors import MissingInputError, MissingTableError, MonitoringError
 from monitoring_pipeline.io import catalog, delta
 
@@ -42,11 +42,16 @@ PERFORMANCE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+LABEL_REJECTS = list(LABEL_REJECTS_SCHEMA)
+
+
 @dataclass(frozen=True)
 class DayPerformance:
     frame: pl.DataFrame
     label_version: int
     written: int
+    labels_used: int  # the day's predictions with one label (arrived by now)
+    label_rejects: pl.DataFrame  # label rows of the day's predictions set aside, with a reason
 
     def overall(self, metric: str) -> dict[str, Any] | None:
         rows = self.frame.filter(
@@ -57,9 +62,11 @@ class DayPerformance:
 
 def labelled_predictions(
     config: ProjectConfig, model: ModelSpec, days: list[date], label_version: int, now: datetime
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The validated predictions of `days` with their label where one has arrived (label time <= now): day,
-    model_version, segment, score, y (1 for the positive label, 0 otherwise, null when unknown)."""
+    model_version, segment, score, y (1 for the positive label, 0 otherwise, null when unknown); and the label rows
+    of those predictions the label contract sets aside (`core.contract.split_labels`: nulls, conflicts,
+    duplicates), each with its prediction's day."""
     settings = model.performance
     table = catalog.table(config, catalog.validated_table(model))
     segment = pl.col(settings.segment).cast(pl.String) if settings.segment else pl.lit(ALL)
@@ -71,21 +78,22 @@ def labelled_predictions(
     )
     ids = predictions[ID]
     within = pl.col(ID).is_between(pl.lit(ids.min()), pl.lit(ids.max())) if ids.len() else pl.lit(False)
-    labels = (
+    arrived = (
         delta.scan(catalog.label_table(config, model), label_version)
         .filter(within & (pl.col("label_ts") <= now))  # the ids' range: file statistics skip other days' labels
-        .select(ID, pl.col(settings.label_column).alias("label"))
+        .select(ID, pl.col(settings.label_column).alias("label"), "label_ts")
         .join(predictions.lazy().select(ID), on=ID, how="semi")
-        .unique(ID, keep="first")
         .collect()
     )
+    labels, rejected = split_labels(arrived)
     if settings.task == "classification":
         truth = (pl.col("label").cast(pl.String) == settings.positive_label).cast(pl.Int8)
     else:
         truth = pl.col("label").cast(pl.Float64)
-    return predictions.join(labels, on=ID, how="left").with_columns(
+    rows = predictions.join(labels.select(ID, "label"), on=ID, how="left").with_columns(
         pl.when(pl.col("label").is_not_null()).then(truth).alias("y")
     )
+    return rows, rejected.join(predictions.select(ID, "day"), on=ID, how="left")
 
 
 def _metrics(rows: pl.DataFrame, model: ModelSpec, calibrator: perf.Calibrator | None) -> dict[str, dict]:
@@ -297,7 +305,7 @@ def _compute_reference(
     config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime
 ) -> PerformanceReference:
     settings = model.performance
-    rows = labelled_predictions(config, model, model.baseline.span(), label_version, now)
+    rows, _ = labelled_predictions(config, model, model.baseline.span(), label_version, now)
     labelled = rows.filter(pl.col("y").is_not_null())
     if settings.task == "classification" and labelled.height and not labelled["y"].sum():
         _refuse_positive_label(config, model, labelled["label"], f"{labelled.height} baseline labels")
@@ -335,7 +343,7 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
     if label_version is None:
         raise MissingTableError(f"label table {label_ref} of model {model.name} does not exist")
     reference = _reference(config, model, label_version, now)
-    rows = labelled_predictions(config, model, [day], label_version, now)
+    rows, label_rejects = labelled_predictions(config, model, [day], label_version, now)
     out = []
     for version, segment, part in _slices(rows):
         n_labelled = int(part["y"].is_not_null().sum())
@@ -364,10 +372,11 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
                 }
             )
     frame = pl.DataFrame(out, schema=PERFORMANCE_SCHEMA, orient="row")
-    written = delta.write_partition(
-        catalog.table(config, catalog.PERFORMANCE), frame, {"model_name": model.name, "day": day}
-    )
-    return DayPerformance(frame, label_version, written)
+    partition = {"model_name": model.name, "day": day}
+    rejects = label_rejects.select(pl.lit(model.name).alias("model_name"), pl.lit(day).alias("day"), *LABEL_REJECTS)
+    delta.write_partition(catalog.table(config, catalog.LABEL_REJECTS), rejects, partition)
+    written = delta.write_partition(catalog.table(config, catalog.PERFORMANCE), frame, partition)
+    return DayPerformance(frame, label_version, written, int(rows["y"].is_not_null().sum()), rejects)
 
 
 def _judgement(

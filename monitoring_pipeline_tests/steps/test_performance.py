@@ -74,6 +74,35 @@ def test_realized_metrics_use_the_labels_that_arrived_and_match_a_direct_computa
     assert today["n_labelled"] == 0 and today["realized"] is None and today["estimated"] > 0.5  # scored this morning
 
 
+def test_duplicate_conflicting_and_null_labels_are_set_aside_with_a_reason_and_counts_reconcile(lake) -> None:
+    _, config, model, frame, labels = lake
+    day = DAYS[1]
+    arrived = labels.filter(pl.col("label_ts") <= NOW).join(
+        frame.filter(pl.col("event_ts").dt.date() == day).select("prediction_id"), on="prediction_id", how="semi"
+    )
+    twice, flipped, blank = (arrived[i : i + 1] for i in range(3))
+    faults = pl.concat(
+        [
+            twice.with_columns(pl.col("label_ts") + timedelta(hours=1)),  # the same label again, later
+            flipped.with_columns(  # a second, different label for the same id
+                pl.when(pl.col("label") == "default").then(pl.lit("repaid")).otherwise(pl.lit("default")).alias("label")
+            ),
+            blank.with_columns(pl.lit(None, pl.String).alias("label"), pl.col("label_ts") + timedelta(hours=2)),
+        ]
+    )
+    delta.append(catalog.label_table(config, model), faults)
+    result = performance_day(config, model, day, NOW)
+    reasons = dict(result.label_rejects.group_by("reason").len().iter_rows())
+    assert reasons == {"duplicate_label": 1, "conflicting_labels": 2, "null_label": 1}
+    assert result.labels_used + result.label_rejects.height == arrived.height + faults.height  # every row counted
+    assert result.labels_used == arrived.height - 1  # the conflicted id counts as unlabelled; the blank kept its own
+    assert result.overall("accuracy")["n_labelled"] == result.labels_used
+    stored = delta.scan(catalog.table(config, catalog.LABEL_REJECTS)).filter(pl.col("day") == day).collect()
+    assert sorted(stored["reason"]) == sorted(result.label_rejects["reason"]) and set(stored["model_name"]) == {
+        model.name
+    }
+
+
 def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
     config_path, config, model, frame, labels = lake
     defs = build_definitions(str(config_path))
