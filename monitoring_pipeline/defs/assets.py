@@ -20,7 +20,7 @@ from monitoring_pipeline.defs.resources import ProjectResource
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log
 from monitoring_pipeline.review import changes
-from monitoring_pipeline.steps.bins import freeze_model_bins
+from monitoring_pipeline.steps.bins import freeze_model_bins, load_model_bins
 from monitoring_pipeline.steps.drift import drift_day
 from monitoring_pipeline.steps.guards import guard_day
 from monitoring_pipeline.steps.log import DayLog, check_log_day
@@ -180,6 +180,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         """The day's log under its contract, rejects written; with its materialization and check (the guards step
         hands the log on, so a run reads the raw day once)."""
         subject = f"{model.name}/prediction_log@{day_of(context)}"
+        load_model_bins(config, config.model(model.name))  # a day is judged against frozen bins: none, nothing written
         with _owing(context, subject) as commits:
             log = check_log_day(config, config.model(model.name), day_of(context), _now())
         rejected_share = log.rejects.height / log.n_read if log.n_read else 0.0

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from monitoring_pipeline.core.config import ConfigError
+from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.demo.run import materialize_model
 from monitoring_pipeline.io import catalog, delta
@@ -53,6 +54,21 @@ def test_a_model_with_no_guards_and_no_labels_runs_every_day_through_dagster(tmp
     rejected = delta.scan(catalog.table(config, catalog.LOG_REJECTS)).collect()
     logged = delta.scan(catalog.log_table(config, model)).select(pl.len()).collect().item()
     assert validated.height + rejected.height == logged  # nothing quarantined without rules
+
+
+def test_a_nightly_run_before_the_bins_are_frozen_stops_first_and_writes_nothing_for_the_day(tmp_path: Path) -> None:
+    path = _minimal(tmp_path, ["income", "age"])
+    config = load_config(path)
+    job = build_definitions(str(path)).resolve_job_def("credit_risk_nightly")
+    result = job.execute_in_process(
+        partition_key=str(DAYS[-1]), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "no frozen bins for model credit_risk" in failure.step_failure_data.error.to_string()
+    model = config.model("credit_risk")
+    for name in (catalog.LOG_REJECTS, catalog.GUARD_VERDICTS, catalog.validated_table(model), catalog.DRIFT_REPORT):
+        assert not delta.exists(catalog.table(config, name)), name  # not half a day: nothing at all
 
 
 def test_a_feature_the_log_never_held_is_named_with_the_nearest_columns_and_nothing_is_frozen(tmp_path: Path) -> None:
