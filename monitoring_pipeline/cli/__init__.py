@@ -1,7 +1,7 @@
-"""`monitoring-pipeline`: the command line, one module per family of commands — `pipeline` (drift, guard,
-quarantine, report), `registry` (models, features, prompts), `review` (tickets, changes, trace, audit) and `demo`
-— each parser beside the command it runs. Heavy imports (dagster) happen inside the commands that need them, so
-`monitoring-pipeline drift` starts fast.
+"""`monitoring-pipeline`: the command line, one module per family of commands — `start` (init), `pipeline`
+(drift, guard, quarantine, report), `registry` (models, features, prompts), `review` (tickets, changes, trace,
+audit) and `demo` — each parser beside the command it runs. Heavy imports (dagster) happen inside the commands
+that need them, so `monitoring-pipeline drift` starts fast.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ DEBUG_ENV = "MP_DEBUG"  # set to see the traceback behind an `error:` line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from monitoring_pipeline.cli import demo, pipeline, registry, review
+    from monitoring_pipeline.cli import demo, pipeline, registry, review, start
 
     parser = argparse.ArgumentParser(prog="monitoring-pipeline", description="ML monitoring over Delta Lake.")
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
-    for family in (pipeline, registry, review, demo):
+    for family in (start, pipeline, registry, review, demo):
         family.add(commands)
     return parser
 

@@ -101,8 +101,11 @@ def materialize_model(
     model_name: str,
     instance: dg.DagsterInstance | None = None,
     progress: Callable[[str], None] | None = None,
+    first: date | None = None,
+    last: date | None = None,
 ) -> ModelRun:
-    """Freeze bins, profile a fixed reference window's days, then run the nightly job for every day in order.
+    """Freeze bins, profile a fixed reference window's days, then run the nightly job for every day in order
+    (from `first` to `last` when given, both included).
 
     Every reference window looks back in time, except a fixed window judging its own days: profiling its days
     first makes every window complete, whatever its kind. When the lake has a staged label feed, each Monday
@@ -127,7 +130,11 @@ def materialize_model(
     _run(resolved, f"{model.name}_demo_bins", None, instance)
     for day in model.reference.span() if model.reference.kind == "fixed" else []:
         _run(resolved, f"{model.name}_demo_profiles", day.isoformat(), instance)
-    partitions = daily_partitions(model).get_partition_keys()
+    partitions = [
+        key
+        for key in daily_partitions(model).get_partition_keys()
+        if (first is None or date.fromisoformat(key) >= first) and (last is None or date.fromisoformat(key) <= last)
+    ]
     feed = LabelFeed(resolved, model, instance) if staged_label_feed(config, model.name) else None
     run = ModelRun(model.name)
     for done, key in enumerate(partitions, start=1):

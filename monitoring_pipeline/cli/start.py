@@ -1,0 +1,185 @@
+"""Starting with one's own model: `init` proposes a commented config from the model's log (Delta or Parquet) and
+labels, so nobody copies the demo's and guesses; `run` monitors a range of its days through Dagster."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from monitoring_pipeline.cli.options import EXAMPLE, CommandError, config, config_options, progress
+from monitoring_pipeline.cli.pipeline import read_table
+
+SAMPLE_ROWS = 10_000  # rows of the log the column roles are read from
+LABEL_SAMPLE = 100_000  # labels the label settings are read from
+
+
+def add(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser(
+        "init",
+        help="propose a commented config for your own model from its log (and labels)",
+        description="Read the log's schema, a sample and its rows per day (and the labels): write a config naming "
+        "features and outputs by type, the columns left out and why, a baseline from the first two weeks, a "
+        "reference that compares like weekdays when volumes follow the week, and the label settings with "
+        "positive_label in the labels' own type. A Parquet log (or labels) is copied into a Delta table under "
+        "--lake-root first: the pipeline pins what it judged to Delta versions.",
+        epilog="example: monitoring-pipeline init --log data/lake/logs/churn --labels data/lake/labels/churn "
+        "--model churn --out churn.yaml",
+        formatter_class=EXAMPLE,
+    )
+    init.add_argument("--log", required=True, help="the prediction log: a Delta table path or a Parquet file/glob")
+    init.add_argument("--model", help="the model, as the log's model_name says (default: the log's only one)")
+    init.add_argument("--labels", help="the label table (prediction_id, label, label_ts): Delta or Parquet")
+    init.add_argument("--out", default="monitoring.yaml", help="the config to write (default monitoring.yaml)")
+    init.add_argument(
+        "--lake-root", help="where Parquet input is copied to and reports go (default: the Delta log's folder)"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    init.set_defaults(run=cmd_init)
+    run = commands.add_parser(
+        "run",
+        help="monitor a range of a model's days through Dagster: bins, reference profiles, then each day",
+        description="Freeze the model's bins, profile its fixed reference days, then run its nightly job for every "
+        "day from --from to --to (default: every day of the model), in order, in this process: each run is "
+        "recorded in the Dagster instance ($DAGSTER_HOME, else the project's dagster_home) the UI reads. A day "
+        "run again is replaced, never doubled; a failing day stops the range and names it.",
+        epilog="example: monitoring-pipeline run --model churn --from 2026-01-01 --to 2026-03-31 --config churn.yaml",
+        formatter_class=EXAMPLE,
+    )
+    run.add_argument("--model", required=True, help="the model, as the config names it")
+    run.add_argument("--from", dest="first", type=date.fromisoformat, help="first day, YYYY-MM-DD")
+    run.add_argument("--to", dest="last", type=date.fromisoformat, help="last day, YYYY-MM-DD (inclusive)")
+    config_options(run)
+    run.set_defaults(run=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.io.config_file import PROJECT_ROOT, config_source
+
+    if args.first and args.last and args.first > args.last:
+        raise CommandError(f"--from {args.first} is after --to {args.last}; give the earlier day first")
+    path, lake_root = config_source(args.config, args.lake_root)
+    config(args).model(args.model)  # an unknown model is named before anything runs
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    from monitoring_pipeline.demo.run import materialize_model
+
+    run = materialize_model(Path(path), lake_root, args.model, None, progress, args.first, args.last)
+    progress(run.message)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from monitoring_pipeline.core import proposal as propose
+    from monitoring_pipeline.core.contract import ID, TS
+    from monitoring_pipeline.io.config_file import load_config
+
+    out = Path(args.out).resolve()
+    if out.exists() and not args.force:
+        raise CommandError(f"{out} exists; give another --out, or --force to replace it")
+    log = read_table(args.log)
+    schema = log.collect_schema()
+    _require(schema, propose.CONTRACT, args.log, "the prediction log")
+    args.model = _model_name(log, args)
+    if getattr(schema[TS], "time_zone", None) is None:
+        raise CommandError(
+            f"{args.log}: column {TS} is {schema[TS]}, with no time zone; store it as UTC (in Polars: "
+            f"pl.col('{TS}').dt.replace_time_zone('UTC')) so a day means the same UTC day everywhere"
+        )
+    plan = propose.Proposal()
+    progress(f"reading {args.log}: a sample of {SAMPLE_ROWS:,} rows and the rows per day")
+    propose.propose_columns(log.head(SAMPLE_ROWS).collect(), plan)
+    daily = log.group_by(pl.col(TS).dt.date().alias("day")).agg(pl.len().alias("rows")).collect()
+    if daily.is_empty():
+        raise CommandError(f"{args.log} holds no rows: a config is proposed from what a log holds")
+    propose.propose_windows(daily, plan)
+    root, tables = _lake(args, out)
+    if args.labels:
+        labels = read_table(args.labels)
+        label_schema = labels.collect_schema()
+        _require(label_schema, (ID, "label", "label_ts"), args.labels, "the label table")
+        sample = labels.select(ID, "label").head(LABEL_SAMPLE)
+        score = propose.score_column(plan)
+        scored = sample.join(log.select(ID, pl.col(score).alias("score")), on=ID).collect() if score else None
+        propose.propose_labels(sample.collect(), scored, plan, tables(args.labels, "labels"))
+    text = propose.to_yaml(
+        args.model, root, tables(args.log, "logs"), plan, Path(args.log).name, datetime.now(UTC).date()
+    )
+    out.write_text(text)
+    config = load_config(out)  # the proposal parses as a config, or this is a bug to report
+    model = config.model(args.model)
+    progress(
+        f"wrote {out}: {len(model.columns_with_role('feature'))} features, "
+        f"{len(model.columns_with_role('output'))} outputs, {len(plan.left_out)} columns left out"
+    )
+    print(f"next: monitoring-pipeline run --model {args.model} --config {args.out}")
+    return 0
+
+
+def _model_name(log: pl.LazyFrame, args: argparse.Namespace) -> str:
+    """The model the log's `model_name` names (the contract sets other models' rows aside)."""
+    from monitoring_pipeline.core.contract import MODEL
+
+    names = sorted(str(n) for n in log.select(pl.col(MODEL).drop_nulls().unique()).collect()[MODEL].to_list())
+    if args.model is None and len(names) != 1:
+        raise CommandError(f"{args.log} holds models {names[:10]}; say which with --model")
+    model = args.model or names[0]
+    if model not in names:
+        raise CommandError(f"{args.log} holds no rows of model {model!r} (model_name holds {names[:10]})")
+    if not model.replace("_", "").replace("-", "").isalnum():
+        raise CommandError(f"model name {model!r}: the config needs letters, digits, _ and - only")
+    return model
+
+
+def _require(schema: pl.Schema, columns: tuple[str, ...], source: str, what: str) -> None:
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        near = {c: difflib.get_close_matches(c, list(schema), n=1, cutoff=0.5) for c in missing}
+        named = ", ".join(f"{c}" + (f" (nearest: {near[c][0]})" if near[c] else "") for c in missing)
+        raise CommandError(f"{source}: {what} lacks {named}; README's table contracts say what each holds")
+
+
+def _lake(args: argparse.Namespace, out: Path) -> tuple[str, Callable[[str, str], str]]:
+    """The lake root as the config says it (relative to the config's folder when local) and how a given table
+    is named in it: a Delta table under the root by its relative path; Parquet copied into `<kind>/<model>`."""
+    delta_inputs = [p for p in (args.log, args.labels) if p and not _parquet(p)]
+    if args.lake_root:
+        root = Path(args.lake_root).resolve()
+    elif delta_inputs:
+        root = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in delta_inputs]))
+    else:
+        root = out.parent / "lake"
+
+    def table(path: str, kind: str) -> str:
+        if _parquet(path):
+            return _copy_into_delta(path, root, f"{kind}/{args.model}")
+        resolved = Path(path).resolve()
+        if root not in resolved.parents:
+            raise CommandError(f"{path} is not under the lake root {root}; give --lake-root a folder holding it")
+        return str(resolved.relative_to(root))
+
+    shown = os.path.relpath(root, out.parent)
+    return shown, table
+
+
+def _parquet(path: str) -> bool:
+    return path.endswith(".parquet") or "*" in path
+
+
+def _copy_into_delta(path: str, root: Path, name: str) -> str:
+    from monitoring_pipeline.io.delta import Lake, exists, overwrite
+
+    ref = Lake(str(root)).table(name)
+    if exists(ref):
+        raise CommandError(f"{ref} exists already; point --log/--labels at it, or choose another --lake-root")
+    frame = pl.read_parquet(path)
+    partition = ["event_date"] if "event_ts" in frame.columns else None
+    if partition:
+        frame = frame.with_columns(pl.col("event_ts").dt.date().alias("event_date"))
+    progress(f"copying {path} ({frame.height:,} rows) into the Delta table {ref}")
+    overwrite(ref, frame, partition_by=partition)
+    return name

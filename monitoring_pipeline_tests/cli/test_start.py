@@ -1,0 +1,67 @@
+"""`init` and `run` as a user with their own Parquet log runs them: a proposed config that parses, then a range
+of days monitored through Dagster; and mistakes in the log named in one line."""
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from monitoring_pipeline.cli import main
+from monitoring_pipeline.demo.generator import labels_for, tabular_day
+from monitoring_pipeline.io import catalog, delta
+from monitoring_pipeline.io.config_file import PROJECT_ROOT, load_config
+
+DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(21)]
+
+
+@pytest.fixture
+def parquet_log(tmp_path: Path) -> tuple[Path, Path]:
+    log = pl.concat([tabular_day(day, 150) for day in DAYS]).with_columns(pl.lit("churn").alias("model_name"))
+    log.write_parquet(tmp_path / "log.parquet")
+    labels_for(log).write_parquet(tmp_path / "labels.parquet")
+    return tmp_path / "log.parquet", tmp_path / "labels.parquet"
+
+
+def test_init_proposes_a_config_that_parses_and_run_monitors_the_range(
+    parquet_log, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    log, labels = parquet_log
+    out = tmp_path / "churn.yaml"
+    assert main(["init", "--log", str(log), "--labels", str(labels), "--out", str(out)]) == 0
+    assert "next: monitoring-pipeline run --model churn" in capsys.readouterr().out
+    raw = yaml.safe_load(out.read_text())
+    model = raw["models"]["churn"]
+    assert model["log_table"] == "logs/churn" and model["label_table"] == "labels/churn"  # copied into Delta
+    assert model["baseline"] == {"start": DAYS[0], "end": DAYS[6]} and model["reference"]["match_weekday"] is True
+    assert model["performance"]["positive_label"] == "default" and "prediction_id" not in model["features"]["numeric"]
+    assert "# left out: postcode, " in out.read_text() and "high-cardinality" in out.read_text()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    argv = ["run", "--model", "churn", "--from", str(DAYS[14]), "--to", str(DAYS[16]), "--config", str(out)]
+    assert main(argv) == 0
+    config = load_config(out)
+    verdicts = delta.scan(catalog.table(config, catalog.DRIFT_VERDICTS)).collect()
+    assert sorted(set(verdicts["day"]) - set(DAYS[:7])) == DAYS[14:17]  # the range, after the reference days
+    performance = delta.scan(catalog.table(config, catalog.PERFORMANCE)).collect()
+    assert set(DAYS[14:17]) <= set(performance["day"])
+
+
+def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do(parquet_log, tmp_path: Path) -> None:
+    log, _ = parquet_log
+    renamed = tmp_path / "renamed.parquet"
+    pl.read_parquet(log).rename({"prediction_id": "predictionid"}).write_parquet(renamed)
+    with pytest.raises(SystemExit, match=r"lacks prediction_id \(nearest: predictionid\)"):
+        main(["init", "--log", str(renamed), "--out", str(tmp_path / "a.yaml")])
+    naive = tmp_path / "naive.parquet"
+    pl.read_parquet(log).with_columns(pl.col("event_ts").dt.replace_time_zone(None)).write_parquet(naive)
+    with pytest.raises(SystemExit, match=r"column event_ts is .*with no time zone; store it as UTC"):
+        main(["init", "--log", str(naive), "--out", str(tmp_path / "b.yaml")])
+    (tmp_path / "c.yaml").write_text("mine")
+    with pytest.raises(SystemExit, match=r"c.yaml exists; give another --out, or --force"):
+        main(["init", "--log", str(log), "--out", str(tmp_path / "c.yaml")])
+    assert (tmp_path / "c.yaml").read_text() == "mine"

@@ -1,0 +1,61 @@
+"""A first config proposed from a log: roles by type and name, what is left out and why, the windows, the labels."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+from monitoring_pipeline.core import proposal as propose
+
+DAYS = [date(2026, 1, 5) + timedelta(days=i) for i in range(70)]  # from a Monday
+
+
+def _sample(rows: int = 400) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "prediction_id": [f"p{i}" for i in range(rows)],
+            "model_name": ["churn"] * rows,
+            "model_version": ["1"] * rows,
+            "event_ts": [datetime(2026, 1, 5, tzinfo=UTC)] * rows,
+            "customer_id": list(range(rows)),
+            "tenure_months": [i % 60 for i in range(rows)],
+            "plan": [("basic", "pro", "team")[i % 3] for i in range(rows)],
+            "signup_date": [date(2025, 1, 1)] * rows,
+            "notes": [f"called about invoice {i}, asked for a refund on the last order" for i in range(rows)],
+            "region": ["north"] * rows,
+            "score": [(i % 100) / 100 for i in range(rows)],
+            "prediction": [i % 2 for i in range(rows)],
+        }
+    )
+
+
+def test_columns_get_roles_by_type_and_name_and_the_rest_is_left_out_with_why() -> None:
+    plan = propose.Proposal()
+    propose.propose_columns(_sample(), plan)
+    assert plan.settings["features"] == {"numeric": ["tenure_months"], "categorical": ["plan"]}
+    assert plan.settings["outputs"] == {"numeric": ["score"], "categorical": ["prediction"]}  # an integer prediction
+    assert set(plan.left_out) == {"customer_id", "signup_date", "notes", "region"}
+    assert "id" in plan.left_out["customer_id"] and "constant" in plan.left_out["region"]
+    assert "free text" in plan.left_out["notes"]
+
+
+def test_weekday_volumes_that_follow_the_week_get_a_same_weekday_reference() -> None:
+    weekly = pl.DataFrame({"day": DAYS, "rows": [300 if d.weekday() >= 5 else 1000 for d in DAYS]})
+    plan = propose.Proposal()
+    propose.propose_windows(weekly, plan)
+    assert plan.settings["baseline"] == {"start": DAYS[0], "end": DAYS[13]}  # two weeks, both ends included
+    assert plan.settings["reference"]["match_weekday"] is True and "weekday volumes differ" in plan.why["reference"]
+    flat = pl.DataFrame({"day": DAYS[:20], "rows": [1000] * 20})
+    plan = propose.Proposal()
+    propose.propose_windows(flat, plan)
+    assert plan.settings["reference"]["match_weekday"] is False
+    assert plan.settings["baseline"]["end"] == DAYS[6]  # under eight weeks: a quarter of the days, at least 7
+
+
+def test_the_positive_label_keeps_the_labels_type_and_is_the_one_scoring_highest() -> None:
+    plan = propose.Proposal(settings={"outputs": {"numeric": ["score"]}})
+    labels = pl.DataFrame({"label": [0, 1, 1, 0, 0]})
+    scored = pl.DataFrame({"label": [0, 1, 1, 0], "score": [0.2, 0.9, 0.7, 0.1]})
+    propose.propose_labels(labels, scored, plan, "labels/churn")
+    performance = plan.settings["performance"]
+    assert performance["positive_label"] == 1 and isinstance(performance["positive_label"], int)
+    assert performance["score_column"] == "score" and "score highest" in plan.why["performance"]
