@@ -493,7 +493,7 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     window = drift_raw.get("window_days", 7)
     if not isinstance(window, int) or isinstance(window, bool) or window < 0 or window == 1:
         raise ConfigError(f"{path}.drift.window_days: expected 0 (days only) or 2 days or more, got {window!r}")
-    return ModelSpec(
+    spec = ModelSpec(
         name=name,
         log_table=str(_require(raw, "log_table", path)),
         label_table=raw.get("label_table"),
@@ -514,6 +514,22 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         drift_window=window,
         owners=parse_owners(raw.get("owners"), f"{path}.owners"),
     )
+    _reference_within(spec, path)
+    return spec
+
+
+def _reference_within(model: ModelSpec, path: str) -> None:
+    """A fixed reference's days are profiled as the model's own daily partitions, so they lie within its days."""
+    window = model.reference
+    if window.kind != "fixed":
+        return
+    after = model.end_date is not None and window.end >= model.end_date
+    if window.start < model.start_date or after:
+        days = f"from {model.start_date}" + (f" to {model.end_date} (exclusive)" if model.end_date else "")
+        raise ConfigError(
+            f"{path}.reference: {window.start} .. {window.end} is not within the model's days ({days}); a fixed "
+            "reference is profiled as the model's own days: move it inside, or start_date back"
+        )
 
 
 OWNER = re.compile(r"^(team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")

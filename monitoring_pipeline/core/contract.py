@@ -13,6 +13,7 @@ invalid UTF-8.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,7 +108,9 @@ def check_schema(
     is the first of `sample` (a lazy sample is read only when there is something to show)."""
     for column, families in expected_families(model).items():
         if column not in schema:
-            raise ContractError(table, column, f"missing (the log has {schema.names()})")
+            near = difflib.get_close_matches(column, schema.names(), n=3, cutoff=0.5)
+            hint = f"nearest: {', '.join(near)}" if near else f"the log has {schema.names()}"
+            raise ContractError(table, column, f"missing ({hint}); fix the name in the config or the log")
         dtype = schema[column]
         if _family(dtype) not in families:
             example = _example(sample)

@@ -64,6 +64,10 @@ def test_minimal_config_parses_with_derived_text_columns() -> None:
         ),
         ({"performance": {"positive_label": "y"}}, r"models\.m\.label_table: required for performance monitoring"),
         (
+            {"reference": {"kind": "fixed", "start": "2025-12-01", "end": "2025-12-07"}},
+            r"models\.m\.reference: 2025-12-01 \.\. 2025-12-07 is not within the model's days \(from 2026-01-01\)",
+        ),
+        (
             {"label_table": "l", "performance": {"positive_label": [1], "score_column": "x"}},
             r"models\.m\.performance\.positive_label: expected a label \(text, a whole number or true/false\)",
         ),

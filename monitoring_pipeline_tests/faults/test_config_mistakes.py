@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from monitoring_pipeline.core.config import ConfigError
+from monitoring_pipeline.core.contract import ContractError
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.generator import tabular_day
 from monitoring_pipeline.demo.run import materialize_model
@@ -69,6 +70,16 @@ def test_a_nightly_run_before_the_bins_are_frozen_stops_first_and_writes_nothing
     model = config.model("credit_risk")
     for name in (catalog.LOG_REJECTS, catalog.GUARD_VERDICTS, catalog.validated_table(model), catalog.DRIFT_REPORT):
         assert not delta.exists(catalog.table(config, name)), name  # not half a day: nothing at all
+
+
+def test_an_output_the_log_does_not_hold_is_named_with_the_nearest_columns(tmp_path: Path) -> None:
+    path = _minimal(tmp_path, ["income"])
+    raw = yaml.safe_load(path.read_text())
+    raw["models"]["credit_risk"]["outputs"] = {"numeric": ["scor"]}
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    with pytest.raises(ContractError, match=r"column 'scor': missing \(nearest: score"):
+        freeze_model_bins(config, config.model("credit_risk"), NOW)
 
 
 def test_a_feature_the_log_never_held_is_named_with_the_nearest_columns_and_nothing_is_frozen(tmp_path: Path) -> None:

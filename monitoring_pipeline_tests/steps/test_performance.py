@@ -32,6 +32,7 @@ def lake(tmp_path: Path):
     raw["lake"]["root"] = str(tmp_path / "lake")
     raw["models"] = {"credit_risk": raw["models"]["credit_risk"]}
     raw["models"]["credit_risk"] |= {"start_date": DAYS[0], "end_date": DAYS[-1] + timedelta(days=1)}
+    raw["models"]["credit_risk"]["reference"] = {"kind": "fixed", "start": DAYS[0], "end": DAYS[2]}
     config_path = tmp_path / "monitoring.yaml"
     config_path.write_text(yaml.safe_dump(raw))
     config = load_config(config_path)
