@@ -146,6 +146,11 @@ def _require(schema: pl.Schema, columns: tuple[str, ...], source: str, what: str
 def _lake(args: argparse.Namespace, out: Path) -> tuple[str, Callable[[str, str], str]]:
     """The lake root as the config says it (relative to the config's folder when local) and how a given table
     is named in it: a Delta table under the root by its relative path; Parquet copied into `<kind>/<model>`."""
+    if any("://" in p for p in (args.log, args.labels, args.lake_root) if p):
+        raise CommandError(
+            "init reads local tables (paths); for a lake on an object store, write the config from README's "
+            "minimal one, with lake.root the store's prefix"
+        )
     delta_inputs = [p for p in (args.log, args.labels) if p and not _parquet(p)]
     if args.lake_root:
         root = Path(args.lake_root).resolve()
