@@ -1,13 +1,14 @@
 """Config parsing and reference windows."""
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 import yaml
 
 from monitoring_pipeline.core.config import ConfigError, ReferenceWindow, parse_config, parse_window
 from monitoring_pipeline.core.drift.registry import Thresholds
-from monitoring_pipeline.io.config_file import DEFAULT_CONFIG
+from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
 
 MINIMAL = {
     "lake": {"root": "/tmp/lake"},
@@ -166,3 +167,12 @@ def test_a_key_given_twice_in_the_config_file_is_refused(tmp_path) -> None:
     path.write_text(twice)
     with pytest.raises(ConfigError, match=r"monitoring.yaml, line \d+: the key 'support_summarizer' is given twice"):
         load_config(path)
+
+
+def test_readme_s_minimal_config_parses(tmp_path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("<!-- minimal-config -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "mymodel.yaml").write_text(block)
+    model = load_config(tmp_path / "mymodel.yaml").model("churn")
+    assert model.performance.positive_label == "1" and model.reference.match_weekday
+    assert [c.name for c in model.columns_with_role("feature")] == ["tenure_months", "plan"]
