@@ -76,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from monitoring_pipeline.core import proposal as propose
     from monitoring_pipeline.core.contract import ID, TS
-    from monitoring_pipeline.io.config_file import load_config
+    from monitoring_pipeline.io.config_file import load_config, proposal_yaml
 
     out = Path(args.out).resolve()
     if out.exists() and not args.force:
@@ -106,7 +106,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         score = propose.score_column(plan)
         scored = sample.join(log.select(ID, pl.col(score).alias("score")), on=ID).collect() if score else None
         propose.propose_labels(sample.collect(), scored, plan, tables(args.labels, "labels"))
-    text = propose.to_yaml(
+    text = proposal_yaml(
         args.model, root, tables(args.log, "logs"), plan, Path(args.log).name, datetime.now(UTC).date()
     )
     out.write_text(text)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
-import yaml
 
 from monitoring_pipeline.core.contract import ID, MODEL, TS, VERSION
 from monitoring_pipeline.core.drift.frames import ID_NAME
@@ -154,43 +153,3 @@ def score_column(proposal: Proposal) -> str | None:
     """The proposed numeric output a classifier's score is read from (None: none)."""
     scores = proposal.settings.get("outputs", {}).get("numeric", [])
     return scores[0] if scores else None
-
-
-def to_yaml(model: str, root: str, log_table: str, proposal: Proposal, source: str, today: date) -> str:
-    """The proposal as a commented config file."""
-    settings = proposal.settings
-
-    def value(v: Any) -> str:
-        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip().removesuffix("\n...")
-
-    def line(key: str, v: Any, why: str | None, indent: int = 4) -> str:
-        text = f"{' ' * indent}{key}: {value(v)}"
-        return f"{text}  # {why}" if why else text
-
-    lines = [
-        f"# Proposed by `monitoring-pipeline init` from {source} on {today}: every choice says why; change what",
-        '# you know better. README, "Bring your own model", explains each key.',
-        "lake:",
-        f"  root: {value(root)}  # report and registry tables are written here, beside the log",
-        "models:",
-        f"  {model}:",
-        line("log_table", log_table, "relative to the lake root; holds " + ", ".join(CONTRACT)),
-    ]
-    if "label_table" in settings:
-        lines.append(line("label_table", settings["label_table"], "prediction_id, label, label_ts"))
-    for key in ("start_date", "baseline", "reference"):
-        lines.append(line(key, settings[key], proposal.why.get(key)))
-    for section in ("features", "outputs", "prompt"):
-        if section in settings:
-            lines.append(f"    {section}:")
-            for key, v in settings[section].items():
-                lines.append(line(key, v, proposal.why.get(f"{section}.{key}"), 6))
-    for name, why in proposal.left_out.items():
-        lines.append(f"    # left out: {name}, {why}")
-    if "performance" in settings:
-        lines.append(f"    performance:  # {proposal.why['performance']}")
-        for key, v in settings["performance"].items():
-            if v is not None:
-                lines.append(line(key, v, None, 6))
-    lines.append("    # guards, expectations, alerts and drift settings: README documents each; their defaults apply")
-    return "\n".join(lines) + "\n"

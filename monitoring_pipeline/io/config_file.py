@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from monitoring_pipeline.core import proposal as propose
 from monitoring_pipeline.core.config import ConfigError, ProjectConfig, parse_config
+from monitoring_pipeline.core.proposal import Proposal
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "monitoring.yaml"
@@ -65,3 +69,43 @@ def config_source(
     """Which config and lake root to use, by one precedence everywhere (the CLI, the Dagster definitions): the
     flag, then `MP_CONFIG` / `MP_LAKE_ROOT`, then the shipped config and its configured root."""
     return path or environ.get("MP_CONFIG") or str(DEFAULT_CONFIG), lake_root or environ.get("MP_LAKE_ROOT")
+
+
+def proposal_yaml(model: str, root: str, log_table: str, proposal: Proposal, source: str, today: date) -> str:
+    """A proposed model (`core.proposal`) as a commented config file."""
+    settings = proposal.settings
+
+    def value(v: Any) -> str:
+        return yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10_000).strip().removesuffix("\n...")
+
+    def line(key: str, v: Any, why: str | None, indent: int = 4) -> str:
+        text = f"{' ' * indent}{key}: {value(v)}"
+        return f"{text}  # {why}" if why else text
+
+    lines = [
+        f"# Proposed by `monitoring-pipeline init` from {source} on {today}: every choice says why; change what",
+        '# you know better. README, "Bring your own model", explains each key.',
+        "lake:",
+        f"  root: {value(root)}  # report and registry tables are written here, beside the log",
+        "models:",
+        f"  {model}:",
+        line("log_table", log_table, "relative to the lake root; holds " + ", ".join(propose.CONTRACT)),
+    ]
+    if "label_table" in settings:
+        lines.append(line("label_table", settings["label_table"], "prediction_id, label, label_ts"))
+    for key in ("start_date", "baseline", "reference"):
+        lines.append(line(key, settings[key], proposal.why.get(key)))
+    for section in ("features", "outputs", "prompt"):
+        if section in settings:
+            lines.append(f"    {section}:")
+            for key, v in settings[section].items():
+                lines.append(line(key, v, proposal.why.get(f"{section}.{key}"), 6))
+    for name, why in proposal.left_out.items():
+        lines.append(f"    # left out: {name}, {why}")
+    if "performance" in settings:
+        lines.append(f"    performance:  # {proposal.why['performance']}")
+        for key, v in settings["performance"].items():
+            if v is not None:
+                lines.append(line(key, v, None, 6))
+    lines.append("    # guards, expectations, alerts and drift settings: README documents each; their defaults apply")
+    return "\n".join(lines) + "\n"
