@@ -92,7 +92,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         )
     plan = propose.Proposal()
     progress(f"reading {args.log}: a sample of {SAMPLE_ROWS:,} rows and the rows per day")
-    propose.propose_columns(log.head(SAMPLE_ROWS).collect(), plan)
+    sample = log.head(SAMPLE_ROWS).collect()
+    propose.propose_columns(sample, plan)
+    propose.propose_guards(sample, plan)
     daily = log.group_by(pl.col(TS).dt.date().alias("day")).agg(pl.len().alias("rows")).collect()
     if daily.is_empty():
         raise CommandError(f"{args.log} holds no rows: a config is proposed from what a log holds")
@@ -156,6 +158,7 @@ def _lake(args: argparse.Namespace, out: Path) -> tuple[str, Callable[[str, str]
         root = Path(args.lake_root).resolve()
     elif delta_inputs:
         root = Path(os.path.commonpath([str(Path(p).resolve().parent) for p in delta_inputs]))
+        root = root.parent if root.name in ("logs", "labels") else root  # a lake laid out as logs/<model>
     else:
         root = out.parent / "lake"
 

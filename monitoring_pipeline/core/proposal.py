@@ -153,3 +153,44 @@ def score_column(proposal: Proposal) -> str | None:
     """The proposed numeric output a classifier's score is read from (None: none)."""
     scores = proposal.settings.get("outputs", {}).get("numeric", [])
     return scores[0] if scores else None
+
+
+TEXT_GUARDS = (  # (rule id, check, severity, params): the documented defaults, measured on the guard corpus
+    ("output_present", "required", "block", {}),
+    ("clean_characters", "text_characters", "block", {}),
+    ("no_special_tokens", "special_tokens", "block", {}),
+    ("no_runaway_repetition", "repetition", "block", {}),
+    ("json_when_json", "json", "block", {"when": "json_like"}),
+    ("nesting_depth", "nesting_depth", "warn", {}),
+    ("no_refusal", "refusal", "warn", {}),
+    ("no_pii", "pii", "warn", {}),
+)
+
+
+def propose_guards(sample: pl.DataFrame, proposal: Proposal) -> None:
+    """Output guards at their documented defaults: on a text output the rules whose precision README publishes
+    (blocking what is broken — empty, garbled, leaked tokens, loops, invalid JSON where JSON is meant — and
+    recording refusals, deep nesting and personal data), grounding when a context is logged, and a score kept
+    in [0, 1] when every sampled score is."""
+    outputs, rules = proposal.settings.get("outputs", {}), []
+    text = outputs.get("text")
+    if text:
+        for rule_id, check, severity, params in TEXT_GUARDS:
+            rules.append(_rule(rule_id, check, severity, text, params))
+        context = proposal.settings.get("prompt", {}).get("context")
+        if context:
+            rules.append(_rule("grounded_claims", "grounding", "warn", text, {"context": context}))
+    score = score_column(proposal)
+    if score and sample[score].is_between(0, 1).all():
+        rules.append(_rule("score_in_unit_interval", "numeric_range", "block", score, {"min": 0, "max": 1}))
+    if rules:
+        proposal.settings["guards"] = {"max_blocked_share": 0.05, "rules": rules}
+        proposal.why["guards"] = (
+            "block: the row is quarantined before anything reads it; warn: only recorded. Defaults as README's "
+            "per-rule precision table measures them"
+        )
+
+
+def _rule(rule_id: str, check: str, severity: str, column: str, params: dict[str, Any]) -> dict[str, Any]:
+    rule = {"id": rule_id, "version": 1, "severity": severity, "check": check, "column": column}
+    return rule | ({"params": params} if params else {})

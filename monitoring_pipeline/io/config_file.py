@@ -107,5 +107,10 @@ def proposal_yaml(model: str, root: str, log_table: str, proposal: Proposal, sou
         for key, v in settings["performance"].items():
             if v is not None:
                 lines.append(line(key, v, None, 6))
-    lines.append("    # guards, expectations, alerts and drift settings: README documents each; their defaults apply")
+    if "guards" in settings:
+        lines.append(f"    guards:  # {proposal.why['guards']}")
+        lines.append(line("max_blocked_share", settings["guards"]["max_blocked_share"], "over it, the day stops", 6))
+        lines.append("      rules:")
+        lines += [f"        - {value(rule)}" for rule in settings["guards"]["rules"]]
+    lines.append("    # expectations, alerts and drift settings: README documents each; their defaults apply")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 
 from monitoring_pipeline.core import proposal as propose
+from monitoring_pipeline.io.config_file import load_config, proposal_yaml
 
 DAYS = [date(2026, 1, 5) + timedelta(days=i) for i in range(70)]  # from a Monday
 
@@ -59,3 +60,33 @@ def test_the_positive_label_keeps_the_labels_type_and_is_the_one_scoring_highest
     performance = plan.settings["performance"]
     assert performance["positive_label"] == 1 and isinstance(performance["positive_label"], int)
     assert performance["score_column"] == "score" and "score highest" in plan.why["performance"]
+
+
+def test_a_text_output_gets_the_documented_guards_and_the_written_config_parses(tmp_path) -> None:
+    rows = 300
+    sample = _sample(rows).with_columns(
+        pl.Series(
+            "output_text", [f"Summary {i}: the customer asked about an invoice and was helped." for i in range(rows)]
+        ),
+        pl.Series(
+            "retrieved_context", [f"Invoice {i} was paid late; the customer called support twice." for i in range(rows)]
+        ),
+    )
+    plan = propose.Proposal()
+    propose.propose_columns(sample, plan)
+    propose.propose_guards(sample, plan)
+    assert plan.settings["outputs"]["text"] == "output_text" and plan.settings["prompt"] == {
+        "context": "retrieved_context"
+    }
+    rules = {r["id"]: r for r in plan.settings["guards"]["rules"]}
+    assert rules["json_when_json"]["params"] == {"when": "json_like"}  # plain-text outputs pass
+    assert (
+        rules["grounded_claims"]["params"] == {"context": "retrieved_context"} and rules["no_pii"]["severity"] == "warn"
+    )
+    assert rules["score_in_unit_interval"]["params"] == {"min": 0, "max": 1}
+    propose.propose_windows(pl.DataFrame({"day": DAYS, "rows": [rows] * len(DAYS)}), plan)
+    text = proposal_yaml("churn", "lake", "logs/churn", plan, "log", date(2026, 12, 2))
+    (tmp_path / "churn.yaml").write_text(text)
+    model = load_config(tmp_path / "churn.yaml").model("churn")
+    assert [r.id for r in model.guards.rules] == list(rules)
+    assert "notes" in text and "# left out: notes, free text" in text
