@@ -520,6 +520,18 @@ def label_key(model: ModelSpec) -> dg.AssetKey:
     return dg.AssetKey(["labels", model.name])
 
 
+def _label_delivery(model: ModelSpec, version: int, days: list[date], unmatched: int) -> dg.AssetObservation:
+    """A label commit, as the label sensor found it: the days it relabels and the labels no prediction matches."""
+    return dg.AssetObservation(
+        asset_key=label_key(model),
+        metadata={
+            "delta_version": identifier(version),
+            "days_relabelled": len(days),
+            "labels_without_prediction": unmatched,
+        },
+    )
+
+
 def build_label_defs(model: ModelSpec) -> dg.Definitions:
     """The label table as an observable source asset (data version = its Delta version), and the sensor that
     re-materializes exactly the performance partitions whose labels changed."""
@@ -560,9 +572,13 @@ def build_label_defs(model: ModelSpec) -> dg.Definitions:
         if context.cursor is None:  # first tick: the nightly runs already cover what is there; watch from now on
             version = delta.version(catalog.label_table(config, spec))
             return dg.SensorResult(cursor=str(version) if version is not None else None)
-        days, version = days_with_new_labels(config, spec, int(context.cursor))
+        days, version, unmatched = days_with_new_labels(config, spec, int(context.cursor))
+        if unmatched:
+            context.log.warning(f"{unmatched} new labels of {model.name} name no logged prediction; they judge nothing")
+        seen = [] if version == int(context.cursor) else [_label_delivery(model, version, days, unmatched)]
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"labels-v{version}:{d}", partition_key=d.isoformat()) for d in days],
+            asset_events=seen,
             cursor=str(version),
         )
 

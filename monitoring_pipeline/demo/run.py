@@ -171,6 +171,8 @@ class LabelFeed:
         if not deliver_labels(config, self.model.name, until):
             return
         result = self._tick()
+        for event in result.asset_events:  # the delivery as the sensor saw it, on the label asset
+            self.instance.report_runless_asset_event(event)
         for request in result.run_requests:
             _run(self.defs, self.sensor.job_name, request.partition_key, self.instance)
         self.cursor = result.cursor

@@ -451,20 +451,24 @@ def _worse(value: pl.Expr, worse_when: str) -> pl.Expr:
     return {perf.LOWER: below, perf.HIGHER: above}.get(worse_when, below | above)
 
 
-def days_with_new_labels(config: ProjectConfig, model: ModelSpec, after_version: int | None) -> tuple[list[date], int]:
+def days_with_new_labels(
+    config: ProjectConfig, model: ModelSpec, after_version: int | None
+) -> tuple[list[date], int, int]:
     """The prediction days whose labels changed since label-table version `after_version` (None: every labelled
-    day), and the label table's current version."""
+    day), the label table's current version, and how many of the changed labels name no logged prediction (they
+    judge nothing; the label sensor reports them)."""
     labels = catalog.label_table(config, model)
     version = delta.version(labels)
     if version is None or version == after_version:
-        return [], after_version if version is None else version
+        return [], after_version if version is None else version, 0
     current = delta.scan(labels, version).select(ID, pl.col(model.performance.label_column).alias("label"))
     if after_version is not None:
         before = delta.scan(labels, after_version).select(ID, pl.col(model.performance.label_column).alias("label"))
         current = current.join(before, on=[ID, "label"], how="anti", nulls_equal=True)
     log = delta.scan(catalog.log_table(config, model)).select(ID, pl.col(TS).dt.date().alias("day"))
-    days = log.join(current.select(ID), on=ID, how="semi").select("day").unique().collect()["day"]
+    changed = current.select(ID).unique().join(log, on=ID, how="left").collect()
+    days = changed["day"].drop_nulls().unique()
     in_range = [
         d for d in sorted(days.to_list()) if d >= model.start_date and (not model.end_date or d < model.end_date)
     ]
-    return in_range, version
+    return in_range, version, int(changed["day"].null_count())

@@ -115,10 +115,14 @@ def test_a_label_commit_rematerializes_only_the_days_it_labels(lake) -> None:
         assert again.run_requests == []  # nothing new
         late = labels.filter(pl.col("label_ts") >= NOW)
         day_four = frame.filter(pl.col("event_ts").dt.date() == DAYS[3]).select("prediction_id")
-        delta.append(catalog.label_table(config, model), late.join(day_four, on="prediction_id"))
+        strays = late.head(2).with_columns(pl.format("unknown-{}", "prediction_id").alias("prediction_id"))
+        delta.append(catalog.label_table(config, model), pl.concat([late.join(day_four, on="prediction_id"), strays]))
         after = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources, cursor=first.cursor))
         assert [r.partition_key for r in after.run_requests] == [DAYS[3].isoformat()]
         assert after.run_requests[0].run_key == f"labels-v{int(first.cursor) + 1}:{DAYS[3]}"
+        (delivery,) = after.asset_events  # the commit as the sensor saw it, on labels/credit_risk
+        assert delivery.metadata["labels_without_prediction"].value == 2  # labels for ids never logged: counted
+        assert delivery.metadata["days_relabelled"].value == 1
         run = defs.resolve_job_def("credit_risk_performance").execute_in_process(
             partition_key=DAYS[3].isoformat(), instance=instance, raise_on_error=True
         )
