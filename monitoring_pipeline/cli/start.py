@@ -104,10 +104,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         labels = read_table(args.labels)
         label_schema = labels.collect_schema()
         _require(label_schema, (ID, "label", "label_ts"), args.labels, "the label table")
-        sample = labels.select(ID, "label").head(LABEL_SAMPLE)
+        some = labels.select(ID, "label").head(LABEL_SAMPLE)
         score = propose.score_column(plan)
-        scored = sample.join(log.select(ID, pl.col(score).alias("score")), on=ID).collect() if score else None
-        propose.propose_labels(sample.collect(), scored, plan, tables(args.labels, "labels"))
+        scored = some.join(log.select(ID, pl.col(score).alias("score")), on=ID).collect() if score else None
+        propose.propose_labels(some.collect(), scored, plan, tables(args.labels, "labels"))
     text = proposal_yaml(
         args.model, root, tables(args.log, "logs"), plan, Path(args.log).name, datetime.now(UTC).date()
     )
