@@ -75,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from monitoring_pipeline.core import proposal as propose
-    from monitoring_pipeline.core.contract import ID, TS
+    from monitoring_pipeline.core.contract import ID, MODEL, TS, VERSION
     from monitoring_pipeline.io.config_file import load_config, proposal_yaml
 
     out = Path(args.out).resolve()
@@ -84,6 +84,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     log = read_table(args.log)
     schema = log.collect_schema()
     _require(schema, propose.CONTRACT, args.log, "the prediction log")
+    for column in (ID, MODEL, VERSION):
+        if schema[column] != pl.String:
+            raise CommandError(
+                f"{args.log}: column {column} is {schema[column]}; the log contract wants text (in Polars: "
+                f"pl.col('{column}').cast(pl.String)), and labels name predictions by the same text id"
+            )
     args.model = _model_name(log, args)
     if getattr(schema[TS], "time_zone", None) is None:
         raise CommandError(

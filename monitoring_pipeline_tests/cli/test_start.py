@@ -57,6 +57,10 @@ def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do
     pl.read_parquet(log).rename({"prediction_id": "predictionid"}).write_parquet(renamed)
     with pytest.raises(SystemExit, match=r"lacks prediction_id \(nearest: predictionid\)"):
         main(["init", "--log", str(renamed), "--out", str(tmp_path / "a.yaml")])
+    numbered = tmp_path / "numbered.parquet"
+    pl.read_parquet(log).drop("prediction_id").with_row_index("prediction_id").write_parquet(numbered)
+    with pytest.raises(SystemExit, match=r"column prediction_id is UInt32; the log contract wants text"):
+        main(["init", "--log", str(numbered), "--out", str(tmp_path / "n.yaml")])
     naive = tmp_path / "naive.parquet"
     pl.read_parquet(log).with_columns(pl.col("event_ts").dt.replace_time_zone(None)).write_parquet(naive)
     with pytest.raises(SystemExit, match=r"column event_ts is .*with no time zone; store it as UTC"):
