@@ -35,6 +35,7 @@ def add(commands: argparse._SubParsersAction) -> None:
     init.add_argument("--log", required=True, help="the prediction log: a Delta table path or a Parquet file/glob")
     init.add_argument("--model", help="the model, as the log's model_name says (default: the log's only one)")
     init.add_argument("--labels", help="the label table (prediction_id, label, label_ts): Delta or Parquet")
+    init.add_argument("--label-column", default="label", help="the labels' column holding the truth (default label)")
     init.add_argument("--out", default="monitoring.yaml", help="the config to write (default monitoring.yaml)")
     init.add_argument(
         "--lake-root", help="where Parquet input is copied to and reports go (default: the Delta log's folder)"
@@ -109,11 +110,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.labels:
         labels = read_table(args.labels)
         label_schema = labels.collect_schema()
-        _require(label_schema, (ID, "label", "label_ts"), args.labels, "the label table")
-        some = labels.select(ID, "label").head(LABEL_SAMPLE)
+        _require(label_schema, (ID, args.label_column, "label_ts"), args.labels, "the label table")
+        some = labels.select(ID, pl.col(args.label_column).alias("label")).head(LABEL_SAMPLE)
         score = propose.score_column(plan)
         scored = some.join(log.select(ID, pl.col(score).alias("score")), on=ID).collect() if score else None
-        propose.propose_labels(some.collect(), scored, plan, tables(args.labels, "labels"))
+        propose.propose_labels(some.collect(), scored, plan, tables(args.labels, "labels"), args.label_column)
     text = proposal_yaml(
         args.model, root, tables(args.log, "logs"), plan, Path(args.log).name, datetime.now(UTC).date()
     )

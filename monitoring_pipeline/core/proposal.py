@@ -122,15 +122,18 @@ def propose_windows(daily: pl.DataFrame, proposal: Proposal) -> None:
     )
 
 
-def propose_labels(labels: pl.DataFrame, scored: pl.DataFrame | None, proposal: Proposal, label_table: str) -> None:
-    """Performance settings from the labels (`label` column) and, for a classifier, the label its score is the
-    probability of: the one whose predictions score highest on average (`scored`: label, score), else the
-    rarer one."""
+def propose_labels(
+    labels: pl.DataFrame, scored: pl.DataFrame | None, proposal: Proposal, label_table: str, column: str = "label"
+) -> None:
+    """Performance settings from the labels (their truth as `label`, read from the table's `column`) and, for a
+    classifier, the label its score is the probability of: the one whose predictions score highest on average
+    (`scored`: label, score), else the rarer one."""
     values = labels["label"].drop_nulls()
     vocabulary = values.unique().sort()
     proposal.settings["label_table"] = label_table
+    named = {} if column == "label" else {"label_column": column}
     if values.dtype.is_float() and vocabulary.len() > 20:
-        proposal.settings["performance"] = {"task": "regression", "score_column": score_column(proposal)}
+        proposal.settings["performance"] = {"task": "regression", **named, "score_column": score_column(proposal)}
         proposal.why["performance"] = f"{vocabulary.len()} distinct numeric labels: a regression"
         return
     if scored is not None and scored.height and scored["label"].n_unique() > 1:
@@ -141,6 +144,7 @@ def propose_labels(labels: pl.DataFrame, scored: pl.DataFrame | None, proposal: 
         positive, why = counts["label"][0], "the rarer label (no score to tell)"
     proposal.settings["performance"] = {
         "task": "classification",
+        **named,
         "positive_label": positive,
         "score_column": score_column(proposal),
         "threshold": 0.5,

@@ -21,7 +21,7 @@ DAYS = [date(2026, 9, 1) + timedelta(days=i) for i in range(21)]
 def parquet_log(tmp_path: Path) -> tuple[Path, Path]:
     log = pl.concat([tabular_day(day, 150) for day in DAYS]).with_columns(pl.lit("churn").alias("model_name"))
     log.write_parquet(tmp_path / "log.parquet")
-    labels_for(log).write_parquet(tmp_path / "labels.parquet")
+    labels_for(log).rename({"label": "outcome"}).write_parquet(tmp_path / "labels.parquet")  # named otherwise
     return tmp_path / "log.parquet", tmp_path / "labels.parquet"
 
 
@@ -30,12 +30,14 @@ def test_init_proposes_a_config_that_parses_and_run_monitors_the_range(
 ) -> None:
     log, labels = parquet_log
     out = tmp_path / "churn.yaml"
-    assert main(["init", "--log", str(log), "--labels", str(labels), "--out", str(out)]) == 0
+    argv = ["init", "--log", str(log), "--labels", str(labels), "--label-column", "outcome", "--out", str(out)]
+    assert main(argv) == 0
     assert "next: monitoring-pipeline run --model churn" in capsys.readouterr().out
     raw = yaml.safe_load(out.read_text())
     model = raw["models"]["churn"]
     assert model["log_table"] == "logs/churn" and model["label_table"] == "labels/churn"  # copied into Delta
     assert model["baseline"] == {"start": DAYS[0], "end": DAYS[6]} and model["reference"]["match_weekday"] is True
+    assert model["performance"]["label_column"] == "outcome"
     assert model["performance"]["positive_label"] == "default" and "prediction_id" not in model["features"]["numeric"]
     assert "# left out: postcode, " in out.read_text() and "high-cardinality" in out.read_text()
     home = tmp_path / "dagster_home"
