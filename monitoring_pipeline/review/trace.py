@@ -19,7 +19,7 @@ import polars as pl
 from monitoring_pipeline.core.alerts import PERFORMANCE_ALARMS
 from monitoring_pipeline.core.bins import Bins, CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
-from monitoring_pipeline.core.contract import ID, TS
+from monitoring_pipeline.core.contract import ID, TS, split_labels
 from monitoring_pipeline.core.drift.methods import cdf_knots
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
@@ -173,10 +173,30 @@ def _drift(config: ProjectConfig, spec: ModelSpec, row: dict[str, Any], day: dat
 
 
 def _label(config: ProjectConfig, spec: ModelSpec, prediction_id: str) -> dict[str, Any] | None:
+    """The label row performance uses for the prediction (the label contract's choice: `split_labels`), with the
+    rows it set aside and why; a conflicted id has no label used."""
     if not spec.label_table or not delta.exists(catalog.label_table(config, spec)):
         return None
     labels = delta.scan(catalog.label_table(config, spec)).filter(pl.col(ID) == prediction_id).collect()
-    return _records(labels)[0] if labels.height else None
+    if not labels.height:
+        return None
+    column = spec.performance.label_column if spec.performance else "label"
+    kept, rejected = split_labels(labels.select(ID, pl.col(column).alias("label"), "label_ts"))
+    used = labels.join(kept.select(ID, "label_ts"), on=[ID, "label_ts"], how="semi").head(1)
+    record = _records(used)[0] if used.height else {ID: prediction_id, column: None}
+    return record | ({"set_aside": _records(rejected.drop(ID))} if rejected.height else {})
+
+
+def _label_lines(label: dict[str, Any] | None) -> list[str]:
+    if label is None:
+        return ["- not known yet"]
+    shown = {k: v for k, v in label.items() if k != "set_aside"}
+    lines = [f"- {shown}"]
+    lines += [
+        f"- set aside by the label contract: {r['reason']} ({r['label']!r}, {r['label_ts']})"
+        for r in label.get("set_aside", [])
+    ]
+    return lines
 
 
 def _performance(config: ProjectConfig, spec: ModelSpec, day: date) -> list[dict[str, Any]] | None:
@@ -344,7 +364,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         *_drift_lines(result["drift"]),
         "",
         "## Label",
-        f"- {result['label'] or 'not known yet'}",
+        *_label_lines(result["label"]),
         "",
         "## Performance on its day",
         *_performance_lines(result["performance"]),

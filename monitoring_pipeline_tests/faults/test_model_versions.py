@@ -2,6 +2,7 @@
 are split per model version and reconcile with the day's rows; the drift report names both versions; a logged
 version the registry does not know is refused by name, and a trace of its prediction says it is not registered."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -73,3 +74,26 @@ def test_a_version_the_registry_does_not_know_is_refused_by_name_and_traced_as_u
     assert traced["prediction"]["model_version"] == "1.1"
     assert traced["model_checkpoint"] is None and traced["release_matches_prediction"] is False
     assert "- **not registered** in the model registry" in trace.to_markdown(traced)
+
+
+def test_the_trace_shows_the_label_the_contract_used_and_what_it_set_aside(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    model = model_for(config)
+    log = _log()
+    write_log(config, model, log)
+    twice, conflicted = log["prediction_id"][0], log["prediction_id"][1]
+    at = [datetime(2026, 10, 20, h, tzinfo=UTC) for h in range(4)]
+    labels = pl.DataFrame(
+        {
+            "prediction_id": [twice, twice, conflicted, conflicted],
+            "label": ["repaid", "repaid", "repaid", "default"],
+            "label_ts": at,
+        }
+    )
+    delta.overwrite(catalog.label_table(config, model), labels)
+    kept = trace.trace(config, twice, model.name)["label"]
+    assert (kept["label"], kept["label_ts"]) == ("repaid", at[0].isoformat())  # the earliest of the two
+    assert [r["reason"] for r in kept["set_aside"]] == ["duplicate_label"]
+    traced = trace.trace(config, conflicted, model.name)
+    assert traced["label"]["label"] is None and len(traced["label"]["set_aside"]) == 2  # no label is used
+    assert "set aside by the label contract: conflicting_labels ('default'" in trace.to_markdown(traced)
