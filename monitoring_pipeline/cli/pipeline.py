@@ -34,9 +34,14 @@ def add(commands: argparse._SubParsersAction) -> None:
     _add_report(commands)
 
 
+def is_parquet(path: str) -> bool:
+    """Whether `path` names a Parquet file or glob (else a Delta table)."""
+    return path.endswith(".parquet") or "*" in path
+
+
 def read_table(path: str) -> pl.LazyFrame:
     """A Parquet file (or glob) or a Delta table directory/URI, lazily."""
-    if path.endswith(".parquet") or "*" in path:
+    if is_parquet(path):
         return pl.scan_parquet(path)
     from monitoring_pipeline.io.delta import TableRef, exists, scan
 
@@ -214,6 +219,18 @@ def _only_model(frame: pl.DataFrame, source: str) -> str:
     return names[0]
 
 
+RULES_SCHEMA = {
+    "model": pl.String,
+    "rule": pl.String,
+    "version": pl.Int64,
+    "severity": pl.String,
+    "check": pl.String,
+    "column": pl.String,
+    "params": pl.String,
+    "max_blocked_share": pl.Float64,
+}
+
+
 def _rules(project: ProjectConfig, model_name: str | None) -> pl.DataFrame:
     """Every declared guard rule of one model or all, with its parameters and the model's blocked-share limit."""
     models = [project.model(model_name)] if model_name else list(project.models.values())
@@ -231,17 +248,7 @@ def _rules(project: ProjectConfig, model_name: str | None) -> pl.DataFrame:
         for model in models
         for rule in model.guards.rules
     ]
-    return pl.DataFrame(rows, schema=dict.fromkeys(("model", "rule"), pl.String) | RULE_SCHEMA)
-
-
-RULE_SCHEMA = {
-    "version": pl.Int64,
-    "severity": pl.String,
-    "check": pl.String,
-    "column": pl.String,
-    "params": pl.String,
-    "max_blocked_share": pl.Float64,
-}
+    return pl.DataFrame(rows, schema=RULES_SCHEMA)
 
 
 def _add_quarantine(commands: argparse._SubParsersAction) -> None:

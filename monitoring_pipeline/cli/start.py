@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from monitoring_pipeline.cli.options import EXAMPLE, CommandError, config, config_options, progress
-from monitoring_pipeline.cli.pipeline import read_table
+from monitoring_pipeline.cli.pipeline import is_parquet, read_table
 
 SAMPLE_ROWS = 10_000  # rows of the log the column roles are read from
 LABEL_SAMPLE = 100_000  # labels the label settings are read from
@@ -160,7 +160,7 @@ def _lake(args: argparse.Namespace, out: Path) -> tuple[str, Callable[[str, str]
             "init reads local tables (paths); for a lake on an object store, write the config from README's "
             "minimal one, with lake.root the store's prefix"
         )
-    delta_inputs = [p for p in (args.log, args.labels) if p and not _parquet(p)]
+    delta_inputs = [p for p in (args.log, args.labels) if p and not is_parquet(p)]
     if args.lake_root:
         root = Path(args.lake_root).resolve()
     elif delta_inputs:
@@ -170,7 +170,7 @@ def _lake(args: argparse.Namespace, out: Path) -> tuple[str, Callable[[str, str]
         root = out.parent / "lake"
 
     def table(path: str, kind: str) -> str:
-        if _parquet(path):
+        if is_parquet(path):
             return _copy_into_delta(path, root, f"{kind}/{args.model}")
         resolved = Path(path).resolve()
         if root not in resolved.parents:
@@ -181,20 +181,17 @@ def _lake(args: argparse.Namespace, out: Path) -> tuple[str, Callable[[str, str]
     return shown, table
 
 
-def _parquet(path: str) -> bool:
-    return path.endswith(".parquet") or "*" in path
-
-
 def _copy_into_delta(path: str, root: Path, name: str) -> str:
+    from monitoring_pipeline.core.contract import TS
     from monitoring_pipeline.io.delta import Lake, exists, overwrite
 
     ref = Lake(str(root)).table(name)
     if exists(ref):
         raise CommandError(f"{ref} exists already; point --log/--labels at it, or choose another --lake-root")
     frame = pl.read_parquet(path)
-    partition = ["event_date"] if "event_ts" in frame.columns else None
+    partition = ["event_date"] if TS in frame.columns else None
     if partition:
-        frame = frame.with_columns(pl.col("event_ts").dt.date().alias("event_date"))
+        frame = frame.with_columns(pl.col(TS).dt.date().alias("event_date"))
     progress(f"copying {path} ({frame.height:,} rows) into the Delta table {ref}")
     overwrite(ref, frame, partition_by=partition)
     return name

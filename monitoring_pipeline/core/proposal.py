@@ -35,11 +35,6 @@ class Proposal:
     left_out: dict[str, str] = field(default_factory=dict)
 
 
-def missing_contract(schema: pl.Schema) -> list[str]:
-    """The contract columns the log lacks (every log must hold them)."""
-    return [c for c in CONTRACT if c not in schema]
-
-
 def propose_columns(sample: pl.DataFrame, proposal: Proposal) -> None:
     """Features and outputs by type and name from a sample of the log; ids, timestamps, free text and constant
     columns left out, each with why."""

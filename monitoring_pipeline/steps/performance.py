@@ -466,9 +466,16 @@ def days_with_new_labels(
         before = delta.scan(labels, after_version).select(ID, pl.col(model.performance.label_column).alias("label"))
         current = current.join(before, on=[ID, "label"], how="anti", nulls_equal=True)
     log = delta.scan(catalog.log_table(config, model)).select(ID, pl.col(TS).dt.date().alias("day"))
-    changed = current.select(ID).unique().join(log, on=ID, how="left").collect()
-    days = changed["day"].drop_nulls().unique()
+    found = (
+        current.select(ID)
+        .unique()
+        .join(log, on=ID, how="left")
+        .select(pl.col("day").drop_nulls().unique().implode(), pl.col("day").null_count().alias("unmatched"))
+        .collect()
+    )
     in_range = [
-        d for d in sorted(days.to_list()) if d >= model.start_date and (not model.end_date or d < model.end_date)
+        d
+        for d in sorted(found["day"][0].to_list())
+        if d >= model.start_date and (not model.end_date or d < model.end_date)
     ]
-    return in_range, version, int(changed["day"].null_count())
+    return in_range, version, int(found["unmatched"][0])

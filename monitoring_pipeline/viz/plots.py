@@ -54,8 +54,14 @@ def _text(x: float, y: float, text: str, size: float = 9, anchor: str = "start",
     )
 
 
-def _line(x1: float, y1: float, x2: float, y2: float, colour: str = "#ccc", width: float = 1) -> str:
-    return f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}" stroke="{colour}" stroke-width="{width}"/>'
+def _line(
+    x1: float, y1: float, x2: float, y2: float, colour: str = "#ccc", width: float = 1, dash: str | None = None
+) -> str:
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        f'<line x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}" stroke="{colour}" stroke-width="{width}"'
+        f"{dashed}/>"
+    )
 
 
 def _rect(x: float, y: float, width: float, height: float, colour: str, opacity: float = 1) -> str:
@@ -131,10 +137,7 @@ class _Plot:
         for day, label in events:
             if self.days[0] <= day <= self.days[1]:
                 x = self.x(day)
-                body.append(
-                    f'<line x1="{_n(x)}" y1="{_n(self.top)}" x2="{_n(x)}" y2="{_n(self.top + self.height)}" '
-                    f'stroke="{EVENT_COLOUR}" stroke-width="1" stroke-dasharray="3,3"/>'
-                )
+                body.append(_line(x, self.top, x, self.top + self.height, EVENT_COLOUR, dash="3,3"))
                 body.append(_text(x + 2, self.top + size, label, size, fill=EVENT_COLOUR))
         return body
 
@@ -208,12 +211,8 @@ def daily_lines(
         body.append(_rect(plot.left, top, plot.width, bottom - top, BAND_COLOUR, 0.15))
         legend.append(("band", BAND_COLOUR))
     for name, value in drawn.items():
-        colour = LEVEL_COLOURS.get(name, EVENT_COLOUR)
-        y = plot.y(value)
-        body.append(
-            f'<line x1="{_n(plot.left)}" y1="{_n(y)}" x2="{_n(plot.left + plot.width)}" y2="{_n(y)}" '
-            f'stroke="{colour}" stroke-width="1" stroke-dasharray="5,3"/>'
-        )
+        colour, y = LEVEL_COLOURS.get(name, EVENT_COLOUR), plot.y(value)
+        body.append(_line(plot.left, y, plot.left + plot.width, y, colour, dash="5,3"))
         legend.append((f"{name} {_label(value)}", colour))
     lookup: dict[date, float] = {}  # a marked day sits on the first series with a value that day
     for (name, (days, values)), colour in zip(series.items(), itertools.cycle(LINE_COLOURS)):

@@ -17,7 +17,7 @@ from monitoring_pipeline.core.alerts import readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import MAX_REJECTED_SHARE
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
-from monitoring_pipeline.core.guards.evaluate import guarded_rows
+from monitoring_pipeline.core.guards.evaluate import guarded_rows, quarantined_share
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log, models
 from monitoring_pipeline.review.tickets import model_signals, read_tickets
@@ -394,9 +394,8 @@ def _checks(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
     reference window's days (the alert signals are in the summary above)."""
     rows = []
     rejects = catalog.day_rows(config, catalog.LOG_REJECTS, model.name, days=day)
-    counts = daily_guard_counts(config, model, day, day)
-    kept = counts.select(pl.col("validated").fill_null(0) + pl.col("quarantined").fill_null(0)).sum().item() or 0
-    blocked = counts["quarantined"].fill_null(0).sum() if "quarantined" in counts.columns else 0
+    counts = daily_guard_counts(config, model, day, day).select(guarded_rows(), quarantined_share())
+    kept, blocked_share = counts.row(0) if counts.height else (0, 0.0)
     rejected = rejects.select(pl.len()).collect().item() if rejects is not None else 0
     if kept + rejected:
         share = rejected / (kept + rejected)
@@ -408,8 +407,8 @@ def _checks(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
             )
         )
     if kept:
-        share, limit = blocked / kept, model.guards.max_blocked_share
-        rows.append(("guards: blocked share", share <= limit, f"{share:.2%} (limit {limit:.0%})"))
+        limit = model.guards.max_blocked_share
+        rows.append(("guards: blocked share", blocked_share <= limit, f"{blocked_share:.2%} (limit {limit:.0%})"))
     results = catalog.day_rows(config, catalog.EXPECTATION_RESULTS, model.name, days=day)
     if results is not None:
         suites = results.group_by("checked_table").agg(
