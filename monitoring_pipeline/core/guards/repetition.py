@@ -22,11 +22,15 @@ MIN_WORD_COPIES = 4  # of a unit of words: a log line quoted three times is not 
 MIN_COPIES = 5  # of a unit of two or more characters: a UUID's -1234-1234-1234 is not a loop
 STRUCTURE_RUN = 200  # characters of a drawn line (a rule, an underline, a table border) before it counts
 DRAWN_RUN = 60  # characters of a drawing character inside a line (a code banner, dot leaders, a form's blanks)
+LONGEST_SCREENED = 4096  # bytes of a whitespace-free stretch the vectorised bound screens; longer go to Python
 DIGIT_RUN = 65  # characters of digits (a 40-hex address or a 64-hex hash is not a loop)
 # ASCII punctuation and box drawing (─-╿), as a regex class body that reads the same in Rust and Python
 STRUCTURAL_CHARS = "!-/:-@\\[-`{-~─-╿"
 RULE_LINE = re.compile(r"[-=_*#~+|:.^`'\"<>/\\─-╿\s]+")  # what rules, underlines and table borders are drawn with
-LINE_BREAKS = str.maketrans(dict.fromkeys("\n\r\t", " "))  # the cheap bound's tokens: split at spaces and breaks
+# every character Python's `\s` matches, as a space: the cheap bound splits where `WORD` does
+SPACES = {c: " " for c in map(chr, range(0x3001)) if c.isspace() and c != " "}
+SPACE_TABLE = str.maketrans(SPACES)
+NON_WORD = re.compile(rf"[\d{STRUCTURAL_CHARS}]+")  # deleted before the bound splits (same in Rust and Python)
 # a whitespace-delimited word with more than digits and punctuation in it: list numbers and counters ("1.", "ticket
 # 7") do not break a loop, and a table or array of numbers is not one
 WORD = rf"\S*[^\s\d{STRUCTURAL_CHARS}]\S*"
@@ -41,6 +45,38 @@ def _char_loop(min_run: int) -> re.Pattern[str]:
 def long_stretch(min_run: int) -> str:
     """A regex (Rust syntax, for the vectorised prefilter) matching the stretches a character loop needs."""
     return rf"\S{{{min_run},}}"
+
+
+def may_char_loop(texts: pl.Series, min_run: int) -> pl.Series:
+    """The texts a character loop could be in (a superset of `char_loop`'s hits, in NumPy): a loop of a unit of
+    `p` UTF-8 bytes stands in one whitespace-free stretch where byte `i` equals byte `i + p` over a long enough run.
+    The stretches are laid end to end in one buffer, longest first, so each period reads a prefix of it; a stretch
+    longer than `LONGEST_SCREENED` bytes is left to Python."""
+    found = pl.DataFrame(
+        {"row": pl.int_range(texts.len(), eager=True), "s": texts.str.extract_all(long_stretch(min_run))}
+    )
+    found = found.explode("s").drop_nulls("s").with_columns(pl.col("s").str.len_bytes().cast(pl.Int64).alias("bytes"))
+    stretches = found.filter(pl.col("bytes") <= LONGEST_SCREENED).sort("bytes", descending=True)
+    lengths = stretches["bytes"].to_numpy()
+    flagged = np.zeros(len(lengths), bool)
+    widest = 4 * MAX_UNIT_CHARS
+    buffer = np.frombuffer("".join(stretches["s"].to_list()).encode() + bytes(widest), np.uint8)
+    owner = np.concatenate((np.repeat(np.arange(len(lengths)), lengths), np.full(widest, -1)))
+    ends = np.cumsum(lengths)
+    for period in range(1, widest + 1):
+        # a multi-character unit repeats 5 times, a single character `min_run` times (at most 4 bytes each)
+        need = max(min_run - period, min(MIN_COPIES - 1, min_run - 1) * period, 1)
+        taken = int(np.searchsorted(-lengths, -(need + period), side="right"))  # stretches long enough
+        if taken == 0:
+            break
+        end = int(ends[taken - 1])
+        same = (buffer[:end] == buffer[period : end + period]) & (owner[:end] == owner[period : end + period])
+        total = np.concatenate(([0], np.cumsum(same)))
+        flagged[owner[np.flatnonzero(total[need:] - total[:-need] == need)]] = True
+    rows = pl.concat(
+        [stretches["row"].filter(pl.Series(flagged)), found.filter(pl.col("bytes") > LONGEST_SCREENED)["row"]]
+    )
+    return pl.zeros(texts.len(), pl.Boolean, eager=True).scatter(rows.unique(), True)
 
 
 def _drawn(text: str) -> bool:
@@ -87,28 +123,45 @@ def _longest_loops(hashes: np.ndarray, first: int, last: int) -> np.ndarray:
     return np.where(longest > 0, longest + np.arange(first, last + 1), 0)
 
 
+def _bound_words(text: str) -> list[str]:
+    """`text` as `may_loop` counts it: split at every whitespace character with digits and punctuation deleted, so
+    every word `word_loop` sees stays a word (merged at most with its variants) and counters and rules vanish."""
+    return [word for word in NON_WORD.sub("", text.translate(SPACE_TABLE)).split(" ") if word]
+
+
+def _most_distinct(words: int | pl.Expr, max_share: float, min_words: int) -> tuple[float | pl.Expr, float | pl.Expr]:
+    """(words a loop needs, most distinct words or word pairs a text with such a loop holds): a loop covering
+    `covered >= needed` words with a unit of `p <= covered / MIN_WORD_COPIES` words leaves at most
+    `words - covered + p` distinct."""
+    needed = max(min_words, max_share * words) if isinstance(words, int) else (words * max_share).clip(min_words)
+    return needed, words - needed * (1 - 1 / MIN_WORD_COPIES)
+
+
 def may_loop(text: str, max_share: float, min_words: int) -> bool:
-    """The cheap bound a word loop must pass (the batch path computes the same one in Polars): a loop of `needed`
-    tokens (split at spaces, tabs and line breaks) holds at most a third of them, and of their pairs, distinct."""
-    tokens = text.translate(LINE_BREAKS).split(" ")
-    needed = max(min_words, max_share * len(tokens))
-    most = len(tokens) - 2 * needed / 3
-    return len(tokens) >= needed and len(set(tokens)) <= most and len(set(itertools.pairwise(tokens))) <= most
+    """The cheap bound a word loop must pass (the batch path computes the same one in Polars)."""
+    words = _bound_words(text)
+    needed, most = _most_distinct(len(words), max_share, min_words)
+    return len(words) >= needed and len(set(words)) <= most and len(set(itertools.pairwise(words))) <= most
 
 
 def may_loop_expr(text: pl.Expr, max_share: float, min_words: int) -> pl.Expr:
-    """`may_loop` in Polars; pairs are counted only where the tokens allow a loop, and compared by hash (a
-    collision only lets one more text through to Python)."""
+    """`may_loop` in Polars: words counted per text, then the pairs of the texts that pass laid end to end and
+    compared by hash (a collision only lets one more text through to Python)."""
 
     def batch(texts: pl.Series) -> pl.Series:
-        tokens = texts.str.replace_many({"\n": " ", "\r": " ", "\t": " "}).str.split(" ")
-        n = tokens.list.len().cast(pl.Float64)
-        needed = (n * max_share).clip(lower_bound=min_words)
-        most = n - 2 * needed / 3
-        hit = ((n >= needed) & (tokens.list.n_unique() <= most)).fill_null(False).arg_true()
-        pair = pl.element().hash() + pl.element().shift(-1).hash() * 1_000_003
-        pairs = tokens.gather(hit).list.eval(pair.drop_nulls().n_unique()).list.first()
-        return pl.zeros(texts.len(), pl.Boolean, eager=True).scatter(hit, pairs <= most.gather(hit))
+        tokens = texts.str.replace_many(SPACES).str.replace_all(NON_WORD.pattern, "").str.split(" ")
+        empty = tokens.list.count_matches("")
+        n = tokens.list.len() - empty
+        needed, most = _most_distinct(n.cast(pl.Float64), max_share, min_words)
+        hit = ((n >= needed) & (tokens.list.n_unique() - (empty > 0) <= most)).fill_null(False).arg_true()
+        words = pl.DataFrame({"row": hit, "word": tokens.gather(hit)}).explode("word").filter(pl.col("word") != "")
+        pair = pl.col("word").hash() + pl.col("word").shift(-1).hash() * 1_000_003
+        same_text = pl.col("row") == pl.col("row").shift(-1)
+        pairs = words.select("row", pair.alias("pair"), same_text.alias("same")).filter("same")
+        counts = pairs.group_by("row").agg(pl.col("pair").n_unique())
+        found = pl.DataFrame({"row": hit, "most": most.gather(hit)}).join(counts, on="row", how="left")
+        rows = found.filter(pl.col("pair").fill_null(0) <= pl.col("most"))["row"]
+        return pl.zeros(texts.len(), pl.Boolean, eager=True).scatter(rows, True)
 
     return text.map_batches(batch, pl.Boolean)
 

@@ -253,7 +253,9 @@ def _repetition(rule: GuardRule) -> pl.Expr:
     min_run = int(rule.params.get("min_run", 20))
     text = pl.col(rule.column)
     chars = in_python(
-        [text], text.str.contains(repetition.long_stretch(min_run)), lambda t: repetition.char_loop(t, min_run)
+        [text],
+        text.map_batches(lambda texts: repetition.may_char_loop(texts, min_run), pl.Boolean),
+        lambda t: repetition.char_loop(t, min_run),
     )
     words = in_python(
         [text],

@@ -6,8 +6,10 @@ import polars as pl
 import pytest
 
 from monitoring_pipeline import check_record
+from monitoring_pipeline.core.guards import repetition
 from monitoring_pipeline.core.guards.evaluate import evaluate
 from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
+from monitoring_pipeline.io.config_file import PROJECT_ROOT
 
 
 def _both(check: str, texts: list, params: dict | None = None, contexts: list | None = None) -> list[str | None]:
@@ -78,10 +80,48 @@ def test_grounding_fails_an_invented_quotation_or_source_and_changed_numbers() -
         ("line" + "<br>" * 12, "repeated_run:12x4"),
         ("Here is the summary. " + "I will help you with that request. " * 8, "repetition:0.93"),
         ("Log:\n" + "Error: connection refused\n" * 12, "repetition:0.97"),
+        ("Steps:\n" + "".join(f"{n}. Refunded\n" for n in range(1, 20)), "repetition:0.95"),
     ],
 )
 def test_repetition_catches_character_runs_stutters_and_loops(text: str, reason: str) -> None:
     assert _both("repetition", [text]) == [reason]
+
+
+def test_the_vectorised_bound_lets_through_every_character_loop() -> None:
+    """`may_char_loop` (NumPy over the batch) must hold every text `char_loop` (Python) finds a loop in: units of
+    1-32 characters of 1-4 UTF-8 bytes, at the shortest run that counts, beside other stretches of every length."""
+    corpus = pl.read_parquet(PROJECT_ROOT / "monitoring_pipeline_tests" / "fixtures" / "guard_corpus.parquet")
+    alphabet = ["a", "é", "的", "😀", "<", "1", "."]
+    texts = corpus["output_text"].drop_nulls().to_list()
+    for min_run in (3, 5, 20, 40):
+        for width in (1, 2, 3, 7, 16, 32):
+            unit = "".join(alphabet[(width + i) % len(alphabet)] for i in range(width))
+            copies = max(min_run if width == 1 else repetition.MIN_COPIES, -(-min_run // width))
+            texts.append("x" * (min_run + width) + " lead " + unit * copies + " tail " + "y" * min_run)
+    for min_run in (3, 5, 20, 40):
+        found = [repetition.char_loop(t, min_run) is not None for t in texts]
+        bound = repetition.may_char_loop(pl.Series(texts), min_run).to_list()
+        assert sum(found) > 40
+        assert [t for t, f, b in zip(texts, found, bound, strict=True) if f and not b] == []
+
+
+def test_the_word_loop_bound_lets_through_every_word_loop() -> None:
+    """`may_loop` (and its Polars form) must hold every text `word_loop` finds a loop in, whatever stands between
+    the words: counters, punctuation, every kind of whitespace, empty lines."""
+    corpus = pl.read_parquet(PROJECT_ROOT / "monitoring_pipeline_tests" / "fixtures" / "guard_corpus.parquet")
+    texts = corpus["output_text"].drop_nulls().to_list()
+    gaps = [" ", "\n", "\t", "\u00a0", "\u2003", "\x1c", "  ", "\n\n"]
+    for width in (1, 2, 5, 30):
+        unit = [f"w{i}rd" for i in range(width)]
+        for k, gap in enumerate(gaps):
+            loop = "".join(f"{n}.{gap}{gap.join(unit)}{gap}— " if k % 2 else f"{gap.join(unit)}{gap}" for n in range(8))
+            texts.append("Intro of several distinct words before it starts:" + gap + loop + " and some more after it.")
+    for max_share, min_words in ((0.3, 12), (0.5, 12), (0.2, 4)):
+        found = [repetition.word_loop(t, max_share, min_words) is not None for t in texts]
+        bound = pl.select(repetition.may_loop_expr(pl.lit(pl.Series(texts)), max_share, min_words)).to_series()
+        assert sum(found) > 20
+        assert bound.to_list() == [repetition.may_loop(t, max_share, min_words) for t in texts]
+        assert [t for t, f, b in zip(texts, found, bound, strict=True) if f and not b] == []
 
 
 TECHNICAL = [
