@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -67,10 +68,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     path, lake_root = config_source(args.config, args.lake_root)
     config(args).model(args.model)  # an unknown model is named before anything runs
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
-    from monitoring_pipeline.demo.run import materialize_model
+    from monitoring_pipeline.defs.runner import run_model
 
-    run = materialize_model(Path(path), lake_root, args.model, None, progress, args.first, args.last)
-    progress(run.message)
+    started = time.perf_counter()
+    days = run_model(Path(path), lake_root, args.model, args.first, args.last, progress)
+    progress(f"{args.model}: {days} daily partitions materialized in {time.perf_counter() - started:.0f} s")
     return 0
 
 

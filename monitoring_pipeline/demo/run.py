@@ -20,19 +20,14 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.definitions import build_definitions
-from monitoring_pipeline.defs.assets import model_asset_keys
-from monitoring_pipeline.defs.partitions import daily_partitions
+from monitoring_pipeline.defs import runner
 from monitoring_pipeline.defs.registry import REGISTRY_JOB
-from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.demo.lake import LABEL_DELIVERY_WEEKDAY, deliver_labels, staged_label_feed
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline.review.tickets import read_tickets
 from monitoring_pipeline.steps.performance import performance_series
-
-PROGRESS_EVERY = 10  # days between the workers' progress lines
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
@@ -75,7 +70,7 @@ def review_all(config_path: Path, lake_root: str | None, progress: Callable[[str
             for event in result.asset_events:  # the tickets, linked on the days that feed them
                 instance.report_runless_asset_event(event)
             for run in result.run_requests:
-                _run(defs, sensor.job_name, run.partition_key, instance)
+                runner.run_job(defs, sensor.job_name, run.partition_key, instance)
             progress(f"{sensor.name}: {len(result.run_requests)} tickets opened or updated, dossiers built")
 
 
@@ -83,7 +78,7 @@ def observe_registry(config_path: Path, lake_root: str | None) -> None:
     """Record one observation of every registry table, so the UI shows the registry's state after the demo."""
     defs = build_definitions(str(config_path), lake_root)
     with dg.DagsterInstance.get() as instance:
-        _run(defs, REGISTRY_JOB, None, instance)
+        runner.run_job(defs, REGISTRY_JOB, None, instance)
 
 
 def _create_instance_storage() -> None:
@@ -101,53 +96,32 @@ def materialize_model(
     model_name: str,
     instance: dg.DagsterInstance | None = None,
     progress: Callable[[str], None] | None = None,
-    first: date | None = None,
-    last: date | None = None,
 ) -> ModelRun:
-    """Freeze bins, profile a fixed reference window's days, then run the nightly job for every day in order
-    (from `first` to `last` when given, both included).
-
-    Every reference window looks back in time, except a fixed window judging its own days: profiling its days
-    first makes every window complete, whatever its kind. When the lake has a staged label feed, each Monday
-    morning delivers the week's labels and one tick of the label sensor re-materializes the days they label;
-    each morning also notes which signals have fired so far.
-    """
+    """`runner.run_range` over every day of the model, as the nights pass: when the lake has a staged label feed,
+    each Monday morning delivers the week's labels and one tick of the label sensor re-materializes the days they
+    label; each morning also notes which signals have fired so far."""
     started = time.perf_counter()
     defs = build_definitions(str(config_path), lake_root)
     config = defs.resources["project"].load()
     model = config.model(model_name)
     instance = instance or dg.DagsterInstance.get()
-    keys = model_asset_keys(model.name)
-    setup_jobs = [
-        dg.define_asset_job(f"{model.name}_demo_bins", selection=dg.AssetSelection.assets(keys["reference_bins"])),
-        dg.define_asset_job(
-            f"{model.name}_demo_profiles",
-            selection=dg.AssetSelection.groups(model.name)
-            - dg.AssetSelection.assets(keys["reference_bins"], keys["drift_report"]),
-        ),
-    ]
-    resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=setup_jobs))
-    _run(resolved, f"{model.name}_demo_bins", None, instance)
-    for day in model.reference.span() if model.reference.kind == "fixed" else []:
-        _run(resolved, f"{model.name}_demo_profiles", day.isoformat(), instance)
-    partitions = [
-        key
-        for key in daily_partitions(model).get_partition_keys()
-        if (first is None or date.fromisoformat(key) >= first) and (last is None or date.fromisoformat(key) <= last)
-    ]
+    resolved = runner.with_setup_jobs(defs, model)
+    days = runner.days_between(model, None, None)
     feed = LabelFeed(resolved, model, instance) if staged_label_feed(config, model.name) else None
     run = ModelRun(model.name)
-    for done, key in enumerate(partitions, start=1):
+
+    def deliver(key: str) -> None:
         morning = date.fromisoformat(key) + timedelta(days=1)
         if feed and morning.weekday() == LABEL_DELIVERY_WEEKDAY:
             feed.deliver(config, datetime.combine(morning, clock(), UTC))
-        _run(resolved, nightly_job_name(model), key, instance)
+
+    def note_alarms(key: str) -> None:
         for signal, day in first_alarms(config, model).items():
-            run.first_fired.setdefault(signal, (day, morning))
-        if progress and done % PROGRESS_EVERY == 0 and done < len(partitions):
-            progress(f"{model.name}: {done} of {len(partitions)} days materialized")
+            run.first_fired.setdefault(signal, (day, date.fromisoformat(key) + timedelta(days=1)))
+
+    runner.run_range(resolved, model, instance, days, progress, deliver, note_alarms)
     elapsed = time.perf_counter() - started
-    run.message = f"{model.name}: {len(partitions)} daily partitions materialized in {elapsed:.0f} s"
+    run.message = f"{model.name}: {len(days)} daily partitions materialized in {elapsed:.0f} s"
     if feed:
         run.message += f", {feed.deliveries} label deliveries re-materialized {feed.rematerialized} partitions"
     return run
@@ -174,7 +148,7 @@ class LabelFeed:
         for event in result.asset_events:  # the delivery as the sensor saw it, on the label asset
             self.instance.report_runless_asset_event(event)
         for request in result.run_requests:
-            _run(self.defs, self.sensor.job_name, request.partition_key, self.instance)
+            runner.run_job(self.defs, self.sensor.job_name, request.partition_key, self.instance)
         self.cursor = result.cursor
         self.deliveries += 1
         self.rematerialized += len(result.run_requests)
@@ -223,14 +197,6 @@ def first_fired_lines(runs: list[ModelRun]) -> list[str]:
         for signal, (day, known) in sorted(run.first_fired.items(), key=lambda item: item[1]):
             lines.append(f"  {signal:<44} {day}  known {known}")
     return lines
-
-
-def _run(defs: dg.Definitions, job_name: str, partition_key: str | None, instance: dg.DagsterInstance) -> None:
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        partition_key=partition_key, instance=instance, run_config=QUIET_LOGS, raise_on_error=True
-    )
-    if not result.success:
-        raise RuntimeError(f"run of {job_name} for partition {partition_key} failed")
 
 
 def ticket_lines(config: ProjectConfig) -> list[str]:
