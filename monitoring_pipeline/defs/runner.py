@@ -15,6 +15,7 @@ from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.schedules import nightly_job_name
 
+PARTITION_TAG = "dagster/partition"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 PROGRESS_EVERY = 10  # days between progress lines
 
@@ -76,13 +77,33 @@ def run_range(
             progress(f"{model.name}: {done} of {len(days)} days materialized")
 
 
+def nights_done(model: ModelSpec, instance: dg.DagsterInstance) -> set[str]:
+    """The days whose nightly run succeeded in `instance`."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=nightly_job_name(model), statuses=[dg.DagsterRunStatus.SUCCESS])
+    )
+    return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
+
+
 def run_model(
-    config_path: Path, lake_root: str | None, model_name: str, first: date | None, last: date | None, progress
+    config_path: Path,
+    lake_root: str | None,
+    model_name: str,
+    first: date | None,
+    last: date | None,
+    progress: Callable[[str], None],
+    resume: bool = False,
 ) -> int:
-    """`run_range` over `first`..`last` of one model of the config at `config_path`; the number of days run."""
+    """`run_range` over `first`..`last` of one model of the config at `config_path` (with `resume`, only the days
+    without a successful nightly run yet); the number of days run."""
     defs = build_definitions(str(config_path), lake_root)
     model = defs.resources["project"].load().model(model_name)
     days = days_between(model, first, last)
     with dg.DagsterInstance.get() as instance:
+        if resume:
+            done = nights_done(model, instance)
+            if skipped := sum(day in done for day in days):
+                progress(f"{model.name}: {skipped} of {len(days)} days already ran; resuming with the rest")
+            days = [day for day in days if day not in done]
         run_range(with_setup_jobs(defs, model), model, instance, days, progress)
     return len(days)

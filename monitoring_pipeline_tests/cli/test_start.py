@@ -51,6 +51,13 @@ def test_init_proposes_a_config_that_parses_and_run_monitors_the_range(
     assert sorted(set(verdicts["day"]) - set(DAYS[:7])) == DAYS[14:17]  # the range, after the reference days
     performance = delta.scan(catalog.table(config, catalog.PERFORMANCE)).collect()
     assert set(DAYS[14:17]) <= set(performance["day"])
+    capsys.readouterr()
+    argv = ["run", "--model", "churn", "--from", str(DAYS[14]), "--to", str(DAYS[17]), "--config", str(out)]
+    assert main([*argv, "--resume"]) == 0  # after a stop: the days that ran are skipped
+    said = capsys.readouterr().err
+    assert "3 of 4 days already ran" in said and "churn: 1 daily partitions materialized" in said
+    verdicts = delta.scan(catalog.table(config, catalog.DRIFT_VERDICTS)).collect()
+    assert sorted(set(verdicts["day"]) - set(DAYS[:7])) == DAYS[14:18]
 
 
 def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do(parquet_log, tmp_path: Path) -> None:

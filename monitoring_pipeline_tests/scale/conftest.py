@@ -13,8 +13,8 @@ import yaml
 from monitoring_pipeline.core.config import ProjectConfig
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import model_asset_keys
-from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.defs.runner import QUIET_LOGS
+from monitoring_pipeline.demo.lake import build_demo_lake
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import load_config
 from monitoring_pipeline_tests.conftest import write_short_config
