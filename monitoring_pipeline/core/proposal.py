@@ -16,6 +16,9 @@ from monitoring_pipeline.core.drift.frames import ID_NAME
 
 CONTRACT = (ID, MODEL, VERSION, TS)
 SCORE_NAMES = re.compile(r"^(score|proba|probability|prob|confidence|y_score|prediction_score|p_\w+)$", re.I)
+# a score by a word of its name (`probability_default`, `churn_score`) when its values are probabilities: a
+# `credit_score` of 300-850 is an input
+SCORE_WORDS = re.compile(r"(^|_)(score|proba|probability|prob|confidence)(_|$)", re.I)
 PREDICTION_NAMES = re.compile(r"^(prediction|predicted|pred|y_pred|predicted_label|prediction_label)$", re.I)
 TEXT_OUTPUT_NAMES = re.compile(r"^(output_text|output|response|completion|answer|generated_text|summary)$", re.I)
 PROMPT_NAMES = re.compile(r"^(prompt|prompt_text|input_text|question|query)$", re.I)
@@ -57,11 +60,16 @@ def propose_columns(sample: pl.DataFrame, proposal: Proposal) -> None:
                 f"{values.n_unique()} distinct values in {values.len()} rows: an id or a high-cardinality column "
                 "(list it under categorical to judge its top values)"
             )
-        elif dtype.is_numeric() and SCORE_NAMES.match(name):
+        elif dtype.is_numeric() and (
+            SCORE_NAMES.match(name) or (SCORE_WORDS.search(name) and values.cast(pl.Float64).is_between(0, 1).all())
+        ):
             out_numeric.append(name)
+            proposal.why["outputs.numeric"] = "the model's score, by its name" + (
+                "" if SCORE_NAMES.match(name) else " and its values, all in [0, 1]"
+            )
         elif PREDICTION_NAMES.match(name) and values.n_unique() <= MAX_CATEGORIES:
             out_categorical.append(name)
-            proposal.why[f"outputs.{name}"] = (
+            proposal.why["outputs.categorical"] = (
                 f"{values.n_unique()} distinct values: judged as categories (an integer prediction may be one)"
             )
         elif dtype.is_numeric():
@@ -127,6 +135,12 @@ def propose_labels(
     vocabulary = values.unique().sort()
     proposal.settings["label_table"] = label_table
     named = {} if column == "label" else {"label_column": column}
+    if score_column(proposal) is None:
+        proposal.why["label_table"] = (
+            "performance left out: no numeric output holds the model's score (name it score, or add "
+            "performance: {score_column: <column>, positive_label: <label>} with the column listed under outputs)"
+        )
+        return
     if values.dtype.is_float() and vocabulary.len() > 20:
         proposal.settings["performance"] = {"task": "regression", **named, "score_column": score_column(proposal)}
         proposal.why["performance"] = f"{vocabulary.len()} distinct numeric labels: a regression"

@@ -92,7 +92,10 @@ def proposal_yaml(model: str, root: str, log_table: str, proposal: Proposal, sou
         line("log_table", log_table, "relative to the lake root; holds " + ", ".join(propose.CONTRACT)),
     ]
     if "label_table" in settings:
-        lines.append(line("label_table", settings["label_table"], "prediction_id, label, label_ts"))
+        why = "prediction_id, label, label_ts" + (
+            f"; {proposal.why['label_table']}" if "label_table" in proposal.why else ""
+        )
+        lines.append(line("label_table", settings["label_table"], why))
     for key in ("start_date", "baseline", "reference"):
         lines.append(line(key, settings[key], proposal.why.get(key)))
     for section in ("features", "outputs", "prompt"):

@@ -219,14 +219,15 @@ def _updated(row: dict[str, Any], breach: Breach, now: datetime) -> dict[str, An
 def deliver_pending(
     config: ProjectConfig, sink: WebhookSink, now: datetime, model: str | None = None
 ) -> dict[str, str]:
-    """Post the pending tickets (of `model`, or all) oldest first; returns ticket id -> delivery status. A ticket
-    the tracker cannot take now stays pending, and the rest wait for the next call too (a tracker that is down
-    is not hammered once per ticket). A 4xx answer is final: `rejected`, with the status, for a person to see.
+    """Post the pending tickets (of `model`, or all) oldest first, and those opened before the config named a
+    tracker (`no_sink`); returns ticket id -> delivery status. A ticket the tracker cannot take now stays pending,
+    and the rest wait for the next call too (a tracker that is down is not hammered once per ticket). A 4xx answer
+    is final: `rejected`, with the status, for a person to see.
     Deliverers take turns (the sensor and `tickets deliver` at once): the second finds the first's tickets
     delivered, so each is posted once."""
     outcome = {}
     with delta.lake_lock(catalog.lake_of(config), "deliveries"):  # two deliverers at once post each ticket once
-        pending = read_tickets(config, model).filter(pl.col("delivery_status") == PENDING)
+        pending = read_tickets(config, model).filter(pl.col("delivery_status").is_in([PENDING, NO_SINK]))
         for row in pending.iter_rows(named=True):
             result = deliver(sink, row)
             status = {"delivered": DELIVERED, "rejected": REJECTED}.get(result.status, PENDING)

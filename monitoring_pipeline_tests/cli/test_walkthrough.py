@@ -5,17 +5,9 @@ from README (`$PWD` stands for the clone: a temp folder holding workspace.yaml),
 and a range filled in: init writes the config, run monitors the range through Dagster, and `dagster dev` serves
 the UI with the model's assets and their partitions."""
 
-import json
-import os
 import re
 import shlex
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,17 +18,10 @@ import vega_datasets
 from monitoring_pipeline.cli import main
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.config_file import PROJECT_ROOT, load_config
+from monitoring_pipeline_tests.readme_commands import readme_commands, serve_ui
 
 DATA = Path(vega_datasets.__file__).parent / "_data"
 DAYS = 5  # monitored after the baseline
-ASSETS_QUERY = """{ assetNodes { assetKey { path } partitionStats { numMaterialized } } }"""
-
-
-def _readme_commands() -> list[str]:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Bring your own model") :]
-    block = section[section.index("```bash") + len("```bash") : section.index("```", section.index("```bash") + 7)]
-    return [line.split("  #")[0].strip() for line in block.strip().splitlines()]
 
 
 def _city(name: str, file: str, format: str) -> pl.DataFrame:
@@ -84,48 +69,8 @@ def weather_log(folder: Path) -> tuple[Path, Path]:
     return folder / "log.parquet", folder / "labels.parquet"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ui(command: str, clone: Path) -> list[dict]:
-    """Start README's UI command, wait for it to answer, and return the assets its GraphQL lists."""
-    words = shlex.split(command.replace("$PWD", str(clone)))
-    env = dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Z_]+=.*", word))
-    dagster = words[words.index("dagster") :]
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", *dagster, "-h", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, **env},
-        cwd=clone,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                body = json.dumps({"query": ASSETS_QUERY}).encode()
-                request = urllib.request.Request(f"{url}/graphql", body, {"Content-Type": "application/json"})
-                with urllib.request.urlopen(request, timeout=5) as answer:
-                    nodes = json.load(answer)["data"]["assetNodes"]
-                    if nodes:
-                        return nodes
-            except (OSError, KeyError, TypeError):
-                pass
-            time.sleep(1)
-        pytest.fail(f"`{command}` did not serve the UI on 127.0.0.1 within 180 s")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
-
-
 def test_readme_s_three_commands_monitor_a_real_classifier_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    init, run, ui = _readme_commands()
+    init, run, ui = readme_commands("Bring your own model")
     log, labels = weather_log(tmp_path)
     clone = tmp_path / "clone"
     clone.mkdir()
@@ -159,6 +104,6 @@ def test_readme_s_three_commands_monitor_a_real_classifier_log(tmp_path: Path, m
     accuracy = accuracy.collect()
     assert sorted(set(accuracy["day"])) == days and accuracy["realized"].is_not_null().all()  # the labels landed
 
-    materialized = {"/".join(n["assetKey"]["path"]): n["partitionStats"] for n in _ui(ui, clone)}
-    assert materialized["mymodel/drift_report"]["numMaterialized"] == DAYS
-    assert materialized["mymodel/feature_profiles"]["numMaterialized"] == len(baseline) + DAYS
+    materialized = serve_ui(ui, clone)
+    assert materialized["mymodel/drift_report"] == DAYS
+    assert materialized["mymodel/feature_profiles"] == len(baseline) + DAYS  # the reference days, the range

@@ -39,6 +39,29 @@ def test_columns_get_roles_by_type_and_name_and_the_rest_is_left_out_with_why() 
     assert "free text" in plan.left_out["notes"]
 
 
+def test_a_score_is_found_by_a_word_of_its_name_when_its_values_are_probabilities() -> None:
+    sample = pl.DataFrame(
+        {
+            "probability_default": [0.1, 0.7, 0.4, 0.9],  # the model's score
+            "credit_score": [612, 780, 455, 701],  # an input, whatever its name says
+            "churn_prob_v2": [0.2, 0.3, 0.5, 0.05],
+        }
+    )
+    plan = propose.Proposal()
+    propose.propose_columns(sample, plan)
+    assert plan.settings["outputs"] == {"numeric": ["probability_default", "churn_prob_v2"]}
+    assert plan.settings["features"] == {"numeric": ["credit_score"]}
+    assert propose.score_column(plan) == "probability_default"
+
+
+def test_labels_without_a_score_to_judge_them_by_propose_no_performance(tmp_path) -> None:
+    plan = propose.Proposal()
+    propose.propose_columns(pl.DataFrame({"tenure": [1, 5, 9], "prediction": ["a", "b", "a"]}), plan)
+    labels = pl.DataFrame({"label": ["a", "b", "b"]})
+    propose.propose_labels(labels, None, plan, "labels/churn")
+    assert "performance" not in plan.settings and "no numeric output holds the model's score" in plan.why["label_table"]
+
+
 def test_weekday_volumes_that_follow_the_week_get_a_same_weekday_reference() -> None:
     weekly = pl.DataFrame({"day": DAYS, "rows": [300 if d.weekday() >= 5 else 1000 for d in DAYS]})
     plan = propose.Proposal()

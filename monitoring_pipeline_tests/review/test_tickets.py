@@ -15,7 +15,7 @@ NOW = datetime(2026, 10, 20, tzinfo=UTC)
 SECRET = "k"
 
 
-def _seed(config, *ids: str) -> None:
+def _seed(config, *ids: str, status: str = "pending_delivery") -> None:
     rows = [
         {key: None for key in tickets.TICKET_SCHEMA}
         | {
@@ -30,7 +30,7 @@ def _seed(config, *ids: str) -> None:
             "evidence": '{"value": 2.0, "threshold": 1, "breaching_days": [], "columns": []}',
             "opened_at": NOW,
             "updated_at": NOW,
-            "delivery_status": "pending_delivery",
+            "delivery_status": status,
             "delivery_attempts": 0,
         }
         for ticket_id in ids
@@ -60,6 +60,14 @@ def test_a_down_tracker_is_tried_once_per_call_and_a_4xx_is_final(demo_config, t
     rejected = tickets.read_tickets(demo_config).filter(pl.col("delivery_status") == "rejected").row(0, named=True)
     assert rejected["http_status"] == 401 and rejected["delivery_attempts"] == 3  # 2 refused + 1 answered
     assert len(tracker.requests) == 2
+
+
+def test_tickets_opened_before_a_tracker_was_configured_are_delivered_once_it_is(demo_config, tracker) -> None:
+    _seed(demo_config, "credit_risk:feature_drift:2026-10-12", status="no_sink")  # opened with no webhook
+    sink = WebhookSink(tracker.url, SECRET, timeout_seconds=1, max_attempts=1, allow_private=True)
+    assert tickets.deliver_pending(demo_config, sink, NOW) == {"credit_risk:feature_drift:2026-10-12": "delivered"}
+    assert tickets.deliver_pending(demo_config, sink, NOW) == {}  # once
+    assert [r["key"] for r in tracker.requests] == ["credit_risk:feature_drift:2026-10-12"]
 
 
 def test_lifecycle_refusals(demo_config) -> None:
