@@ -129,7 +129,9 @@ def _bound_words(text: str) -> list[str]:
     return [word for word in NON_WORD.sub("", text.translate(SPACE_TABLE)).split(" ") if word]
 
 
-def _most_distinct(words: int | pl.Expr, max_share: float, min_words: int) -> tuple[float | pl.Expr, float | pl.Expr]:
+def _most_distinct(
+    words: int | pl.Series, max_share: float, min_words: int
+) -> tuple[float | pl.Series, float | pl.Series]:
     """(words a loop needs, most distinct words or word pairs a text with such a loop holds): a loop covering
     `covered >= needed` words with a unit of `p <= covered / MIN_WORD_COPIES` words leaves at most
     `words - covered + p` distinct."""
