@@ -47,16 +47,18 @@ def add(commands: argparse._SubParsersAction) -> None:
         "run",
         help="monitor a range of a model's days through Dagster: bins, reference profiles, then each day",
         description="Freeze the model's bins, profile its fixed reference days, then run its nightly job for every "
-        "day from --from to --to (default: every day of the model), in order, in this process: each run is "
-        "recorded in the Dagster instance ($DAGSTER_HOME, else the project's dagster_home) the UI reads. A day "
-        "run again is replaced, never doubled; a failing day stops the range and names it, and --resume then "
-        "goes on from it.",
+        "day from --from to --to (default: the model's first day to the log's last), in order, in this process: "
+        "each run is recorded in the Dagster instance ($DAGSTER_HOME, else the project's dagster_home) the UI "
+        "reads. A day run again is replaced, never doubled; a failing day stops the range and names it, and "
+        "--resume then goes on from it.",
         epilog="example: monitoring-pipeline run --model churn --from 2026-01-01 --to 2026-03-31 --config churn.yaml",
         formatter_class=EXAMPLE,
     )
     run.add_argument("--model", required=True, help="the model, as the config names it")
     run.add_argument("--from", dest="first", type=date.fromisoformat, help="first day, YYYY-MM-DD")
-    run.add_argument("--to", dest="last", type=date.fromisoformat, help="last day, YYYY-MM-DD (inclusive)")
+    run.add_argument(
+        "--to", dest="last", type=date.fromisoformat, help="last day, YYYY-MM-DD (inclusive; default: the log's last)"
+    )
     run.add_argument(
         "--resume", action="store_true", help="skip the days whose nightly run already succeeded (after a stop)"
     )

@@ -8,12 +8,15 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
-from monitoring_pipeline.core.config import ModelSpec
+from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
+from monitoring_pipeline.core.contract import MODEL, TS
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.schedules import nightly_job_name
+from monitoring_pipeline.io import catalog, delta
 
 PARTITION_TAG = "dagster/partition"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -85,6 +88,13 @@ def nights_done(model: ModelSpec, instance: dg.DagsterInstance) -> set[str]:
     return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
 
 
+def last_logged_day(config: ProjectConfig, model: ModelSpec) -> date | None:
+    """The UTC day of the model's latest logged prediction (None: an empty log): where an open range ends."""
+    log = delta.scan(catalog.log_table(config, model)).filter(pl.col(MODEL) == model.name)
+    latest = log.select(pl.col(TS).max()).collect().item()
+    return latest.date() if latest is not None else None
+
+
 def run_model(
     config_path: Path,
     lake_root: str | None,
@@ -94,11 +104,12 @@ def run_model(
     progress: Callable[[str], None],
     resume: bool = False,
 ) -> int:
-    """`run_range` over `first`..`last` of one model of the config at `config_path` (with `resume`, only the days
-    without a successful nightly run yet); the number of days run."""
+    """`run_range` over `first`..`last` of one model of the config at `config_path` (open ends: the model's first
+    day, the log's last; with `resume`, only the days without a successful nightly run yet); the days run."""
     defs = build_definitions(str(config_path), lake_root)
-    model = defs.resources["project"].load().model(model_name)
-    days = days_between(model, first, last)
+    config = defs.resources["project"].load()
+    model = config.model(model_name)
+    days = days_between(model, first, last or last_logged_day(config, model))
     with dg.DagsterInstance.get() as instance:
         if resume:
             done = nights_done(model, instance)

@@ -58,6 +58,9 @@ def test_init_proposes_a_config_that_parses_and_run_monitors_the_range(
     assert "3 of 4 days already ran" in said and "churn: 1 daily partitions materialized" in said
     verdicts = delta.scan(catalog.table(config, catalog.DRIFT_VERDICTS)).collect()
     assert sorted(set(verdicts["day"]) - set(DAYS[:7])) == DAYS[14:18]
+    assert main(["run", "--model", "churn", "--from", str(DAYS[18]), "--config", str(out)]) == 0  # no --to
+    verdicts = delta.scan(catalog.table(config, catalog.DRIFT_VERDICTS)).collect()
+    assert sorted(set(verdicts["day"]) - set(DAYS[:7])) == DAYS[14:]  # to the log's last day, not to today
 
 
 def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do(parquet_log, tmp_path: Path) -> None:
