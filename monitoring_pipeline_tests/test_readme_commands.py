@@ -118,18 +118,20 @@ def test_readme_s_commands_run_in_order_on_the_demo_lake(
     )
     (clone / "monitoring.yaml").write_text(re.sub(r"  # webhook: .*\n.*\n", webhook, shipped, count=1))
     ran = []
-    for command in readme_commands()[1:]:
-        if _where(command) or "monitoring-pipeline" not in command:
-            continue
-        command = _filled(command, clone)
-        env = dict(re.findall(r"(?:^|\s)([A-Z_]+)=(\S+)(?=\s)", command.split("uv run")[0]))
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        status = main(_argv(command))
-        said = capsys.readouterr()
-        assert status in (0, None), f"{command}\n{said.out}\n{said.err}"
-        ran.append(command)
-    tracker.stop()
+    try:
+        for command in readme_commands()[1:]:
+            if _where(command) or "monitoring-pipeline" not in command:
+                continue
+            command = _filled(command, clone)
+            env = dict(re.findall(r"(?:^|\s)([A-Z_]+)=(\S+)(?=\s)", command.split("uv run")[0]))
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            status = main(_argv(command))
+            said = capsys.readouterr()
+            assert status in (0, None), f"{command}\n{said.out}\n{said.err}"
+            ran.append(command)
+    finally:
+        tracker.stop()
     assert len(ran) >= 30
     assert {r["key"] for r in tracker.requests} >= {"credit_risk:feature_drift:2026-10-12"}
     assert (clone / "credit_risk.html").stat().st_size > 10_000
