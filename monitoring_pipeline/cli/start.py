@@ -119,6 +119,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         labels = read_table(args.labels)
         label_schema = labels.collect_schema()
         _require(label_schema, (ID, args.label_column, "label_ts"), args.labels, "the label table")
+        if getattr(label_schema["label_ts"], "time_zone", None) is None:
+            raise CommandError(
+                f"{args.labels}: column label_ts is {label_schema['label_ts']}, with no time zone; store it as UTC "
+                "(in Polars: pl.col('label_ts').dt.replace_time_zone('UTC')): a label counts from when it arrived"
+            )
         some = labels.select(ID, pl.col(args.label_column).alias("label")).head(LABEL_SAMPLE)
         score = propose.score_column(plan)
         scored = some.join(log.select(ID, pl.col(score).alias("score")), on=ID).collect() if score else None

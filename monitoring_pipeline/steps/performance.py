@@ -3,6 +3,7 @@ baseline's noise band; the CUSUM view over stored days; the days new labels touc
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -274,14 +275,34 @@ def _from_row(row: dict[str, Any]) -> PerformanceReference:
     return PerformanceReference(calibrator, bands, error_sd, row["labelled"])
 
 
+def check_label_schema(config: ProjectConfig, model: ModelSpec) -> None:
+    """The label table holds the label contract's columns, `label_ts` with a time zone (a label's arrival is
+    compared with the run's clock, in UTC)."""
+    ref = catalog.label_table(config, model)
+    schema = delta.scan(ref).collect_schema()
+    for column in (ID, model.performance.label_column, "label_ts"):
+        if column not in schema:
+            near = difflib.get_close_matches(column, schema.names(), n=2, cutoff=0.5)
+            hint = f" (nearest: {', '.join(near)})" if near else ""
+            raise LabelError(f"label table {ref}: column {column} is missing{hint}; README's label contract lists it")
+    if not isinstance(schema["label_ts"], pl.Datetime) or schema["label_ts"].time_zone is None:
+        raise LabelError(
+            f"label table {ref}: column label_ts is {schema['label_ts']}; store when each label became known as a "
+            "timestamp with a time zone (in Polars: pl.col('label_ts').dt.replace_time_zone('UTC'))"
+        )
+
+
 def check_positive_label(config: ProjectConfig, model: ModelSpec) -> None:
-    """Before anything is judged: a classifier's `positive_label` must be among the labels already in its label
-    table (nothing to check before the first label lands)."""
+    """Before anything is judged: the label table's schema (`check_label_schema`), and a classifier's
+    `positive_label` among the labels already in it (nothing to check before the first label lands)."""
     settings = model.performance
-    if settings is None or settings.task != "classification" or not model.label_table:
+    if settings is None or not model.label_table:
         return
     ref = catalog.label_table(config, model)
     if not delta.exists(ref):
+        return
+    check_label_schema(config, model)
+    if settings.task != "classification":
         return
     labels = delta.scan(ref).select(pl.col(settings.label_column).cast(pl.String).alias("label"))
     if labels.filter(pl.col("label") == settings.positive_label).head(1).collect().height:
@@ -342,6 +363,7 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
     label_version = delta.version(label_ref)
     if label_version is None:
         raise MissingTableError(f"label table {label_ref} of model {model.name} does not exist")
+    check_label_schema(config, model)
     reference = _reference(config, model, label_version, now)
     rows, label_rejects = labelled_predictions(config, model, [day], label_version, now)
     out = []

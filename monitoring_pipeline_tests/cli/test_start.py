@@ -64,7 +64,7 @@ def test_init_proposes_a_config_that_parses_and_run_monitors_the_range(
 
 
 def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do(parquet_log, tmp_path: Path) -> None:
-    log, _ = parquet_log
+    log, labels = parquet_log
     renamed = tmp_path / "renamed.parquet"
     pl.read_parquet(log).rename({"prediction_id": "predictionid"}).write_parquet(renamed)
     with pytest.raises(SystemExit, match=r"lacks prediction_id \(nearest: predictionid\)"):
@@ -77,6 +77,12 @@ def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do
     pl.read_parquet(log).with_columns(pl.col("event_ts").dt.replace_time_zone(None)).write_parquet(naive)
     with pytest.raises(SystemExit, match=r"column event_ts is .*with no time zone; store it as UTC"):
         main(["init", "--log", str(naive), "--out", str(tmp_path / "b.yaml")])
+    naive_labels = tmp_path / "naive_labels.parquet"
+    pl.read_parquet(labels).with_columns(pl.col("label_ts").dt.replace_time_zone(None)).write_parquet(naive_labels)
+    argv = ["init", "--log", str(log), "--labels", str(naive_labels), "--label-column", "outcome"]
+    with pytest.raises(SystemExit, match=r"column label_ts is .*with no time zone; store it as UTC"):
+        main([*argv, "--out", str(tmp_path / "l.yaml")])
+    assert not (tmp_path / "lake").exists()  # refused before anything was copied
     (tmp_path / "c.yaml").write_text("mine")
     with pytest.raises(SystemExit, match=r"c.yaml exists; give another --out, or --force"):
         main(["init", "--log", str(log), "--out", str(tmp_path / "c.yaml")])

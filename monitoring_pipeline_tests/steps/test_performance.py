@@ -219,6 +219,20 @@ def test_an_integer_positive_label_matches_integer_labels_and_one_never_seen_is_
         performance.check_positive_label(config, unseen)
 
 
+def test_a_label_table_with_naive_times_or_without_its_column_is_refused_before_a_run_and_on_its_day(lake) -> None:
+    _, config, model, _, labels = lake
+    naive = labels.filter(pl.col("label_ts") < NOW).with_columns(pl.col("label_ts").dt.replace_time_zone(None))
+    delta.overwrite(catalog.label_table(config, model), naive)
+    refused = r"column label_ts is Datetime\(.*time_zone=None\); store when each label became known"
+    with pytest.raises(LabelError, match=refused):
+        performance.check_positive_label(config, model)  # at the first step of a run: the bins
+    with pytest.raises(LabelError, match=refused):
+        performance_day(config, model, DAYS[4], NOW)  # a table replaced after the bins were frozen
+    delta.overwrite(catalog.label_table(config, model), labels.rename({"label": "outcome"}))
+    with pytest.raises(LabelError, match=r"column label is missing \(nearest: .*\)"):
+        performance.check_positive_label(config, model)
+
+
 def test_labels_in_another_vocabulary_are_refused_naming_table_column_and_values(lake) -> None:
     _, config, model, _, labels = lake
     coded = labels.with_columns(
