@@ -3,7 +3,7 @@ do. Every run is recorded in the instance the UI reads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -23,10 +23,17 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 PROGRESS_EVERY = 10  # days between progress lines
 
 
-def run_job(defs: dg.Definitions, job_name: str, partition_key: str | None, instance: dg.DagsterInstance) -> None:
-    """One run of `job_name` (for `partition_key`), in this process; a failed run raises."""
+def run_job(
+    defs: dg.Definitions,
+    job_name: str,
+    partition_key: str | None,
+    instance: dg.DagsterInstance,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """One run of `job_name` (for `partition_key`), in this process, with `tags` (who launched it: a schedule's or
+    a sensor's name, as the daemon tags the runs it launches); a failed run raises."""
     result = defs.resolve_job_def(job_name).execute_in_process(
-        partition_key=partition_key, instance=instance, run_config=QUIET_LOGS, raise_on_error=True
+        partition_key=partition_key, instance=instance, run_config=QUIET_LOGS, raise_on_error=True, tags=tags
     )
     if not result.success:
         raise RuntimeError(f"run of {job_name} for partition {partition_key} failed")
@@ -63,17 +70,19 @@ def run_range(
     progress: Callable[[str], None] | None = None,
     before_night: Callable[[str], None] | None = None,
     after_night: Callable[[str], None] | None = None,
+    night_tags: Callable[[str], Mapping[str, str]] | None = None,
 ) -> None:
     """Freeze the bins, profile a fixed reference window's days, then run the nightly job for each of `days` in
-    order. Every reference window looks back in time, except a fixed window judging its own days: profiling its
-    days first makes every window complete, whatever its kind. `defs` must hold `with_setup_jobs`."""
+    order (tagged `night_tags(day)`). Every reference window looks back in time, except a fixed window judging its
+    own days: profiling its days first makes every window complete, whatever its kind. `defs` must hold
+    `with_setup_jobs`."""
     run_job(defs, f"{model.name}_bins", None, instance)
     for day in model.reference.span() if model.reference.kind == "fixed" else []:
         run_job(defs, f"{model.name}_profiles", day.isoformat(), instance)
     for done, key in enumerate(days, start=1):
         if before_night:
             before_night(key)
-        run_job(defs, nightly_job_name(model), key, instance)
+        run_job(defs, nightly_job_name(model), key, instance, night_tags(key) if night_tags else None)
         if after_night:
             after_night(key)
         if progress and done % PROGRESS_EVERY == 0 and done < len(days):

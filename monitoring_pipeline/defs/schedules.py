@@ -9,8 +9,15 @@ from monitoring_pipeline.core.config import ModelSpec
 FRESHNESS_CHECK = "freshness_check"  # the name Dagster gives a time-partition freshness check
 
 
+NIGHTLY_HOUR = 2  # UTC: the nightly schedule's tick, for the day before
+
+
 def nightly_job_name(model: ModelSpec) -> str:
     return f"{model.name}_nightly"
+
+
+def nightly_schedule_name(model: ModelSpec) -> str:
+    return f"{nightly_job_name(model)}_schedule"
 
 
 def nightly_job(model: ModelSpec) -> dg.UnresolvedAssetJobDefinition:
@@ -31,9 +38,10 @@ def nightly_job(model: ModelSpec) -> dg.UnresolvedAssetJobDefinition:
 def nightly_schedule(job: dg.UnresolvedAssetJobDefinition, model: ModelSpec) -> dg.ScheduleDefinition:
     return dg.build_schedule_from_partitioned_job(
         job,
-        hour_of_day=2,
+        name=nightly_schedule_name(model),
+        hour_of_day=NIGHTLY_HOUR,
         minute_of_hour=0,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Runs {job.name} at 02:00 UTC for the last complete UTC day.",
+        description=f"Runs {job.name} at {NIGHTLY_HOUR:02d}:00 UTC for the last complete UTC day.",
         owners=list(model.owners),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from dagster._core.storage.dagster_run import DagsterRun
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
@@ -22,6 +23,7 @@ from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs import runner
 from monitoring_pipeline.defs.registry import REGISTRY_JOB
+from monitoring_pipeline.defs.schedules import NIGHTLY_HOUR, nightly_schedule_name
 from monitoring_pipeline.demo.generator import incident_active
 from monitoring_pipeline.demo.lake import LABEL_DELIVERY_WEEKDAY, deliver_labels, staged_label_feed
 from monitoring_pipeline.io import catalog, delta
@@ -70,7 +72,8 @@ def review_all(config_path: Path, lake_root: str | None, progress: Callable[[str
             for event in result.asset_events:  # the tickets, linked on the days that feed them
                 instance.report_runless_asset_event(event)
             for run in result.run_requests:
-                runner.run_job(defs, sensor.job_name, run.partition_key, instance)
+                tags = {**run.tags, **DagsterRun.tags_for_sensor(sensor)}
+                runner.run_job(defs, sensor.job_name, run.partition_key, instance, tags)
             progress(f"{sensor.name}: {len(result.run_requests)} tickets opened or updated, dossiers built")
 
 
@@ -119,12 +122,30 @@ def materialize_model(
         for signal, day in first_alarms(config, model).items():
             run.first_fired.setdefault(signal, (day, date.fromisoformat(key) + timedelta(days=1)))
 
-    runner.run_range(resolved, model, instance, days, progress, deliver, note_alarms)
+    runner.run_range(
+        resolved, model, instance, days, progress, deliver, note_alarms, scheduled(resolved, model, instance)
+    )
     elapsed = time.perf_counter() - started
     run.message = f"{model.name}: {len(days)} daily partitions materialized in {elapsed:.0f} s"
     if feed:
         run.message += f", {feed.deliveries} label deliveries re-materialized {feed.rematerialized} partitions"
     return run
+
+
+def scheduled(
+    defs: dg.Definitions, model: ModelSpec, instance: dg.DagsterInstance
+) -> Callable[[str], Mapping[str, str]]:
+    """The tags of the run the model's nightly schedule requests for a day, at its tick the next morning, with
+    the schedule's name as the daemon adds it (the UI shows the run launched by the schedule)."""
+    schedule = defs.resolve_schedule_def(nightly_schedule_name(model))
+
+    def tags(key: str) -> Mapping[str, str]:
+        tick = datetime.combine(date.fromisoformat(key) + timedelta(days=1), clock(NIGHTLY_HOUR), UTC)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        request = next(r for r in schedule.evaluate_tick(context).run_requests if r.partition_key == key)
+        return {**request.tags, **DagsterRun.tags_for_schedule(schedule)}
+
+    return tags
 
 
 class LabelFeed:
@@ -148,7 +169,8 @@ class LabelFeed:
         for event in result.asset_events:  # the delivery as the sensor saw it, on the label asset
             self.instance.report_runless_asset_event(event)
         for request in result.run_requests:
-            runner.run_job(self.defs, self.sensor.job_name, request.partition_key, self.instance)
+            tags = {**request.tags, **DagsterRun.tags_for_sensor(self.sensor)}
+            runner.run_job(self.defs, self.sensor.job_name, request.partition_key, self.instance, tags)
         self.cursor = result.cursor
         self.deliveries += 1
         self.rematerialized += len(result.run_requests)

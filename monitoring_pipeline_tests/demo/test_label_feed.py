@@ -51,6 +51,14 @@ def test_weekly_deliveries_rematerialize_exactly_the_days_they_label(tmp_path: P
     for day in expected[-1]:  # re-materialized after the last delivery: they read its label version
         row = by_day.filter(pl.col("day") == day).row(0, named=True)
         assert row["label_version"] == 2 and row["n_labelled"] > 0
+    runs = instance.get_runs()  # who launched each run, as the UI shows it: the schedule, the label sensor
+    nights = [r for r in runs if r.job_name == "credit_risk_nightly"]
+    assert {r.tags.get("dagster/schedule_name") for r in nights} == {"credit_risk_nightly_schedule"}
+    assert len(nights) == DAYS and {r.tags["dagster/partition"] for r in nights} == {
+        (START + timedelta(days=i)).isoformat() for i in range(DAYS)
+    }
+    relabelled = [r for r in runs if r.tags.get("dagster/sensor_name") == "credit_risk_label_sensor"]
+    assert len(relabelled) == sum(map(len, expected))
     unlabelled = by_day.filter(pl.col("day") == date(2026, 9, 12)).row(0, named=True)
     assert date(2026, 9, 12) not in expected[-1] and unlabelled["n_labelled"] == 0
     assert unlabelled["label_version"] == 1  # its nightly run (morning of 09-13) came before the second delivery
