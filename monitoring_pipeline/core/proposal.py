@@ -22,6 +22,7 @@ SCORE_WORDS = re.compile(r"(^|_)(score|proba|probability|prob|confidence)(_|$)",
 PREDICTION_NAMES = re.compile(r"^(prediction|predicted|pred|y_pred|predicted_label|prediction_label)$", re.I)
 TEXT_OUTPUT_NAMES = re.compile(r"^(output_text|output|response|completion|answer|generated_text|summary)$", re.I)
 PROMPT_NAMES = re.compile(r"^(prompt|prompt_text|input_text|question|query)$", re.I)
+TRUTH_NAMES = re.compile(r"^(label|target|y|y_true|ground_truth|truth|actual|outcome)$", re.I)
 CONTEXT_NAMES = re.compile(r"^(context|retrieved_context|documents|passages)$", re.I)
 FREE_TEXT_CHARS = 40  # a text column whose values average more characters is free text, not a category
 MAX_CATEGORIES = 200  # a text column with more distinct values in the sample is an id or free text
@@ -51,6 +52,8 @@ def propose_columns(sample: pl.DataFrame, proposal: Proposal) -> None:
             proposal.left_out[name] = "a timestamp or date: two windows differ by construction"
         elif ID_NAME.search(name):
             proposal.left_out[name] = "an id, by its name"
+        elif TRUTH_NAMES.match(name):
+            proposal.left_out[name] = "named like the truth: a model's input is not its label (labels go to --labels)"
         elif values.n_unique() <= 1:
             proposal.left_out[name] = "constant in the sample: nothing to judge"
         elif dtype == pl.String and values.str.len_chars().mean() > FREE_TEXT_CHARS:
@@ -144,6 +147,13 @@ def propose_labels(
     if values.dtype.is_float() and vocabulary.len() > 20:
         proposal.settings["performance"] = {"task": "regression", **named, "score_column": score_column(proposal)}
         proposal.why["performance"] = f"{vocabulary.len()} distinct numeric labels: a regression"
+        return
+    if scored is not None and scored.height and not scored["score"].is_between(0, 1).all():
+        proposal.why["label_table"] = (
+            f"performance left out: {score_column(proposal)} holds values outside [0, 1] (up to "
+            f"{scored['score'].max()}); a classifier's score is the probability of the positive label: rescale it "
+            "in the log, then add performance: {score_column: ..., positive_label: ...}"
+        )
         return
     if scored is not None and scored.height and scored["label"].n_unique() > 1:
         means = scored.group_by("label").agg(pl.col("score").mean()).sort("score", descending=True)

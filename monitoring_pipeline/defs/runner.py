@@ -19,7 +19,7 @@ from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.io import catalog, delta
 
 PARTITION_TAG = "dagster/partition"
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # a failure is raised, in one line
 PROGRESS_EVERY = 10  # days between progress lines
 
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
-from monitoring_pipeline.core.contract import ID, LABEL_REJECTS_SCHEMA, TS, VERSION, split_labels
+from monitoring_pipeline.core.contract import ID, LABEL_REJECTS_SCHEMA, TS, VERSION, ContractError, split_labels
 from monitoring_pipeline.core.errors import MissingInputError, MissingTableError, MonitoringError
 from monitoring_pipeline.io import catalog, delta
 
@@ -275,6 +275,24 @@ def _from_row(row: dict[str, Any]) -> PerformanceReference:
     return PerformanceReference(calibrator, bands, error_sd, row["labelled"])
 
 
+def _check_probabilities(config: ProjectConfig, model: ModelSpec, rows: pl.DataFrame) -> None:
+    """A classifier's score is the probability of the positive label: a score outside [0, 1] (a percentage, a
+    logit, a rank) would make every metric and estimate silently wrong."""
+    score = model.performance.score_column
+    if model.performance.task != "classification":
+        return
+    outside = rows.filter(~pl.col(score).is_between(0, 1)).head(1)
+    if outside.height:
+        example = outside.select(ID, score).row(0, named=True)
+        raise ContractError(
+            str(catalog.table(config, catalog.validated_table(model))),
+            score,
+            f"holds {example[score]!r}; models.{model.name}.performance.score_column must be the probability of "
+            "the positive label, in [0, 1]: rescale it in the log (a percentage / 100) or name the column that is",
+            example,
+        )
+
+
 def check_label_schema(config: ProjectConfig, model: ModelSpec) -> None:
     """The label table holds the label contract's columns, `label_ts` with a time zone (a label's arrival is
     compared with the run's clock, in UTC)."""
@@ -364,8 +382,9 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
     if label_version is None:
         raise MissingTableError(f"label table {label_ref} of model {model.name} does not exist")
     check_label_schema(config, model)
-    reference = _reference(config, model, label_version, now)
     rows, label_rejects = labelled_predictions(config, model, [day], label_version, now)
+    _check_probabilities(config, model, rows)
+    reference = _reference(config, model, label_version, now)
     out = []
     for version, segment, part in _slices(rows):
         n_labelled = int(part["y"].is_not_null().sum())

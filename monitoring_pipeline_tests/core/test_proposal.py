@@ -62,6 +62,19 @@ def test_labels_without_a_score_to_judge_them_by_propose_no_performance(tmp_path
     assert "performance" not in plan.settings and "no numeric output holds the model's score" in plan.why["label_table"]
 
 
+def test_a_score_that_is_no_probability_proposes_no_classifier_performance_and_a_truth_column_is_no_input() -> None:
+    plan = propose.Proposal()
+    sample = pl.DataFrame({"tenure": [1, 5, 9], "label": ["yes", "no", "no"], "score": [12.5, 80.0, 55.0]})
+    propose.propose_columns(sample, plan)
+    assert "label" in plan.left_out and "named like the truth" in plan.left_out["label"]
+    scored = pl.DataFrame({"label": ["yes", "no", "no"], "score": [12.5, 80.0, 55.0]})  # a percentage
+    propose.propose_labels(scored.select("label"), scored, plan, "labels/churn")
+    assert "performance" not in plan.settings and "outside [0, 1] (up to 80.0)" in plan.why["label_table"]
+    amounts = pl.DataFrame({"label": [float(i) for i in range(30)]})  # a regression's labels are no probabilities
+    propose.propose_labels(amounts, amounts.with_columns(score=pl.col("label") * 2), plan, "labels/churn")
+    assert plan.settings["performance"]["task"] == "regression"
+
+
 def test_weekday_volumes_that_follow_the_week_get_a_same_weekday_reference() -> None:
     weekly = pl.DataFrame({"day": DAYS, "rows": [300 if d.weekday() >= 5 else 1000 for d in DAYS]})
     plan = propose.Proposal()

@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ReferenceWindow, label_text
+from monitoring_pipeline.core.contract import ContractError
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.demo.generator import labels_for, tabular_day
 from monitoring_pipeline.io import catalog, delta
@@ -231,6 +232,17 @@ def test_a_label_table_with_naive_times_or_without_its_column_is_refused_before_
     delta.overwrite(catalog.label_table(config, model), labels.rename({"label": "outcome"}))
     with pytest.raises(LabelError, match=r"column label is missing \(nearest: .*\)"):
         performance.check_positive_label(config, model)
+
+
+def test_a_score_that_is_no_probability_is_refused_naming_the_column_a_row_and_the_fix(lake) -> None:
+    _, config, model, frame, _ = lake
+    percent = frame.with_columns(pl.col("score") * 100)  # the model logged a percentage
+    delta.overwrite(catalog.log_table(config, model), percent, partition_by=["event_date"])
+    unguarded = replace(model, guards=replace(model.guards, rules=()))  # no guard keeps the score in [0, 1]
+    guard_day(config, unguarded, DAYS[4], NOW)
+    refused = r"column 'score': holds [\d.]+; .*must be the probability .* in \[0, 1\]: rescale it"
+    with pytest.raises(ContractError, match=refused):
+        performance_day(config, unguarded, DAYS[4], NOW)  # not a silent accuracy at threshold 0.5 of a percentage
 
 
 def test_labels_in_another_vocabulary_are_refused_naming_table_column_and_values(lake) -> None:
