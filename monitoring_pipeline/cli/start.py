@@ -201,10 +201,11 @@ def _copy_into_delta(path: str, root: Path, name: str) -> str:
     ref = Lake(str(root)).table(name)
     if exists(ref):
         raise CommandError(f"{ref} exists already; point --log/--labels at it, or choose another --lake-root")
-    frame = pl.read_parquet(path)
-    partition = ["event_date"] if TS in frame.columns else None
-    if partition:
-        frame = frame.with_columns(pl.col(TS).dt.date().alias("event_date"))
-    progress(f"copying {path} ({frame.height:,} rows) into the Delta table {ref}")
+    frame = pl.scan_parquet(path)
+    partition = ["event_date"] if TS in frame.collect_schema() else None
+    if partition:  # the UTC day, as the pipeline reads a day
+        frame = frame.with_columns(pl.col(TS).dt.convert_time_zone("UTC").dt.date().alias("event_date"))
+    rows = frame.select(pl.len()).collect().item()
+    progress(f"copying {path} ({rows:,} rows) into the Delta table {ref}, in batches")
     overwrite(ref, frame, partition_by=partition)
     return name

@@ -459,11 +459,20 @@ def _commit(metadata: Mapping[str, str] | None) -> dict[str, CommitProperties]:
     return {"commit_properties": CommitProperties(custom_metadata=merged)} if merged else {}
 
 
-def overwrite(ref: TableRef, frame: pl.DataFrame, partition_by: list[str] | None = None) -> int:
-    """Replace the whole table (rows and schema) in one commit; returns the committed version."""
+def overwrite(ref: TableRef, frame: pl.DataFrame | pl.LazyFrame, partition_by: list[str] | None = None) -> int:
+    """Replace the whole table (rows and schema) in one commit; returns the committed version. A lazy frame is
+    written in batches as it is computed (a table larger than memory is never held)."""
+    if isinstance(frame, pl.LazyFrame):
+        schema = pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
+        batches = (
+            b for part in frame.collect_batches(chunk_size=BATCH_ROWS, lazy=True) for b in part.to_arrow().to_batches()
+        )
+        rows: pa.Table | pa.RecordBatchReader = pa.RecordBatchReader.from_batches(schema, batches)
+    else:
+        rows = frame.to_arrow()
     write_deltalake(
         ref.uri,
-        frame.to_arrow(),
+        rows,
         mode="overwrite",
         schema_mode="overwrite",
         partition_by=partition_by,
