@@ -12,6 +12,7 @@ import polars as pl
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import MODEL, TS
+from monitoring_pipeline.core.errors import MissingInputError
 from monitoring_pipeline.definitions import build_definitions
 from monitoring_pipeline.defs.assets import model_asset_keys
 from monitoring_pipeline.defs.partitions import daily_partitions
@@ -98,7 +99,7 @@ def nights_done(model: ModelSpec, instance: dg.DagsterInstance) -> set[str]:
 
 
 def last_logged_day(config: ProjectConfig, model: ModelSpec) -> date | None:
-    """The UTC day of the model's latest logged prediction (None: an empty log): where an open range ends."""
+    """The UTC day of the model's latest logged prediction (None: none logged): where an open range ends."""
     log = delta.scan(catalog.log_table(config, model)).filter(pl.col(MODEL) == model.name)
     latest = log.select(pl.col(TS).max()).collect().item()
     return latest.date() if latest is not None else None
@@ -118,7 +119,9 @@ def run_model(
     defs = build_definitions(str(config_path), lake_root)
     config = defs.resources["project"].load()
     model = config.model(model_name)
-    days = days_between(model, first, last or last_logged_day(config, model))
+    if last is None and (last := last_logged_day(config, model)) is None:
+        raise MissingInputError(f"log table {catalog.log_table(config, model)} holds no rows of model {model.name}")
+    days = days_between(model, first, last)
     with dg.DagsterInstance.get() as instance:
         if resume:
             done = nights_done(model, instance)

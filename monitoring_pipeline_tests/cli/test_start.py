@@ -83,6 +83,11 @@ def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do
     with pytest.raises(SystemExit, match=r"column label_ts is .*with no time zone; store it as UTC"):
         main([*argv, "--out", str(tmp_path / "l.yaml")])
     assert not (tmp_path / "lake").exists()  # refused before anything was copied
+    assert main(["init", "--log", str(log), "--out", str(tmp_path / "churn.yaml")]) == 0
+    other = tmp_path / "other.yaml"  # a model the log holds no rows of: nothing to run to, not every day to today
+    other.write_text((tmp_path / "churn.yaml").read_text().replace("  churn:", "  other:"))
+    with pytest.raises(SystemExit, match=r"log table .*logs/churn holds no rows of model other"):
+        main(["run", "--model", "other", "--config", str(other)])
     (tmp_path / "c.yaml").write_text("mine")
     with pytest.raises(SystemExit, match=r"c.yaml exists; give another --out, or --force"):
         main(["init", "--log", str(log), "--out", str(tmp_path / "c.yaml")])
