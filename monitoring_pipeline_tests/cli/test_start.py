@@ -63,6 +63,17 @@ def test_init_proposes_a_config_that_parses_and_run_monitors_the_range(
     assert sorted(set(verdicts["day"]) - set(DAYS[:7])) == DAYS[14:]  # to the log's last day, not to today
 
 
+def test_a_log_in_another_time_zone_is_copied_with_its_utc_days(parquet_log, tmp_path: Path) -> None:
+    log, _ = parquet_log
+    tokyo = tmp_path / "tokyo.parquet"  # midnight UTC is 09:00 in Tokyo: half the rows fall on another local day
+    pl.read_parquet(log).with_columns(pl.col("event_ts").dt.convert_time_zone("Asia/Tokyo")).write_parquet(tokyo)
+    assert main(["init", "--log", str(tokyo), "--out", str(tmp_path / "t.yaml")]) == 0
+    copied = pl.read_delta(str(tmp_path / "lake" / "logs" / "churn"))
+    assert copied.height == pl.read_parquet(log).height
+    assert (copied["event_date"] == copied["event_ts"].dt.convert_time_zone("UTC").dt.date()).all()
+    assert load_config(tmp_path / "t.yaml").model("churn").start_date == DAYS[0]
+
+
 def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do(parquet_log, tmp_path: Path) -> None:
     log, labels = parquet_log
     renamed = tmp_path / "renamed.parquet"
