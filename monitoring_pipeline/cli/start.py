@@ -110,7 +110,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     sample = log.head(SAMPLE_ROWS).collect()
     propose.propose_columns(sample, plan)
     propose.propose_guards(sample, plan)
-    daily = log.group_by(pl.col(TS).dt.date().alias("day")).agg(pl.len().alias("rows")).collect()
+    daily = log.group_by(pl.col(TS).dt.convert_time_zone("UTC").dt.date().alias("day")).agg(pl.len().alias("rows"))
+    daily = daily.collect()
     if daily.is_empty():
         raise CommandError(f"{args.log} holds no rows: a config is proposed from what a log holds")
     propose.propose_windows(daily, plan)

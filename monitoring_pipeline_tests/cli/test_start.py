@@ -72,6 +72,7 @@ def test_a_log_in_another_time_zone_is_copied_with_its_utc_days(parquet_log, tmp
     assert copied.height == pl.read_parquet(log).height
     assert (copied["event_date"] == copied["event_ts"].dt.convert_time_zone("UTC").dt.date()).all()
     assert load_config(tmp_path / "t.yaml").model("churn").start_date == DAYS[0]
+    assert f"({len(DAYS)} days logged, to {DAYS[-1]})" in (tmp_path / "t.yaml").read_text()  # UTC days, not Tokyo's
 
 
 def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do(parquet_log, tmp_path: Path) -> None:
