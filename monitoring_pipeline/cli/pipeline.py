@@ -34,15 +34,26 @@ def add(commands: argparse._SubParsersAction) -> None:
     _add_report(commands)
 
 
+def parquet_files(path: str) -> str | None:
+    """The Parquet files `path` names: a file, a glob, or a local folder of them (a Hive-partitioned dataset,
+    `event_date=.../part.parquet`) as a glob; None: a Delta table."""
+    if path.endswith(".parquet") or "*" in path:
+        return path
+    folder = Path(path)
+    if "://" in path or not folder.is_dir() or (folder / "_delta_log").is_dir():
+        return None
+    return str(folder / "**" / "*.parquet") if next(folder.rglob("*.parquet"), None) else None
+
+
 def is_parquet(path: str) -> bool:
-    """Whether `path` names a Parquet file or glob (else a Delta table)."""
-    return path.endswith(".parquet") or "*" in path
+    """Whether `path` names Parquet files (else a Delta table)."""
+    return parquet_files(path) is not None
 
 
 def read_table(path: str) -> pl.LazyFrame:
-    """A Parquet file (or glob) or a Delta table directory/URI, lazily."""
-    if is_parquet(path):
-        return pl.scan_parquet(path)
+    """Parquet files (a file, a glob, a folder of them) or a Delta table directory/URI, lazily."""
+    if files := parquet_files(path):
+        return pl.scan_parquet(files, hive_partitioning=True)
     from monitoring_pipeline.io.delta import TableRef, exists, scan
 
     ref = TableRef(path)

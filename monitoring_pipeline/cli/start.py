@@ -202,7 +202,7 @@ def _copy_into_delta(path: str, root: Path, name: str) -> str:
     ref = Lake(str(root)).table(name)
     if exists(ref):
         raise CommandError(f"{ref} exists already; point --log/--labels at it, or choose another --lake-root")
-    frame = pl.scan_parquet(path)
+    frame = read_table(path)
     partition = ["event_date"] if TS in frame.collect_schema() else None
     if partition:  # the UTC day, as the pipeline reads a day
         frame = frame.with_columns(pl.col(TS).dt.convert_time_zone("UTC").dt.date().alias("event_date"))

@@ -75,6 +75,15 @@ def test_a_log_in_another_time_zone_is_copied_with_its_utc_days(parquet_log, tmp
     assert f"({len(DAYS)} days logged, to {DAYS[-1]})" in (tmp_path / "t.yaml").read_text()  # UTC days, not Tokyo's
 
 
+def test_a_folder_of_parquet_files_is_read_as_one_log(parquet_log, tmp_path: Path) -> None:
+    log, _ = parquet_log
+    frame = pl.read_parquet(log).with_columns(pl.col("event_ts").dt.date().alias("event_date"))
+    frame.write_parquet(tmp_path / "dataset", partition_by=["event_date"])  # event_date=.../0.parquet
+    assert main(["init", "--log", str(tmp_path / "dataset"), "--out", str(tmp_path / "d.yaml")]) == 0
+    assert pl.read_delta(str(tmp_path / "lake" / "logs" / "churn")).height == frame.height
+    assert "# left out: event_date, a timestamp or date" in (tmp_path / "d.yaml").read_text()
+
+
 def test_a_log_missing_a_contract_column_or_a_time_zone_is_named_with_what_to_do(parquet_log, tmp_path: Path) -> None:
     log, labels = parquet_log
     renamed = tmp_path / "renamed.parquet"
