@@ -80,8 +80,8 @@ def _add_drift(commands: argparse._SubParsersAction) -> None:
         "--config whatif.yaml --lake-root data/lake",
         formatter_class=EXAMPLE,
     )
-    drift.add_argument("--reference", help="Parquet file or Delta table path/URI")
-    drift.add_argument("--current", help="Parquet file or Delta table path/URI")
+    drift.add_argument("--reference", help="Parquet (a file, glob or folder) or a Delta table path/URI")
+    drift.add_argument("--current", help="Parquet (a file, glob or folder) or a Delta table path/URI")
     drift.add_argument(
         "--features",
         help="comma-separated columns (default: every column both share but timestamps, dates, ids and free text)",

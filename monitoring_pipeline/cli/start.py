@@ -33,7 +33,11 @@ def add(commands: argparse._SubParsersAction) -> None:
         "--model churn --out churn.yaml",
         formatter_class=EXAMPLE,
     )
-    init.add_argument("--log", required=True, help="the prediction log: a Delta table path or a Parquet file/glob")
+    init.add_argument(
+        "--log",
+        required=True,
+        help="the prediction log: a Delta table path, or Parquet: a file, a glob or a folder of files",
+    )
     init.add_argument("--model", help="the model, as the log's model_name says (default: the log's only one)")
     init.add_argument("--labels", help="the label table (prediction_id, label, label_ts): Delta or Parquet")
     init.add_argument("--label-column", default="label", help="the labels' column holding the truth (default label)")
