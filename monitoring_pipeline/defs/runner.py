@@ -72,14 +72,17 @@ def run_range(
     before_night: Callable[[str], None] | None = None,
     after_night: Callable[[str], None] | None = None,
     night_tags: Callable[[str], Mapping[str, str]] | None = None,
+    resume: bool = False,
 ) -> None:
-    """Freeze the bins, profile a fixed reference window's days, then run the nightly job for each of `days` in
-    order (tagged `night_tags(day)`). Every reference window looks back in time, except a fixed window judging its
-    own days: profiling its days first makes every window complete, whatever its kind. `defs` must hold
-    `with_setup_jobs`."""
+    """Freeze the bins, profile a fixed reference window's days (with `resume`, those not profiled yet), then run
+    the nightly job for each of `days` in order (tagged `night_tags(day)`). Every reference window looks back in
+    time, except a fixed window judging its own days: profiling its days first makes every window complete,
+    whatever its kind. `defs` must hold `with_setup_jobs`."""
     run_job(defs, f"{model.name}_bins", None, instance)
+    profiled = succeeded(instance, f"{model.name}_profiles") if resume else set()
     for day in model.reference.span() if model.reference.kind == "fixed" else []:
-        run_job(defs, f"{model.name}_profiles", day.isoformat(), instance)
+        if day.isoformat() not in profiled:
+            run_job(defs, f"{model.name}_profiles", day.isoformat(), instance)
     for done, key in enumerate(days, start=1):
         if before_night:
             before_night(key)
@@ -90,11 +93,9 @@ def run_range(
             progress(f"{model.name}: {done} of {len(days)} days materialized")
 
 
-def nights_done(model: ModelSpec, instance: dg.DagsterInstance) -> set[str]:
-    """The days whose nightly run succeeded in `instance`."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(job_name=nightly_job_name(model), statuses=[dg.DagsterRunStatus.SUCCESS])
-    )
+def succeeded(instance: dg.DagsterInstance, job_name: str) -> set[str]:
+    """The partitions a run of `job_name` succeeded for in `instance`."""
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS]))
     return {run.tags[PARTITION_TAG] for run in runs if PARTITION_TAG in run.tags}
 
 
@@ -124,9 +125,9 @@ def run_model(
     days = days_between(model, first, last)
     with dg.DagsterInstance.get() as instance:
         if resume:
-            done = nights_done(model, instance)
+            done = succeeded(instance, nightly_job_name(model))
             if skipped := sum(day in done for day in days):
                 progress(f"{model.name}: {skipped} of {len(days)} days already ran; resuming with the rest")
             days = [day for day in days if day not in done]
-        run_range(with_setup_jobs(defs, model), model, instance, days, progress)
+        run_range(with_setup_jobs(defs, model), model, instance, days, progress, resume=resume)
     return len(days)

@@ -5,6 +5,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 import yaml
@@ -56,6 +57,8 @@ def test_init_proposes_a_config_that_parses_and_run_monitors_the_range(
     assert main([*argv, "--resume"]) == 0  # after a stop: the days that ran are skipped
     said = capsys.readouterr().err
     assert "3 of 4 days already ran" in said and "churn: 1 daily partitions materialized" in said
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # the reference days were not profiled again
+        assert len(instance.get_runs(filters=dg.RunsFilter(job_name="churn_profiles"))) == 7
     verdicts = delta.scan(catalog.table(config, catalog.DRIFT_VERDICTS)).collect()
     assert sorted(set(verdicts["day"]) - set(DAYS[:7])) == DAYS[14:18]
     assert main(["run", "--model", "churn", "--from", str(DAYS[18]), "--config", str(out)]) == 0  # no --to
