@@ -20,6 +20,7 @@ from monitoring_pipeline.defs.schedules import nightly_job_name
 from monitoring_pipeline.io import catalog, delta
 
 PARTITION_TAG = "dagster/partition"
+SCHEDULE_TAG, SENSOR_TAG = "dagster/schedule_name", "dagster/sensor_name"  # who launched a run, as the UI reads it
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # a failure is raised, in one line
 PROGRESS_EVERY = 10  # days between progress lines
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from dagster._core.storage.dagster_run import DagsterRun
 
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
@@ -72,7 +71,7 @@ def review_all(config_path: Path, lake_root: str | None, progress: Callable[[str
             for event in result.asset_events:  # the tickets, linked on the days that feed them
                 instance.report_runless_asset_event(event)
             for run in result.run_requests:
-                tags = {**run.tags, **DagsterRun.tags_for_sensor(sensor)}
+                tags = {**run.tags, runner.SENSOR_TAG: sensor.name}
                 runner.run_job(defs, sensor.job_name, run.partition_key, instance, tags)
             progress(f"{sensor.name}: {len(result.run_requests)} tickets opened or updated, dossiers built")
 
@@ -143,7 +142,7 @@ def scheduled(
         tick = datetime.combine(date.fromisoformat(key) + timedelta(days=1), clock(NIGHTLY_HOUR), UTC)
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
         request = next(r for r in schedule.evaluate_tick(context).run_requests if r.partition_key == key)
-        return {**request.tags, **DagsterRun.tags_for_schedule(schedule)}
+        return {**request.tags, runner.SCHEDULE_TAG: schedule.name}
 
     return tags
 
@@ -169,7 +168,7 @@ class LabelFeed:
         for event in result.asset_events:  # the delivery as the sensor saw it, on the label asset
             self.instance.report_runless_asset_event(event)
         for request in result.run_requests:
-            tags = {**request.tags, **DagsterRun.tags_for_sensor(self.sensor)}
+            tags = {**request.tags, runner.SENSOR_TAG: self.sensor.name}
             runner.run_job(self.defs, self.sensor.job_name, request.partition_key, self.instance, tags)
         self.cursor = result.cursor
         self.deliveries += 1

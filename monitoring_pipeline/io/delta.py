@@ -461,7 +461,7 @@ def _commit(metadata: Mapping[str, str] | None) -> dict[str, CommitProperties]:
 
 def overwrite(ref: TableRef, frame: pl.DataFrame | pl.LazyFrame, partition_by: list[str] | None = None) -> int:
     """Replace the whole table (rows and schema) in one commit; returns the committed version. A lazy frame is
-    written in batches as it is computed (a table larger than memory is never held)."""
+    computed in batches as the writer takes them (it is never collected whole; the writer buffers open files)."""
     if isinstance(frame, pl.LazyFrame):
         schema = pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
         batches = (
