@@ -104,11 +104,7 @@ def cmd_init(args: argparse.Namespace) -> int:
                 f"pl.col('{column}').cast(pl.String)), and labels name predictions by the same text id"
             )
     args.model = _model_name(log, args)
-    if getattr(schema[TS], "time_zone", None) is None:
-        raise CommandError(
-            f"{args.log}: column {TS} is {schema[TS]}, with no time zone; store it as UTC (in Polars: "
-            f"pl.col('{TS}').dt.replace_time_zone('UTC')) so a day means the same UTC day everywhere"
-        )
+    _require_zone(schema, TS, args.log, " so a day means the same UTC day everywhere")
     plan = propose.Proposal()
     progress(f"reading {args.log}: a sample of {SAMPLE_ROWS:,} rows and the rows per day")
     sample = log.head(SAMPLE_ROWS).collect()
@@ -124,11 +120,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         labels = read_table(args.labels)
         label_schema = labels.collect_schema()
         _require(label_schema, (ID, args.label_column, "label_ts"), args.labels, "the label table")
-        if getattr(label_schema["label_ts"], "time_zone", None) is None:
-            raise CommandError(
-                f"{args.labels}: column label_ts is {label_schema['label_ts']}, with no time zone; store it as UTC "
-                "(in Polars: pl.col('label_ts').dt.replace_time_zone('UTC')): a label counts from when it arrived"
-            )
+        _require_zone(label_schema, "label_ts", args.labels, ": a label counts from when it arrived")
         some = labels.select(ID, pl.col(args.label_column).alias("label")).head(LABEL_SAMPLE)
         score = propose.score_column(plan)
         scored = some.join(log.select(ID, pl.col(score).alias("score")), on=ID).collect() if score else None
@@ -160,6 +152,15 @@ def _model_name(log: pl.LazyFrame, args: argparse.Namespace) -> str:
     if not model.replace("_", "").replace("-", "").isalnum():
         raise CommandError(f"model name {model!r}: the config needs letters, digits, _ and - only")
     return model
+
+
+def _require_zone(schema: pl.Schema, column: str, source: str, why: str) -> None:
+    """A timestamp column with a time zone, else one line naming the cast."""
+    if getattr(schema[column], "time_zone", None) is None:
+        raise CommandError(
+            f"{source}: column {column} is {schema[column]}, with no time zone; store it as UTC (in Polars: "
+            f"pl.col('{column}').dt.replace_time_zone('UTC')){why}"
+        )
 
 
 def _require(schema: pl.Schema, columns: tuple[str, ...], source: str, what: str) -> None:

@@ -301,12 +301,18 @@ def write_partition(
         return _replace(ref, lambda _: (_batches(frame), predicate), "merge" if evolve_schema else None)
 
 
-def _batches(frame: pl.DataFrame) -> pa.RecordBatchReader:
+def _batches(frame: pl.DataFrame | pl.LazyFrame) -> pa.RecordBatchReader:
     """`frame` as Arrow record batches of at most BATCH_ROWS rows, converted as the writer reads them (a day is
-    never held twice, once in Polars and once in Arrow)."""
-    schema = frame.head(0).to_arrow().schema
-    slices = (batch for part in frame.iter_slices(BATCH_ROWS) for batch in part.to_arrow().to_batches())
-    return pa.RecordBatchReader.from_batches(schema, slices)
+    never held twice, once in Polars and once in Arrow; a lazy frame is computed batch by batch)."""
+    schema = pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
+    parts = (
+        frame.collect_batches(chunk_size=BATCH_ROWS, lazy=True)
+        if isinstance(frame, pl.LazyFrame)
+        else frame.iter_slices(BATCH_ROWS)
+    )
+    return pa.RecordBatchReader.from_batches(
+        schema, (batch for part in parts for batch in part.to_arrow().to_batches())
+    )
 
 
 @contextmanager
@@ -462,17 +468,9 @@ def _commit(metadata: Mapping[str, str] | None) -> dict[str, CommitProperties]:
 def overwrite(ref: TableRef, frame: pl.DataFrame | pl.LazyFrame, partition_by: list[str] | None = None) -> int:
     """Replace the whole table (rows and schema) in one commit; returns the committed version. A lazy frame is
     computed in batches as the writer takes them (it is never collected whole; the writer buffers open files)."""
-    if isinstance(frame, pl.LazyFrame):
-        schema = pl.DataFrame(schema=frame.collect_schema()).to_arrow().schema
-        batches = (
-            b for part in frame.collect_batches(chunk_size=BATCH_ROWS, lazy=True) for b in part.to_arrow().to_batches()
-        )
-        rows: pa.Table | pa.RecordBatchReader = pa.RecordBatchReader.from_batches(schema, batches)
-    else:
-        rows = frame.to_arrow()
     write_deltalake(
         ref.uri,
-        rows,
+        _batches(frame) if isinstance(frame, pl.LazyFrame) else frame.to_arrow(),
         mode="overwrite",
         schema_mode="overwrite",
         partition_by=partition_by,
