@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from monitoring_pipeline.core.errors import MonitoringError
 
@@ -36,13 +37,23 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _signing(key: str | None) -> AbstractContextManager[None]:
+    """Custody actions signed with `--key` (imported only when given: `$MP_SIGNING_KEY` is read where they sign)."""
+    if key is None:
+        return nullcontext()
+    from monitoring_pipeline.registry.signatures import signing_with
+
+    return signing_with(key)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit 0 when done; 1 with one `error:` line on standard error for a refusal or a mistake in
     the data, config, files or request (never a traceback; `MP_DEBUG=1` shows it); 2 for a command line argparse
     cannot read; 3 when a check (`audit verify`, `models verify`) ran and found a problem."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with _signing(getattr(args, "key", None)):
+            return args.run(args)
     except MonitoringError as exc:
         _debug()
         raise SystemExit(f"error: {exc}") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.core.config import SIGNED, ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
 
 FOUND = 3  # the exit status of a check that ran and found a problem (0 done, 1 error, 2 usage; see `cli.main`)
@@ -32,11 +32,17 @@ def config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def actor_options(parser: argparse.ArgumentParser, reason: bool = True) -> None:
+    """`--reason` (when the action needs one), `--by` and `--key`: who acts, why, and the key proving it."""
     if reason:
         parser.add_argument(
             "--reason", required=True, type=reason_text, help="why (kept in the registry; its hash in the audit log)"
         )
-    parser.add_argument("--by", help="who (default: the current user)")
+    parser.add_argument("--by", help="who (default: the --key's principal when identities are signed, else the user)")
+    parser.add_argument(
+        "--key",
+        help="your ed25519 SSH private key, which signs the action when governance.identity is signed "
+        "(default: $MP_SIGNING_KEY; a passphrase from $MP_SIGNING_PASSPHRASE)",
+    )
 
 
 def config(args: argparse.Namespace) -> ProjectConfig:
@@ -46,7 +52,16 @@ def config(args: argparse.Namespace) -> ProjectConfig:
 
 
 def by(args: argparse.Namespace) -> str:
-    return args.by or getpass.getuser()
+    """Who acts: `--by`, else the principal the signing key belongs to (signed identities), else the user."""
+    if args.by:
+        return args.by
+    governance = config(args).governance
+    if governance.identity == SIGNED:
+        from monitoring_pipeline.registry.signatures import principal, signing_with
+
+        with signing_with(args.key):
+            return principal(governance)
+    return getpass.getuser()
 
 
 def now() -> datetime:

@@ -13,6 +13,7 @@ import polars as pl
 from monitoring_pipeline.cli.options import (
     EXAMPLE,
     CommandError,
+    actor_options,
     by,
     config,
     config_options,
@@ -21,7 +22,6 @@ from monitoring_pipeline.cli.options import (
     now,
     positive_int,
     progress,
-    reason_text,
     render,
 )
 from monitoring_pipeline.core.config import ProjectConfig
@@ -275,8 +275,7 @@ def _add_quarantine(commands: argparse._SubParsersAction) -> None:
         formatter_class=EXAMPLE,
     )
     release.add_argument("prediction_id", help="the quarantined prediction's id")
-    release.add_argument("--reason", required=True, type=reason_text, help="why this is a false positive")
-    release.add_argument("--by", help="who releases it (default: the current user)")
+    actor_options(release)
     release.add_argument("--model", help="the model (default: search every model's quarantine)")
     config_options(release)
     release.set_defaults(run=cmd_quarantine_release)

@@ -25,6 +25,7 @@ from monitoring_pipeline.cli.options import (
     progress,
     render,
 )
+from monitoring_pipeline.core.config import SIGNED, ProjectConfig
 
 ANCHOR_KEY_ENV = "MP_AUDIT_ANCHOR_KEY"
 
@@ -303,19 +304,30 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         if key and not anchor.signature_ok(key):
             print(f"exported head {args.head} is NOT signed with {ANCHOR_KEY_ENV}: it cannot be trusted")
             return FOUND
-    result = verify_audit(config(args), anchor)
+    project = config(args)
+    result = verify_audit(project, anchor)
     if result.ok:
         against = f", and it still holds the exported head seq {anchor.seq}" if anchor else ""
         expired = (
-            f" ({result.expired} pinned commits older than the {config(args).lake.retention_days}-day retention were "
+            f" ({result.expired} pinned commits older than the {project.lake.retention_days}-day retention were "
             "cleaned up; their entries stay chained)"
             if result.expired
             else ""
         )
         print(f"audit log verified: {result.entries} entries, chain and pinned Delta commits intact{against}{expired}")
+        print(_identities(project, result.signed))
         return 0
     print(f"audit log BROKEN at seq {result.first_bad_seq}: {result.problem} ({result.entries} entries)")
     return FOUND
+
+
+def _identities(project: ProjectConfig, signed: int) -> str:
+    """What the log proves of who acted."""
+    from monitoring_pipeline.registry.signatures import CLAIMS
+
+    if project.governance.identity == SIGNED:
+        return f"{signed} signatures verified against {project.governance.allowed_signers}"
+    return f"{signed} signatures verified; other {CLAIMS}" if signed else CLAIMS[0].upper() + CLAIMS[1:]
 
 
 def cmd_audit_complete(args: argparse.Namespace) -> int:

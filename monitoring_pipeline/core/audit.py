@@ -132,6 +132,7 @@ class Verification:
     first_bad_seq: int | None = None
     problem: str | None = None
     expired: int = 0  # entries whose pinned commit file was cleaned up after the retention (chained, not re-hashed)
+    signed: int = 0  # entries whose signature verified (signed identities, `registry.signatures`)
 
 
 @dataclass(frozen=True)

@@ -177,14 +177,23 @@ class LakeSpec:
     retention_days: int = RETENTION_DAYS  # the history `audit verify` and time travel rely on
 
 
+CLAIMED, SIGNED = "claimed", "signed"  # governance.identity: a person is who they say, or who their key proves
+ROLE_VERBS = ("propose", "approve", "deploy", "release", "resolve")
+
+
 @dataclass(frozen=True)
 class Governance:
     """Lifecycle rules of the registry: with `four_eyes`, approvals must come from someone other than the
-    registrant or proposer; with `require_eval`, a model version needs an evaluation checkpoint to be approved."""
+    registrant or proposer; with `require_eval`, a model version needs an evaluation checkpoint to be approved.
+    With `identity: signed`, every person's action is signed with a key of the `allowed_signers` file, and `roles`
+    (verb -> model or `*` -> principals) says who may do what."""
 
     four_eyes: bool = True
     require_eval: bool = True
     owners: tuple[str, ...] = ()  # who answers for the registry and the audit log (shown on their Dagster assets)
+    identity: str = CLAIMED
+    allowed_signers: str | None = None  # an OpenSSH allowed signers file (absolute, or relative to the config)
+    roles: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -632,7 +641,9 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
         raise ConfigError("config.models: expected a mapping of model name -> model settings")
     profile = raw.get("profile", {}) or {}
     governance = raw.get("governance", {}) or {}
-    _known_keys(governance, ("four_eyes", "require_eval", "owners"), "governance")
+    _known_keys(
+        governance, ("four_eyes", "require_eval", "owners", "identity", "allowed_signers", "roles"), "governance"
+    )
     _known_keys(raw, ("lake", "models", "profile", "governance", "tickets"), "config")
     _known_keys(lake, ("root", "storage_options", "retention_days"), "lake")
     retention = lake.get("retention_days", RETENTION_DAYS)
@@ -646,13 +657,45 @@ def parse_config(raw: Mapping[str, Any]) -> ProjectConfig:
         models={name: parse_model(name, spec) for name, spec in models.items()},
         top_k=_positive_int(profile.get("top_k", DEFAULT_TOP_K), "profile.top_k"),
         vocab_cap=_positive_int(profile.get("vocab_cap", DEFAULT_VOCAB_CAP), "profile.vocab_cap"),
-        governance=Governance(
-            four_eyes=bool(governance.get("four_eyes", True)),
-            require_eval=bool(governance.get("require_eval", True)),
-            owners=parse_owners(governance.get("owners"), "governance.owners"),
-        ),
+        governance=parse_governance(governance),
         tickets=parse_tickets(raw.get("tickets") or {}),
     )
+
+
+def parse_governance(raw: Mapping[str, Any]) -> Governance:
+    identity = raw.get("identity", CLAIMED)
+    if identity not in (CLAIMED, SIGNED):
+        raise ConfigError(f"governance.identity: expected {SIGNED!r} or {CLAIMED!r}, got {identity!r}")
+    signers = raw.get("allowed_signers")
+    if identity == SIGNED and not signers:
+        raise ConfigError(
+            "governance.allowed_signers: signed identities need an allowed signers file (one line per person: "
+            "`name ssh-ed25519 AAAA...`, the format of git's gpg.ssh.allowedSignersFile)"
+        )
+    return Governance(
+        four_eyes=bool(raw.get("four_eyes", True)),
+        require_eval=bool(raw.get("require_eval", True)),
+        owners=parse_owners(raw.get("owners"), "governance.owners"),
+        identity=identity,
+        allowed_signers=str(signers) if signers else None,
+        roles=_parse_roles(raw.get("roles") or {}),
+    )
+
+
+def _parse_roles(raw: Any) -> dict[str, dict[str, tuple[str, ...]]]:
+    """verb -> a list of principals (every model) or a mapping model (or `*`) -> principals."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("governance.roles: expected a mapping of verb -> principals (or model -> principals)")
+    _known_keys(raw, ROLE_VERBS, "governance.roles")
+    roles = {}
+    for verb, granted in raw.items():
+        per_model = granted if isinstance(granted, Mapping) else {"*": granted}
+        roles[verb] = {}
+        for model, principals in per_model.items():
+            if not isinstance(principals, list) or not all(isinstance(p, str) for p in principals):
+                raise ConfigError(f"governance.roles.{verb}: expected a list of principal names for {model!r}")
+            roles[verb][str(model)] = tuple(principals)
+    return roles
 
 
 def parse_tickets(raw: Mapping[str, Any]) -> TicketSettings:

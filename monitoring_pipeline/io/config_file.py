@@ -60,6 +60,9 @@ def _parsed(path: str, lake_root: str | None, text: str) -> ProjectConfig:
     if root and "://" not in root and not Path(root).is_absolute():
         root = str((Path(path).parent / root).resolve())
     raw["lake"] = {**lake, "root": root}
+    signers = (raw.get("governance") or {}).get("allowed_signers")
+    if isinstance(signers, str) and not Path(signers).expanduser().is_absolute():
+        raw["governance"] = {**raw["governance"], "allowed_signers": str((Path(path).parent / signers).resolve())}
     return parse_config(raw)
 
 

@@ -34,9 +34,10 @@ from monitoring_pipeline.core.audit import (
     next_entry,
     verify,
 )
-from monitoring_pipeline.core.config import ProjectConfig
+from monitoring_pipeline.core.config import SIGNED, ProjectConfig
 from monitoring_pipeline.io import catalog, delta, storage
 from monitoring_pipeline.io.delta import TableRef
+from monitoring_pipeline.registry import signatures
 
 COMPACT_EVERY = 100  # audit-table commits between compactions
 
@@ -184,26 +185,35 @@ def record(
     row: Mapping[str, Any],
     schema: Mapping[str, pl.DataType],
     *,
-    actor: str,
     action: str,
     subject: str,
     payload: Mapping[str, Any],
     now: datetime,
+    by: str | None = None,
+    actor: str | None = None,
     reason: str | None = None,
     key: str | None = None,
 ) -> int:
     """A custody change in one call: commit `row` to the lake table `table` (appended, or upserted on `key`), then
-    the audit entry that pins that commit. The commit carries the entry it is owed in its own commit info, so a
-    command cut off between the two (killed, or an unwritable audit log) leaves a gap `verify` names and the next
-    custody command closes (`custody`, `complete_chain`). A `reason` is kept in the table's row; the entry holds
-    only its SHA-256 (`reason_sha256`). Returns the Delta version the row landed in."""
+    the audit entry that pins that commit. `by` names the person acting (the entry keeps their pseudonymous id;
+    with signed identities their key signs the action first, see `signatures`), `actor` a system (a sensor). The
+    commit carries the entry it is owed in its own commit info, so a command cut off between the two (killed, or
+    an unwritable audit log) leaves a gap `verify` names and the next custody command closes (`custody`,
+    `complete_chain`). A `reason` is kept in the table's row; the entry holds only its SHA-256 (`reason_sha256`).
+    Returns the Delta version the row landed in."""
     ref = catalog.table(config, table)
     frame = pl.DataFrame([dict(row)], schema=dict(schema), orient="row")
     delta.create(ref, frame.to_arrow().schema)  # version 0 is the creation: every later one is a custody commit
     if reason is not None:
         payload = {**payload, "reason_sha256": sha256_text(reason)}
-    owed = _owed(actor, action, subject, payload, now)
+    actor = person(by) if by is not None else str(actor)
+    landing = (delta.version(ref) or 0) + 1
+    signed = _signed(config, by, row, actor, action, subject, payload, now, table, landing)
+    owed = _owed(actor, action, subject, payload | signed, now)
     written = delta.upsert(ref, frame, key, owed) if key else delta.append(ref, frame, metadata=owed)
+    if signed and written != landing:  # another writer took that version: sign the one the row landed in
+        signed = _signed(config, by, row, actor, action, subject, payload, now, table, written)
+    payload = payload | signed
     try:
         audit(
             config,
@@ -221,6 +231,25 @@ def record(
             "Once the audit log is writable, `monitoring-pipeline audit complete` records it from the commit"
         ) from error
     return written
+
+
+def _signed(
+    config: ProjectConfig,
+    by: str | None,
+    row: Mapping[str, Any],
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    table: str,
+    version: int,
+) -> dict[str, Any]:
+    """The signature a person's action carries in its entry's payload (none for a system, or claimed identities)."""
+    if by is None:
+        return {}
+    message = signatures.action_bytes(actor, action, subject, payload, now, table, version)
+    return signatures.sign(config.governance, by, row.get("model_name"), action, now, message)
 
 
 CUSTODY_TABLES = (  # every row of these is written with its audit entry (`record`)
@@ -409,7 +438,33 @@ def verify_audit(config: ProjectConfig, anchor: Anchor | None = None, now: datet
     problem = _gap(config, entries)
     if problem:
         return Verification(False, len(entries), len(entries), problem, expired)
-    return replace(result, expired=expired)
+    signed, bad, problem = _signature_problem(config, entries)
+    if problem:
+        return Verification(False, len(entries), bad, problem, expired, signed)
+    return replace(result, expired=expired, signed=signed)
+
+
+def _signature_problem(config: ProjectConfig, entries: list[AuditEntry]) -> tuple[int, int | None, str | None]:
+    """(signatures verified, the first bad entry's seq, its problem): every signed entry re-verified against the
+    allowed signers; with signed identities, a person's action recorded after the first signed one must be signed
+    too (stripping a signature is tampering)."""
+    governance = config.governance
+    payloads = [json.loads(entry.payload) for entry in entries]
+    signed_seqs = [e.seq for e, p in zip(entries, payloads, strict=True) if signatures.SIGNATURE in p]
+    if not signed_seqs:
+        return 0, None, None
+    keys = signatures.allowed_signers(governance)
+    people = {key.principal: person(key.principal) for key in keys}
+    for entry, payload in zip(entries, payloads, strict=True):
+        if signatures.SIGNATURE in payload:
+            problem = signatures.entry_problem(entry, keys, people)
+        elif governance.identity == SIGNED and entry.action in signatures.VERBS and entry.seq > signed_seqs[0]:
+            problem = f"{entry.action} of {entry.subject} by a person is not signed, yet identities are signed"
+        else:
+            continue
+        if problem:
+            return len([s for s in signed_seqs if s < entry.seq]), entry.seq, problem
+    return len(signed_seqs), None, None
 
 
 EXPIRED = "expired"

@@ -21,7 +21,7 @@ from monitoring_pipeline.core import lifecycle
 from monitoring_pipeline.core.config import ConfigError, ModelSpec, ProjectConfig, parse_drift_settings
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry.audit_log import custody, person, record, sha256_text
+from monitoring_pipeline.registry.audit_log import custody, record, sha256_text
 
 FEATURE, PROMPT = "feature", "prompt"
 FEATURE_KEYS = {"source", "expression", "dtype", "description", "owner", "allowed_range", "allowed_values", "drift"}
@@ -281,7 +281,7 @@ def propose(
             catalog.DEFINITIONS,
             row,
             DEFINITION_SCHEMA,
-            actor=person(by),
+            by=by,
             action=f"{kind}_propose",
             subject=f"{model}/{name}",
             payload={"version": version, "body_sha256": row["body_sha256"]},
@@ -354,7 +354,7 @@ def _record(
         catalog.DEFINITION_EVENTS,
         row,
         EVENT_SCHEMA,
-        actor=person(by),
+        by=by,
         action=f"{kind}_{event}",
         subject=f"{model}/{name}",
         payload={"version": version, "effective_at": effective_at},

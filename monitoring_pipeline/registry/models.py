@@ -27,7 +27,7 @@ from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.slices import content_hash, parse_filter
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
-from monitoring_pipeline.registry.audit_log import code_version, custody, person, record
+from monitoring_pipeline.registry.audit_log import code_version, custody, record
 
 SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
@@ -188,7 +188,7 @@ def register(
             catalog.MODEL_VERSIONS,
             row,
             SCHEMA,
-            actor=person(by),
+            by=by,
             action="model_register",
             subject=f"{name}@{version}",
             payload={k: row[k] for k in ("artifact_sha256", "train_table", "train_table_version", "train_rows")},
@@ -233,7 +233,7 @@ def evaluate(
         catalog.MODEL_EVALUATIONS,
         row,
         EVALUATION_SCHEMA,
-        actor=person(by),
+        by=by,
         action="model_evaluate",
         subject=f"{name}@{version}",
         payload={"eval_name": eval_name, "eval_rows": pin.rows, "eval_content_sha256": pin.content_sha256},
@@ -348,7 +348,7 @@ def _record_event(
         catalog.MODEL_EVENTS,
         row,
         EVENT_SCHEMA,
-        actor=person(by),
+        by=by,
         action=f"model_{event}",
         subject=f"{name}@{version}",
         payload={"event": event, "effective_at": effective_at}

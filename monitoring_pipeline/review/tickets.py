@@ -21,7 +21,7 @@ from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.io.webhook import WebhookSink, deliver
-from monitoring_pipeline.registry.audit_log import custody, person, record
+from monitoring_pipeline.registry.audit_log import custody, record
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import alert_series
 
@@ -58,6 +58,9 @@ class TicketError(MonitoringError, LookupError):
     """An unknown ticket or a lifecycle step it cannot take."""
 
 
+REVIEW_SENSOR = "sensor:review"  # the audit actor of the tickets the sensor opens, updates and delivers
+
+
 def read_tickets(config: ProjectConfig, model: str | None = None) -> pl.DataFrame:
     rows = catalog.day_rows(config, catalog.TICKETS, model)
     # oldest first; tickets one tick opened together in id order, so deliveries and listings are deterministic
@@ -71,13 +74,15 @@ def ticket(config: ProjectConfig, ticket_id_: str) -> dict[str, Any]:
     return rows.row(0, named=True)
 
 
-def _save(config: ProjectConfig, row: dict[str, Any], action: str, by: str, now: datetime) -> int:
+def _save(config: ProjectConfig, row: dict[str, Any], action: str, now: datetime, by: str | None = None) -> int:
+    """Upsert a ticket and audit it: by the person `by`, else by the review sensor."""
     return record(
         config,
         catalog.TICKETS,
         row,
         TICKET_SCHEMA,
-        actor=by,
+        by=by,
+        actor=REVIEW_SENSOR,
         action=action,
         subject=row["ticket_id"],
         payload={
@@ -128,10 +133,10 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
             breaches = breaches_on(model.name, signals, model.alerts, day, training)
             plan = plan_tickets(read_tickets(config, model.name).to_dicts(), breaches)
             for breach in plan.opened:
-                _save(config, _new_ticket(config, breach, now), "ticket_open", "sensor:review", now)
+                _save(config, _new_ticket(config, breach, now), "ticket_open", now)
                 opened.append(ticket_id(breach))
             for known_id, breach in plan.updated:
-                _save(config, _updated(ticket(config, known_id), breach, now), "ticket_update", "sensor:review", now)
+                _save(config, _updated(ticket(config, known_id), breach, now), "ticket_update", now)
                 updated.append(known_id)
             covering = read_tickets(config, model.name).filter(pl.col("first_day") <= day, pl.col("last_day") >= day)
             tickets = dict(covering.select("signal", "ticket_id").iter_rows())
@@ -241,7 +246,7 @@ def deliver_pending(
                     "external_ref": result.external_ref or current["external_ref"],
                     "delivered_at": now if status == DELIVERED else current["delivered_at"],
                 }
-                _save(config, changed, f"ticket_{status}", "sensor:review", now)
+                _save(config, changed, f"ticket_{status}", now)
             outcome[row["ticket_id"]] = status
             if status == PENDING:
                 break
@@ -257,7 +262,7 @@ def acknowledge(config: ProjectConfig, ticket_id_: str, by: str, now: datetime) 
         if row["status"] != OPEN:
             raise TicketError(f"ticket {ticket_id_} is {row['status']}; only an open ticket can be acknowledged")
         changed = row | {"status": ACKNOWLEDGED, "acknowledged_by": by, "acknowledged_at": now, "updated_at": now}
-        _save(config, changed, "ticket_acknowledge", person(by), now)
+        _save(config, changed, "ticket_acknowledge", now, by)
     return changed
 
 
@@ -275,5 +280,5 @@ def resolve(config: ProjectConfig, ticket_id_: str, reason: str, by: str, now: d
             "resolution": reason,
             "updated_at": now,
         }
-        _save(config, changed, "ticket_resolve", person(by), now)
+        _save(config, changed, "ticket_resolve", now, by)
     return changed

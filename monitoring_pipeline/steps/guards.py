@@ -14,7 +14,7 @@ from monitoring_pipeline.core.contract import ID
 from monitoring_pipeline.core.errors import MissingInputError, MonitoringError
 from monitoring_pipeline.core.guards.evaluate import GuardResult, evaluate
 from monitoring_pipeline.io import catalog, delta
-from monitoring_pipeline.registry.audit_log import custody, person, record
+from monitoring_pipeline.registry.audit_log import custody, record
 from monitoring_pipeline.steps.log import DayLog, read_log
 
 
@@ -67,7 +67,7 @@ def release(
             catalog.QUARANTINE_RELEASES,
             row,
             RELEASE_SCHEMA,
-            actor=person(by),
+            by=by,
             action="quarantine_release",
             subject=f"{model.name}/quarantine",
             payload={"prediction_id": prediction_id},
