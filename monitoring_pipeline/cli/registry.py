@@ -274,6 +274,7 @@ def _add_history(sub: argparse._SubParsersAction) -> None:
 
 def cmd_models_history(args: argparse.Namespace) -> int:
     from monitoring_pipeline.registry.models import events, registered
+    from monitoring_pipeline.registry.signatures import identity_note
 
     project = config(args)
     project.model(args.name)  # an unknown model is named, not shown as an empty history
@@ -284,10 +285,13 @@ def cmd_models_history(args: argparse.Namespace) -> int:
         "recorded_at", "effective_at", "model_version", "event", "actor", "release_id", "prompt_version", "reason"
     )
     versions = versions.sort("registered_at")
+    note = identity_note(project.governance)
     if args.format == "json":
-        emit(json.dumps({"versions": versions.to_dicts(), "events": lifecycle.to_dicts()}, indent=2, default=str))
+        shown = {"versions": versions.to_dicts(), "events": lifecycle.to_dicts(), "identities": note}
+        emit(json.dumps(shown, indent=2, default=str))
     else:
-        emit(f"versions\n{table_text(versions)}\n\nlifecycle events\n{table_text(lifecycle)}")
+        people = f"\n\npeople named: {note}" if note else ""
+        emit(f"versions\n{table_text(versions)}\n\nlifecycle events\n{table_text(lifecycle)}{people}")
     return 0
 
 

@@ -184,6 +184,7 @@ def _add_changes(commands: argparse._SubParsersAction) -> None:
 
 def cmd_changes(args: argparse.Namespace) -> int:
     from monitoring_pipeline.registry.audit_log import coverage
+    from monitoring_pipeline.registry.signatures import identity_note
     from monitoring_pipeline.review.changes import changes, to_json, to_text
     from monitoring_pipeline.review.trace import evidence_lines
 
@@ -194,10 +195,11 @@ def cmd_changes(args: argparse.Namespace) -> int:
         project.model(args.model)
     uncovered = coverage(project)  # first: a damaged data file is named before any read trips on it
     frame = changes(project, args.since, args.until, args.model)
+    note = identity_note(project.governance)
     if args.format == "table":
-        emit("\n".join([*evidence_lines(uncovered), "", to_text(frame)]))
+        emit("\n".join([*evidence_lines(uncovered), "", to_text(frame), *([f"People named: {note}."] if note else [])]))
         return 0
-    for line in uncovered:
+    for line in [*uncovered, *([f"people named: {note}"] if note else [])]:
         progress(f"warning: {line}")
     emit(to_json(frame) if args.format == "json" else render(frame, "csv"))
     return 0

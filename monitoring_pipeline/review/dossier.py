@@ -21,6 +21,7 @@ from monitoring_pipeline.core.profile import ColumnProfile
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import models
 from monitoring_pipeline.registry.audit_log import latest_entries
+from monitoring_pipeline.registry.signatures import identity_note
 from monitoring_pipeline.review import tickets
 from monitoring_pipeline.review.trace import jsonable
 from monitoring_pipeline.steps.drift import worst_drift
@@ -120,6 +121,7 @@ def build_dossier(config: ProjectConfig, ticket_id: str) -> dict[str, Any]:
         "releases": _releases(config, model, first, last),
         "quarantine_trend": _quarantine_trend(config, model, last),
         "sources": _sources(config, model, sorted({first, last})),
+        "identities": identity_note(config.governance),
     }
 
 
@@ -144,7 +146,8 @@ def to_markdown(dossier: dict[str, Any]) -> str:
     failures = ", ".join(f"{rule} {n}" for rule, n in dossier["guard_failures_by_rule"].items()) or "none"
     lines += [
         "",
-        f"Release in force when it began: {began}; releases since: {since}.",
+        f"Release in force when it began: {began}; releases since: {since}."
+        + (f" Approvers' {dossier['identities']}." if dossier["identities"] else ""),
         f"Guard failures on {t['last_day']}: {failures}.",
         "Quarantined share, last days: "
         + ", ".join(f"{q['day'][5:]} {q['quarantined_share']:.1%}" for q in dossier["quarantine_trend"]),

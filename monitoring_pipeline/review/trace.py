@@ -26,6 +26,7 @@ from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions, models
 from monitoring_pipeline.registry.audit_log import coverage, latest_entries
+from monitoring_pipeline.registry.signatures import identity_note
 from monitoring_pipeline.steps.bins import MissingReferenceBins, load_model_bins, load_reconstruction
 from monitoring_pipeline.steps.drift import reference_days
 from monitoring_pipeline.steps.features import active_definitions, with_derived
@@ -110,6 +111,7 @@ def trace(config: ProjectConfig, prediction_id: str, model: str | None = None) -
         "tickets": _tickets(config, spec, day),
         "report_runs": _runs(config, spec, day),
         "uncovered": uncovered,
+        "identities": identity_note(config.governance),
     }
 
 
@@ -288,6 +290,11 @@ def _checkpoint_lines(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def _identity_lines(result: dict[str, Any]) -> list[str]:
+    """The reminder, under every section naming people, that their names are claims (unsigned identities)."""
+    return [f"- _{result['identities']}_"] if result["identities"] else []
+
+
 def _release_line(result: dict[str, Any]) -> str:
     r = result["release_in_force"]
     if not r:
@@ -346,9 +353,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
         "## Model checkpoint",
         *_checkpoint_lines(result),
+        *_identity_lines(result),
         "",
         "## Release in force",
         _release_line(result),
+        *_identity_lines(result),
         "",
         "## Feature definitions in force",
         f"- {_definitions_line(result['feature_definitions'])}",

@@ -20,6 +20,7 @@ from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
 from monitoring_pipeline.core.guards.evaluate import guarded_rows, quarantined_share
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log, models
+from monitoring_pipeline.registry.signatures import identity_note
 from monitoring_pipeline.review.tickets import model_signals, read_tickets
 from monitoring_pipeline.steps.drift import WorstDrift, worst_drift
 from monitoring_pipeline.steps.guards import daily_guard_counts
@@ -301,6 +302,7 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
     sections += [
         "<h2>Releases in the window</h2>",
         _table(releases),
+        *([f'<p class="muted">{html.escape(note)}</p>'] if (note := identity_note(config.governance)) else []),
         "<h2>Open tickets</h2>",
         _table(open_tickets),
     ]

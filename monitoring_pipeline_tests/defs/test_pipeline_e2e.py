@@ -107,6 +107,7 @@ def test_the_trace_links_a_prediction_to_its_checkpoint_release_definitions_drif
         assert run["delta_version"] <= delta.version(catalog.table(config, run["table"]))
     text = to_markdown(result)
     assert "credit_risk-r2" in text and "| channel |" in text and "debt_to_income v2" in text
+    assert text.count("identities are claims, not verified") == 2  # under the checkpoint and the release
 
 
 def test_the_trace_of_a_quarantined_llm_output_shows_its_verdicts_and_prompt(lake) -> None:
@@ -427,6 +428,7 @@ def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offl
     assert ("channel", "drift") in folded  # the drifting column's statistic over the window, folded
     assert 'stroke-dasharray="5,3"' in text  # its warn and drift thresholds
     assert 'stroke-dasharray="3,3"' in text  # the release of model 1.1 marked on the trends
+    assert "identities are claims, not verified" in text[text.index("<h2>Releases in the window</h2>") :]
 
 
 def test_every_table_the_pipeline_writes_says_what_it_holds(lake) -> None:

@@ -123,6 +123,7 @@ def test_the_dossier_run_requested_by_the_sensor_materializes(world) -> None:
     assert result.success
     stored = delta.scan(catalog.table(config, catalog.DOSSIERS)).filter(pl.col("ticket_id") == ticket_id).collect()
     assert stored.height == 1 and "| channel | drift |" in stored["markdown"][0]
+    assert "Approvers' identities are claims, not verified" in stored["markdown"][0]
     record = instance.fetch_materializations(dg.AssetKey(["credit_risk", "review_dossier"]), limit=1).records[0]
     assert record.partition_key == ticket_id
     assert "channel" in record.asset_materialization.metadata["top_columns"].value

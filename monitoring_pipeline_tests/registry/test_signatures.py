@@ -203,3 +203,31 @@ def test_the_command_line_signs_with_key_and_names_the_principal(signed, tmp_pat
     assert models.events(config, "credit_risk").select(pl.col("actor")).item() == "bob"
     assert main(["audit", "verify", *common]) == 0
     assert "3 signatures verified" in capsys.readouterr().out
+
+
+def test_the_demo_registry_history_signed_by_its_people_verifies(tmp_path: Path) -> None:
+    """The demo's registry history typed as it is (claimed names), but each command with its person's key."""
+    from monitoring_pipeline.cli import main
+    from monitoring_pipeline.demo.lake import build_demo_lake
+    from monitoring_pipeline.demo.registry import registry_commands
+    from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["lake"]["root"] = str(tmp_path / "lake")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    build_demo_lake(config, scale=0.05, progress=lambda _: None, label_feed=False)
+    commands = registry_commands(config, path)
+    people = sorted({argv[argv.index("--by") + 1] for argv in commands})
+    keys = {name: tmp_path / f"{name}_ed25519" for name in people}
+    (tmp_path / "allowed_signers").write_text("".join(f"{n} {_key(p)}\n" for n, p in keys.items()))
+    raw["governance"] = {"identity": "signed", "allowed_signers": "allowed_signers"}
+    path.write_text(yaml.safe_dump(raw))
+    for argv in commands:
+        assert main([*argv, "--key", str(keys[argv[argv.index("--by") + 1]])]) == 0, argv
+    result = verify_audit(load_config(path))
+    assert result.ok and result.signed == len(commands) > 30, result
+    bob_as_carol = ["models", "retire", "credit_risk", "1.0", "--reason", "old", "--by", "carol"]
+    with pytest.raises(SystemExit, match="is bob's"):
+        main([*bob_as_carol, "--key", str(keys["bob"]), "--config", str(path)])
