@@ -455,9 +455,9 @@ def _signature_problem(config: ProjectConfig, entries: list[AuditEntry]) -> tupl
         return 0, None, None
     keys = signatures.allowed_signers(governance)
     people = {key.principal: person(key.principal) for key in keys}
-    for entry, payload in zip(entries, payloads, strict=True):
+    for before, entry, payload in zip([None, *entries], entries, payloads, strict=False):
         if signatures.SIGNATURE in payload:
-            problem = signatures.entry_problem(entry, keys, people)
+            problem = signatures.entry_problem(entry, before, keys, people)
         elif governance.identity == SIGNED and entry.action in signatures.VERBS and entry.seq > signed_seqs[0]:
             problem = f"{entry.action} of {entry.subject} by a person is not signed, yet identities are signed"
         else:

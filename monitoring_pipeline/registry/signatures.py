@@ -15,16 +15,18 @@ propose, approve, deploy, release and resolve, for which model. `audit verify` r
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import json
 import os
 import re
 import struct
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ SIGNATURE = "signature"  # the payload key of an entry's signature: {"key": fing
 UNSIGNED = {SIGNATURE, DATA_FILES, ALSO_PINNED, "recorded_from_commit_info"}  # payload keys added after signing
 CLAIMS = "identities are claims, not verified (governance.identity: claimed)"
 KEY_TYPE = b"ssh-ed25519"
+CLOCK_SKEW = timedelta(minutes=5)  # how far a signed entry may be dated before the entry chained ahead of it
 ARMOR = ("-----BEGIN SSH SIGNATURE-----", "-----END SSH SIGNATURE-----")
 
 # what each person's action needs the right to do (`governance.roles`)
@@ -265,6 +268,14 @@ def _ssh_time(text: str | None, where: str) -> datetime | None:
 # -- signing an action, verifying an entry ------------------------------------------------------------------------
 
 
+def _passphrase(path: str) -> str:
+    if PASSPHRASE_ENV in os.environ:
+        return os.environ[PASSPHRASE_ENV]
+    if not sys.stdin.isatty():
+        raise SignatureError(f"signing key {path} has a passphrase: give it in {PASSPHRASE_ENV}")
+    return getpass.getpass(f"passphrase of {path}: ")
+
+
 def _private_key() -> Ed25519PrivateKey:
     path = _KEY.get() or os.environ.get(KEY_ENV)
     if not path:
@@ -272,14 +283,17 @@ def _private_key() -> Ed25519PrivateKey:
             f"governance.identity is signed: give your SSH key with --key or {KEY_ENV} "
             "(`ssh-keygen -t ed25519` creates one; its .pub line goes in the allowed signers file)"
         )
-    passphrase = os.environ.get(PASSPHRASE_ENV)
     try:
-        key = load_ssh_private_key(Path(path).read_bytes(), passphrase.encode() if passphrase else None)
+        data = Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise SignatureError(f"signing key {path}: {exc.strerror}") from None
+    try:
+        try:
+            key = load_ssh_private_key(data, None)
+        except TypeError:  # protected by a passphrase: from the environment, else asked on the terminal
+            key = load_ssh_private_key(data, _passphrase(path).encode())
     except (ValueError, TypeError) as exc:
-        hint = f"; set {PASSPHRASE_ENV} for a key with a passphrase" if "password" in str(exc).lower() else ""
-        raise SignatureError(f"signing key {path} cannot be read: {exc}{hint}") from None
+        raise SignatureError(f"signing key {path} cannot be read: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise SignatureError(f"signing key {path} is not an ed25519 key (ssh-keygen -t ed25519 creates one)")
     return key
@@ -320,11 +334,13 @@ def _allowed_key(governance: Governance, key: Ed25519PublicKey, by: str, at: dat
             f"key {printed} is {listed[0].principal}'s ({listed[0].where}), not {by}'s: each person signs as "
             "themselves with their own key"
         )
-    valid = [k for k in listed if k.valid_at(at)]
+    clock = datetime.now(UTC)  # an action dated inside the window does not revive a revoked key
+    valid = [k for k in listed if k.valid_at(at) and k.valid_at(clock)]
     if not valid:
+        when = at if not any(k.valid_at(at) for k in listed) else clock
         raise SignatureError(
             f"{by}'s key {printed} may sign from {listed[0].window()} ({listed[0].where}), not at "
-            f"{at.astimezone(UTC).isoformat(timespec='seconds')}"
+            f"{when.astimezone(UTC).isoformat(timespec='seconds')}"
         )
     return valid[0]
 
@@ -342,10 +358,19 @@ def _check_role(governance: Governance, by: str, model: str | None, action: str)
         )
 
 
-def entry_problem(entry: AuditEntry, keys: list[AllowedKey], person: Mapping[str, str]) -> str | None:
+def entry_problem(
+    entry: AuditEntry, before: AuditEntry | None, keys: list[AllowedKey], person: Mapping[str, str]
+) -> str | None:
     """What is wrong with a signed entry's signature (None: it verifies): the signature over the canonical action
     rebuilt from the entry, by a listed key valid at the entry's time, whose principal is the entry's actor
-    (`person` maps a principal to its pseudonymous id)."""
+    (`person` maps a principal to its pseudonymous id), dated no earlier than the entry chained `before` it (a
+    revoked key signing an action dated inside its window)."""
+    if before is not None and entry.ts_utc < before.ts_utc - CLOCK_SKEW:
+        return (
+            f"{entry.action} of {entry.subject} is signed as of {entry.ts_utc.isoformat(timespec='seconds')}, before "
+            f"the entry chained ahead of it (seq {before.seq}, {before.ts_utc.isoformat(timespec='seconds')}): "
+            "backdated"
+        )
     payload = json.loads(entry.payload)
     signature = payload[SIGNATURE]
     message = action_bytes(

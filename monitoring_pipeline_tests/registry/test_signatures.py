@@ -88,14 +88,44 @@ def test_one_key_cannot_stand_for_two_people(signed, tmp_path: Path) -> None:
 def test_a_revoked_key_cannot_sign_after_its_window_and_its_earlier_signatures_stay_valid(signed) -> None:
     config, artifact, keys = signed
     file = Path(config.governance.allowed_signers)
-    revoked = (NOW + timedelta(days=1)).strftime("%Y%m%d%H%M%SZ")
-    file.write_text(file.read_text().replace("\nana ", f'\nana valid-before="{revoked}" '))
-    _register(config, artifact, keys)  # at NOW: inside the window
-    later = NOW + timedelta(days=2)
-    with signing_with(str(keys["ana"])), pytest.raises(SignatureError, match=r"ana's key .* may sign from .*not at"):
-        models.register(config, "credit_risk", "1.1", artifact, "logs/credit_risk", "", "1.0", "ana", later)
-    result = verify_audit(config, now=later)
-    assert result.ok and result.signed == 2
+    listed = file.read_text()
+    _register(config, artifact, keys)  # at NOW, with no window yet
+    revoked = datetime.now(UTC) - timedelta(minutes=1)  # revocation: a valid-before added to ana's line
+    file.write_text(listed.replace("\nana ", f'\nana valid-before="{revoked:%Y%m%d%H%M%S}Z" '))
+    for at in (datetime.now(UTC), NOW + timedelta(hours=1)):  # now, or dated back inside the window
+        with (
+            signing_with(str(keys["ana"])),
+            pytest.raises(SignatureError, match=r"ana's key .* may sign from .*not at"),
+        ):
+            models.register(config, "credit_risk", "1.1", artifact, "logs/credit_risk", "", "1.0", "ana", at)
+    result = verify_audit(config, now=NOW)
+    assert result.ok and result.signed == 2, result
+    file.write_text(listed.replace("\nana ", f'\nana valid-before="{NOW:%Y%m%d%H%M%S}Z" '))  # revoked before them
+    result = verify_audit(config, now=NOW)
+    assert not result.ok and "outside its window" in result.problem, result
+
+
+def test_a_signature_dated_before_the_entry_ahead_of_it_is_reported_as_backdated(signed) -> None:
+    config, artifact, keys = signed
+    _register(config, artifact, keys)
+    with signing_with(str(keys["bob"])):
+        models.approve(config, "credit_risk", "1.0", "holdout AUC 0.80", "bob", NOW - timedelta(days=3))
+    result = verify_audit(config, now=NOW)
+    assert not result.ok and "backdated" in result.problem and result.first_bad_seq == 2, result
+
+
+def test_a_key_with_a_passphrase_signs_with_it_from_the_environment(signed, tmp_path: Path, monkeypatch) -> None:
+    config, artifact, _ = signed
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret", "-f", str(tmp_path / "locked")], check=True)
+    public = (tmp_path / "locked.pub").read_text().split()
+    file = Path(config.governance.allowed_signers)
+    file.write_text(file.read_text().replace("\nana ", "\nold_ana ") + f"ana {public[0]} {public[1]}\n")
+    with signing_with(str(tmp_path / "locked")), pytest.raises(SignatureError, match="give it in MP_SIGNING_PASS"):
+        models.register(config, "credit_risk", "1.0", artifact, "logs/credit_risk", "", None, "ana", NOW)
+    monkeypatch.setenv(signatures.PASSPHRASE_ENV, "s3cret")
+    with signing_with(str(tmp_path / "locked")):
+        models.register(config, "credit_risk", "1.0", artifact, "logs/credit_risk", "", None, "ana", NOW)
+    assert verify_audit(config, now=NOW).signed == 1
 
 
 def test_roles_say_who_may_do_what_for_which_model(signed) -> None:
