@@ -39,6 +39,9 @@ ELSEWHERE = {  # a README command's start -> the test that runs it
     "dask worker": "scale/test_dask_executor.py",
     "export MP_EXECUTOR=dask": "scale/test_dask_executor.py",
     "helm": "scale/test_deploy.py",  # the values it installs with; no cluster here
+    "ssh-keygen": "registry/test_signatures.py",  # README's signed-identity walkthrough, on a lake of its own
+    'echo "bob': "registry/test_signatures.py",
+    "MP_SIGNING_KEY=": "registry/test_signatures.py",
     "uv run python benchmarks/": "test_readme_benchmarks.py",
     "nice -n 10 uv run python benchmarks/": "test_readme_benchmarks.py",
 }

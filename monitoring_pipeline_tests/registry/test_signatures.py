@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shlex
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -261,3 +262,35 @@ def test_the_demo_registry_history_signed_by_its_people_verifies(tmp_path: Path)
     bob_as_carol = ["models", "retire", "credit_risk", "1.0", "--reason", "old", "--by", "carol"]
     with pytest.raises(SystemExit, match="is bob's"):
         main([*bob_as_carol, "--key", str(keys["bob"]), "--config", str(path)])
+
+
+def test_readme_s_signed_identity_walkthrough(lake, tmp_path: Path, monkeypatch, capsys) -> None:
+    """README's block as written, on a lake where ana (signing) registered credit_risk 1.3; only the key is made
+    without a passphrase (no terminal here) and `~` is a temp home."""
+    from monitoring_pipeline.cli import main
+    from monitoring_pipeline.io.config_file import DEFAULT_CONFIG, load_config
+    from monitoring_pipeline_tests.readme_commands import readme_commands
+
+    keygen, echo, approve, verify = readme_commands("Signed identities: an approval that proves who approved")
+    config, artifact = lake
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    ana = tmp_path / "ana_ed25519"
+    (tmp_path / "allowed_signers").write_text(f"ana {_key(ana)}\n")
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["lake"]["root"] = config.lake.root
+    raw["governance"] = {"identity": "signed", "allowed_signers": "allowed_signers", "roles": {"approve": ["bob"]}}
+    (tmp_path / "monitoring.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("MP_CONFIG", str(tmp_path / "monitoring.yaml"))
+    with signing_with(str(ana)):
+        _register(load_config(tmp_path / "monitoring.yaml"), artifact, {"ana": ana}, version="1.3")
+    subprocess.run(["bash", "-c", f"{keygen} -N ''"], check=True, capture_output=True)
+    subprocess.run(["bash", "-c", echo], check=True)
+    env, _, command = approve.partition(" uv run monitoring-pipeline ")
+    monkeypatch.setenv(*env.split("=", 1))
+    assert main(shlex.split(command)) == 0
+    assert "approved credit_risk 1.3 (by bob)" in capsys.readouterr().out
+    assert main(shlex.split(verify.removeprefix("uv run monitoring-pipeline "))) == 0
+    assert "3 signatures verified against" in capsys.readouterr().out
