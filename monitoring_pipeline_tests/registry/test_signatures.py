@@ -294,3 +294,22 @@ def test_readme_s_signed_identity_walkthrough(lake, tmp_path: Path, monkeypatch,
     assert "approved credit_risk 1.3 (by bob)" in capsys.readouterr().out
     assert main(shlex.split(verify.removeprefix("uv run monitoring-pipeline "))) == 0
     assert "3 signatures verified against" in capsys.readouterr().out
+
+
+def test_a_signed_action_cut_off_before_its_entry_keeps_its_signature_when_completed(signed, monkeypatch) -> None:
+    from monitoring_pipeline.io.delta import LakeWriteError
+    from monitoring_pipeline.registry import audit_log
+
+    config, artifact, keys = signed
+
+    def unwritable(*_, **__) -> None:
+        raise LakeWriteError("audit/log is read-only")
+
+    monkeypatch.setattr(audit_log, "audit", unwritable)
+    with signing_with(str(keys["ana"])), pytest.raises(LakeWriteError, match="is committed, but its audit entry"):
+        models.register(config, "credit_risk", "1.0", artifact, "logs/credit_risk", "", None, "ana", NOW)
+    monkeypatch.undo()
+    (entry,) = audit_log.complete_chain(config)  # from the commit's own metadata, signature included
+    assert json.loads(entry.payload)["recorded_from_commit_info"] is True
+    result = verify_audit(config, now=NOW)
+    assert result.ok and result.signed == 1, result
