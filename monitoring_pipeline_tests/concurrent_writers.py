@@ -42,7 +42,7 @@ def open_tickets(root: str, storage_options: dict[str, str], worker: int, count:
             "delivery_status": tickets.NO_SINK,
             "delivery_attempts": 0,
         }
-        tickets._save(config, row, "ticket_open", f"writer:{worker}", NOW)
+        tickets._save(config, row, "ticket_open", NOW, actor=f"writer:{worker}")
 
 
 def run_writers(root: str, storage_options: dict[str, str], processes: int, appends: int) -> None:

@@ -74,15 +74,22 @@ def ticket(config: ProjectConfig, ticket_id_: str) -> dict[str, Any]:
     return rows.row(0, named=True)
 
 
-def _save(config: ProjectConfig, row: dict[str, Any], action: str, now: datetime, by: str | None = None) -> int:
-    """Upsert a ticket and audit it: by the person `by`, else by the review sensor."""
+def _save(
+    config: ProjectConfig,
+    row: dict[str, Any],
+    action: str,
+    now: datetime,
+    by: str | None = None,
+    actor: str = REVIEW_SENSOR,
+) -> int:
+    """Upsert a ticket and audit it: by the person `by`, else by the system `actor` (the review sensor)."""
     return record(
         config,
         catalog.TICKETS,
         row,
         TICKET_SCHEMA,
         by=by,
-        actor=REVIEW_SENSOR,
+        actor=actor,
         action=action,
         subject=row["ticket_id"],
         payload={
