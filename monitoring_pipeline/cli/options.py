@@ -57,10 +57,9 @@ def by(args: argparse.Namespace) -> str:
         return args.by
     governance = config(args).governance
     if governance.identity == SIGNED:
-        from monitoring_pipeline.registry.signatures import principal, signing_with
+        from monitoring_pipeline.registry.signatures import principal
 
-        with signing_with(args.key):
-            return principal(governance)
+        return principal(governance)  # the key `main` set from --key, else $MP_SIGNING_KEY
     return getpass.getuser()
 
 

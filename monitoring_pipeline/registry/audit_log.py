@@ -207,8 +207,9 @@ def record(
     if reason is not None:
         payload = {**payload, "reason_sha256": sha256_text(reason)}
     actor = person(by) if by is not None else str(actor)
-    landing = (delta.version(ref) or 0) + 1
-    signed = _signed(config, by, row, actor, action, subject, payload, now, table, landing)
+    signing = by is not None and config.governance.identity == SIGNED
+    landing = (delta.version(ref) or 0) + 1 if signing else 0  # the version a signature names: read only to sign
+    signed = _signed(config, by, row, actor, action, subject, payload, now, table, landing) if signing else {}
     owed = _owed(actor, action, subject, payload | signed, now)
     written = delta.upsert(ref, frame, key, owed) if key else delta.append(ref, frame, metadata=owed)
     if signed and written != landing:  # another writer took that version: sign the one the row landed in
@@ -235,7 +236,7 @@ def record(
 
 def _signed(
     config: ProjectConfig,
-    by: str | None,
+    by: str,
     row: Mapping[str, Any],
     actor: str,
     action: str,
@@ -245,9 +246,7 @@ def _signed(
     table: str,
     version: int,
 ) -> dict[str, Any]:
-    """The signature a person's action carries in its entry's payload (none for a system, or claimed identities)."""
-    if by is None:
-        return {}
+    """The signature a person's action carries in its entry's payload (signed identities)."""
     message = signatures.action_bytes(actor, action, subject, payload, now, table, version)
     return signatures.sign(config.governance, by, row.get("model_name"), action, now, message)
 

@@ -301,11 +301,7 @@ def _private_key() -> Ed25519PrivateKey:
 
 def principal(governance: Governance) -> str:
     """The principal the signing key belongs to in the allowed signers file."""
-    printed = fingerprint(_private_key().public_key())
-    listed = [k for k in allowed_signers(governance) if k.fingerprint == printed]
-    if not listed:
-        raise SignatureError(f"key {printed} is not in the allowed signers file {governance.allowed_signers}")
-    return listed[0].principal
+    return _listed(governance, _private_key().public_key())[0].principal
 
 
 def sign(
@@ -321,14 +317,20 @@ def sign(
     return {SIGNATURE: {"key": signer.fingerprint, "sshsig": sign_bytes(private, message)}}
 
 
-def _allowed_key(governance: Governance, key: Ed25519PublicKey, by: str, at: datetime) -> AllowedKey:
+def _listed(governance: Governance, key: Ed25519PublicKey) -> list[AllowedKey]:
+    """The allowed signers file's lines of `key` (refused when it has none)."""
     printed = fingerprint(key)
     listed = [k for k in allowed_signers(governance) if k.fingerprint == printed]
     if not listed:
         raise SignatureError(
             f"key {printed} is not in the allowed signers file {governance.allowed_signers}: add its .pub line "
-            f"as `{by} ssh-ed25519 ...`"
+            "as `NAME ssh-ed25519 ...`"
         )
+    return listed
+
+
+def _allowed_key(governance: Governance, key: Ed25519PublicKey, by: str, at: datetime) -> AllowedKey:
+    printed, listed = fingerprint(key), _listed(governance, key)
     if listed[0].principal != by:
         raise SignatureError(
             f"key {printed} is {listed[0].principal}'s ({listed[0].where}), not {by}'s: each person signs as "
