@@ -4,6 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from monitoring_pipeline.core.drift import frames
 from monitoring_pipeline.core.drift.compare import DriftSettings
 from monitoring_pipeline.core.drift.frames import drift_frames
 from monitoring_pipeline.core.drift.registry import Thresholds
@@ -127,3 +128,16 @@ def test_failure_rate_flags_use_a_chi_square_p_value() -> None:
     assert ks["value"] == pytest.approx(0.02)
     assert ks["p_value"] < 1e-4
     assert report.columns[0].verdict == "warn"
+
+
+def test_a_wide_table_judged_a_group_of_columns_at_a_time_gives_the_same_report(monkeypatch) -> None:
+    rng = np.random.default_rng(7)
+    columns = {f"x{i}": rng.normal(0.8 * (i % 3), 1.0, 4_000) for i in range(9)}
+    reference = pl.DataFrame({f"x{i}": rng.normal(size=3_000) for i in range(9)} | {"c": rng.choice(list("ab"), 3_000)})
+    current = pl.DataFrame(columns | {"c": rng.choice(list("abc"), 4_000)}).lazy()
+    whole = drift_frames(reference, current).to_frame()
+    monkeypatch.setattr(frames, "GROUP_BYTES", 8 * 7_000 * 2)  # two columns of both frames a group
+    assert [len(g) for g in frames._column_groups(reference.lazy(), current, reference.columns)] == [2] * 5
+    grouped = drift_frames(reference, current).to_frame()
+    assert grouped.equals(whole)
+    assert set(grouped.filter(pl.col("verdict") == "drift")["column"]) == {"x1", "x2", "x4", "x5", "x7", "x8", "c"}

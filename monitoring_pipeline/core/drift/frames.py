@@ -37,6 +37,7 @@ from monitoring_pipeline.core.profile import ColumnProfile, profile_frame, profi
 
 CATEGORICAL_DTYPES = (pl.String, pl.Categorical, pl.Enum, pl.Boolean)
 EXACT_LIMIT = 2_000_000
+GROUP_BYTES = 512 * 2**20  # values of both frames one group of columns holds in memory at once
 LARGE_SAMPLE_BINS = 10_000
 
 
@@ -87,20 +88,13 @@ def drift_frames(
         missing = [c for c in columns if c not in schema]
         if missing:
             raise KeyError(f"{side} frame has no column {missing[0]!r} (columns: {schema.names()})")
-    reference, current = pl.collect_all([reference.lazy().select(columns), current.lazy().select(columns)])
     kinds = infer_kinds(ref_schema, columns)
-    numeric = [c for c, k in kinds.items() if k is ColumnKind.NUMERIC]
-    categorical = [c for c, k in kinds.items() if k is ColumnKind.CATEGORICAL]
-
-    ref_sorted, cur_sorted = _sorted_both(reference, current, numeric)
-    ref_counts = dict(
-        zip(categorical, pl.collect_all([category_counts(reference, c) for c in categorical]), strict=True)
-    )
-    bins: dict[str, Bins] = {c: numeric_bins_from_sorted(ref_sorted[c]) for c in numeric}
-    bins |= {c: categorical_bins_from_counts(ref_counts[c], top_k, DEFAULT_VOCAB_CAP) for c in categorical}
-
-    ref_profiles = _profiles(reference, bins, ref_sorted)
-    cur_profiles = _profiles(current, bins, cur_sorted)
+    merged: tuple[dict, dict, dict, dict] = ({}, {}, {}, {})  # bins, both sides' profiles, exact KS/Wasserstein
+    reference, current = reference.lazy(), current.lazy()
+    for group in _column_groups(reference, current, columns):
+        for whole, part in zip(merged, _judge_group(reference, current, group, kinds, top_k), strict=True):
+            whole.update(part)
+    bins, ref_profiles, cur_profiles, exact = merged
     settings = settings or {}
     return compare_profiles(
         ref_profiles,
@@ -108,7 +102,37 @@ def drift_frames(
         bins,
         roles={c: "feature" for c in columns},
         settings={c: settings.get(c, DriftSettings()) for c in columns},
-        exact=_exact_ks_wasserstein(numeric, ref_sorted, cur_sorted),
+        exact=exact,
+    )
+
+
+def _column_groups(reference: pl.LazyFrame, current: pl.LazyFrame, columns: Sequence[str]) -> list[list[str]]:
+    """`columns` in groups whose values (8 bytes a cell of both frames) fit GROUP_BYTES: a wide table is read a
+    group of columns at a time, so memory follows the group, not the table."""
+    lengths = pl.collect_all([reference.select(pl.len()), current.select(pl.len())])
+    cells = sum(frame.item() for frame in lengths)
+    width = max(1, GROUP_BYTES // (8 * max(cells, 1)))
+    return [list(columns[i : i + width]) for i in range(0, len(columns), width)]
+
+
+def _judge_group(
+    reference: pl.LazyFrame, current: pl.LazyFrame, group: list[str], kinds: dict[str, ColumnKind], top_k: int
+) -> tuple[dict[str, Bins], dict[str, ColumnProfile], dict[str, ColumnProfile], dict[str, tuple[float, float]]]:
+    """Bins frozen from the reference, both profiles and the exact KS/Wasserstein of one group of columns."""
+    reference, current = pl.collect_all([reference.select(group), current.select(group)])
+    numeric = [c for c in group if kinds[c] is ColumnKind.NUMERIC]
+    categorical = [c for c in group if kinds[c] is ColumnKind.CATEGORICAL]
+    ref_sorted, cur_sorted = _sorted_both(reference, current, numeric)
+    ref_counts = dict(
+        zip(categorical, pl.collect_all([category_counts(reference, c) for c in categorical]), strict=True)
+    )
+    bins: dict[str, Bins] = {c: numeric_bins_from_sorted(ref_sorted[c]) for c in numeric}
+    bins |= {c: categorical_bins_from_counts(ref_counts[c], top_k, DEFAULT_VOCAB_CAP) for c in categorical}
+    return (
+        bins,
+        _profiles(reference, bins, ref_sorted),
+        _profiles(current, bins, cur_sorted),
+        _exact_ks_wasserstein(numeric, ref_sorted, cur_sorted),
     )
 
 
