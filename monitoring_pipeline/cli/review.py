@@ -97,6 +97,7 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
             "ticket_id",
             "severity",
             "status",
+            "state",
             "first_day",
             "last_day",
             pl.col("breach_days").list.len().alias("days"),

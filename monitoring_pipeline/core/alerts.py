@@ -5,6 +5,10 @@ rows its guards quarantined, and how many rows arrived. A rule breaches on a day
 threshold on at least `days` of the `of_last` days ending that day (hysteresis: one bad day among good ones does
 not open a review, and one good day does not close one — people do). Ticket bookkeeping is pure too: given the
 tickets already known and today's breaches, `plan_tickets` says which to open and which to update.
+
+Each rule's signal moves through a lifecycle (`signal_states`): `ok`, `warning` (crossed, not yet persistent),
+`alert` (breached, and until it recovers), `recovered` (the day `recover_after` judged days in a row stayed on the
+good side after an alert), and `no_data` (no value that day: the day did not arrive, or its labels have not).
 """
 
 from __future__ import annotations
@@ -22,17 +26,22 @@ from monitoring_pipeline.core.guards.evaluate import guarded_rows, quarantined_s
 SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data", "performance")
 IN_SAMPLE_SIGNALS = frozenset({"feature_drift", "output_drift", "performance"})  # judged against the training days
 SEVERITIES = ("low", "medium", "high", "critical")
+OK, WARNING, ALERT, RECOVERED, NO_DATA = "ok", "warning", "alert", "recovered", "no_data"
+STATES = (OK, WARNING, ALERT, RECOVERED, NO_DATA)
+EPISODE_DAYS = 28  # days before the judged ones whose signals a review reads to find an alert still under way
 
 
 @dataclass(frozen=True)
 class AlertRule:
-    """`signal` breaches when its daily value is >= `threshold` (< for missing_data) on `days` of `of_last`."""
+    """`signal` breaches when its daily value is >= `threshold` (< for missing_data) on `days` of `of_last`; an
+    alert recovers after `recover_after` judged days in a row on the good side."""
 
     signal: str
     threshold: float
     days: int = 2
     of_last: int = 3
     severity: str = "high"
+    recover_after: int = 3
 
     def crossed(self, value: float) -> bool:
         return value < self.threshold if self.signal == "missing_data" else value >= self.threshold
@@ -205,6 +214,36 @@ def breaches_on(
                 )
             )
     return found
+
+
+def signal_states(signals: pl.DataFrame, rule: AlertRule, last: date, training: Sequence[date] = ()) -> dict[date, str]:
+    """The state of `rule`'s signal on each calendar day from the first `signals` holds to `last` (see the module
+    doc). Pure and order-free: a review reads the signals EPISODE_DAYS before the days it judges, so an alert that
+    began earlier is still one. A breach is what `breaches_on` finds; a training day is in-sample for drift and
+    performance and never crosses."""
+    rows = signals.filter(pl.col("signal") == rule.signal)
+    values: dict[date, float] = dict(zip(rows["day"], rows["value"], strict=True))
+    if not values:
+        return {}
+    in_sample = set(training) if rule.signal in IN_SAMPLE_SIGNALS else set()
+    bad = {d for d, v in values.items() if d not in in_sample and rule.crossed(v)}
+    states, alerting, quiet, day = {}, False, 0, min(values)
+    while day <= last:
+        if day not in values:
+            state = NO_DATA
+        elif day in bad and sum(day - timedelta(days=i) in bad for i in range(rule.of_last)) >= rule.days:
+            state, alerting, quiet = ALERT, True, 0
+        elif day in bad:
+            state, quiet = (ALERT if alerting else WARNING), 0
+        elif alerting:
+            quiet += 1
+            alerting = quiet < rule.recover_after
+            state = ALERT if alerting else RECOVERED
+        else:
+            state = OK
+        states[day] = state
+        day += timedelta(days=1)
+    return states
 
 
 @dataclass(frozen=True)

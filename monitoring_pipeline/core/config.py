@@ -145,6 +145,7 @@ class ModelSpec:
     performance: PerformanceSettings | None = None  # None: no labels, no performance
     multivariate: MultivariateSettings | None = None  # None: no reconstruction-error signal
     drift_window: int = 7  # days a rolling window adds up to catch a slow shift (0: days only)
+    segments: tuple[str, ...] = ()  # categorical features whose values are judged as segments of their own
     owners: tuple[str, ...] = ()  # e-mail addresses or `team:NAME`: shown on the model's assets, jobs and sensors
 
     @property
@@ -425,9 +426,11 @@ def parse_alerts(raw: Mapping[str, Any] | None, path: str) -> tuple[AlertRule, .
         if not settings:
             rules.pop(signal, None)
             continue
-        unknown = set(settings) - {"threshold", "days", "of_last", "severity"}
+        unknown = set(settings) - {"threshold", "days", "of_last", "severity", "recover_after"}
         if unknown:
-            raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; expected threshold, days, of_last, severity")
+            raise ConfigError(
+                f"{where}: unknown keys {sorted(unknown)}; expected threshold, days, of_last, severity, recover_after"
+            )
         base = rules.get(signal) or next(r for r in DEFAULT_RULES if r.signal == signal)
         rule = AlertRule(
             signal,
@@ -435,6 +438,7 @@ def parse_alerts(raw: Mapping[str, Any] | None, path: str) -> tuple[AlertRule, .
             _positive_int(settings.get("days", base.days), f"{where}.days"),
             _positive_int(settings.get("of_last", base.of_last), f"{where}.of_last"),
             str(settings.get("severity", base.severity)),
+            _positive_int(settings.get("recover_after", base.recover_after), f"{where}.recover_after"),
         )
         if not 1 <= rule.days <= rule.of_last:
             raise ConfigError(f"{where}: need 1 <= days <= of_last, got {rule.days} of {rule.of_last}")
@@ -461,6 +465,7 @@ MODEL_KEYS = (
     "performance",
     "multivariate",
     "owners",
+    "segments",
 )
 
 
@@ -522,9 +527,27 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
         multivariate=multivariate,
         drift_window=window,
         owners=parse_owners(raw.get("owners"), f"{path}.owners"),
+        segments=parse_segments(raw.get("segments"), columns, f"{path}.segments"),
     )
     _reference_within(spec, path)
     return spec
+
+
+def parse_segments(raw: Any, columns: list[MonitoredColumn], path: str) -> tuple[str, ...]:
+    """The categorical features a model's drift is also judged per value of."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        raise ConfigError(f"{path}: expected a list of categorical feature names, e.g. [region, channel]")
+    categorical = [c.name for c in columns if c.role == "feature" and c.kind is ColumnKind.CATEGORICAL]
+    for column in raw:
+        if column not in categorical:
+            raise ConfigError(
+                f"{path}: {column!r} is not a categorical feature of the model; segments are one of {categorical}"
+            )
+    if len(set(raw)) < len(raw):
+        raise ConfigError(f"{path}: a column listed twice")
+    return tuple(raw)
 
 
 def _reference_within(model: ModelSpec, path: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from monitoring_pipeline.core.alerts import RECOVERED
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES
@@ -228,9 +229,10 @@ def ticket_lines(config: ProjectConfig) -> list[str]:
     for t in opened.iter_rows(named=True):
         scripted = incident_active(t["model_name"], t["first_day"])
         quiet += not scripted
+        recovered = f"recovered {t['recovered_on']}, " if t["state"] == RECOVERED else ""
         lines.append(
             f"  {t['ticket_id']:<46} {t['severity']:<8} {t['first_day']} .. {t['last_day']}  {t['status']}, "
-            f"{t['delivery_status']}{'' if scripted else '  (NO scripted incident that day)'}"
+            f"{recovered}{t['delivery_status']}{'' if scripted else '  (NO scripted incident that day)'}"
         )
     lines.append(f"Tickets opened on days with no scripted incident: {quiet}")
     return lines

@@ -340,11 +340,11 @@ def _storage_errors(ref: TableRef, where: str = "") -> Iterator[None]:
 
 def upsert(ref: TableRef, frame: pl.DataFrame, key: str, metadata: Mapping[str, str] | None = None) -> int:
     """Insert or replace rows by `key` in one commit (carrying `metadata` in its commit info); returns the
-    committed version."""
+    committed version. Columns the table does not have yet are added (earlier rows read them as null)."""
     data = frame.to_arrow()
     keys = ", ".join(_literal(key, value) for value in frame[key].unique().sort())
     create(ref, data.schema)
-    return _replace(ref, lambda _: (data, f"{key} IN ({keys})"), metadata=metadata)
+    return _replace(ref, lambda _: (data, f"{key} IN ({keys})"), "merge", metadata=metadata)
 
 
 def history(ref: TableRef, after: int = -1) -> list[dict[str, Any]]:

@@ -9,6 +9,10 @@ secret never appears in a payload, an error message or a log line. Plain http is
 Where a delivery may go is checked on every attempt, on the addresses the host resolves to: never a link-local
 or cloud-metadata address (169.254.169.254 holds credentials), a private or loopback one only when the config
 allows it (`allow_private: true`, for a self-hosted tracker), and never a URL carrying credentials.
+
+A change to a ticket the tracker already holds (its signal recovered, or breached again and reopened it) is an
+update: a comment on the tracker's issue (GitHub `<url>/<number>/comments`, Jira `<url>/<key>/comment`), or for
+the generic format the ticket again with `event: updated`; its idempotency key names the change.
 """
 
 from __future__ import annotations
@@ -135,9 +139,20 @@ class Delivery:
 
 
 def payload(ticket: Mapping[str, Any], sink: WebhookSink) -> dict[str, Any]:
-    """The request body in the sink's format."""
+    """The request body in the sink's format (for a ticket the tracker already holds: an update)."""
     title = f"[{ticket['severity']}] Retraining review: {ticket['model_name']} {ticket['signal'].replace('_', ' ')}"
     body = ticket_text(ticket)
+    if is_update(ticket):
+        body = f"{change_text(ticket)}\n\n{body}"
+        if sink.format in ("github", "jira"):
+            return {"body": body}
+        return {
+            "ticket_id": ticket["ticket_id"],
+            "event": "updated",
+            "title": title,
+            "text": body,
+            "ticket": dict(ticket),
+        }
     if sink.format == "github":
         return {"title": title, "body": body, "labels": ["retraining-review", ticket["severity"], ticket["model_name"]]}
     if sink.format == "jira":
@@ -150,7 +165,35 @@ def payload(ticket: Mapping[str, Any], sink: WebhookSink) -> dict[str, Any]:
                 "labels": ["retraining-review", ticket["model_name"]],
             }
         }
-    return {"ticket_id": ticket["ticket_id"], "title": title, "text": body, "ticket": dict(ticket)}
+    return {"ticket_id": ticket["ticket_id"], "event": "opened", "title": title, "text": body, "ticket": dict(ticket)}
+
+
+def is_update(ticket: Mapping[str, Any]) -> bool:
+    """The tracker already took this ticket once: what is pending now is a change to it."""
+    return ticket.get("delivered_at") is not None
+
+
+def change_text(ticket: Mapping[str, Any]) -> str:
+    what = f"{ticket['signal']} of {ticket['model_name']}"
+    if ticket.get("state") == "recovered":
+        return (
+            f"Recovered on {ticket['recovered_on']}: {what} is back on the good side of its threshold. The ticket "
+            f"stays {ticket['status']} until a person resolves it."
+        )
+    return f"Breached again on {ticket['last_day']} after recovering: the ticket is reopened."
+
+
+def target(ticket: Mapping[str, Any], sink: WebhookSink) -> tuple[str, str] | str:
+    """(url, idempotency key) of the ticket's request, or why an update cannot be posted."""
+    if not is_update(ticket):
+        return sink.url, str(ticket["ticket_id"])
+    key = f"{ticket['ticket_id']}:{ticket.get('state')}:{ticket.get('recovered_on') or ticket['last_day']}"
+    if sink.format == "generic":
+        return sink.url, key
+    ref = str(ticket.get("external_ref") or "").rstrip("/").rsplit("/", 1)[-1]
+    if not ref:
+        return f"the tracker answered no issue id when ticket {ticket['ticket_id']} was opened; post its update by hand"
+    return f"{sink.url.rstrip('/')}/{ref}/{'comments' if sink.format == 'github' else 'comment'}", key
 
 
 def ticket_text(ticket: Mapping[str, Any]) -> str:
@@ -209,18 +252,22 @@ def deliver(
     """POST the ticket, retrying what may succeed later; returns what happened (never raises on HTTP trouble). A
     host the sink may not post to (`WebhookSink.refusal`) is a rejected delivery, posting nothing."""
     body = json.dumps(payload(ticket, sink), sort_keys=True, default=str).encode()
+    where = target(ticket, sink)
+    if isinstance(where, str):
+        return Delivery("rejected", 0, None, where)
+    url, key = where
     error = None
     for attempt in range(1, sink.max_attempts + 1):
         if refused := sink.refusal():
             return Delivery("rejected", attempt - 1, None, refused)
         timestamp = str(int(clock()))
         request = urllib.request.Request(
-            sink.url,
+            url,
             data=body,
             method="POST",
             headers={
                 "Content-Type": "application/json",
-                "Idempotency-Key": str(ticket["ticket_id"]),
+                "Idempotency-Key": key,
                 "X-MP-Timestamp": timestamp,
                 "X-MP-Signature": signature(sink.secret, timestamp, body),
             },

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from monitoring_pipeline.core.alerts import RECOVERED
 from monitoring_pipeline.core.bins import CategoricalBins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
@@ -125,12 +126,18 @@ def build_dossier(config: ProjectConfig, ticket_id: str) -> dict[str, Any]:
     }
 
 
+def _state(ticket: dict[str, Any]) -> str:
+    if ticket.get("state") == RECOVERED:
+        return f"its signal recovered on {ticket['recovered_on']}"
+    return "its signal still alerting"
+
+
 def to_markdown(dossier: dict[str, Any]) -> str:
     t = dossier["ticket"]
     lines = [
         f"### {t['ticket_id']} ({t['severity']}, {t['status']})",
         f"{t['signal']} of **{t['model_name']}** breached on {len(t['breach_days'])} days, {t['first_day']} .. "
-        f"{t['last_day']}; delivery: {t['delivery_status']}.",
+        f"{t['last_day']}; {_state(t)}; delivery: {t['delivery_status']}.",
         "",
         "| column | verdict | statistic | size | reference | current |",
         "|---|---|---|---|---|---|",

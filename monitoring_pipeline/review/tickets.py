@@ -4,6 +4,10 @@
 `reports/tickets` (one MERGE commit per ticket change) *before* any delivery is tried. `deliver_pending` then
 posts each ticket whose `delivery_status` is `pending_delivery`; a tracker that is down leaves it pending for the
 next call. People move tickets open -> acknowledged -> resolved. Every change is an audit-log entry.
+
+The signal behind a live ticket has a lifecycle of its own (`core.alerts.signal_states`): when it recovers, the
+ticket records it (`state` recovered, `recovered_on`) and a delivered ticket is delivered again as an update; a
+recovered ticket that breaches again reopens (`state` alert) instead of a second ticket opening.
 """
 
 from __future__ import annotations
@@ -16,7 +20,19 @@ from typing import Any
 
 import polars as pl
 
-from monitoring_pipeline.core.alerts import Breach, breaches_on, daily_signals, plan_tickets, readings_on, ticket_id
+from monitoring_pipeline.core.alerts import (
+    ALERT,
+    EPISODE_DAYS,
+    NO_DATA,
+    RECOVERED,
+    Breach,
+    breaches_on,
+    daily_signals,
+    plan_tickets,
+    readings_on,
+    signal_states,
+    ticket_id,
+)
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.io import catalog, delta
@@ -37,6 +53,8 @@ TICKET_SCHEMA: dict[str, pl.DataType] = {
     "first_day": pl.Date(),
     "last_day": pl.Date(),
     "breach_days": pl.List(pl.Date()),
+    "state": pl.String(),  # of its signal: alert, or recovered (a later breach reopens it: alert again)
+    "recovered_on": pl.Date(),  # the day its signal recovered, while it stays recovered
     "evidence": pl.String(),  # JSON of the latest breach: value, threshold, breaching days, columns
     "opened_at": pl.Datetime("us", "UTC"),
     "updated_at": pl.Datetime("us", "UTC"),
@@ -63,8 +81,12 @@ REVIEW_SENSOR = "sensor:review"  # the audit actor of the tickets the sensor ope
 
 def read_tickets(config: ProjectConfig, model: str | None = None) -> pl.DataFrame:
     rows = catalog.day_rows(config, catalog.TICKETS, model)
+    if rows is None:
+        return pl.DataFrame(schema=TICKET_SCHEMA)
     # oldest first; tickets one tick opened together in id order, so deliveries and listings are deterministic
-    return rows.sort("opened_at", "ticket_id").collect() if rows is not None else pl.DataFrame(schema=TICKET_SCHEMA)
+    frame = rows.sort("opened_at", "ticket_id").collect()
+    # columns added since the table was created read as null (a ticket opened before the alert lifecycle)
+    return frame.with_columns(pl.lit(None, t).alias(c) for c, t in TICKET_SCHEMA.items() if c not in frame.columns)
 
 
 def ticket(config: ProjectConfig, ticket_id_: str) -> dict[str, Any]:
@@ -94,6 +116,7 @@ def _save(
         subject=row["ticket_id"],
         payload={
             "status": row["status"],
+            "state": row["state"],
             "delivery_status": row["delivery_status"],
             "last_day": row["last_day"].isoformat(),
         },
@@ -120,6 +143,17 @@ def model_signals(config: ProjectConfig, model: ModelSpec, first: date, last: da
     return daily_signals(report, counts, performance)
 
 
+def signals_and_states(
+    config: ProjectConfig, model: ModelSpec, first: date, last: date
+) -> tuple[pl.DataFrame, dict[str, dict[date, str]]]:
+    """The model's daily signals from far enough before `first` to judge it (its rules' windows and an alert still
+    under way, EPISODE_DAYS), and each rule's signal state per day through `last`."""
+    lookback = max(rule.of_last for rule in model.alerts) if model.alerts else 1
+    signals = model_signals(config, model, first - timedelta(days=lookback + EPISODE_DAYS), last)
+    training = model.training_days()
+    return signals, {rule.signal: signal_states(signals, rule, last, training) for rule in model.alerts}
+
+
 @dataclass(frozen=True)
 class Review:
     opened: list[str]
@@ -131,8 +165,7 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
     overlap (two runs, two sensors) take turns, so a ticket is opened once and no update is lost."""
     if not days:
         return Review([], [])
-    lookback = max(rule.of_last for rule in model.alerts) if model.alerts else 1
-    signals = model_signals(config, model, min(days) - timedelta(days=lookback), max(days))
+    signals, states = signals_and_states(config, model, min(days), max(days))
     training = model.training_days()
     opened, updated = [], []
     with custody(config, "tickets"):
@@ -143,12 +176,32 @@ def review_days(config: ProjectConfig, model: ModelSpec, days: Sequence[date], n
                 _save(config, _new_ticket(config, breach, now), "ticket_open", now)
                 opened.append(ticket_id(breach))
             for known_id, breach in plan.updated:
-                _save(config, _updated(ticket(config, known_id), breach, now), "ticket_update", now)
+                known = ticket(config, known_id)
+                action = "ticket_reopen" if known["state"] == RECOVERED else "ticket_update"
+                _save(config, _updated(known, breach, now), action, now)
                 updated.append(known_id)
+            for known in _recovering(config, model, day, states):
+                _save(config, _recovered(known, day, now), "ticket_recover", now)
+                updated.append(known["ticket_id"])
             covering = read_tickets(config, model.name).filter(pl.col("first_day") <= day, pl.col("last_day") >= day)
             tickets = dict(covering.select("signal", "ticket_id").iter_rows())
-            _write_health(config, model, day, signals, {b.signal: tickets.get(b.signal) for b in breaches}, now)
+            fed = {b.signal: tickets.get(b.signal) for b in breaches}
+            _write_health(
+                config, model, day, signals, {s: by_day.get(day, NO_DATA) for s, by_day in states.items()}, fed, now
+            )
     return Review(opened, updated)
+
+
+def _recovering(config: ProjectConfig, model: ModelSpec, day: date, states: dict[str, dict[date, str]]) -> list[dict]:
+    """The live tickets whose signal recovers on `day` (each still alerting, opened before it)."""
+    recovered = [signal for signal, by_day in states.items() if by_day.get(day) == RECOVERED]
+    live = read_tickets(config, model.name).filter(
+        pl.col("signal").is_in(recovered),
+        pl.col("status") != RESOLVED,
+        pl.col("state").fill_null(ALERT) == ALERT,
+        pl.col("first_day") < day,
+    )
+    return live.to_dicts()
 
 
 HEALTH_SCHEMA: dict[str, pl.DataType] = {
@@ -159,6 +212,7 @@ HEALTH_SCHEMA: dict[str, pl.DataType] = {
     "threshold": pl.Float64(),
     "crossed": pl.Boolean(),  # the day alone crossed the threshold (what the day's health check shows)
     "breached": pl.Boolean(),  # ... on enough of the rule's days too: a ticket is open or updated for it
+    "state": pl.String(),  # ok, warning, alert, recovered or no_data (see core.alerts.signal_states)
     "severity": pl.String(),
     "ticket_id": pl.String(),
     "behind": pl.List(pl.String()),  # the drifting columns, or each alarming metric with its figures
@@ -171,30 +225,35 @@ def _write_health(
     model: ModelSpec,
     day: date,
     signals: pl.DataFrame,
+    states: dict[str, str],
     fed: dict[str, str | None],
     now: datetime,
 ) -> None:
-    """Replace the day's rows of `reports/model_health`: each alert signal against its rule, and the ticket it
-    feeds (`fed`: each breaching signal -> the ticket covering the day)."""
-    severity = {rule.signal: rule.severity for rule in model.alerts}
+    """Replace the day's rows of `reports/model_health`: each alert signal against its rule, its state, and the
+    ticket it feeds (`fed`: each breaching signal -> the ticket covering the day); a signal with no value that day
+    is a row too (`no_data`)."""
+    readings = {r.signal: r for r in readings_on(signals, model.alerts, day, model.training_days())}
     rows = [
         {
             "model_name": model.name,
             "day": day,
-            "signal": r.signal,
-            "value": r.value,
-            "threshold": r.threshold,
-            "crossed": r.crossed,
-            "breached": r.signal in fed,
-            "severity": severity[r.signal],
-            "ticket_id": fed.get(r.signal),
-            "behind": list(r.columns),
+            "signal": rule.signal,
+            "value": reading.value if reading else None,
+            "threshold": rule.threshold,
+            "crossed": bool(reading and reading.crossed),
+            "breached": rule.signal in fed,
+            "state": states.get(rule.signal, NO_DATA),
+            "severity": rule.severity,
+            "ticket_id": fed.get(rule.signal),
+            "behind": list(reading.columns) if reading else [],
             "judged_at": now,
         }
-        for r in readings_on(signals, model.alerts, day, model.training_days())
+        for rule in model.alerts
+        for reading in [readings.get(rule.signal)]
     ]
     frame = pl.DataFrame(rows, schema=HEALTH_SCHEMA)
-    delta.write_partition(catalog.table(config, catalog.MODEL_HEALTH), frame, {"model_name": model.name, "day": day})
+    table = catalog.table(config, catalog.MODEL_HEALTH)
+    delta.write_partition(table, frame, {"model_name": model.name, "day": day}, evolve_schema=True)
 
 
 def _new_ticket(config: ProjectConfig, breach: Breach, now: datetime) -> dict[str, Any]:
@@ -207,6 +266,7 @@ def _new_ticket(config: ProjectConfig, breach: Breach, now: datetime) -> dict[st
         "first_day": breach.day,
         "last_day": breach.day,
         "breach_days": [breach.day],
+        "state": ALERT,
         "evidence": json.dumps(breach.evidence()),
         "opened_at": now,
         "updated_at": now,
@@ -216,13 +276,30 @@ def _new_ticket(config: ProjectConfig, breach: Breach, now: datetime) -> dict[st
 
 
 def _updated(row: dict[str, Any], breach: Breach, now: datetime) -> dict[str, Any]:
-    return row | {
-        "first_day": min(row["first_day"], breach.day),
-        "last_day": max(row["last_day"], breach.day),
-        "breach_days": sorted({*row["breach_days"], breach.day}),
-        "evidence": json.dumps(breach.evidence()),
-        "updated_at": now,
-    }
+    """A later breach: new evidence; a recovered ticket reopens (and a delivered one is delivered again)."""
+    reopened = _redelivered(row) if row["state"] == RECOVERED else {}
+    return (
+        row
+        | reopened
+        | {
+            "first_day": min(row["first_day"], breach.day),
+            "last_day": max(row["last_day"], breach.day),
+            "breach_days": sorted({*row["breach_days"], breach.day}),
+            "state": ALERT,
+            "recovered_on": None,
+            "evidence": json.dumps(breach.evidence()),
+            "updated_at": now,
+        }
+    )
+
+
+def _recovered(row: dict[str, Any], day: date, now: datetime) -> dict[str, Any]:
+    return row | _redelivered(row) | {"state": RECOVERED, "recovered_on": day, "updated_at": now}
+
+
+def _redelivered(row: dict[str, Any]) -> dict[str, Any]:
+    """A change the tracker already holding the ticket should hear about: pending delivery again (as an update)."""
+    return {"delivery_status": PENDING} if row["delivery_status"] == DELIVERED else {}
 
 
 # -- delivery ----------------------------------------------------------------------------------------------------

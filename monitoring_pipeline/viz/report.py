@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from monitoring_pipeline.core.alerts import readings_on
+from monitoring_pipeline.core.alerts import NO_DATA, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import MAX_REJECTED_SHARE
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
@@ -21,7 +21,7 @@ from monitoring_pipeline.core.guards.evaluate import guarded_rows, quarantined_s
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import audit_log, models
 from monitoring_pipeline.registry.signatures import identity_note
-from monitoring_pipeline.review.tickets import model_signals, read_tickets
+from monitoring_pipeline.review.tickets import read_tickets, signals_and_states
 from monitoring_pipeline.steps.drift import WorstDrift, worst_drift
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import alert_series
@@ -324,7 +324,8 @@ SIGNAL_NAMES = {
 def _summary(config: ProjectConfig, model: ModelSpec, day: date, open_tickets: pl.DataFrame) -> str:
     """The verdict first, in one screen: each alert signal of the day against the model's threshold (the health
     checks' readings), what is behind the ones that crossed, and the open tickets."""
-    readings = readings_on(model_signals(config, model, day, day), model.alerts, day, model.training_days())
+    signals, states = signals_and_states(config, model, day, day)
+    readings = readings_on(signals, model.alerts, day, model.training_days())
     crossed = [r for r in readings if r.crossed]
     verdict = (
         f'<p class="drift"><b>In trouble on {day}:</b> '
@@ -337,11 +338,13 @@ def _summary(config: ProjectConfig, model: ModelSpec, day: date, open_tickets: p
         f"<tr><td>{html.escape(SIGNAL_NAMES.get(r.signal, r.signal))}</td><td>{r.value:.4g}</td>"
         f"<td>{html.escape(r.comparison)} {r.threshold:g}</td>"
         f"<td{' class=drift' if r.crossed else ''}>{'crossed' if r.crossed else 'ok'}</td>"
+        f"<td>{states[r.signal].get(day, NO_DATA)}</td>"
         f"<td>{html.escape(', '.join(r.columns))}</td></tr>"
         for r in readings
     )
     table = (
-        "<table><tr><th>signal</th><th>value</th><th>alert threshold</th><th>day</th><th>behind it</th></tr>"
+        "<table><tr><th>signal</th><th>value</th><th>alert threshold</th><th>day</th><th>state</th>"
+        "<th>behind it</th></tr>"
         f"{rows}</table>"
     )
     tickets = f"<p>Open retraining-review tickets: <b>{open_tickets.height}</b>.</p>"
@@ -466,5 +469,5 @@ def _open_tickets(config: ProjectConfig, model: ModelSpec) -> pl.DataFrame:
     if tickets.is_empty():
         return tickets
     return tickets.filter(pl.col("status") != "resolved").select(
-        "ticket_id", "severity", "status", "first_day", "last_day", "delivery_status"
+        "ticket_id", "severity", "status", "state", "recovered_on", "first_day", "last_day", "delivery_status"
     )

@@ -12,6 +12,7 @@ from monitoring_pipeline.core.alerts import (
     daily_signals,
     plan_tickets,
     readings_on,
+    signal_states,
     ticket_id,
 )
 from monitoring_pipeline.core.config import ConfigError, parse_alerts
@@ -162,3 +163,26 @@ def test_a_day_reading_crosses_alone_without_the_rules_persistence() -> None:
     assert readings_on(signals, rules, D[1])[1].crossed  # no rows that day: `missing_data` crosses below
     assert not readings_on(signals, rules, D[2], training=[D[2]])[0].crossed  # drift on a training day: in-sample
     assert readings_on(signals, [], D[2]) == [] and readings_on(signals, rules, D[7]) == []
+
+
+def test_a_signal_moves_ok_warning_alert_recovered_and_a_missing_day_is_no_data() -> None:
+    values = [0, 1, 0, 1, 1, 0, 1, 0, 0, 0]  # a lone bad day warns; 2 of 3 alert; 3 good days in a row recover
+    signals = _signals(values).filter(pl.col("day") != D[8])  # day 8 did not arrive
+    states = signal_states(signals, DRIFT, D[-1])
+    assert [states[d] for d in D] == [
+        "ok", "warning", "ok", "alert", "alert", "alert", "alert", "alert", "no_data", "alert"
+    ]  # fmt: skip
+    assert signal_states(_signals(values), DRIFT, D[-1])[D[9]] == "recovered"
+    eager = AlertRule("feature_drift", 1, 2, 3, "high", recover_after=1)
+    assert [signal_states(_signals(values), eager, D[-1])[d] for d in D[3:]] == [
+        "alert", "alert", "recovered", "alert", "recovered", "ok", "ok"
+    ]  # fmt: skip
+    # in-sample training days never cross, so they neither warn nor alert
+    assert set(signal_states(_signals(values), DRIFT, D[4], training=D[:5]).values()) == {"ok"}
+
+
+def test_recover_after_is_configured_per_signal_and_validated() -> None:
+    rules = {r.signal: r for r in parse_alerts({"guard_failure": {"recover_after": 7}}, "m.alerts")}
+    assert rules["guard_failure"].recover_after == 7 and rules["feature_drift"].recover_after == 3
+    with pytest.raises(ConfigError, match=r"m.alerts.guard_failure.recover_after"):
+        parse_alerts({"guard_failure": {"recover_after": 0}}, "m.alerts")

@@ -92,6 +92,10 @@ def test_one_ticket_per_breach_delivered_once_through_refusal_timeout_and_503(wo
     assert burst["crossed"].item() and burst["value"].item() >= burst["threshold"].item()
     quiet = health.filter(pl.col("day") < date(2026, 10, 6))
     assert not quiet["crossed"].any() and quiet["ticket_id"].null_count() == quiet.height
+    guard = health.filter(pl.col("model_name") == "support_summarizer", pl.col("signal") == "guard_failure")
+    assert dict(guard.select("day", "state").iter_rows())[date(2026, 10, 9)] == "recovered"  # 3 quiet days
+    burst_ticket = tickets.ticket(config, "support_summarizer:guard_failure:2026-10-06")
+    assert (burst_ticket["state"], burst_ticket["recovered_on"]) == ("recovered", date(2026, 10, 9))
 
     tracker.start()  # back on the same port: it times out, then answers 503, then 200 for good
     tracker.hang_seconds, tracker.script = 2.0, ["hang", "503"]
