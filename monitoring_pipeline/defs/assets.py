@@ -13,7 +13,7 @@ from monitoring_pipeline.core.alerts import Reading, daily_signals, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import MAX_REJECTED_SHARE
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
-from monitoring_pipeline.defs.metadata import counts_by, identifier, table_metadata, worst_columns
+from monitoring_pipeline.defs.metadata import counts_by, drifting_segments, identifier, table_metadata, worst_columns
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
@@ -441,6 +441,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "drifted": dg.MetadataValue.json(drifted),
                 "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
                 "worst_columns": worst_columns(result.verdicts),
+                **({"drifting_segments": drifting_segments(result.segments)} if spec.segments else {}),
                 "pictures": dg.MetadataValue.md(
                     viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.PICTURED_COLUMNS))
                 ),

@@ -41,6 +41,37 @@ def worst_columns(verdicts: pl.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.table(records, schema=WORST_SCHEMA)
 
 
+SEGMENT_TABLE = dg.TableSchema(
+    columns=[
+        dg.TableColumn("segment", "string", description="segment column = value"),
+        dg.TableColumn("column", "string"),
+        dg.TableColumn("verdict", "string", description="in that segment, against its own reference"),
+        dg.TableColumn("size", "float", description="value / threshold of the deciding method"),
+        dg.TableColumn("explains", "float", description="share of the column's model-level PSI this segment makes"),
+        dg.TableColumn("model_verdict", "string", description="the column's verdict for the whole model"),
+    ]
+)
+
+
+def drifting_segments(segments: pl.DataFrame) -> dg.MetadataValue:
+    """The segments a column drifts in (`segment_drift` rows), those the whole model does not see first."""
+    rows = segments.filter(pl.col("verdict") == "drift").sort(["only_here", "size"], descending=True)
+    records = [
+        dg.TableRecord(
+            {
+                "segment": f"{row['segment_column']} = {row['segment_value']}",
+                "column": row["column"],
+                "verdict": row["verdict"] + (" (this segment only)" if row["only_here"] else ""),
+                "size": round(row["size"], 3) if row["size"] is not None else 0.0,
+                "explains": round(row["explains"], 3) if row["explains"] is not None else 0.0,
+                "model_verdict": row["model_verdict"] or "-",
+            }
+        )
+        for row in rows.head(WORST_SHOWN).iter_rows(named=True)
+    ]
+    return dg.MetadataValue.table(records, schema=SEGMENT_TABLE)
+
+
 def counts_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame[column].value_counts().iter_rows()} if frame.height else {}
 

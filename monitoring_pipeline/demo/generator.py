@@ -58,6 +58,8 @@ _MIX_DAY = 40
 _RELEASE_DAY = 45
 _RELEASE_LOGIT_SHIFT = 0.8
 _PROMPT_DAY = 50
+_SEGMENT_DAY = 52
+_SEGMENT_REGION, _SEGMENT_COLUMN, _SEGMENT_SHIFT = "central", "debt_to_income", 0.1
 _GUARD_BURST_DAY = 35
 _GUARD_BURST_SHARE = 0.04
 _ABNORMAL_OUTPUTS = (
@@ -116,6 +118,14 @@ INCIDENTS: tuple[Incident, ...] = (
         "score",
         "model_release",
         "model_version 1.1 goes live at 12:00 UTC with scores shifted up (logit +0.8), so more rejects",
+    ),
+    Incident(
+        TABULAR_MODEL,
+        DEMO_START + timedelta(days=_SEGMENT_DAY),
+        _SEGMENT_COLUMN,
+        "segment_shift",
+        f"in region '{_SEGMENT_REGION}' alone (about 11% of traffic) debt-to-income reads {_SEGMENT_SHIFT} higher "
+        "(0.7 of a standard deviation): a drift that segment carries while the model as a whole stays quiet",
     ),
     Incident(
         LLM_MODEL,
@@ -354,6 +364,11 @@ def tabular_day(day: date, rows: int, seed: int = 7) -> pl.DataFrame:
         _draw(rng, _MERCHANT_CATEGORIES, _zipf(100), n, "merchant_category"),
         _draw(rng, _POSTCODES, _zipf(500, 1.0), n, "postcode"),
     ]
+    if d >= _SEGMENT_DAY:
+        numeric = [
+            s + pl.Series(categorical[0] == _SEGMENT_REGION) * _SEGMENT_SHIFT if s.name == _SEGMENT_COLUMN else s
+            for s in numeric
+        ]
     return pl.DataFrame(
         [
             _ids("cr", day, n),

@@ -25,8 +25,10 @@ QUARANTINE_RELEASES = "reports/quarantine_releases"
 REFERENCE_BINS = "reports/reference_bins"
 FEATURE_PROFILES = "reports/feature_profiles"
 OUTPUT_PROFILES = "reports/output_profiles"
+SEGMENT_PROFILES = "reports/segment_profiles"  # the same profiles per value of a model's segment columns
 DRIFT_REPORT = "reports/drift_report"
 DRIFT_VERDICTS = "reports/drift_verdicts"  # one row per column of the report: its verdict and deciding method
+SEGMENT_DRIFT = "reports/segment_drift"  # one verdict per column and segment, with the share of drift it explains
 PERFORMANCE = "reports/performance"
 LABEL_REJECTS = "reports/label_rejects"  # label rows the label contract sets aside, by their prediction's day
 PERFORMANCE_REFERENCE = "reports/performance_reference"  # per model: what its baseline says, until its labels change
@@ -62,6 +64,20 @@ DOCS = {  # set on each table when it is created: its description and the commen
     ),
     OUTPUT_PROFILES: TableDoc(
         "Mergeable daily profiles of each output (score, text length, JSON depth, prompt size) and guard flag."
+    ),
+    SEGMENT_PROFILES: TableDoc(
+        "Mergeable daily profiles of features and outputs per model, day and segment (a value of a segment column).",
+        {"segment_value": "a top value of the segment column in the baseline, (other) for the rest, (missing)"},
+    ),
+    SEGMENT_DRIFT: TableDoc(
+        "Drift of each feature and output per segment against the segment's own reference, one row per model, day, "
+        "segment and column, with the share of the column's model-level drift the segment explains.",
+        {
+            "size": "value / threshold of the deciding method (thresholds calibrated on the segment's own noise)",
+            "explains": "the segment's share of the column's histogram shift (the segments' shares add up to 1)",
+            "model_verdict": "the column's verdict for the whole model that day",
+            "only_here": "drifts in this segment while the model as a whole does not",
+        },
     ),
     DRIFT_REPORT: TableDoc(
         "Drift of each monitored column against its reference, one row per model, day, column and method.",

@@ -22,13 +22,14 @@ from monitoring_pipeline.core.drift.compare import (
     noise_bands,
     with_bands,
 )
+from monitoring_pipeline.core.drift.segments import SEGMENT_COLUMN, SEGMENT_VALUE, explained_shares
 from monitoring_pipeline.core.errors import MissingInputError
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
 from monitoring_pipeline.steps.bins import load_model_bins
 from monitoring_pipeline.steps.features import ActiveDefinitions, active_definitions, definition_versions
-from monitoring_pipeline.steps.profiles import profile_versions, read_profiles
+from monitoring_pipeline.steps.profiles import profile_versions, read_profiles, read_segment_profiles
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class DayDrift:
     reference: dict[str, ColumnProfile]  # the reference window's merged profiles, by column
     current: dict[str, ColumnProfile]  # the day's merged profiles, by column
     bins: dict[str, Bins]
+    segments: pl.DataFrame  # one verdict per segment and column (`segment_drift`), as stored in reports/segment_drift
 
     def worst(self, roles: tuple[str, ...], limit: int) -> WorstDrift:
         """The day's most drifting columns of `roles`, from what this run held (nothing is read again)."""
@@ -112,6 +114,9 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     )
     verdicts = column_verdicts(judged.frame)
     delta.write_partition(catalog.table(config, catalog.DRIFT_VERDICTS), verdicts, partition, True)
+    segments = segment_drift(config, model, day, bins, bins_version, active, missing, verdicts)
+    if model.segments:
+        delta.write_partition(catalog.table(config, catalog.SEGMENT_DRIFT), segments, partition)
     return DayDrift(
         judged.report,
         judged.frame,
@@ -124,6 +129,95 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         judged.reference,
         judged.current,
         bins,
+        segments,
+    )
+
+
+SEGMENT_MIN_SAMPLE = 200  # rows of a segment on each side before it is judged: below, its histogram is noise
+SEGMENT_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    SEGMENT_COLUMN: pl.String(),
+    SEGMENT_VALUE: pl.String(),
+    "column": pl.String(),
+    "role": pl.String(),
+    "verdict": pl.String(),
+    "method": pl.String(),
+    "value": pl.Float64(),
+    "threshold": pl.Float64(),
+    "size": pl.Float64(),
+    "n_reference": pl.Int64(),
+    "n_current": pl.Int64(),
+    "explains": pl.Float64(),
+    "model_verdict": pl.String(),
+    "only_here": pl.Boolean(),
+}
+
+
+def segment_drift(
+    config: ProjectConfig,
+    model: ModelSpec,
+    day: date,
+    bins: dict[str, Bins],
+    bins_version: str,
+    active: ActiveDefinitions,
+    missing: set[str],
+    model_verdicts: pl.DataFrame,
+) -> pl.DataFrame:
+    """Each segment's features and outputs judged like the model's (see `core.drift.segments`): its day against its
+    reference days, thresholds calibrated on its own ordinary days, nothing below `min_sample`; with the share of
+    each column's model-level shift it explains, and whether it drifts where the whole model does not."""
+    if not model.segments:
+        return pl.DataFrame(schema=SEGMENT_SCHEMA)
+    peers, expected = ordinary_days(model, day), reference_days(model, day)
+    rows = read_segment_profiles(config, model, sorted({*expected, *peers, day}))
+    rows = rows.filter(pl.col("bins_version") == bins_version)
+    roles = {c.name: c.role for c in model.columns}
+    sides: dict[tuple[str, str], tuple[dict, dict]] = {}  # (segment column, column) -> per value: reference, current
+    frames = []
+    for (segment, value), part in rows.group_by(SEGMENT_COLUMN, SEGMENT_VALUE, maintain_order=True):
+        current = merge_rows(part.filter(pl.col("day") == day), bins)
+        if not current:
+            continue
+        reference = merge_rows(part.filter(pl.col("day").is_in(expected)), bins)
+        learned = _learned_settings(model, active, part.filter(pl.col("day").is_in(list(peers))), peers, bins, roles)
+        settings = {c: replace(s, min_sample=max(s.min_sample, SEGMENT_MIN_SAMPLE)) for c, s in learned.items()}
+        judged = {c: bins[c] for c in current}
+        report = _mark_missing(compare_profiles(reference, current, judged, roles, settings), missing)
+        frames.append(
+            column_verdicts(report.to_frame()).with_columns(
+                pl.lit(segment).alias(SEGMENT_COLUMN), pl.lit(value).alias(SEGMENT_VALUE)
+            )
+        )
+        for column in judged:
+            ref_side, cur_side = sides.setdefault((segment, column), ({}, {}))
+            cur_side[value] = current[column]
+            if column in reference:
+                ref_side[value] = reference[column]
+    if not frames:
+        return pl.DataFrame(schema=SEGMENT_SCHEMA)
+    explains = [
+        {SEGMENT_COLUMN: segment, "column": column, SEGMENT_VALUE: value, "explains": share}
+        for (segment, column), (ref_side, cur_side) in sides.items()
+        for value, share in explained_shares(ref_side, cur_side).items()
+    ]
+    shares = pl.DataFrame(
+        explains,
+        schema={SEGMENT_COLUMN: pl.String, "column": pl.String, SEGMENT_VALUE: pl.String, "explains": pl.Float64},
+    )
+    whole = model_verdicts.select("column", pl.col("verdict").alias("model_verdict"))
+    return (
+        pl.concat(frames)
+        .join(shares, on=[SEGMENT_COLUMN, "column", SEGMENT_VALUE], how="left")
+        .join(whole, on="column", how="left")
+        .with_columns(
+            pl.lit(model.name).alias("model_name"),
+            pl.lit(day).alias("day"),
+            ((pl.col("verdict") == "drift") & (pl.col("model_verdict") != "drift")).alias("only_here"),
+        )
+        .select(*SEGMENT_SCHEMA)
+        .cast(SEGMENT_SCHEMA)
+        .sort(SEGMENT_COLUMN, "column", pl.col("explains").fill_null(0), descending=[False, False, True])
     )
 
 

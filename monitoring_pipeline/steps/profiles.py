@@ -12,6 +12,7 @@ from monitoring_pipeline.core.bins import Bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import VERSION
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES
+from monitoring_pipeline.core.drift.segments import SEGMENT_COLUMN, SEGMENT_VALUE, segment_of
 from monitoring_pipeline.core.guards.evaluate import REASONS
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, profile_frame
 from monitoring_pipeline.io import catalog, delta
@@ -101,8 +102,54 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
         delta.write_partition(lake.table(catalog.FEATURE_PROFILES), features, partition),
         delta.write_partition(lake.table(catalog.OUTPUT_PROFILES), outputs, partition),
     )
+    if model.segments:
+        segments = _segment_rows(validated, model, bins, day, bins_version)
+        delta.write_partition(lake.table(catalog.SEGMENT_PROFILES), segments, partition)
     versions = definitions.versions_of(active)
     return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions, written)
+
+
+SEGMENT_KEYS: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    SEGMENT_COLUMN: pl.String(),
+    SEGMENT_VALUE: pl.String(),
+    "role": pl.String(),
+    "bins_version": pl.String(),
+}
+
+
+def _segment_rows(
+    valid: pl.DataFrame, model: ModelSpec, bins: dict[str, Bins], day: date, bins_version: str
+) -> pl.DataFrame:
+    """The features' and outputs' profiles per value of each segment column (all model versions together)."""
+    columns = model.columns_with_role(*INPUT_ROLES, "output", "prompt")
+    selected = {c.name: bins[c.name] for c in columns}
+    frames = [pl.DataFrame(schema={**SEGMENT_KEYS, **PROFILE_SCHEMA})]
+    for segment in model.segments if valid.height else ():
+        rows = profile_frame(
+            valid.with_columns(segment_of(segment, bins[segment]).alias(SEGMENT_VALUE)), selected, [SEGMENT_VALUE]
+        )
+        frames.append(
+            rows.with_columns(
+                pl.lit(model.name).alias("model_name"),
+                pl.lit(day).alias("day"),
+                pl.lit(segment).alias(SEGMENT_COLUMN),
+                pl.col("column")
+                .replace_strict({c.name: c.role for c in columns}, return_dtype=pl.String)
+                .alias("role"),
+                pl.lit(bins_version).alias("bins_version"),
+            )
+            .select(*SEGMENT_KEYS, *PROFILE_SCHEMA)
+            .cast(SEGMENT_KEYS)
+        )
+    return pl.concat(frames)
+
+
+def read_segment_profiles(config: ProjectConfig, model: ModelSpec, days: list[date]) -> pl.DataFrame:
+    """The model's segment profile rows of `days`."""
+    rows = catalog.day_rows(config, catalog.SEGMENT_PROFILES, model.name, days=days)
+    return rows.collect() if rows is not None else pl.DataFrame(schema={**SEGMENT_KEYS, **PROFILE_SCHEMA})
 
 
 def profile_versions(config: ProjectConfig) -> dict[str, int | None]:

@@ -323,6 +323,7 @@ def test_readme_queries_run_on_the_report_tables(lake) -> None:
     assert results["drifted_days"].filter(pl.col("column") == "channel")["days"].item() >= 6
     assert results["worst"].height > 0
     assert results["null_share"].height > 0
+    assert set(results["carried_by"].columns) >= {"segment_value", "explains", "only_here"}
     assert isinstance(duckdb.__version__, str)
 
 

@@ -23,6 +23,7 @@ from monitoring_pipeline.steps.profiles import profile_day
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BURST_DAY = date(2026, 10, 6)
+SEGMENT_DAY = date(2026, 10, 23)
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +135,20 @@ def test_quiet_columns_stay_quiet_every_day(verdicts: pl.DataFrame) -> None:
     is_burst = pl.col("column").str.starts_with("guard_") & (pl.col("day") == BURST_DAY)
     noisy = verdicts.filter(~pl.col("column").is_in(incident_columns) & ~is_burst & (pl.col("verdict") != "ok"))
     assert noisy.is_empty(), noisy.sort("day").head(10)
+
+
+def test_a_drift_one_segment_carries_is_seen_in_that_segment_while_the_model_stays_quiet(
+    story: tuple[ProjectConfig, pl.DataFrame],
+) -> None:
+    config, verdicts = story
+    segments = delta.scan(catalog.table(config, catalog.SEGMENT_DRIFT)).collect()
+    carried = segments.filter(pl.col("column") == "debt_to_income", pl.col("verdict") == "drift")
+    assert set(carried["segment_value"]) == {"central"} and carried["only_here"].all()
+    started = [d for d in demo_days() if d >= SEGMENT_DAY]
+    assert sorted(carried["day"]) == started  # every day from the first, in that region alone
+    assert not _days(verdicts, "credit_risk", "debt_to_income", "warn")  # the model as a whole stays quiet
+    quiet = segments.filter(pl.col("day") < date(2026, 10, 1), pl.col("verdict") == "drift")  # before any incident
+    assert quiet.is_empty(), quiet.select("day", "segment_column", "segment_value", "column", "size")
 
 
 def test_story_table_is_documented_in_readme() -> None:

@@ -78,6 +78,7 @@ def test_incidents_point_at_real_columns() -> None:
         "silent_regression",
         "category_mix",
         "model_release",
+        "segment_shift",
         "prompt_release",
         "guard_burst",
     ]
