@@ -238,13 +238,34 @@ def _drift_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataF
     )
 
 
+def segment_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
+    """The segments a column drifts in on `day`: those the whole model does not see first, then by share explained."""
+    rows = catalog.day_rows(config, catalog.SEGMENT_DRIFT, model.name, days=day)
+    if rows is None:
+        return pl.DataFrame()
+    return (
+        rows.filter(pl.col("verdict") == "drift")
+        .select(
+            pl.format("{} = {}", "segment_column", "segment_value").alias("segment"),
+            "column",
+            "method",
+            pl.col("size").round(2),
+            pl.col("explains").round(2),
+            "model_verdict",
+            pl.when("only_here").then(pl.lit("this segment only")).otherwise(pl.lit("")).alias("seen"),
+        )
+        .sort(["seen", "explains"], descending=True, nulls_last=True)
+        .collect()
+    )
+
+
 def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, progress: Callable = print) -> str:
     """One self-contained HTML file: a summary first (the day's alert signals against their thresholds, what is
     behind those that crossed, the open tickets) and the day's checks passed or failed, then the window's drift
     heatmap, the day's columns that warn or drift (pictured against their reference, and each one's statistic
-    over the window against its thresholds, folded) and its drift table, output trends, guard failure rates,
-    performance — every trend marking the releases — the releases in the window and the open tickets. Nothing
-    in it names the machine it was built on."""
+    over the window against its thresholds, folded), its drift table and the segments that drift, output
+    trends, guard failure rates, performance — every trend marking the releases — the releases in the window and
+    the open tickets. Nothing in it names the machine it was built on."""
     progress("the audit chain's coverage")
     uncovered = audit_log.coverage(config)  # first: a damaged data file is named before any read trips on it
     span = window(day, days, model)
@@ -275,6 +296,11 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
         *_column_histories(config, model, day, span, events),
         f"<h3>Drift table, {day}</h3>",
         _table(_drift_table(config, model, day)),
+        *(
+            [f"<h3>Segments that drift on {day}</h3>", _table(segment_table(config, model, day))]
+            if model.segments
+            else []
+        ),
         "<h2>Outputs</h2>",
     ]
     progress("output trends and guards")

@@ -430,6 +430,8 @@ def test_the_ui_metadata_carries_pictures_and_the_report_command_writes_one_offl
     assert 'stroke-dasharray="5,3"' in text  # its warn and drift thresholds
     assert 'stroke-dasharray="3,3"' in text  # the release of model 1.1 marked on the trends
     assert "identities are claims, not verified" in text[text.index("<h2>Releases in the window</h2>") :]
+    assert "<th>state</th>" in text[: text.index("<h2>Checks of the day</h2>")]  # each signal's lifecycle state
+    assert "<h3>Segments that drift on 2026-10-16</h3>" in text
 
 
 def test_every_table_the_pipeline_writes_says_what_it_holds(lake) -> None:

@@ -20,6 +20,7 @@ from monitoring_pipeline.steps.drift import drift_day
 from monitoring_pipeline.steps.guards import guard_day
 from monitoring_pipeline.steps.performance import performance_day, performance_series
 from monitoring_pipeline.steps.profiles import profile_day
+from monitoring_pipeline.viz.report import segment_table
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BURST_DAY = date(2026, 10, 6)
@@ -147,6 +148,12 @@ def test_a_drift_one_segment_carries_is_seen_in_that_segment_while_the_model_sta
     started = [d for d in demo_days() if d >= SEGMENT_DAY]
     assert sorted(carried["day"]) == started  # every day from the first, in that region alone
     assert not _days(verdicts, "credit_risk", "debt_to_income", "warn")  # the model as a whole stays quiet
+    shown = segment_table(config, config.model("credit_risk"), date(2026, 10, 27)).row(0, named=True)  # the report
+    assert (shown["segment"], shown["column"], shown["seen"]) == (
+        "region = central",
+        "debt_to_income",
+        "this segment only",
+    )
     quiet = segments.filter(pl.col("day") < date(2026, 10, 1), pl.col("verdict") == "drift")  # before any incident
     assert quiet.is_empty(), quiet.select("day", "segment_column", "segment_value", "column", "size")
 
