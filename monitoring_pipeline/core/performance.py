@@ -11,6 +11,14 @@ Everything here is NumPy on one slice (a day, a model version, a segment); calle
   probabilities — expected TP = sum of p over predicted positives, FP = sum of 1 - p there, and so on. Valid while
   the relation between inputs and labels holds (no concept drift); its error against the realized value, once
   labels land, is monitored in its own right.
+* Estimated, regression (direct loss estimation, in the spirit of NannyML's DLE): a model of each row's absolute
+  and squared error from its inputs and prediction, fitted on the reference window's labelled rows; a day's
+  estimated MAE and RMSE are the means of its rows' expected errors (bias has no estimate: a loss model knows the
+  size of an error, not its sign). The model is additive over bins — each numeric input's reference deciles, each
+  categorical input's top values, the prediction's deciles, a missing value a bin of its own — fitted by ridge
+  least squares in NumPy: no gradient-boosting dependency (LightGBM or XGBoost would add a compiled wheel and its
+  OpenMP runtime to every install for one estimate), and the error of the estimate against the realized value,
+  once labels land, is judged as its own signal, as for CBPE.
 * Noise band: mean ± k·σ of the reference days' values of a metric (as NannyML's default thresholds).
 * CUSUM (one-sided, on standardized values) and Page-Hinkley: both flag a slow decline before any single day
   crosses a band.
@@ -18,6 +26,8 @@ Everything here is NumPy on one slice (a day, a model version, a segment); calle
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,6 +166,99 @@ def estimated_classification_metrics(
     tp, fp = float(p[predicted].sum()), float((1 - p[predicted]).sum())
     fn, tn = float(p[~predicted].sum()), float((1 - p[~predicted]).sum())
     return {"n": len(raw), **_confusion_metrics(tp, fp, fn, tn)}
+
+
+LOSS_BINS = 10  # deciles of each numeric input and of the prediction
+LOSS_TOP_VALUES = 20  # categories of a categorical input with a weight of their own (the rest share one)
+LOSS_RIDGE = 10.0  # the ridge penalty: a bin with few reference rows stays near the overall error
+LOSS_CHUNK = 50_000  # rows of the design matrix built at once while fitting
+
+
+@dataclass(frozen=True)
+class LossModel:
+    """Expected absolute and squared error of a regressor's rows (see the module doc)."""
+
+    numeric: dict[str, list[float]]  # input -> its inner bin edges
+    categorical: dict[str, list[str]]  # input -> its values with a weight of their own
+    absolute: list[float]  # weights, intercept first
+    squared: list[float]
+
+    def design(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One row per prediction: 1, then each input's bin as a one-hot block (the last bin of a block: missing)."""
+        n = len(next(iter(inputs.values())))
+        blocks = [np.ones((n, 1))]
+        for name, edges in self.numeric.items():
+            x = np.asarray(inputs[name], dtype=np.float64)
+            index = np.where(np.isfinite(x), np.searchsorted(edges, x, side="right"), len(edges) + 1)
+            blocks.append(np.eye(len(edges) + 2)[index])
+        for name, values in self.categorical.items():
+            lookup = {value: i for i, value in enumerate(values)}
+            column = inputs[name]
+            index = np.array(
+                [len(values) + 1 if v is None else lookup.get(str(v), len(values)) for v in column], dtype=np.int64
+            )
+            blocks.append(np.eye(len(values) + 2)[index])
+        return np.hstack(blocks)
+
+    def expected(self, inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's expected absolute and squared error (never below 0)."""
+        x = self.design(inputs)
+        return np.maximum(x @ np.array(self.absolute), 0.0), np.maximum(x @ np.array(self.squared), 0.0)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "numeric": self.numeric,
+                "categorical": self.categorical,
+                "absolute": self.absolute,
+                "squared": self.squared,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> LossModel:
+        raw = json.loads(text)
+        return cls(raw["numeric"], raw["categorical"], raw["absolute"], raw["squared"])
+
+
+def fit_loss_model(inputs: Mapping[str, np.ndarray], categorical: Sequence[str], errors: np.ndarray) -> LossModel:
+    """Fit the loss model on labelled reference rows: `inputs` (numeric arrays, or values of the `categorical`
+    names) with each row's error (prediction - truth). The normal equations are summed a chunk of rows at a time,
+    so a large reference never holds its whole design matrix."""
+    errors = np.asarray(errors, dtype=np.float64)
+    numeric = {}
+    for name, values in inputs.items():
+        if name in categorical:
+            continue
+        finite = np.asarray(values, dtype=np.float64)
+        finite = finite[np.isfinite(finite)]
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, LOSS_BINS + 1)[1:-1])) if len(finite) else []
+        numeric[name] = [float(e) for e in edges]
+    top = {}
+    for name in categorical:
+        names, counts = np.unique([str(v) for v in inputs[name] if v is not None], return_counts=True)
+        top[name] = [str(v) for v in names[np.argsort(-counts, kind="stable")][:LOSS_TOP_VALUES]]
+    shape = LossModel(numeric, top, [], [])
+    gram, moments = None, np.zeros((0, 2))
+    for start in range(0, len(errors), LOSS_CHUNK):
+        part = slice(start, start + LOSS_CHUNK)
+        x = shape.design({name: np.asarray(values)[part] for name, values in inputs.items()})
+        targets = np.column_stack([np.abs(errors[part]), errors[part] ** 2])
+        gram = x.T @ x if gram is None else gram + x.T @ x
+        moments = x.T @ targets if not moments.size else moments + x.T @ targets
+    penalty = np.full(gram.shape[0], LOSS_RIDGE)
+    penalty[0] = 0.0  # the intercept is the overall error: not shrunk
+    weights = np.linalg.solve(gram + np.diag(penalty), moments)
+    return LossModel(numeric, top, weights[:, 0].tolist(), weights[:, 1].tolist())
+
+
+def estimated_regression_metrics(inputs: Mapping[str, np.ndarray], model: LossModel) -> dict[str, float | None]:
+    """MAE and RMSE expected on unlabelled rows, from the loss model."""
+    n = len(next(iter(inputs.values()))) if inputs else 0
+    if n == 0:
+        return {"n": 0}
+    absolute, squared = model.expected(inputs)
+    return {"n": n, "mae": float(absolute.mean()), "rmse": float(np.sqrt(squared.mean()))}
 
 
 # -- thresholds that know the data's noise ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import polars as pl
 from monitoring_pipeline.core import performance as perf
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import ID, LABEL_REJECTS_SCHEMA, TS, VERSION, ContractError, split_labels
+from monitoring_pipeline.core.drift.registry import ColumnKind
 from monitoring_pipeline.core.errors import MissingInputError, MissingTableError, MonitoringError
 from monitoring_pipeline.io import catalog, delta
 
@@ -71,10 +72,13 @@ def labelled_predictions(
     settings = model.performance
     table = catalog.table(config, catalog.validated_table(model))
     segment = pl.col(settings.segment).cast(pl.String) if settings.segment else pl.lit(ALL)
+    logged = delta.scan(table)
+    inputs = [c for c in loss_inputs(model) if c != settings.score_column and c in logged.collect_schema()]
     predictions = (
-        delta.scan(table)
-        .filter(pl.col("day").is_in(days))
-        .select(ID, "day", pl.col(VERSION).cast(pl.String), segment.alias("segment"), pl.col(settings.score_column))
+        logged.filter(pl.col("day").is_in(days))
+        .select(
+            ID, "day", pl.col(VERSION).cast(pl.String), segment.alias("segment"), pl.col(settings.score_column), *inputs
+        )
         .collect()
     )
     ids = predictions[ID]
@@ -97,19 +101,48 @@ def labelled_predictions(
     return rows, rejected.join(predictions.select(ID, "day"), on=ID, how="left")
 
 
-def _metrics(rows: pl.DataFrame, model: ModelSpec, calibrator: perf.Calibrator | None) -> dict[str, dict]:
-    """metric -> {realized, estimated} for one slice."""
+def loss_inputs(model: ModelSpec) -> dict[str, bool]:
+    """What a regressor's loss model reads: its features and its prediction (name -> categorical); none for a
+    classifier (CBPE reads the score alone)."""
+    if model.performance.task != "regression":
+        return {}
+    features = {c.name: c.kind is ColumnKind.CATEGORICAL for c in model.columns_with_role("feature")}
+    return features | {model.performance.score_column: False}
+
+
+def _inputs(rows: pl.DataFrame, model: ModelSpec) -> dict[str, np.ndarray]:
+    """The loss model's inputs the rows hold (a feature a definition derives is not in the validated rows)."""
+    return {
+        name: np.array(rows[name].cast(pl.String).to_list(), dtype=object)
+        if categorical
+        else rows[name].cast(pl.Float64).to_numpy()
+        for name, categorical in loss_inputs(model).items()
+        if name in rows.columns
+    }
+
+
+def _fit_loss_model(labelled: pl.DataFrame, model: ModelSpec) -> perf.LossModel:
+    categorical = [name for name, is_categorical in loss_inputs(model).items() if is_categorical]
+    errors = (labelled[model.performance.score_column].cast(pl.Float64) - labelled["y"]).to_numpy()
+    return perf.fit_loss_model(_inputs(labelled, model), categorical, errors)
+
+
+def _metrics(
+    rows: pl.DataFrame, model: ModelSpec, estimator: perf.Calibrator | perf.LossModel | None
+) -> dict[str, dict]:
+    """metric -> {realized, estimated} for one slice; `estimator`: a classifier's calibrator, a regressor's loss
+    model (None: no estimate)."""
     settings = model.performance
     labelled = rows.filter(pl.col("y").is_not_null())
     score, y = labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy()
     if settings.task == "regression":
         realized = perf.regression_metrics(y, score)
-        estimated = {}
+        estimated = perf.estimated_regression_metrics(_inputs(rows, model), estimator) if estimator else {}
     else:
         realized = perf.classification_metrics(y, score, settings.threshold)
         all_scores = rows[settings.score_column].to_numpy()
         estimated = (
-            perf.estimated_classification_metrics(all_scores, calibrator, settings.threshold) if calibrator else {}
+            perf.estimated_classification_metrics(all_scores, estimator, settings.threshold) if estimator else {}
         )
     names = [k for k in realized if k != "n"] or [k for k in estimated if k != "n"]
     return {name: {"realized": realized.get(name), "estimated": estimated.get(name)} for name in names}
@@ -142,6 +175,11 @@ class PerformanceReference:
     bands: dict[str, perf.Band]
     error_sd: dict[str, float]
     labelled: float  # the median labelled rows of the baseline days the bands come from
+    loss_model: perf.LossModel | None = None  # a regressor's estimate (DLE)
+
+    @property
+    def estimator(self) -> perf.Calibrator | perf.LossModel | None:
+        return self.calibrator or self.loss_model
 
     def band_for(self, metric: str, n_labelled: int) -> perf.Band | None:
         """The metric's band for a day judged on `n_labelled` labels: as learned, or wider by √(usual / n) when
@@ -160,6 +198,7 @@ REFERENCE_SCHEMA: dict[str, pl.DataType] = {
     "knots": pl.List(pl.Float64()),
     "calibrated": pl.List(pl.Float64()),
     "labelled": pl.Float64(),
+    "loss_model": pl.String(),  # a regressor's loss model (DLE), as JSON
     "metrics": pl.List(
         pl.Struct(
             {
@@ -192,7 +231,7 @@ def _reference(config: ProjectConfig, model: ModelSpec, label_version: int, now:
         reference = _compute_reference(config, model, label_version, now)
         row = _to_row(reference) | {"model_name": model.name, "reference_key": key, "label_version": label_version}
         frame = pl.DataFrame([row | {"computed_at": now}], schema=REFERENCE_SCHEMA, orient="row")
-        delta.write_partition(table, frame, {"model_name": model.name})
+        delta.write_partition(table, frame, {"model_name": model.name}, evolve_schema=True)
     if len(_REFERENCES) >= 8:
         _REFERENCES.clear()
     _REFERENCES[(config.lake.root, key)] = reference
@@ -255,6 +294,7 @@ def _to_row(reference: PerformanceReference) -> dict[str, Any]:
         "knots": calibrator.knots.tolist() if calibrator else None,
         "calibrated": calibrator.values.tolist() if calibrator else None,
         "labelled": reference.labelled,
+        "loss_model": reference.loss_model.to_json() if reference.loss_model else None,
         "metrics": metrics,
     }
 
@@ -272,7 +312,8 @@ def _from_row(row: dict[str, Any]) -> PerformanceReference:
         if m["band_low"] is not None
     }
     error_sd = {m["metric"]: m["error_sd"] for m in metrics if m["error_sd"] is not None}
-    return PerformanceReference(calibrator, bands, error_sd, row["labelled"])
+    loss_model = perf.LossModel.from_json(row["loss_model"]) if row.get("loss_model") else None
+    return PerformanceReference(calibrator, bands, error_sd, row["labelled"], loss_model)
 
 
 def _check_probabilities(config: ProjectConfig, model: ModelSpec, rows: pl.DataFrame) -> None:
@@ -348,16 +389,18 @@ def _compute_reference(
     labelled = rows.filter(pl.col("y").is_not_null())
     if settings.task == "classification" and labelled.height and not labelled["y"].sum():
         _refuse_positive_label(config, model, labelled["label"], f"{labelled.height} baseline labels")
-    calibrator = None
+    calibrator = loss_model = None
     if settings.task == "classification" and labelled.height:
         calibrator = perf.fit_calibrator(labelled[settings.score_column].to_numpy(), labelled["y"].to_numpy())
+    if settings.task == "regression" and labelled.height:
+        loss_model = _fit_loss_model(labelled, model)
     daily: dict[str, list[tuple[float | None, float | None, int]]] = {}
     counts = []
     for _, part in rows.group_by("day"):
         if (_coverage(part) or 0.0) >= settings.min_coverage:
             n_labelled = int(part["y"].is_not_null().sum())
             counts.append(n_labelled)
-            for name, values in _metrics(part, model, calibrator).items():
+            for name, values in _metrics(part, model, calibrator or loss_model).items():
                 daily.setdefault(name, []).append((values["realized"], values["estimated"], n_labelled))
     bands, error_sd = {}, {}
     for name, triples in daily.items():
@@ -367,7 +410,8 @@ def _compute_reference(
             bands[name] = perf.noise_band(realized, settings.band_k, weights)
         errors = np.array([e - r for r, e, _ in triples if r is not None and e is not None], dtype=np.float64)
         error_sd[name] = float(errors.std(ddof=1)) if len(errors) >= 2 else 0.0
-    return PerformanceReference(calibrator, bands, error_sd, float(np.median(counts)) if counts else 0.0)
+    labelled_rows = float(np.median(counts)) if counts else 0.0
+    return PerformanceReference(calibrator, bands, error_sd, labelled_rows, loss_model)
 
 
 def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: datetime) -> DayPerformance:
@@ -390,7 +434,7 @@ def performance_day(config: ProjectConfig, model: ModelSpec, day: date, now: dat
         n_labelled = int(part["y"].is_not_null().sum())
         judged = (_coverage(part) or 0.0) >= model.performance.min_coverage
         overall = version == ALL and segment == ALL
-        for name, values in _metrics(part, model, reference.calibrator).items():
+        for name, values in _metrics(part, model, reference.estimator).items():
             out.append(
                 {
                     "model_name": model.name,

@@ -114,3 +114,21 @@ def test_bands_weigh_days_by_their_labels_and_widen_for_a_day_judged_on_few() ->
     )
     misses = sum(not weighted.contains(v) for v in sparse) - sum(not wide.contains(v) for v in sparse)
     assert misses >= 3  # judged on 20 labels, ordinary days leave the learned band; the widened band holds them
+
+
+def test_the_loss_model_learns_where_a_regressor_errs_from_numeric_and_categorical_inputs() -> None:
+    rng = np.random.default_rng(5)
+    n = 20_000
+    x = rng.uniform(0, 10, n)
+    x[:200] = np.nan  # a missing input is a bin of its own
+    shop = rng.choice(np.array(["a", "b", None], dtype=object), n)
+    scale = np.where(shop == "b", 3.0, 1.0) * (1 + np.nan_to_num(x, nan=5.0) / 5)
+    errors = rng.normal(0, 1, n) * scale
+    model = perf.fit_loss_model({"x": x, "shop": shop}, ["shop"], errors)
+    assert perf.LossModel.from_json(model.to_json()) == model
+    probe = {"x": np.array([1.0, 9.0, 9.0, np.nan]), "shop": np.array(["a", "a", "b", "zzz"], dtype=object)}
+    absolute, squared = model.expected(probe)
+    assert absolute[0] < absolute[1] < absolute[2] and squared[1] < squared[2]  # larger x errs more, shop b most
+    estimated = perf.estimated_regression_metrics({"x": x, "shop": shop}, model)
+    assert estimated["mae"] == pytest.approx(np.abs(errors).mean(), rel=0.02)
+    assert estimated["rmse"] == pytest.approx(np.sqrt((errors**2).mean()), rel=0.05)
