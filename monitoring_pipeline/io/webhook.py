@@ -199,9 +199,10 @@ def target(ticket: Mapping[str, Any], sink: WebhookSink) -> tuple[str, str] | st
 def ticket_text(ticket: Mapping[str, Any]) -> str:
     evidence = json.loads(ticket["evidence"]) if isinstance(ticket["evidence"], str) else ticket["evidence"]
     columns = ", ".join(evidence.get("columns", [])) or "-"
+    recovered = f"; it recovered on {ticket['recovered_on']}" if ticket.get("state") == "recovered" else ""
     return (
         f"Ticket {ticket['ticket_id']} ({ticket['severity']}): {ticket['signal']} of {ticket['model_name']} "
-        f"breached on {ticket['first_day']}..{ticket['last_day']}.\n"
+        f"breached on {ticket['first_day']}..{ticket['last_day']}{recovered}.\n"
         f"Latest value {evidence.get('value')} (threshold {evidence.get('threshold')}); breaching days "
         f"{', '.join(evidence.get('breaching_days', []))}; columns: {columns}.\n"
         f"Evidence: `monitoring-pipeline tickets show {ticket['ticket_id']}` and the review dossier asset "
