@@ -201,9 +201,16 @@ class LossModel:
         return np.hstack(blocks)
 
     def expected(self, inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's expected absolute and squared error (never below 0)."""
-        x = self.design(inputs)
-        return np.maximum(x @ np.array(self.absolute), 0.0), np.maximum(x @ np.array(self.squared), 0.0)
+        """Each row's expected absolute and squared error (never below 0), a chunk of rows at a time."""
+        weights = np.column_stack([self.absolute, self.squared])
+        n = len(next(iter(inputs.values())))
+        parts = [
+            self.design({name: np.asarray(values)[start : start + LOSS_CHUNK] for name, values in inputs.items()})
+            @ weights
+            for start in range(0, n, LOSS_CHUNK)
+        ]
+        both = np.maximum(np.vstack(parts) if parts else np.zeros((0, 2)), 0.0)
+        return both[:, 0], both[:, 1]
 
     def to_json(self) -> str:
         return json.dumps(

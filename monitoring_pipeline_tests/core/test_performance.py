@@ -118,7 +118,7 @@ def test_bands_weigh_days_by_their_labels_and_widen_for_a_day_judged_on_few() ->
 
 def test_the_loss_model_learns_where_a_regressor_errs_from_numeric_and_categorical_inputs() -> None:
     rng = np.random.default_rng(5)
-    n = 20_000
+    n = 60_000  # more than one chunk of the design matrix (LOSS_CHUNK)
     x = rng.uniform(0, 10, n)
     x[:200] = np.nan  # a missing input is a bin of its own
     shop = rng.choice(np.array(["a", "b", None], dtype=object), n)
