@@ -212,6 +212,7 @@ REFERENCE_SCHEMA: dict[str, pl.DataType] = {
         )
     ),
 }
+REFERENCE_FORMAT = 2  # what a stored reference holds (2: a regressor's loss model): an older one is recomputed once
 STATS_CHARS = 32  # Delta writers may cut string statistics at this length: such a bound bounds nothing
 _REFERENCES: dict[tuple[str, str], PerformanceReference] = {}  # per lake and key: one process runs many days
 
@@ -239,8 +240,8 @@ def _reference(config: ProjectConfig, model: ModelSpec, label_version: int, now:
 
 
 def reference_key(config: ProjectConfig, model: ModelSpec, label_version: int, now: datetime) -> str:
-    """What the reference is computed from, hashed, read from the Delta logs alone: the model's baseline and
-    performance settings, the data files of the baseline's validated predictions, and the label files whose
+    """What the reference is computed from, hashed, read from the Delta logs alone: its format, the model's baseline
+    and performance settings, the data files of the baseline's validated predictions, and the label files whose
     `prediction_id` statistics reach into the baseline's ids (a label commit for later days leaves the key as it
     is; a file without statistics always reaches in). While some of those labels are dated after `now`, the key
     holds today's date too, as the labels counted grow with the clock."""
@@ -255,6 +256,7 @@ def reference_key(config: ProjectConfig, model: ModelSpec, label_version: int, n
     latest = reaching["max.label_ts"] if "max.label_ts" in reaching.columns else pl.Series([None])
     settled = latest.null_count() == 0 and (latest.is_empty() or latest.max() <= now)
     content = [
+        REFERENCE_FORMAT,
         model.name,
         repr(model.baseline),
         repr(model.performance),
