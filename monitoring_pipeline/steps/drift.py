@@ -134,6 +134,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
 
 
 SEGMENT_MIN_SAMPLE = 200  # rows of a segment on each side before it is judged: below, its histogram is noise
+_SEGMENT_SETTINGS: dict[tuple, dict[str, DriftSettings]] = {}  # one process judging many days calibrates once
 SEGMENT_SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
     "day": pl.Date(),
@@ -180,8 +181,7 @@ def segment_drift(
         if not current:
             continue
         reference = merge_rows(part.filter(pl.col("day").is_in(expected)), bins)
-        learned = _learned_settings(model, active, part.filter(pl.col("day").is_in(list(peers))), peers, bins, roles)
-        settings = {c: replace(s, min_sample=max(s.min_sample, SEGMENT_MIN_SAMPLE)) for c, s in learned.items()}
+        settings = _segment_settings(model, active, part.filter(pl.col("day").is_in(list(peers))), peers, bins, roles)
         judged = {c: bins[c] for c in current}
         report = _mark_missing(compare_profiles(reference, current, judged, roles, settings), missing)
         frames.append(
@@ -219,6 +219,33 @@ def segment_drift(
         .cast(SEGMENT_SCHEMA)
         .sort(SEGMENT_COLUMN, "column", pl.col("explains").fill_null(0), descending=[False, False, True])
     )
+
+
+def _segment_settings(
+    model: ModelSpec,
+    active: ActiveDefinitions,
+    ordinary: pl.DataFrame,
+    peers: dict[date, list[date]],
+    bins: dict[str, Bins],
+    roles: dict[str, str],
+) -> dict[str, DriftSettings]:
+    """A segment's settings, calibrated on its own ordinary days, judged from SEGMENT_MIN_SAMPLE rows; kept for the
+    next day of the same process while its ordinary days' profiles (hashed) and the definitions stay the same."""
+    key = (
+        model.name,
+        tuple(sorted((d, tuple(p)) for d, p in peers.items())),
+        tuple(definitions.versions_of(active).items()),
+        ordinary.sort("day", "column").hash_rows().sum(),
+        tuple(sorted(bins)),
+    )
+    if key not in _SEGMENT_SETTINGS:
+        if len(_SEGMENT_SETTINGS) >= 256:
+            _SEGMENT_SETTINGS.clear()
+        learned = _learned_settings(model, active, ordinary, peers, bins, roles)
+        _SEGMENT_SETTINGS[key] = {
+            c: replace(s, min_sample=max(s.min_sample, SEGMENT_MIN_SAMPLE)) for c, s in learned.items()
+        }
+    return _SEGMENT_SETTINGS[key]
 
 
 def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> tuple[pl.DataFrame, list[date]]:
