@@ -27,7 +27,6 @@ SIGNALS = ("feature_drift", "output_drift", "guard_failure", "missing_data", "pe
 IN_SAMPLE_SIGNALS = frozenset({"feature_drift", "output_drift", "performance"})  # judged against the training days
 SEVERITIES = ("low", "medium", "high", "critical")
 OK, WARNING, ALERT, RECOVERED, NO_DATA = "ok", "warning", "alert", "recovered", "no_data"
-STATES = (OK, WARNING, ALERT, RECOVERED, NO_DATA)
 EPISODE_DAYS = 28  # days before the judged ones whose signals a review reads to find an alert still under way
 
 

@@ -74,7 +74,7 @@ DOCS = {  # set on each table when it is created: its description and the commen
         "segment and column, with the share of the column's model-level drift the segment explains.",
         {
             "size": "value / threshold of the deciding method (thresholds calibrated on the segment's own noise)",
-            "explains": "the segment's share of the column's histogram shift (the segments' shares add up to 1)",
+            "explains": "the share of the column's model-level PSI that goes away with this segment's own change",
             "model_verdict": "the column's verdict for the whole model that day",
             "only_here": "drifts in this segment while the model as a whole does not",
         },

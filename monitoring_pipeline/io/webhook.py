@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from monitoring_pipeline.core.alerts import RECOVERED
 from monitoring_pipeline.core.config import TicketSettings
 from monitoring_pipeline.core.errors import MonitoringError
 
@@ -175,7 +176,7 @@ def is_update(ticket: Mapping[str, Any]) -> bool:
 
 def change_text(ticket: Mapping[str, Any]) -> str:
     what = f"{ticket['signal']} of {ticket['model_name']}"
-    if ticket.get("state") == "recovered":
+    if ticket.get("state") == RECOVERED:
         return (
             f"Recovered on {ticket['recovered_on']}: {what} is back on the good side of its threshold. The ticket "
             f"stays {ticket['status']} until a person resolves it."
@@ -199,7 +200,7 @@ def target(ticket: Mapping[str, Any], sink: WebhookSink) -> tuple[str, str] | st
 def ticket_text(ticket: Mapping[str, Any]) -> str:
     evidence = json.loads(ticket["evidence"]) if isinstance(ticket["evidence"], str) else ticket["evidence"]
     columns = ", ".join(evidence.get("columns", [])) or "-"
-    recovered = f"; it recovered on {ticket['recovered_on']}" if ticket.get("state") == "recovered" else ""
+    recovered = f"; it recovered on {ticket['recovered_on']}" if ticket.get("state") == RECOVERED else ""
     return (
         f"Ticket {ticket['ticket_id']} ({ticket['severity']}): {ticket['signal']} of {ticket['model_name']} "
         f"breached on {ticket['first_day']}..{ticket['last_day']}{recovered}.\n"

@@ -73,7 +73,8 @@ def labelled_predictions(
     table = catalog.table(config, catalog.validated_table(model))
     segment = pl.col(settings.segment).cast(pl.String) if settings.segment else pl.lit(ALL)
     logged = delta.scan(table)
-    inputs = [c for c in loss_inputs(model) if c != settings.score_column and c in logged.collect_schema()]
+    schema = logged.collect_schema()
+    inputs = [c for c in loss_inputs(model) if c != settings.score_column and c in schema]
     predictions = (
         logged.filter(pl.col("day").is_in(days))
         .select(
