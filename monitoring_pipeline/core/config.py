@@ -18,7 +18,7 @@ from monitoring_pipeline.core.alerts import DEFAULT_RULES, SEVERITIES, SIGNALS, 
 from monitoring_pipeline.core.bins import DEFAULT_TOP_K, DEFAULT_VOCAB_CAP
 from monitoring_pipeline.core.drift.compare import DriftSettings
 from monitoring_pipeline.core.drift.multivariate import RECONSTRUCTION_ERROR
-from monitoring_pipeline.core.drift.registry import ColumnKind, Thresholds, method_info, reachable
+from monitoring_pipeline.core.drift.registry import TEXT_METHOD, ColumnKind, Thresholds, method_info, reachable
 from monitoring_pipeline.core.errors import MonitoringError
 from monitoring_pipeline.core.guards.evaluate import flag_column
 from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for
@@ -282,7 +282,8 @@ def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
     parsed = {}
     for method, bounds in raw.items():
         try:
-            method_info(method)
+            if method != TEXT_METHOD:
+                method_info(method)
             warn, drift = bounds["warn"], bounds["drift"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}.{method}: {exc}") from None
@@ -290,7 +291,7 @@ def _thresholds(raw: Mapping[str, Any], path: str) -> dict[str, Thresholds]:
         if not 0 <= warn <= drift:
             raise ConfigError(f"{path}.{method}: need 0 <= warn <= drift, got warn {warn:g} and drift {drift:g}")
         parsed[method] = Thresholds(warn, drift)
-        if not reachable(method, parsed[method].drift):
+        if method != TEXT_METHOD and not reachable(method, parsed[method].drift):
             raise ConfigError(
                 f"{path}.{method}.drift: {parsed[method].drift} is more than {method} can ever be "
                 f"({method_info(method).reach:.4g}), so the column could never drift; give a lower threshold"
@@ -499,8 +500,9 @@ def parse_model(name: str, raw: Mapping[str, Any]) -> ModelSpec:
     # A guard flag is 0/1, so its KS statistic is exactly the change in the rule's failure rate.
     rate = replace(defaults, decide_on=("ks",), thresholds={**defaults.thresholds, "ks": GUARD_RATE_THRESHOLDS})
     drift = {"*": defaults} | {flag.name: rate for flag in flags}
+    texts = [t for t in (outputs.get("text"), prompt.get("text")) if t]  # judged by text drift (core.drift.text)
     for column, settings in (drift_raw.get("columns", {}) or {}).items():
-        if column not in [c.name for c in columns]:
+        if column not in [c.name for c in columns] + texts:
             raise ConfigError(f"{path}.drift.columns.{column}: not a monitored column of {name}")
         drift[column] = parse_drift_settings(settings, f"{path}.drift.columns.{column}", drift.get(column, defaults))
     end = raw.get("end_date")

@@ -13,7 +13,14 @@ from monitoring_pipeline.core.alerts import Reading, daily_signals, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import MAX_REJECTED_SHARE
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
-from monitoring_pipeline.defs.metadata import counts_by, drifting_segments, identifier, table_metadata, worst_columns
+from monitoring_pipeline.defs.metadata import (
+    counts_by,
+    drifting_segments,
+    identifier,
+    separating_ngrams,
+    table_metadata,
+    worst_columns,
+)
 from monitoring_pipeline.defs.partitions import daily_partitions
 from monitoring_pipeline.defs.registry import registry_key
 from monitoring_pipeline.defs.resources import ProjectResource
@@ -427,9 +434,9 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "feature_definitions": result.definition_versions,
             },
         )
-        verdicts = {c.column: c for c in result.report.columns}
+        verdicts = result.verdicts
         drifted = {
-            role: sorted(n for n, c in verdicts.items() if c.role in roles and c.verdict == "drift")
+            role: sorted(verdicts.filter(pl.col("role").is_in(roles), pl.col("verdict") == "drift")["column"])
             for role, roles in (("features", INPUT_ROLES), ("outputs", OUTPUT_ROLES))
         }
         missing_days = sorted(set(result.reference_days) - set(result.reference_days_found))
@@ -439,9 +446,10 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 "drifted_features": len(drifted["features"]),
                 "drifted_outputs": len(drifted["outputs"]),
                 "drifted": dg.MetadataValue.json(drifted),
-                "warned": sorted(n for n, c in verdicts.items() if c.verdict == "warn"),
+                "warned": sorted(verdicts.filter(pl.col("verdict") == "warn")["column"]),
                 "worst_columns": worst_columns(result.verdicts),
                 **({"drifting_segments": drifting_segments(result.segments)} if spec.segments else {}),
+                **({"separating_ngrams": separating_ngrams(result.texts)} if not result.texts.is_empty() else {}),
                 "pictures": dg.MetadataValue.md(
                     viz.drift_markdown(config, spec, day, result.worst(viz.WORST_ROLES, viz.PICTURED_COLUMNS))
                 ),

@@ -72,6 +72,32 @@ def drifting_segments(segments: pl.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.table(records, schema=SEGMENT_TABLE)
 
 
+NGRAM_TABLE = dg.TableSchema(
+    columns=[
+        dg.TableColumn("column", "string", description="the text column that warns or drifts"),
+        dg.TableColumn("ngram", "string", description="a word, a word pair or a character 3-gram (<, > mark edges)"),
+        dg.TableColumn("reference", "float", description="its mean weight per text in the reference"),
+        dg.TableColumn("current", "float", description="its mean weight per text that day"),
+        dg.TableColumn("share", "float", description="its share of the distance between the two sides"),
+    ]
+)
+
+
+def separating_ngrams(texts: pl.DataFrame) -> dg.MetadataValue:
+    """The n-grams that separate each warning or drifting text column's day from its reference (`text_drift` rows)."""
+    records = [
+        dg.TableRecord(
+            {
+                "column": row["column"],
+                "ngram": row["ngram"],
+                **{k: round(row[k], 4) for k in ("reference", "current", "share")},
+            }
+        )
+        for row in texts.sort("column", "rank").iter_rows(named=True)
+    ]
+    return dg.MetadataValue.table(records, schema=NGRAM_TABLE)
+
+
 def counts_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame[column].value_counts().iter_rows()} if frame.height else {}
 

@@ -26,9 +26,11 @@ REFERENCE_BINS = "reports/reference_bins"
 FEATURE_PROFILES = "reports/feature_profiles"
 OUTPUT_PROFILES = "reports/output_profiles"
 SEGMENT_PROFILES = "reports/segment_profiles"  # the same profiles per value of a model's segment columns
+TEXT_PROFILES = "reports/text_profiles"  # hashed n-gram profiles of a model's output and prompt texts
 DRIFT_REPORT = "reports/drift_report"
 DRIFT_VERDICTS = "reports/drift_verdicts"  # one row per column of the report: its verdict and deciding method
 SEGMENT_DRIFT = "reports/segment_drift"  # one verdict per column and segment, with the share of drift it explains
+TEXT_DRIFT = "reports/text_drift"  # the n-grams that separate a drifting text column's day from its reference
 PERFORMANCE = "reports/performance"
 LABEL_REJECTS = "reports/label_rejects"  # label rows the label contract sets aside, by their prediction's day
 PERFORMANCE_REFERENCE = "reports/performance_reference"  # per model: what its baseline says, until its labels change
@@ -68,6 +70,24 @@ DOCS = {  # set on each table when it is created: its description and the commen
     SEGMENT_PROFILES: TableDoc(
         "Mergeable daily profiles of features and outputs per model, day and segment (a value of a segment column).",
         {"segment_value": "a top value of the segment column in the baseline, (other) for the rest, (missing)"},
+    ),
+    TEXT_PROFILES: TableDoc(
+        "Mergeable daily profiles of each text column (output and prompt) per model and day: hashed word, word-pair "
+        "and character 3-gram vectors summed over the day's texts, and the heaviest n-grams by name.",
+        {
+            "hashing": "how n-grams were hashed (profiles hashed otherwise are not compared)",
+            "n": "texts profiled (a seeded sample above 5,000)",
+            "vector": "the texts' unit-length n-gram vectors summed, one value per hash bucket",
+        },
+    ),
+    TEXT_DRIFT: TableDoc(
+        "Per model, day and text column that warns or drifts: the n-grams that separate the day from its "
+        "reference most (the ngram_mmd rows of drift_report hold the statistic and its thresholds).",
+        {
+            "reference": "the n-gram's mean weight per text in the reference",
+            "current": "its mean weight per text that day",
+            "share": "its share of the squared distance between the named n-grams' means",
+        },
     ),
     SEGMENT_DRIFT: TableDoc(
         "Drift of each feature and output per segment against the segment's own reference, one row per model, day, "

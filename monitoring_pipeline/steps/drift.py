@@ -12,8 +12,10 @@ import polars as pl
 from monitoring_pipeline.core.bins import Bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import FEATURE_MISSING, missing_features
+from monitoring_pipeline.core.drift import text
 from monitoring_pipeline.core.drift.compare import (
     MIN_CALIBRATION_DAYS,
+    REPORT_SCHEMA,
     DriftReport,
     DriftSettings,
     calibrate,
@@ -22,14 +24,22 @@ from monitoring_pipeline.core.drift.compare import (
     noise_bands,
     with_bands,
 )
+from monitoring_pipeline.core.drift.registry import TEXT_METHOD
 from monitoring_pipeline.core.drift.segments import SEGMENT_COLUMN, SEGMENT_VALUE, explained_shares
+from monitoring_pipeline.core.drift.text import TextProfile
 from monitoring_pipeline.core.errors import MissingInputError
 from monitoring_pipeline.core.profile import ColumnProfile, merge_rows
 from monitoring_pipeline.io import catalog, delta
 from monitoring_pipeline.registry import definitions
 from monitoring_pipeline.steps.bins import load_model_bins
 from monitoring_pipeline.steps.features import ActiveDefinitions, active_definitions, definition_versions
-from monitoring_pipeline.steps.profiles import profile_versions, read_profiles, read_segment_profiles
+from monitoring_pipeline.steps.profiles import (
+    profile_versions,
+    read_profiles,
+    read_segment_profiles,
+    read_text_profiles,
+    text_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class DayDrift:
     current: dict[str, ColumnProfile]  # the day's merged profiles, by column
     bins: dict[str, Bins]
     segments: pl.DataFrame  # one verdict per segment and column (`segment_drift`), as stored in reports/segment_drift
+    texts: pl.DataFrame  # the n-grams separating each warning or drifting text column, as stored in reports/text_drift
 
     def worst(self, roles: tuple[str, ...], limit: int) -> WorstDrift:
         """The day's most drifting columns of `roles`, from what this run held (nothing is read again)."""
@@ -104,10 +115,12 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     bins, bins_version = load_model_bins(config, model)
     expected = reference_days(model, day)
     read_versions = profile_versions(config)
-    profiles = read_profiles(config, model, _needed(model, day), read_versions)
+    needed = _needed(model, day)
+    profiles = read_profiles(config, model, needed, read_versions)
+    texts = read_text_profiles(config, model, needed)
     active = active_definitions(config, model, day)
     missing = _features_missing(_log_schema(config, model), model, active)
-    judged = _judge(model, day, profiles, bins, bins_version, active, missing)
+    judged = _judge(model, day, profiles, texts, bins, bins_version, active, missing)
     partition = {"model_name": model.name, "day": day}
     written = delta.write_partition(  # evolving: a report written before rolling windows gains their columns
         catalog.table(config, catalog.DRIFT_REPORT), judged.frame, partition, True
@@ -117,6 +130,8 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
     segments = segment_drift(config, model, day, bins, bins_version, active, missing, verdicts)
     if model.segments:
         delta.write_partition(catalog.table(config, catalog.SEGMENT_DRIFT), segments, partition)
+    if text_columns(model):
+        delta.write_partition(catalog.table(config, catalog.TEXT_DRIFT), judged.separating, partition)
     return DayDrift(
         judged.report,
         judged.frame,
@@ -130,6 +145,7 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
         judged.current,
         bins,
         segments,
+        judged.separating,
     )
 
 
@@ -255,7 +271,8 @@ def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) ->
     bins, bins_version = load_model_bins(config, model)
     days = [d for d in _days(first, last) if d >= model.start_date and (not model.end_date or d < model.end_date)]
     needed = {day: _needed(model, day) for day in days}
-    profiles = read_profiles(config, model, sorted({d for day in days for d in needed[day]}))
+    every = sorted({d for day in days for d in needed[day]})
+    profiles, texts = read_profiles(config, model, every), read_text_profiles(config, model, every)
     schema = _log_schema(config, model)
     frames, skipped, settings = [], [], {}  # days sharing ordinary days share their settings
     for day in days:
@@ -263,7 +280,7 @@ def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) ->
         active = active_definitions(config, model, day)
         missing = _features_missing(schema, model, active)
         try:
-            frames.append(_judge(model, day, rows, bins, bins_version, active, missing, settings).frame)
+            frames.append(_judge(model, day, rows, texts, bins, bins_version, active, missing, settings).frame)
         except MissingInputError:
             skipped.append(day)
     return (pl.concat(frames) if frames else pl.DataFrame()), skipped
@@ -280,12 +297,14 @@ class _Judged:
     found: list[date]  # reference days that had profiles
     reference: dict[str, ColumnProfile]
     current: dict[str, ColumnProfile]
+    separating: pl.DataFrame  # TEXT_DRIFT_SCHEMA rows
 
 
 def _judge(
     model: ModelSpec,
     day: date,
     profiles: pl.DataFrame,
+    texts: dict[tuple[date, str], TextProfile],
     bins: dict[str, Bins],
     bins_version: str,
     active: ActiveDefinitions,
@@ -293,7 +312,8 @@ def _judge(
     known: dict[tuple, Any] | None = None,
 ) -> _Judged:
     """Judge `day` against its reference days, both read from `profiles` (rows of other bins are ignored), with
-    settings calibrated on the ordinary days, and the rolling window ending `day` against its own reference.
+    settings calibrated on the ordinary days, and the rolling window ending `day` against its own reference; the
+    text columns from `texts` the same way (`_judge_texts`).
     `known` keeps what days judged in a row share (the settings learned from a set of ordinary days, a window's
     merged reference)."""
     known = {} if known is None else known
@@ -315,7 +335,8 @@ def _judge(
     reference, current = merge_rows(reference_rows, bins), merge_rows(current_rows, bins)
     report = _mark_missing(compare_profiles(reference, current, bins, roles=roles, settings=settings), missing)
     versions = sorted(v for v in current_rows["model_version"].unique().to_list() if v is not None)
-    frame = report.to_frame().join(
+    text_rows, separating = _judge_texts(model, day, texts, known)
+    frame = pl.concat([report.to_frame(), text_rows]).join(
         _window_rows(model, day, profiles, bins, active, missing, known),
         on=["column", "method"],
         how="left",
@@ -333,7 +354,65 @@ def _judge(
         definition_versions(active),
     )
     frame = frame.select("model_name", "day", *[c for c in frame.columns if c not in ("model_name", "day")])
-    return _Judged(report, frame, found, reference, current)
+    return _Judged(report, frame, found, reference, current, separating)
+
+
+TEXT_DRIFT_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    "column": pl.String(),
+    "role": pl.String(),
+    "rank": pl.Int64(),
+    "ngram": pl.String(),
+    "reference": pl.Float64(),
+    "current": pl.Float64(),
+    "share": pl.Float64(),
+}
+
+
+def _judge_texts(
+    model: ModelSpec, day: date, texts: dict[tuple[date, str], TextProfile], known: dict[tuple, Any]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each text column profiled that day (`core.drift.text`) against its reference days: report rows (method
+    ngram_mmd, thresholds raised beyond the ordinary days' own range unless `calibrate` is off) and the n-grams
+    separating the columns that warn or drift."""
+    peers, expected = ordinary_days(model, day), reference_days(model, day)
+    rows, separating = [], []
+    for column, role in text_columns(model).items():
+        if (day, column) not in texts:
+            continue  # profiled before text drift existed: nothing to judge
+        days = {d: p for (d, c), p in texts.items() if c == column}
+        setting = model.settings_for(column)
+        fixed = setting.thresholds.get(TEXT_METHOD, text.FIXED)
+        key = ("text", column, tuple(sorted(set(peers) & set(days))), fixed, setting.calibrate)
+        if key not in known:
+            known[key] = text.text_thresholds(text.ordinary_values(days, peers), fixed) if setting.calibrate else fixed
+        reference = text.merge_text(days[d] for d in expected if d in days)
+        verdict = text.judge_text(reference, days[day], known[key], setting.min_sample)
+        rows.append(
+            {
+                "column": column,
+                "role": role,
+                "kind": text.KIND,
+                "method": TEXT_METHOD,
+                "value": verdict.value,
+                "threshold_warn": verdict.thresholds.warn,
+                "threshold": verdict.thresholds.drift,
+                "status": verdict.status,
+                "decisive": True,
+                "verdict": verdict.status,
+                "n_reference": verdict.n_reference,
+                "n_current": verdict.n_current,
+            }
+        )
+        separating += [
+            {"model_name": model.name, "day": day, "column": column, "role": role, "rank": i, **vars(s)}
+            for i, s in enumerate(verdict.separating, 1)
+        ]
+    return (
+        pl.DataFrame(rows, schema=REPORT_SCHEMA, orient="row"),
+        pl.DataFrame(separating, schema=TEXT_DRIFT_SCHEMA, orient="row"),
+    )
 
 
 WINDOW_SCHEMA: dict[str, pl.DataType] = {
@@ -468,7 +547,10 @@ def worst_drift(config: ProjectConfig, model: ModelSpec, day: date, roles: tuple
 def _rank_worst(verdicts: pl.DataFrame, roles: tuple[str, ...], limit: int) -> pl.DataFrame:
     return (
         verdicts.filter(
-            pl.col("role").is_in(roles), pl.col("verdict").is_in(["drift", "warn"]), pl.col("method").is_not_null()
+            pl.col("role").is_in(roles),
+            pl.col("verdict").is_in(["drift", "warn"]),
+            pl.col("method").is_not_null(),
+            pl.col("kind") != text.KIND,  # pictured from bins; a text column is explained by its n-grams
         )
         .sort("size", descending=True, nulls_last=True, maintain_order=True)
         .head(limit)

@@ -11,8 +11,10 @@ import polars as pl
 from monitoring_pipeline.core.bins import Bins
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import VERSION
+from monitoring_pipeline.core.drift import text
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES
 from monitoring_pipeline.core.drift.segments import SEGMENT_COLUMN, SEGMENT_VALUE, segment_of
+from monitoring_pipeline.core.drift.text import TextProfile
 from monitoring_pipeline.core.guards.evaluate import REASONS
 from monitoring_pipeline.core.profile import PROFILE_SCHEMA, empty_profile, profile_frame
 from monitoring_pipeline.io import catalog, delta
@@ -105,6 +107,8 @@ def profile_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayProfil
     if model.segments:
         segments = _segment_rows(validated, model, bins, day, bins_version)
         delta.write_partition(lake.table(catalog.SEGMENT_PROFILES), segments, partition)
+    if text_columns(model):
+        delta.write_partition(lake.table(catalog.TEXT_PROFILES), _text_rows(validated, model, day), partition)
     versions = definitions.versions_of(active)
     return DayProfiles(features, outputs, validated.height, quarantined.height, bins_version, versions, written)
 
@@ -150,6 +154,47 @@ def read_segment_profiles(config: ProjectConfig, model: ModelSpec, days: list[da
     """The model's segment profile rows of `days`."""
     rows = catalog.day_rows(config, catalog.SEGMENT_PROFILES, model.name, days=days)
     return rows.collect() if rows is not None else pl.DataFrame(schema={**SEGMENT_KEYS, **PROFILE_SCHEMA})
+
+
+TEXT_KEYS: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "day": pl.Date(),
+    "column": pl.String(),
+    "role": pl.String(),
+}
+
+
+def text_columns(model: ModelSpec) -> dict[str, str]:
+    """The model's text columns judged for text drift, by role: its output text and its prompt."""
+    return {c: role for c, role in ((model.text_output, "output"), (model.prompt_text, "prompt")) if c}
+
+
+def _text_rows(valid: pl.DataFrame, model: ModelSpec, day: date) -> pl.DataFrame:
+    """One hashed n-gram profile per text column (`core.drift.text`), of the validated rows."""
+    rows = [
+        {
+            "model_name": model.name,
+            "day": day,
+            "column": column,
+            "role": role,
+            **text.to_row(
+                text.text_profile(valid[column] if column in valid.columns else pl.Series(column, [], pl.String))
+            ),
+        }
+        for column, role in text_columns(model).items()
+    ]
+    return pl.DataFrame(rows, schema={**TEXT_KEYS, **text.ROW_SCHEMA}, orient="row")
+
+
+def read_text_profiles(
+    config: ProjectConfig, model: ModelSpec, days: list[date]
+) -> dict[tuple[date, str], TextProfile]:
+    """The model's text profiles of `days`, by (day, column), hashed as this version hashes."""
+    rows = catalog.day_rows(config, catalog.TEXT_PROFILES, model.name, days=days)
+    if rows is None:
+        return {}
+    stored = rows.filter(pl.col("hashing") == text.HASHING).collect()
+    return {(r["day"], r["column"]): text.from_row(r) for r in stored.iter_rows(named=True)}
 
 
 def profile_versions(config: ProjectConfig) -> dict[str, int | None]:

@@ -25,7 +25,7 @@ from monitoring_pipeline.review.tickets import read_tickets, signals_and_states
 from monitoring_pipeline.steps.drift import WorstDrift, worst_drift
 from monitoring_pipeline.steps.guards import daily_guard_counts
 from monitoring_pipeline.steps.performance import alert_series
-from monitoring_pipeline.steps.profiles import read_profiles
+from monitoring_pipeline.steps.profiles import read_profiles, text_columns
 from monitoring_pipeline.viz import plots
 
 TRAILING_DAYS = 28  # the window the UI's pictures look back over
@@ -259,6 +259,18 @@ def segment_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.Data
     )
 
 
+def ngram_table(config: ProjectConfig, model: ModelSpec, day: date) -> pl.DataFrame:
+    """The n-grams that separate each text column that warns or drifts on `day` from its reference, most first."""
+    rows = catalog.day_rows(config, catalog.TEXT_DRIFT, model.name, days=day)
+    if rows is None:
+        return pl.DataFrame()
+    return (
+        rows.sort("column", "rank")
+        .select("column", "ngram", *(pl.col(c).round(4) for c in ("reference", "current", "share")))
+        .collect()
+    )
+
+
 def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, progress: Callable = print) -> str:
     """One self-contained HTML file: a summary first (the day's alert signals against their thresholds, what is
     behind those that crossed, the open tickets) and the day's checks passed or failed, then the window's drift
@@ -299,6 +311,11 @@ def report_html(config: ProjectConfig, model: ModelSpec, day: date, days: int, p
         *(
             [f"<h3>Segments that drift on {day}</h3>", _table(segment_table(config, model, day))]
             if model.segments
+            else []
+        ),
+        *(
+            [f"<h3>What separates the texts on {day}</h3>", _table(ngram_table(config, model, day))]
+            if text_columns(model)
             else []
         ),
         "<h2>Outputs</h2>",

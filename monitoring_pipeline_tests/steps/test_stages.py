@@ -156,3 +156,30 @@ def test_an_audit_entry_pins_the_commit_its_action_wrote_not_a_later_one(lake: P
     table = catalog.table(lake, catalog.GUARD_VERDICTS)
     assert later > mine and entry.data_version == mine
     assert entry.commit_sha256 == audit_log.commit_sha256(table, mine) != audit_log.commit_sha256(table, later)
+
+
+def test_text_drift_is_quiet_on_an_ordinary_day_and_fires_on_the_prompt_release(demo_config: ProjectConfig) -> None:
+    from dataclasses import replace
+
+    released, quiet = date(2026, 10, 21), DAYS[7]
+    days = [*DAYS, released]
+    delta.overwrite(
+        catalog.log_table(demo_config, demo_config.model("support_summarizer")),
+        pl.concat([llm_day(day, 300) for day in days]),
+    )
+    window = ReferenceWindow("fixed", DAYS[0], DAYS[6])
+    model = replace(demo_config.model("support_summarizer"), baseline=window, reference=window)
+    freeze_model_bins(demo_config, model, NOW)
+    for day in days:
+        guard_day(demo_config, model, day, NOW)
+        profile_day(demo_config, model, day)
+    texts = {"output_text", "prompt_text"}
+    for day, verdict in ((quiet, "ok"), (released, "drift")):
+        result = drift_day(demo_config, model, day)
+        rows = result.frame.filter(pl.col("method") == "ngram_mmd")
+        assert set(rows["column"]) == texts and set(rows["verdict"]) == {verdict}, rows
+        assert rows["threshold"].min() >= 0.01 and rows["n_current"].min() > 100
+        assert set(result.verdicts.filter(pl.col("kind") == "text")["verdict"]) == {verdict}  # feeds output_drift
+    stored = delta.scan(catalog.table(demo_config, catalog.TEXT_DRIFT)).collect()
+    assert set(stored["day"]) == {released} and set(stored["column"]) == texts
+    assert "analysis" in stored.filter(pl.col("column") == "output_text")["ngram"].to_list()

@@ -166,7 +166,7 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _status(value: float | None, threshold: Thresholds | None) -> str:
+def status_of(value: float | None, threshold: Thresholds | None) -> str:
     if value is None:
         return Status.UNDEFINED
     if threshold is None:
@@ -214,7 +214,7 @@ def compare_column(
         value, p_value = info.statistic(inputs)
         value, p_value = _finite_or_none(value), _finite_or_none(p_value)
         # a data-quality value is undefined only when one side has no rows
-        status = Status.NO_DATA if value is None and info.data_quality else _status(value, threshold)
+        status = Status.NO_DATA if value is None and info.data_quality else status_of(value, threshold)
         results.append(MethodResult(info.name, value, p_value, threshold, status, decisive))
     return ColumnDrift(
         column=reference.column,
@@ -342,7 +342,7 @@ def calibrate(
         thresholds, deciding = dict(setting.thresholds), list(setting.deciding(kind))
         rose = False
         for method in list(deciding):
-            bound = _ordinary_range(by_method.get(method, []), setting.threshold(method))
+            bound = ordinary_range(by_method.get(method, []), setting.threshold(method))
             if bound is None:
                 continue
             rose = True
@@ -356,14 +356,14 @@ def calibrate(
             fixed = setting.threshold(BETWEEN_DAYS)
             series = by_method.get(BETWEEN_DAYS, [])
             if fixed is not None and len(series) >= MIN_CALIBRATION_DAYS:
-                thresholds[BETWEEN_DAYS] = _ordinary_range(series, fixed) or fixed
+                thresholds[BETWEEN_DAYS] = ordinary_range(series, fixed) or fixed
                 deciding.append(BETWEEN_DAYS)
         if deciding:
             calibrated[column] = replace(setting, thresholds=thresholds, decide_on=tuple(deciding))
     return calibrated
 
 
-def _ordinary_range(series: list[float], fixed: Thresholds | None) -> Thresholds | None:
+def ordinary_range(series: list[float], fixed: Thresholds | None) -> Thresholds | None:
     """Thresholds beyond the ordinary days' range (their ORDINARY quantile), when that bound crosses the fixed warn
     threshold (None: the fixed thresholds already clear the ordinary days, or too few days to tell)."""
     if fixed is None or len(series) < MIN_CALIBRATION_DAYS:

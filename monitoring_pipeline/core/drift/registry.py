@@ -12,6 +12,7 @@ Defaults (documented in README, overridable per column in the project config):
 | chi2             | categorical | chi-square statistic (p-value beside)   | -    | -     | no (evidence)      |
 | unseen_share     | categorical | share of values never seen in reference | 0.01 | 0.05  | yes                |
 | null_share       | both        | current null share - reference share    | 0.05 | 0.20  | no: data quality   |
+| ngram_mmd        | text        | squared MMD of hashed n-gram vectors    | 0.005| 0.01  | yes (text columns) |
 
 A method is one `MethodInfo` row carrying its statistic: a function of the column's `ColumnInputs` returning
 (value, p_value). Adding one is its maths in `methods.py`, a small adapter and a row here, and a line in the table.
@@ -36,6 +37,10 @@ if TYPE_CHECKING:  # bins and profile import ColumnKind from here
 
 INPUT_ROLES = ("feature", "multivariate")  # what the model was given: features and their joint (PCA) signal
 OUTPUT_ROLES = ("output", "prompt")  # what it answered, and the prompt it answered
+
+
+TEXT_METHOD = "ngram_mmd"  # a text column's one method (see core.drift.text): computed from text profiles, not bins
+TEXT_THRESHOLDS_DEFAULT = (0.005, 0.01)
 
 
 class ColumnKind(StrEnum):
