@@ -66,6 +66,12 @@ def test_every_partition_of_every_asset_is_materialized(lake) -> None:
             assert len(instance.get_materialized_partitions(key)) == DAYS, key
     report = _table(config, catalog.DRIFT_REPORT)
     assert report.select("model_name", "day").unique().height == 2 * DAYS
+    texts = report.filter(pl.col("method") == "ngram_mmd")  # text drift of the summarizer's output and prompt
+    assert texts.group_by("column").agg(pl.col("day").n_unique()).sort("column").rows() == [
+        ("output_text", DAYS),
+        ("prompt_text", DAYS),
+    ]
+    assert set(texts.filter(pl.col("day") > START + timedelta(days=13))["verdict"]) == {"ok"}  # after the baseline
     expectations = _table(config, catalog.EXPECTATION_RESULTS)
     assert expectations.select("model_name", "day", "checked_table").unique().height == 2 * 2 * DAYS
     row_counts = expectations.filter(pl.col("expectation") == "expect_table_row_count_to_be_between")
@@ -324,6 +330,8 @@ def test_readme_queries_run_on_the_report_tables(lake) -> None:
     assert results["worst"].height > 0
     assert results["null_share"].height > 0
     assert set(results["carried_by"].columns) >= {"segment_value", "explains", "only_here"}
+    assert results["separating_ngrams"].is_empty()  # the window ends before the prompt release: no text drifts
+    assert set(results["separating_ngrams"].columns) >= {"column", "ngram", "reference", "current", "share"}
     assert isinstance(duckdb.__version__, str)
 
 

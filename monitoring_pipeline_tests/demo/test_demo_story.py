@@ -111,6 +111,20 @@ def test_prompt_release_moves_output_length_and_depth(verdicts: pl.DataFrame) ->
         ]
 
 
+def test_text_drift_is_quiet_until_the_prompt_release_and_names_what_changed(
+    story: tuple[ProjectConfig, pl.DataFrame],
+) -> None:
+    config, verdicts = story
+    released = [d for d in demo_days() if d >= date(2026, 10, 21)]
+    for column in ("output_text", "prompt_text"):  # every other day stays ok, the guard-burst day included
+        assert _days(verdicts, "support_summarizer", column, "drift") == released
+        assert not _days(verdicts, "support_summarizer", column, "warn")
+    explained = delta.scan(catalog.table(config, catalog.TEXT_DRIFT)).collect()
+    assert set(explained["day"]) == set(released)
+    first = explained.filter(pl.col("day") == released[0], pl.col("column") == "output_text", pl.col("rank") <= 6)
+    assert "analysis" in first["ngram"].to_list()  # the v2 template's new section
+
+
 def test_guard_burst_is_quarantined_with_its_reasons(story: tuple[ProjectConfig, pl.DataFrame]) -> None:
     config, verdicts = story
     model = config.model("support_summarizer")
@@ -132,6 +146,8 @@ def test_quiet_columns_stay_quiet_every_day(verdicts: pl.DataFrame) -> None:
         "json_depth",
         "prompt_chars",
         "prompt_tokens",
+        "output_text",
+        "prompt_text",
     }
     is_burst = pl.col("column").str.starts_with("guard_") & (pl.col("day") == BURST_DAY)
     noisy = verdicts.filter(~pl.col("column").is_in(incident_columns) & ~is_burst & (pl.col("verdict") != "ok"))
