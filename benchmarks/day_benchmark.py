@@ -13,10 +13,11 @@ peak resident set, from the kernel's accounting of that child):
   run and event storage, the audit entries, the Great Expectations suites, the pictures: everything the daemon's
   run pays);
 * the floor: one read of the day; the contract, the expectations' figures and the guard flags in one select;
-  the validated, quarantined, verdict, reject, profile, expectation, drift and performance rows each written in
-  one Delta commit; profiles by sorting each column once (quantiles by position, histogram counts by
-  `searchsorted` on the frozen edges, categorical counts); drift as PSI of each column's counts against the
-  baseline days' stored counts; labels read only within the day's id range; every metric vectorised. It stores
+  the validated, quarantined, verdict, reject, profile, segment profile, expectation, drift, segment drift and
+  performance rows each written in one Delta commit; profiles by sorting each column once (quantiles by position,
+  histogram counts by `searchsorted` on the frozen edges, categorical counts), per model version and per value of
+  each segment column; drift as PSI of each column's (and each segment's) counts against the baseline days'
+  stored counts; labels read only within the day's id range; every metric vectorised. It stores
   what the job stores, in tables of its own, without Dagster, audit entries or pictures.
 
 Prints one JSON line: rows, job_cpu_s, job_wall_s, job_peak_mb, floor_cpu_s, floor_wall_s, floor_peak_mb,
@@ -140,6 +141,24 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
             nulls = mine.filter(pl.col("value").is_null())["len"].sum()
             row = {"n_null": nulls, "counts": [*known, 0, sum(found.values()) - sum(known)]}
             profiles.append({"model_version": str(version), "column": column, "n_rows": sizes[version]} | row)
+
+    def numeric_row(b: NumericBins, finite: np.ndarray, nulls: int) -> dict:
+        n = len(finite)
+        below, at = np.searchsorted(finite, b.edges[0]), np.searchsorted(finite, b.edges, side="right")
+        counts = np.diff(np.concatenate(([0, below], at, [n])))  # the profiles' fine bins
+        quantiles = finite[np.round(np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * (n - 1)).astype(int)]
+        mean = float(finite.mean()) if n else None
+        return {
+            "n_null": nulls,
+            "n_valid": n,
+            "mean": mean,
+            "m2": float(((finite - mean) ** 2).sum()) if n else None,
+            "min": float(finite[0]) if n else None,
+            "max": float(finite[-1]) if n else None,
+            "quantiles": quantiles.tolist() if n else None,
+            "counts": counts.tolist(),
+        }
+
     jobs = [(c, v) for c in numeric for v in sizes]
     for start in range(0, len(jobs), 4):  # four columns sorted at once, in parallel
         batch = jobs[start : start + 4]
@@ -152,25 +171,77 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
             ]
         )
         for (column, version), frame in zip(batch, values, strict=True):
-            b, finite = bins[column], frame.to_series().to_numpy()
-            n = len(finite)
-            below, at = np.searchsorted(finite, b.edges[0]), np.searchsorted(finite, b.edges, side="right")
-            counts = np.diff(np.concatenate(([0, below], at, [n])))  # the profiles' fine bins
-            quantiles = finite[np.round(np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]) * (n - 1)).astype(int)]
-            mean = float(finite.mean()) if n else None
-            row = {
-                "n_null": int(frame["n"][0]) if frame.height else 0,
-                "n_valid": n,
-                "mean": mean,
-                "m2": float(((finite - mean) ** 2).sum()) if n else None,
-                "min": float(finite[0]) if n else None,
-                "max": float(finite[-1]) if n else None,
-                "quantiles": quantiles.tolist() if n else None,
-                "counts": counts.tolist(),
-            }
+            row = numeric_row(bins[column], frame.to_series().to_numpy(), int(frame["n"][0]) if frame.height else 0)
             profiles.append({"model_version": str(version), "column": column, "n_rows": sizes[version]} | row)
     profile_rows = pl.DataFrame(profiles, strict=False).with_columns(pl.lit(day).alias("day"))
     write("profiles", profile_rows)
+
+    # the same profiles per value of each segment column (all versions together), and their PSI against the
+    # baseline's segment profiles
+    judged = [c for c in numeric + categorical if not c.startswith("guard_")]
+    segment_rows = []
+    for segment in model.segments:
+        known_values = [str(v) for v in bins[segment].vocabulary]
+        value = pl.col(segment).cast(pl.String)
+        keyed = lazy.with_columns(
+            pl.when(value.is_null())
+            .then(pl.lit("(missing)"))
+            .when(value.is_in(known_values))
+            .then(value)
+            .otherwise(pl.lit("(other)"))
+            .alias("segment_value")
+        )
+        counted = pl.collect_all(
+            [
+                keyed.group_by("segment_value", pl.col(c).cast(pl.String).alias("value")).len()
+                for c in judged
+                if c in categorical
+            ]
+        )
+        for column, frame in zip([c for c in judged if c in categorical], counted, strict=True):
+            for (segment_value,), mine in frame.group_by("segment_value"):
+                found = dict(mine.drop_nulls("value").select("value", "len").iter_rows())
+                known = [found.get(v, 0) for v in bins[column].vocabulary]
+                row = {"counts": [*known, 0, sum(found.values()) - sum(known)]}
+                segment_rows.append({"segment_column": segment, "segment_value": segment_value, "column": column} | row)
+        columns = [c for c in judged if c in numeric]
+        for start in range(0, len(columns), 4):
+            batch = columns[start : start + 4]
+            values = pl.collect_all(
+                [
+                    keyed.select("segment_value", pl.col(c).cast(pl.Float64))
+                    .filter(pl.col(c).is_finite())
+                    .sort("segment_value", c)
+                    for c in batch
+                ]
+            )
+            for column, frame in zip(batch, values, strict=True):
+                for (segment_value,), part in frame.partition_by("segment_value", as_dict=True).items():
+                    row = numeric_row(bins[column], part[column].to_numpy(), 0)
+                    segment_rows.append(
+                        {"segment_column": segment, "segment_value": segment_value, "column": column} | row
+                    )
+    segment_profiles = pl.DataFrame(segment_rows, strict=False).with_columns(pl.lit(day).alias("day"))
+    write("segment_profiles", segment_profiles)
+    baseline_segments = (
+        pl.scan_delta(str(catalog.table(config, catalog.SEGMENT_PROFILES)))
+        .filter(pl.col("model_name") == model.name, pl.col("day").is_between(model.baseline.start, model.baseline.end))
+        .select("segment_column", "segment_value", "column", "counts")
+        .collect()
+    )
+    segment_drift = []
+    keys = ["segment_column", "segment_value", "column"]
+    for key, group in baseline_segments.group_by(keys):
+        expected = np.sum(np.stack([np.asarray(c, dtype=np.float64) for c in group["counts"]]), axis=0)
+        mine = segment_profiles.filter(*(pl.col(k) == v for k, v in zip(keys, key, strict=True)))["counts"]
+        if mine.is_empty() or len(mine[0]) != len(expected):
+            continue
+        actual = np.asarray(mine[0], dtype=np.float64)
+        p, q = (expected + 0.5) / (expected + 0.5).sum(), (actual + 0.5) / (actual + 0.5).sum()
+        segment_drift.append(dict(zip(keys, key, strict=True)) | {"psi": float(((q - p) * np.log(q / p)).sum())})
+    if model.segments and not segment_drift:
+        raise SystemExit("the floor found no baseline segment profiles to judge the day's segments against")
+    write("segment_drift", pl.DataFrame(segment_drift).with_columns(pl.lit(day).alias("day")))
 
     stored = [catalog.FEATURE_PROFILES, catalog.OUTPUT_PROFILES]
     reference = (
