@@ -1,9 +1,11 @@
 """Text drift of LLM outputs and prompts, with no downloaded model: hashed n-grams and a kernel two-sample statistic.
 
 A text becomes a vector of BUCKETS hashed n-gram counts in three families — words, word pairs and character
-3-grams of words — each family scaled to unit length and the three weighted alike, so every text's vector has
-length at most 1 and no family outweighs another by its count. A day is profiled by the sum of its texts' vectors,
-their number and the sum of their squared lengths: profiles merge by adding, so a window never re-reads texts.
+3-grams of words, lower-cased and with every digit read as 0 (a date, an id or an amount keeps its shape, not its
+value: numbers that change every day are not a change of language) — each family scaled to unit length and the
+three weighted alike, so every text's vector has length at most 1 and no family outweighs another by its count. A
+day is profiled by the sum of its texts' vectors, their number and the sum of their squared lengths: profiles
+merge by adding, so a window never re-reads texts.
 
 The statistic is the unbiased squared maximum mean discrepancy with the linear kernel on those vectors: how far
 apart the two sides' mean vectors are beyond what sampling alone puts between two draws of one population (about
@@ -30,7 +32,7 @@ BUCKETS = 4096
 TOP_NGRAMS = 2000  # named n-grams a day keeps, heaviest first (the explanation's vocabulary)
 MAX_TEXTS = 5_000  # texts a day's profile reads (a seeded sample above that: the mean needs no more)
 MAX_WORD_CHARS = 40  # characters of a word its character n-grams read (a URL or a hash is not language)
-HASHING = f"crc32:{BUCKETS}:w1,w2,c3"  # stored with each profile: profiles hashed otherwise are not compared
+HASHING = f"crc32:{BUCKETS}:w1,w2,c3:digits0"  # stored with each profile: profiles hashed otherwise are not compared
 FAMILIES = ("word", "pair", "char")
 _SCALE = 1 / math.sqrt(len(FAMILIES))
 
@@ -57,7 +59,7 @@ def _grams(texts: pl.Series) -> pl.DataFrame:
     """One row per n-gram occurrence: `unit` (the text's row times 3 plus its family's index) and `ngram`."""
     words = (
         pl.DataFrame({"row": pl.int_range(texts.len(), eager=True, dtype=pl.UInt32), "word": texts})
-        .select("row", pl.col("word").str.to_lowercase().str.extract_all(r"\w+"))
+        .select("row", pl.col("word").str.to_lowercase().str.replace_all(r"\d", "0").str.extract_all(r"\w+"))
         .explode("word")
         .drop_nulls("word")
     )
