@@ -159,68 +159,67 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
             "counts": counts.tolist(),
         }
 
-    jobs = [(c, v) for c in numeric for v in sizes]
-    for start in range(0, len(jobs), 4):  # four columns sorted at once, in parallel
-        batch = jobs[start : start + 4]
-        values = pl.collect_all(
-            [
-                lazy.filter(pl.col(VERSION) == v).select(
-                    pl.col(c).cast(pl.Float64).filter(pl.col(c).is_finite()).sort(), pl.col(c).null_count().alias("n")
-                )
-                for c, v in batch
-            ]
-        )
-        for (column, version), frame in zip(batch, values, strict=True):
-            row = numeric_row(bins[column], frame.to_series().to_numpy(), int(frame["n"][0]) if frame.height else 0)
-            profiles.append({"model_version": str(version), "column": column, "n_rows": sizes[version]} | row)
-    profile_rows = pl.DataFrame(profiles, strict=False).with_columns(pl.lit(day).alias("day"))
-    write("profiles", profile_rows)
-
-    # the same profiles per value of each segment column (all versions together), and their PSI against the
-    # baseline's segment profiles
-    judged = [c for c in numeric + categorical if not c.startswith("guard_")]
-    segment_rows = []
+    # each segment column's value per row: a known value of its frozen bins, else (other), (missing) for null; as a
+    # small integer code, like the model version, so a column sorted once splits by NumPy masks
+    keys, names = {}, {}
     for segment in model.segments:
-        known_values = [str(v) for v in bins[segment].vocabulary]
         value = pl.col(segment).cast(pl.String)
-        keyed = lazy.with_columns(
+        names[segment] = [str(v) for v in bins[segment].vocabulary] + ["(other)", "(missing)"]
+        keys[segment] = (
             pl.when(value.is_null())
             .then(pl.lit("(missing)"))
-            .when(value.is_in(known_values))
+            .when(value.is_in(names[segment][:-2]))
             .then(value)
             .otherwise(pl.lit("(other)"))
-            .alias("segment_value")
         )
+    keyed = lazy.with_columns(**{f"segment_{s}": k for s, k in keys.items()})
+    versions = list(sizes)
+    codes = [
+        pl.col(VERSION).replace_strict(versions, list(range(len(versions))), return_dtype=pl.UInt8),
+        *(
+            k.replace_strict(names[s], list(range(len(names[s]))), return_dtype=pl.UInt8).alias(s)
+            for s, k in keys.items()
+        ),
+    ]
+    judged = [c for c in numeric + categorical if not c.startswith("guard_")]
+    segment_rows = []
+    for segment in model.segments:  # categorical counts per segment value, one pass a column
+        in_segments = [c for c in judged if c in categorical]
         counted = pl.collect_all(
             [
-                keyed.group_by("segment_value", pl.col(c).cast(pl.String).alias("value")).len()
-                for c in judged
-                if c in categorical
+                keyed.group_by(pl.col(f"segment_{segment}").alias("s"), pl.col(c).cast(pl.String).alias("value")).len()
+                for c in in_segments
             ]
         )
-        for column, frame in zip([c for c in judged if c in categorical], counted, strict=True):
-            for (segment_value,), mine in frame.group_by("segment_value"):
+        for column, frame in zip(in_segments, counted, strict=True):
+            for (segment_value,), mine in frame.group_by("s"):
                 found = dict(mine.drop_nulls("value").select("value", "len").iter_rows())
                 known = [found.get(v, 0) for v in bins[column].vocabulary]
                 row = {"counts": [*known, 0, sum(found.values()) - sum(known)]}
                 segment_rows.append({"segment_column": segment, "segment_value": segment_value, "column": column} | row)
-        columns = [c for c in judged if c in numeric]
-        for start in range(0, len(columns), 4):
-            batch = columns[start : start + 4]
-            values = pl.collect_all(
-                [
-                    keyed.select("segment_value", pl.col(c).cast(pl.Float64))
-                    .filter(pl.col(c).is_finite())
-                    .sort("segment_value", c)
-                    for c in batch
-                ]
-            )
-            for column, frame in zip(batch, values, strict=True):
-                for (segment_value,), part in frame.partition_by("segment_value", as_dict=True).items():
-                    row = numeric_row(bins[column], part[column].to_numpy(), 0)
+    for start in range(0, len(numeric), 4):  # four columns sorted at once, in parallel, each sorted once
+        batch = numeric[start : start + 4]
+        values = pl.collect_all(
+            [lazy.group_by(VERSION).agg(pl.col(c).null_count().alias("n")) for c in batch]
+            + [lazy.select(*codes, pl.col(c).cast(pl.Float64)).filter(pl.col(c).is_finite()).sort(c) for c in batch]
+        )
+        for column, nulls, frame in zip(batch, values[: len(batch)], values[len(batch) :], strict=True):
+            null_of, finite, version_of = dict(nulls.iter_rows()), frame[column].to_numpy(), frame[VERSION].to_numpy()
+            for i, version in enumerate(versions):
+                row = numeric_row(bins[column], finite[version_of == i], int(null_of.get(version, 0)))
+                profiles.append({"model_version": str(version), "column": column, "n_rows": sizes[version]} | row)
+            if column not in judged:
+                continue
+            for segment in model.segments:
+                value_of = frame[segment].to_numpy()
+                for i in np.unique(value_of):
+                    row = numeric_row(bins[column], finite[value_of == i], 0)
                     segment_rows.append(
-                        {"segment_column": segment, "segment_value": segment_value, "column": column} | row
+                        {"segment_column": segment, "segment_value": names[segment][i], "column": column} | row
                     )
+    profile_rows = pl.DataFrame(profiles, strict=False).with_columns(pl.lit(day).alias("day"))
+    write("profiles", profile_rows)
+
     segment_profiles = pl.DataFrame(segment_rows, strict=False).with_columns(pl.lit(day).alias("day"))
     write("segment_profiles", segment_profiles)
     baseline_segments = (
@@ -230,15 +229,17 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
         .collect()
     )
     segment_drift = []
-    keys = ["segment_column", "segment_value", "column"]
-    for key, group in baseline_segments.group_by(keys):
+    key_columns = ["segment_column", "segment_value", "column"]
+    current = {tuple(r[:3]): r[3] for r in segment_profiles.select(*key_columns, "counts").iter_rows()}
+    for key, group in baseline_segments.group_by(key_columns):
         expected = np.sum(np.stack([np.asarray(c, dtype=np.float64) for c in group["counts"]]), axis=0)
-        mine = segment_profiles.filter(*(pl.col(k) == v for k, v in zip(keys, key, strict=True)))["counts"]
-        if mine.is_empty() or len(mine[0]) != len(expected):
+        mine = current.get(tuple(key))
+        if mine is None or len(mine) != len(expected):
             continue
-        actual = np.asarray(mine[0], dtype=np.float64)
+        actual = np.asarray(mine, dtype=np.float64)
         p, q = (expected + 0.5) / (expected + 0.5).sum(), (actual + 0.5) / (actual + 0.5).sum()
-        segment_drift.append(dict(zip(keys, key, strict=True)) | {"psi": float(((q - p) * np.log(q / p)).sum())})
+        psi = float(((q - p) * np.log(q / p)).sum())
+        segment_drift.append(dict(zip(key_columns, key, strict=True)) | {"psi": psi})
     if model.segments and not segment_drift:
         raise SystemExit("the floor found no baseline segment profiles to judge the day's segments against")
     write("segment_drift", pl.DataFrame(segment_drift).with_columns(pl.lit(day).alias("day")))
