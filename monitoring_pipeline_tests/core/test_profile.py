@@ -108,3 +108,21 @@ def test_profile_rows_are_independent_of_row_order(days: list[pl.DataFrame]) -> 
     assert_frame_equal(forward.drop("mean", "m2"), shuffled.drop("mean", "m2"))
     numeric = pl.col("column") == "x"
     assert forward.filter(numeric)["mean"].item() == pytest.approx(shuffled.filter(numeric)["mean"].item(), rel=1e-12)
+
+
+def test_profiles_by_one_group_column_equal_each_group_profiled_alone() -> None:
+    rng = np.random.default_rng(5)
+    n = 20_000
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.05] = np.nan
+    x[rng.random(n) < 0.01] = np.inf
+    frame = pl.DataFrame(
+        {"g": rng.choice(["a", "b", "c"], n), "x": x, "k": rng.integers(0, 4, n).astype(float)}
+    ).with_columns(pl.when(pl.col("g") == "c").then(None).otherwise(pl.col("g")).alias("g"))
+    bins = freeze_bins(frame, {"x": ColumnKind.NUMERIC, "k": ColumnKind.NUMERIC})
+    grouped = profile_frame(frame, bins, ["g"])  # one sort a column, split by each row's group
+    assert sorted(grouped["g"].unique().to_list(), key=str) == [None, "a", "b"]
+    for value in ("a", "b", None):
+        alone = profile_frame(frame.filter(pl.col("g").eq_missing(value)), bins)
+        mine = grouped.filter(pl.col("g").eq_missing(value)).drop("g")
+        assert_frame_equal(mine.sort("column"), alone.sort("column"))
