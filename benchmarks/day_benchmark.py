@@ -159,35 +159,28 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
             "counts": counts.tolist(),
         }
 
-    # each segment column's value per row: a known value of its frozen bins, else (other), (missing) for null; as a
-    # small integer code, like the model version, so a column sorted once splits by NumPy masks
-    keys, names = {}, {}
+    # each segment column's value per row: a known value of its frozen bins, else (other), (missing) for null
+    keys = {}
     for segment in model.segments:
         value = pl.col(segment).cast(pl.String)
-        names[segment] = [str(v) for v in bins[segment].vocabulary] + ["(other)", "(missing)"]
-        keys[segment] = (
+        known_values = [str(v) for v in bins[segment].vocabulary]
+        keys[f"segment_{segment}"] = (
             pl.when(value.is_null())
             .then(pl.lit("(missing)"))
-            .when(value.is_in(names[segment][:-2]))
+            .when(value.is_in(known_values))
             .then(value)
             .otherwise(pl.lit("(other)"))
         )
-    keyed = lazy.with_columns(**{f"segment_{s}": k for s, k in keys.items()})
-    versions = list(sizes)
-    codes = [
-        pl.col(VERSION).replace_strict(versions, list(range(len(versions))), return_dtype=pl.UInt8),
-        *(
-            k.replace_strict(names[s], list(range(len(names[s]))), return_dtype=pl.UInt8).alias(s)
-            for s, k in keys.items()
-        ),
-    ]
+    keyed = derived.with_columns(**keys)  # new columns beside the day's, nothing copied
     judged = [c for c in numeric + categorical if not c.startswith("guard_")]
     segment_rows = []
     for segment in model.segments:  # categorical counts per segment value, one pass a column
         in_segments = [c for c in judged if c in categorical]
         counted = pl.collect_all(
             [
-                keyed.group_by(pl.col(f"segment_{segment}").alias("s"), pl.col(c).cast(pl.String).alias("value")).len()
+                keyed.lazy()
+                .group_by(pl.col(f"segment_{segment}").alias("s"), pl.col(c).cast(pl.String).alias("value"))
+                .len()
                 for c in in_segments
             ]
         )
@@ -197,26 +190,31 @@ def floor(config_path: Path, day: date, out: Path) -> dict:
                 known = [found.get(v, 0) for v in bins[column].vocabulary]
                 row = {"counts": [*known, 0, sum(found.values()) - sum(known)]}
                 segment_rows.append({"segment_column": segment, "segment_value": segment_value, "column": column} | row)
-    for start in range(0, len(numeric), 4):  # four columns sorted at once, in parallel, each sorted once
-        batch = numeric[start : start + 4]
+    # numeric columns: sorted once per model version, and once per segment value (a filter, then a sort of that
+    # part alone: faster in Polars than one sort carrying the keys)
+    parts = [("version", v, pl.col(VERSION) == v) for v in sizes]
+    for segment in model.segments:
+        values = keyed[f"segment_{segment}"].unique().to_list()
+        parts += [(segment, v, pl.col(f"segment_{segment}") == v) for v in values]
+    jobs = [(c, part) for c in numeric for part in parts if part[0] == "version" or c in judged]
+    for start in range(0, len(jobs), 4):  # four sorts at once, in parallel
+        batch = jobs[start : start + 4]
         values = pl.collect_all(
-            [lazy.group_by(VERSION).agg(pl.col(c).null_count().alias("n")) for c in batch]
-            + [lazy.select(*codes, pl.col(c).cast(pl.Float64)).filter(pl.col(c).is_finite()).sort(c) for c in batch]
+            [
+                keyed.lazy()
+                .filter(where)
+                .select(
+                    pl.col(c).cast(pl.Float64).filter(pl.col(c).is_finite()).sort(), pl.col(c).null_count().alias("n")
+                )
+                for c, (_, _, where) in batch
+            ]
         )
-        for column, nulls, frame in zip(batch, values[: len(batch)], values[len(batch) :], strict=True):
-            null_of, finite, version_of = dict(nulls.iter_rows()), frame[column].to_numpy(), frame[VERSION].to_numpy()
-            for i, version in enumerate(versions):
-                row = numeric_row(bins[column], finite[version_of == i], int(null_of.get(version, 0)))
-                profiles.append({"model_version": str(version), "column": column, "n_rows": sizes[version]} | row)
-            if column not in judged:
-                continue
-            for segment in model.segments:
-                value_of = frame[segment].to_numpy()
-                for i in np.unique(value_of):
-                    row = numeric_row(bins[column], finite[value_of == i], 0)
-                    segment_rows.append(
-                        {"segment_column": segment, "segment_value": names[segment][i], "column": column} | row
-                    )
+        for (column, (kind, value, _)), frame in zip(batch, values, strict=True):
+            row = numeric_row(bins[column], frame.to_series().to_numpy(), int(frame["n"][0]) if frame.height else 0)
+            if kind == "version":
+                profiles.append({"model_version": str(value), "column": column, "n_rows": sizes[value]} | row)
+            else:
+                segment_rows.append({"segment_column": kind, "segment_value": value, "column": column} | row)
     profile_rows = pl.DataFrame(profiles, strict=False).with_columns(pl.lit(day).alias("day"))
     write("profiles", profile_rows)
 
