@@ -176,3 +176,12 @@ def test_readme_s_minimal_config_parses(tmp_path) -> None:
     model = load_config(tmp_path / "mymodel.yaml").model("churn")
     assert model.performance.positive_label == "1" and model.reference.match_weekday
     assert [c.name for c in model.columns_with_role("feature")] == ["tenure_months", "plan"]
+
+
+def test_a_text_column_takes_text_drift_thresholds_and_nothing_else_does() -> None:
+    raw = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    raw["models"]["m"]["drift"]["columns"]["out"] = {"thresholds": {"ngram_mmd": {"warn": 0.02, "drift": 0.04}}}
+    assert parse_config(raw).model("m").settings_for("out").thresholds["ngram_mmd"] == Thresholds(0.02, 0.04)
+    raw["models"]["m"]["drift"]["columns"]["out"] = {"thresholds": {"ngram_mdm": {"warn": 0.02, "drift": 0.04}}}
+    with pytest.raises(ConfigError, match=r"drift\.columns\.out\.thresholds\.ngram_mdm: .*unknown drift method"):
+        parse_config(raw)
