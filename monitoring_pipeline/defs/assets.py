@@ -13,6 +13,7 @@ from monitoring_pipeline.core.alerts import Reading, daily_signals, readings_on
 from monitoring_pipeline.core.config import ModelSpec, ProjectConfig
 from monitoring_pipeline.core.contract import MAX_REJECTED_SHARE
 from monitoring_pipeline.core.drift.registry import INPUT_ROLES, OUTPUT_ROLES
+from monitoring_pipeline.core.performance import ALERT_METRICS
 from monitoring_pipeline.defs.metadata import (
     counts_by,
     drifting_segments,
@@ -481,7 +482,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         partitions_def=partitions,
         deps=[keys["validated_predictions"], label_key(model)],
         kinds={"polars", "delta"},
-        description=f"Realized (labels so far) and estimated (CBPE) performance of {model.name}, per model version "
+        description=f"Realized (labels so far) and estimated (CBPE for a classifier, a direct loss estimate for a "
+        f"regressor) performance of {model.name}, per model version "
         "and segment, with the baseline noise band, a CUSUM alarm and the estimation error.",
         check_specs=[_health_spec(PERFORMANCE_CHECK, dg.AssetKey([model.name, "performance"]), partitions)],
     )
@@ -490,7 +492,8 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         spec = config.model(model.name)
         with _owing(context, f"{model.name}/performance@{day}") as commits:
             result = performance_day(config, spec, day, _now())
-        accuracy = result.overall("accuracy") or {}
+        headline = ALERT_METRICS[spec.performance.task][0]  # accuracy for a classifier, MAE for a regressor
+        accuracy = result.overall(headline) or {}
         pictures = viz.performance_pictures(config, spec, window(day))  # the series read once: charts and CUSUM
         today = [p.table.filter(pl.col("day") == day).with_columns(metric=pl.lit(p.metric)) for p in pictures]
         cusum = any(rows["cusum_alarm"].any() for rows in today)
@@ -508,6 +511,7 @@ def build_model_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
                 for key in ("realized", "estimated", "estimation_error", "label_coverage", "band_low", "band_high")
             }
             | {
+                "metric": headline,
                 "outside_band": bool(accuracy.get("outside_band")),
                 "cusum_alarm": bool(cusum),
                 "labels_used": result.labels_used,  # + labels_rejected = the label rows of the day's predictions
