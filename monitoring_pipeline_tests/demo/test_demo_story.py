@@ -20,7 +20,7 @@ from monitoring_pipeline.steps.drift import drift_day
 from monitoring_pipeline.steps.guards import guard_day
 from monitoring_pipeline.steps.performance import performance_day, performance_series
 from monitoring_pipeline.steps.profiles import profile_day
-from monitoring_pipeline.viz.report import segment_table
+from monitoring_pipeline.viz.report import ngram_table, segment_table
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 BURST_DAY = date(2026, 10, 6)
@@ -123,6 +123,8 @@ def test_text_drift_is_quiet_until_the_prompt_release_and_names_what_changed(
     assert set(explained["day"]) == set(released)
     first = explained.filter(pl.col("day") == released[0], pl.col("column") == "output_text", pl.col("rank") <= 6)
     assert "analysis" in first["ngram"].to_list()  # the v2 template's new section
+    shown = ngram_table(config, config.model("support_summarizer"), released[0])  # the report's table
+    assert set(shown["column"]) == {"output_text", "prompt_text"} and "analysis" in shown["ngram"].to_list()
 
 
 def test_guard_burst_is_quarantined_with_its_reasons(story: tuple[ProjectConfig, pl.DataFrame]) -> None:
