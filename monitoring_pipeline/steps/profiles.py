@@ -190,7 +190,7 @@ def read_text_profiles(
     config: ProjectConfig, model: ModelSpec, days: list[date]
 ) -> dict[tuple[date, str], TextProfile]:
     """The model's text profiles of `days`, by (day, column), hashed as this version hashes."""
-    rows = catalog.day_rows(config, catalog.TEXT_PROFILES, model.name, days=days)
+    rows = catalog.day_rows(config, catalog.TEXT_PROFILES, model.name, days=days) if text_columns(model) else None
     if rows is None:
         return {}
     stored = rows.filter(pl.col("hashing") == text.HASHING).collect()
