@@ -30,6 +30,7 @@ TEXT_PROFILES = "reports/text_profiles"  # hashed n-gram profiles of a model's o
 DRIFT_REPORT = "reports/drift_report"
 DRIFT_VERDICTS = "reports/drift_verdicts"  # one row per column of the report: its verdict and deciding method
 SEGMENT_DRIFT = "reports/segment_drift"  # one verdict per column and segment, with the share of drift it explains
+SEGMENT_SETTINGS = "reports/segment_settings"  # per model: the thresholds each segment learned, while they hold
 TEXT_DRIFT = "reports/text_drift"  # the n-grams that separate a drifting text column's day from its reference
 PERFORMANCE = "reports/performance"
 LABEL_REJECTS = "reports/label_rejects"  # label rows the label contract sets aside, by their prediction's day
@@ -88,6 +89,11 @@ DOCS = {  # set on each table when it is created: its description and the commen
             "current": "its mean weight per text that day",
             "share": "its share of the squared distance between the named n-grams' means",
         },
+    ),
+    SEGMENT_SETTINGS: TableDoc(
+        "Per model: the drift settings each segment learned from its ordinary days, kept while those days' profiles, "
+        "the definitions and the drift config stay the same, so a fresh process does not learn them again.",
+        {"key": "a hash of what the settings were learned from", "settings": "the settings by column, as JSON"},
     ),
     SEGMENT_DRIFT: TableDoc(
         "Drift of each feature and output per segment against the segment's own reference, one row per model, day, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -22,6 +23,8 @@ from monitoring_pipeline.core.drift.compare import (
     column_verdicts,
     compare_profiles,
     noise_bands,
+    settings_from_json,
+    settings_to_json,
     with_bands,
 )
 from monitoring_pipeline.core.drift.registry import TEXT_METHOD
@@ -150,7 +153,14 @@ def drift_day(config: ProjectConfig, model: ModelSpec, day: date) -> DayDrift:
 
 
 SEGMENT_MIN_SAMPLE = 200  # rows of a segment on each side before it is judged: below, its histogram is noise
-_SEGMENT_SETTINGS: dict[tuple, dict[str, DriftSettings]] = {}  # one process judging many days calibrates once
+SEGMENT_SETTINGS_FORMAT = 1  # bump when how segments learn their settings changes: stored ones are learned again
+SETTINGS_SCHEMA: dict[str, pl.DataType] = {
+    "model_name": pl.String(),
+    "key": pl.String(),
+    SEGMENT_COLUMN: pl.String(),
+    SEGMENT_VALUE: pl.String(),
+    "settings": pl.String(),
+}
 SEGMENT_SCHEMA: dict[str, pl.DataType] = {
     "model_name": pl.String(),
     "day": pl.Date(),
@@ -192,12 +202,17 @@ def segment_drift(
     roles = {c.name: c.role for c in model.columns}
     sides: dict[tuple[str, str], tuple[dict, dict]] = {}  # (segment column, column) -> per value: reference, current
     frames = []
+    stored = _stored_segment_settings(config, model)
+    used: dict[str, tuple[str, str, dict[str, DriftSettings]]] = {}  # key -> segment column, value, settings
     for (segment, value), part in rows.group_by(SEGMENT_COLUMN, SEGMENT_VALUE, maintain_order=True):
         current = merge_rows(part.filter(pl.col("day") == day), bins)
         if not current:
             continue
         reference = merge_rows(part.filter(pl.col("day").is_in(expected)), bins)
-        settings = _segment_settings(model, active, part.filter(pl.col("day").is_in(list(peers))), peers, bins, roles)
+        ordinary = part.filter(pl.col("day").is_in(list(peers)))
+        key = _segment_key(model, active, ordinary, peers, bins, (segment, value))
+        settings = stored.get(key) or _segment_settings(model, active, ordinary, peers, bins, roles)
+        used[key] = (segment, value, settings)
         judged = {c: bins[c] for c in current}
         report = _mark_missing(compare_profiles(reference, current, judged, roles, settings), missing)
         frames.append(
@@ -210,6 +225,8 @@ def segment_drift(
             cur_side[value] = current[column]
             if column in reference:
                 ref_side[value] = reference[column]
+    if set(used) - set(stored):  # some were learned: keep this run's in place of the model's earlier ones
+        _store_segment_settings(config, model, used)
     if not frames:
         return pl.DataFrame(schema=SEGMENT_SCHEMA)
     explains = [
@@ -245,23 +262,53 @@ def _segment_settings(
     bins: dict[str, Bins],
     roles: dict[str, str],
 ) -> dict[str, DriftSettings]:
-    """A segment's settings, calibrated on its own ordinary days, judged from SEGMENT_MIN_SAMPLE rows; kept for the
-    next day of the same process while its ordinary days' profiles (hashed) and the definitions stay the same."""
-    key = (
+    """A segment's settings, calibrated on its own ordinary days, judged from SEGMENT_MIN_SAMPLE rows."""
+    learned = _learned_settings(model, active, ordinary, peers, bins, roles)
+    return {c: replace(s, min_sample=max(s.min_sample, SEGMENT_MIN_SAMPLE)) for c, s in learned.items()}
+
+
+def _segment_key(
+    model: ModelSpec,
+    active: ActiveDefinitions,
+    ordinary: pl.DataFrame,
+    peers: dict[date, list[date]],
+    bins: dict[str, Bins],
+    segment: tuple[str, str],
+) -> str:
+    """What a segment's settings are learned from, hashed: the segment, its ordinary days and their profiles, the
+    definitions and drift settings in force, the bins' columns (and the Polars version hashing the profiles)."""
+    parts = (
+        SEGMENT_SETTINGS_FORMAT,
         model.name,
-        tuple(sorted((d, tuple(p)) for d, p in peers.items())),
-        tuple(definitions.versions_of(active).items()),
-        ordinary.sort("day", "column").hash_rows().sum(),
-        tuple(sorted(bins)),
+        segment,
+        sorted((d.isoformat(), [p.isoformat() for p in others]) for d, others in peers.items()),
+        sorted(definitions.versions_of(active).items()),
+        sorted((c, repr(s)) for c, s in _configured_settings(model, active).items()),
+        int(ordinary.sort("day", "column").hash_rows().sum()),
+        sorted(bins),
+        pl.__version__,
     )
-    if key not in _SEGMENT_SETTINGS:
-        if len(_SEGMENT_SETTINGS) >= 256:
-            _SEGMENT_SETTINGS.clear()
-        learned = _learned_settings(model, active, ordinary, peers, bins, roles)
-        _SEGMENT_SETTINGS[key] = {
-            c: replace(s, min_sample=max(s.min_sample, SEGMENT_MIN_SAMPLE)) for c, s in learned.items()
-        }
-    return _SEGMENT_SETTINGS[key]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _stored_segment_settings(config: ProjectConfig, model: ModelSpec) -> dict[str, dict[str, DriftSettings]]:
+    rows = catalog.day_rows(config, catalog.SEGMENT_SETTINGS, model.name)
+    stored = rows.select("key", "settings").collect() if rows is not None else pl.DataFrame()
+    return {key: settings_from_json(text) for key, text in stored.iter_rows()}
+
+
+def _store_segment_settings(
+    config: ProjectConfig, model: ModelSpec, used: dict[str, tuple[str, str, dict[str, DriftSettings]]]
+) -> None:
+    """The settings a run used, replacing the model's stored ones: a fixed reference learns once, a moving one
+    each night (the table holds one night's worth)."""
+    rows = [
+        {"model_name": model.name, "key": key, SEGMENT_COLUMN: segment, SEGMENT_VALUE: value, "settings": text}
+        for key, (segment, value, settings) in used.items()
+        for text in [settings_to_json(settings)]
+    ]
+    frame = pl.DataFrame(rows, schema=SETTINGS_SCHEMA, orient="row")
+    delta.write_partition(catalog.table(config, catalog.SEGMENT_SETTINGS), frame, {"model_name": model.name})
 
 
 def rejudge(config: ProjectConfig, model: ModelSpec, first: date, last: date) -> tuple[pl.DataFrame, list[date]]:

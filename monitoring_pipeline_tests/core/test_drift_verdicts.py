@@ -141,3 +141,13 @@ def test_a_wide_table_judged_a_group_of_columns_at_a_time_gives_the_same_report(
     grouped = drift_frames(reference, current).to_frame()
     assert grouped.equals(whole)
     assert set(grouped.filter(pl.col("verdict") == "drift")["column"]) == {"x1", "x2", "x4", "x5", "x7", "x8", "c"}
+
+
+def test_settings_survive_their_stored_form() -> None:
+    from monitoring_pipeline.core.drift.compare import settings_from_json, settings_to_json
+
+    settings = {
+        "x": DriftSettings(("psi", "ks"), {"psi": Thresholds(0.2, 0.3)}, alpha=0.01, min_sample=200, band_k=3.0),
+        "c": DriftSettings(calibrate=False),
+    }
+    assert settings_from_json(settings_to_json(settings)) == settings

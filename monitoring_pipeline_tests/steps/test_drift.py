@@ -242,3 +242,34 @@ def test_a_window_of_one_day_is_refused_by_name(tmp_path: Path) -> None:
         parse_config(
             {"lake": {"root": str(tmp_path)}, "models": {"wander": {**_model({}), "drift": {"window_days": 1}}}}
         )
+
+
+def _site_day(day: date, n: int = 2_000) -> pl.DataFrame:
+    rng = np.random.default_rng(day.toordinal())
+    frame = _log_day(day, rng, rng.normal(0, 0.3), n, "s", seconds_apart=40)
+    return frame.with_columns(pl.Series("site", rng.choice(["north", "south"], n)))
+
+
+def test_segments_learn_their_settings_once_and_a_fresh_process_reads_them(tmp_path: Path, monkeypatch) -> None:
+    from monitoring_pipeline.steps import drift
+
+    raw = _model({}) | {"features": {"numeric": ["load"], "categorical": ["site"]}, "segments": ["site"]}
+    config = parse_config({"lake": {"root": str(tmp_path)}, "models": {"wander": raw}})
+    model = config.model("wander")
+    _profiled(config, DAYS, _site_day)
+    learned, real = [], drift._learned_settings
+    monkeypatch.setattr(drift, "_learned_settings", lambda *args: learned.append(args) or real(*args))
+    first = drift_day(config, model, DAYS[20]).segments
+    stored = delta.scan(catalog.table(config, catalog.SEGMENT_SETTINGS)).collect()
+    assert sorted(stored["segment_value"]) == ["north", "south"] and len(learned) == 1 + 2  # the model, each segment
+    learned.clear()
+    version = delta.version(catalog.table(config, catalog.SEGMENT_SETTINGS))
+    again = drift_day(config, model, DAYS[20]).segments  # as a fresh process would: the stored ones are read
+    assert len(learned) == 1 and delta.version(catalog.table(config, catalog.SEGMENT_SETTINGS)) == version
+    assert_frame_equal(again, first)
+    other = parse_config(
+        {"lake": {"root": str(tmp_path)}, "models": {"wander": raw | {"drift": {"defaults": {"alpha": 0.01}}}}}
+    )
+    learned.clear()
+    drift_day(other, other.model("wander"), DAYS[20])  # another drift config: its segments learn again
+    assert len(learned) == 1 + 2

@@ -9,6 +9,7 @@ promoted by a small p-value alone — on large days every p-value is tiny.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,38 @@ class DriftSettings:
 
     def threshold(self, method: str) -> Thresholds | None:
         return self.thresholds.get(method, method_info(method).default_thresholds)
+
+
+def settings_to_json(settings: Mapping[str, DriftSettings]) -> str:
+    """Settings by column as JSON (what a stored calibration keeps)."""
+    return json.dumps(
+        {
+            column: {
+                "decide_on": list(s.decide_on),
+                "thresholds": {m: [t.warn, t.drift] for m, t in s.thresholds.items()},
+                "alpha": s.alpha,
+                "min_sample": s.min_sample,
+                "band_k": s.band_k,
+                "calibrate": s.calibrate,
+            }
+            for column, s in settings.items()
+        },
+        sort_keys=True,
+    )
+
+
+def settings_from_json(text: str) -> dict[str, DriftSettings]:
+    return {
+        column: DriftSettings(
+            decide_on=tuple(s["decide_on"]),
+            thresholds={m: Thresholds(*bounds) for m, bounds in s["thresholds"].items()},
+            alpha=s["alpha"],
+            min_sample=s["min_sample"],
+            band_k=s["band_k"],
+            calibrate=s["calibrate"],
+        )
+        for column, s in json.loads(text).items()
+    }
 
 
 @dataclass(frozen=True)
