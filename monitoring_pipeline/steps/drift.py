@@ -303,9 +303,14 @@ def _store_segment_settings(
     """The settings a run used, replacing the model's stored ones: a fixed reference learns once, a moving one
     each night (the table holds one night's worth)."""
     rows = [
-        {"model_name": model.name, "key": key, SEGMENT_COLUMN: segment, SEGMENT_VALUE: value, "settings": text}
+        {
+            "model_name": model.name,
+            "key": key,
+            SEGMENT_COLUMN: segment,
+            SEGMENT_VALUE: value,
+            "settings": settings_to_json(settings),
+        }
         for key, (segment, value, settings) in used.items()
-        for text in [settings_to_json(settings)]
     ]
     frame = pl.DataFrame(rows, schema=SETTINGS_SCHEMA, orient="row")
     delta.write_partition(catalog.table(config, catalog.SEGMENT_SETTINGS), frame, {"model_name": model.name})
