@@ -47,9 +47,6 @@ class TextProfile:
     vector: np.ndarray  # float64, BUCKETS
     ngrams: dict[str, float]
 
-    def mean(self) -> np.ndarray:
-        return self.vector / self.n if self.n else self.vector
-
 
 def empty_text_profile() -> TextProfile:
     return TextProfile(0, 0.0, np.zeros(BUCKETS), {})
