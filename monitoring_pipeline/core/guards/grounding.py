@@ -3,7 +3,8 @@
 Claims are URLs, `[n]` citations, quotations of 12+ characters (typographic, guillemets, „…“, 「…」 or straight
 quotes that open and close a phrase) and numbers of two or more digits, with a decimal part or a percent sign. In
 a JSON output only string values carry claims, and not those under metadata keys (ids, counts, lengths, versions,
-scores, timestamps: what the model computed about its answer, not what it states).
+scores, timestamps, the model, format or language, a `meta` or `usage` block: what the model computed about its
+answer, not what it states). Digits glued or hyphened to letters (`E11.9`, `COVID-19`, `gpt-4.1`) are names.
 
 Matching forgives form, not content. Text is compared after Unicode NFKC, case folding, one kind of apostrophe and
 dash, no quote marks and collapsed whitespace. A quotation may leave words out (`…`, `...`, `[…]`): each part must
@@ -45,7 +46,8 @@ GROUPED = r"(?<!\d)(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?"
 PLAIN = r"\d+(?:\.\d+)?"
 EUROPEAN = r"(?<![\d.,])\d{1,3}(?:[ .]\d{3})*,\d+(?![\d,])|(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,])"  # 4,95  1 000
 SCALE = r"(?:\s?(?:thousand|million|billion|trillion|bn|[kKmMbB])\b)?"
-NUMBER_CLAIM = rf"(?<![A-Za-z\d.])(?:{GROUPED}|\d+\.\d+|\d{{2,}}|\d(?=%)){SCALE}%?"  # not a code's digits: E11.9, I10
+# not a code's or a name's digits: E11.9, I10, COVID-19, m-2.3, gpt_4.1
+NUMBER_CLAIM = rf"(?<![A-Za-z\d.])(?<![A-Za-z][-_])(?:{GROUPED}|\d+\.\d+|\d{{2,}}|\d(?=%)){SCALE}%?"
 CLAIMS = re.compile(rf"{URL}|\[\d+\]|{QUOTATION}|{NUMBER_CLAIM}")
 CONTEXT_NUMBER = re.compile(rf"(?:{GROUPED}|{PLAIN}){SCALE}")
 HEDGE = re.compile(
@@ -66,7 +68,8 @@ SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "
 METADATA_KEY = re.compile(
     r"(?i:^(?:key|n)$|(?:^|[_\-\s])(?:ids?|uuid|hash|count|num|number_of|length|len|size|total|index|idx|rank|"
     r"version|confidence|score|scores|probability|prob|tokens?|words?|chars?|characters|latency|duration|ms|seconds|"
-    r"timestamp|created|updated|date|time|at)(?:$|[_\-\s]))|[a-z](?:Id|Ids|Count|Length|Size|Version|Score|At)$"
+    r"timestamp|created|updated|date|time|at|meta|metadata|usage|stats|model|engine|provider|format|encoding|lang|"
+    r"language|locale|mime)(?:$|[_\-\s]))|[a-z](?:Id|Ids|Count|Length|Size|Version|Score|At|Meta|Metadata|Model)$"
 )
 FORMS = str.maketrans({"’": "'", "‘": "'", "–": "-", "—": "-", **dict.fromkeys('"“”«»„「」『』', " ")})
 ELISION = re.compile(r"\[?(?:…|\.\.\.)\]?")

@@ -39,7 +39,8 @@ _Claim = tuple[int, int, bool]  # start, end, and whether the value there passes
 _FLAGS = re.ASCII | re.VERBOSE
 
 _EMAIL = re.compile(
-    r"""(?<![\w.%+-]) [\w%+-]++ (?:\.[\w%+-]++)*+   # local part, not the tail of a longer one
+    r"""(?:(?<![\w.%+\\-])|(?<=\\[nrtbf]))   # after an escape (\njohn@...), never on its letter (\n@decorator.x)
+    [\w%+-]++ (?:\.[\w%+-]++)*+                       # local part, not the tail of a longer one
     @ (?:(?>[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)\.)+ (?P<tld>[A-Za-z]{2,63})
     (?![\w-]|\.[A-Za-z0-9]|:[\w/~])                    # the whole domain; not scp-style git@host:path""",
     _FLAGS,
@@ -122,6 +123,8 @@ _ROLE_WORDS = frozenset(
         "invoices", "customer", "customers", "care", "kundenservice", "soporte", "contacto", "ventas", "newsletter",
         "claims", "claim", "bookings", "booking", "reservations", "appointments", "enquiries", "inquiries", "payments",
         "compliance", "fraud", "shipping", "reception", "refunds", "orders", "notifications", "alerts", "reply",
+        "list", "lists", "devel", "dev", "users", "announce", "discuss", "maint", "maintainers", "bugs", "patches",
+        "commits", "test", "user", "dummy", "sample", "demo",
     )
 )  # fmt: skip
 
@@ -151,7 +154,12 @@ def _emails(text: str) -> Iterator[_Claim]:
     for match in _EMAIL.finditer(text):
         local = match[0].split("@", 1)[0].lower()
         role = any(part in _ROLE_WORDS for part in re.split(r"[._+-]", local)) or local in _ROLE_WORDS
-        valid = match["tld"].lower() not in _FILE_TLDS and not _in_url_userinfo(text, match.start()) and not role
+        valid = (
+            match["tld"].lower() not in _FILE_TLDS
+            and re.search(r"[A-Za-z0-9]", local) is not None  # not a pattern's wildcard (`%@aol.com`)
+            and not _in_url_userinfo(text, match.start())
+            and not role
+        )
         yield *match.span(), valid
 
 
@@ -272,7 +280,15 @@ _DETECTORS: dict[str, Callable[[str], Iterator[_Claim]]] = {
 
 # Addresses of no person: the reserved example domains (RFC 2606); role accounts are `_ROLE_WORDS`. Always allowed.
 NOT_PERSONAL = tuple(
-    f"*@{domain}" for domain in ("example.com", "example.org", "example.net", "*.example", "*.test", "*.invalid")
+    f"*@{domain}"
+    for domain in (
+        *("example.com", "example.org", "example.net", "*.example", "*.test", "*.invalid", "*.localhost"),
+        # placeholders of documentation and code samples
+        *("domain.com", "yourdomain.*", "mydomain.*", "your-domain.*", "company.com", "yourcompany.*"),
+        *("foo.com", "bar.com", "foobar.com", "baz.com", "host.com", "email.tld", "domain.tld"),
+        # mailing lists and machine identities
+        *("lists.*", "*.lists.*", "googlegroups.com", "freelists.org", "*.gserviceaccount.com"),
+    )
 )
 
 

@@ -4,7 +4,8 @@ Two kinds of loop: a unit of 1-32 characters repeated back to back inside a whit
 `……`, `thethethe`, `的的的`, `<br><br>`), and a unit of 1-200 words repeated back to back (a sentence, a line or
 a paragraph looping). Structure that legitimately repeats is not a loop: a line drawn with `-=_*#~+|:.^` or
 box drawing (a rule, an underline, a table border) needs a far longer run, and words of nothing but digits and
-punctuation are skipped (so a numbered list looping still loops).
+punctuation are skipped (so a numbered list looping still loops). Character loops are measured on the text as it
+shows: a JSON output's string values with their escapes read (`\\u2500` is one `─`), each on its own lines.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from functools import cache
 import numpy as np
 import polars as pl
 
+from monitoring_pipeline.core.guards.json_shape import json_strings
+from monitoring_pipeline.core.text import STRING_LITERAL
+
 MAX_UNIT_CHARS = 32
 MAX_UNIT_WORDS = 200
 MIN_WORD_COPIES = 4  # of a unit of words: a log line quoted three times is not a loop
 MIN_COPIES = 5  # of a unit of two or more characters: a UUID's -1234-1234-1234 is not a loop
 STRUCTURE_RUN = 200  # characters of a drawn line (a rule, an underline, a table border) before it counts
-DRAWN_RUN = 60  # characters of a drawing character inside a line (a code banner, dot leaders, a form's blanks)
+DRAWN_RUN = 80  # characters of a drawing character inside a line (a banner, dot leaders, a rule after a sentence)
 LONGEST_SCREENED = 4096  # bytes of a whitespace-free stretch the vectorised bound screens; longer go to Python
 DIGIT_RUN = 65  # characters of digits (a 40-hex address or a 64-hex hash is not a loop)
+HEX_GROUP = re.compile(r"[0-9a-fA-F]*:[0-9a-fA-F:]*")  # a unit of an IPv6 address or a MAC (ffff:ffff:ffff:...)
 # ASCII punctuation and box drawing (─-╿), as a regex class body that reads the same in Rust and Python
 STRUCTURAL_CHARS = "!-/:-@\\[-`{-~─-╿"
 RULE_LINE = re.compile(r"[-=_*#~+|:.^`'\"<>/\\─-╿\s]+")  # what rules, underlines and table borders are drawn with
@@ -34,12 +39,23 @@ NON_WORD = re.compile(rf"[\d{STRUCTURAL_CHARS}]+")  # deleted before the bound s
 # a whitespace-delimited word with more than digits and punctuation in it: list numbers and counters ("1.", "ticket
 # 7") do not break a loop, and a table or array of numbers is not one
 WORD = rf"\S*[^\s\d{STRUCTURAL_CHARS}]\S*"
+# a JSON string escape; \\u escapes of astral characters are read as their two surrogates, each one character
+JSON_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
+ESCAPED = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 @cache
 def _char_loop(min_run: int) -> re.Pattern[str]:
     """A character repeated `min_run` times, or a 2-16 character unit repeated `MIN_COPIES` times, back to back."""
     return re.compile(rf"(.)\1{{{min_run - 1},}}|(.{{2,{MAX_UNIT_CHARS}}}?)\2{{{MIN_COPIES - 1},}}", re.DOTALL)
+
+
+def unescaped(text: str) -> str:
+    """`text` with JSON string escapes read as the characters they stand for, so a JSON output's escaped table
+    border (`\\u2500` five times) or line breaks (`\\n`) are measured as what they show."""
+    if "\\" not in text:
+        return text
+    return JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)) if m[1] else ESCAPED.get(m[2], m[2]), text)
 
 
 def long_stretch(min_run: int) -> str:
@@ -59,7 +75,7 @@ def may_char_loop(texts: pl.Series, min_run: int) -> pl.Series:
     stretches = found.filter(pl.col("bytes") <= LONGEST_SCREENED).sort("bytes", descending=True)
     lengths = stretches["bytes"].to_numpy()
     flagged = np.zeros(len(lengths), bool)
-    widest = 4 * MAX_UNIT_CHARS
+    widest = 6 * MAX_UNIT_CHARS  # a character is at most 4 UTF-8 bytes, or 6 as a JSON \\u escape
     buffer = np.frombuffer("".join(stretches["s"].to_list()).encode() + bytes(widest), np.uint8)
     owner = np.concatenate((np.repeat(np.arange(len(lengths)), lengths), np.full(widest, -1)))
     ends = np.cumsum(lengths)
@@ -85,9 +101,10 @@ def _drawn(text: str) -> bool:
 
 def _on_a_line_of_structure(text: str, start: int, end: int) -> bool:
     """The run stands on a line drawn with nothing but `-=_*#~+|:.^` and the like, box drawing and spaces (a
-    rule, an underline, a table border such as `|----|:---:|` or `=====  =====`)."""
+    rule, an underline, a table border such as `|----|:---:|` or `=====  =====`, a `<!-- ..... -->` banner)."""
     line_start, line_end = text.rfind("\n", 0, start) + 1, text.find("\n", end)
-    return _drawn(text[line_start : len(text) if line_end < 0 else line_end].strip())
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    return _drawn(line.replace("<!--", " ").strip())  # an HTML comment drawn as a banner
 
 
 def _run_needed(text: str, unit: str, start: int, end: int, min_run: int) -> int:
@@ -97,18 +114,29 @@ def _run_needed(text: str, unit: str, start: int, end: int, min_run: int) -> int
             return STRUCTURE_RUN
         trailing_dots = unit == "." and not text[end:].strip()  # dots trailing off the end: a loop, not a leader
         return min_run if trailing_dots else max(min_run, DRAWN_RUN)
-    return max(min_run, DIGIT_RUN) if unit.isdigit() else min_run
+    return max(min_run, DIGIT_RUN) if unit.isdigit() or HEX_GROUP.fullmatch(unit) else min_run
 
 
 def char_loop(text: str, min_run: int) -> str | None:
-    """`repeated_run:<copies>x<unit chars>` for the first unit looping over at least `min_run` characters."""
-    for stretch in re.finditer(long_stretch(min_run), text):
-        for match in _char_loop(min_run).finditer(stretch.group()):
-            unit = match.group(1) or match.group(2)
-            start, end = stretch.start() + match.start(), stretch.start() + match.end()
-            if end - start >= _run_needed(text, unit, start, end, min_run):
-                return f"repeated_run:{(end - start) // len(unit)}x{len(unit)}"
+    """`repeated_run:<copies>x<unit chars>` for the first unit looping over at least `min_run` characters of the
+    text as it shows (`_shown`)."""
+    for shown in _shown(text):
+        for stretch in re.finditer(long_stretch(min_run), shown):
+            for match in _char_loop(min_run).finditer(stretch.group()):
+                unit = match.group(1) or match.group(2)
+                start, end = stretch.start() + match.start(), stretch.start() + match.end()
+                if end - start >= _run_needed(shown, unit, start, end, min_run):
+                    return f"repeated_run:{(end - start) // len(unit)}x{len(unit)}"
     return None
+
+
+def _shown(text: str) -> list[str]:
+    """What a reader sees of `text`: a JSON output's string values, each on its own lines, and its structure with
+    every string a space; any other text with its JSON escapes read (a cut-off JSON output is one)."""
+    strings = json_strings(text)
+    if strings is None:
+        return [unescaped(text)]
+    return [*strings, re.sub(STRING_LITERAL, " ", text)]
 
 
 def _longest_loops(hashes: np.ndarray, first: int, last: int) -> np.ndarray:

@@ -168,7 +168,7 @@ def _text_characters(rule: GuardRule) -> pl.Expr:
         (text.str.contains("\x00", literal=True), "nul_byte"),
         (text.str.contains("\x1b", literal=True), "ansi_escape"),
         (text.str.contains(CONTROL), "control_character"),
-        (text.str.contains("\ufffd", literal=True), "replacement_character"),
+        (in_python([text], text.str.contains("\ufffd", literal=True), replaced).is_not_null(), "replacement_character"),
         (text.str.contains(BIDI), "bidi_control"),
         (text.str.contains(MOJIBAKE), "mojibake"),
     )
@@ -205,6 +205,12 @@ DEFAULT_SPECIAL_TOKENS = (
 )
 # Where a token is content, not a leak: code (a fence or `inline`) and an HTML strikethrough <s>…</s>.
 MENTIONED = r"(?s)```.*?```|`[^`\n]*`|<s>[^<]{0,200}</s>"
+
+
+def replaced(text: str) -> str | None:
+    """ "replacement_character" for a U+FFFD outside code: in `�` or a fence it is written about, not a decoding
+    failure."""
+    return "replacement_character" if "\ufffd" in compiled(MENTIONED).sub("", text) else None
 
 
 def _special_tokens(rule: GuardRule) -> pl.Expr:

@@ -28,6 +28,7 @@ from monitoring_pipeline.core.guards.rules import (
     pii_settings,
     refusal_pattern,
     refused,
+    replaced,
 )
 from monitoring_pipeline.core.text import TOKEN_PATTERN
 
@@ -95,7 +96,7 @@ def _text_characters(rule: GuardRule, record: Record) -> str | None:
         return "ansi_escape"
     if compiled(CONTROL).search(text):
         return "control_character"
-    if "\ufffd" in text:
+    if "\ufffd" in text and replaced(text):
         return "replacement_character"
     if compiled(BIDI).search(text):
         return "bidi_control"

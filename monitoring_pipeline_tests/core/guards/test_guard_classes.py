@@ -2,6 +2,8 @@
 record through `check_record`): grounding of JSON outputs and re-spaced quotations, repetition beyond word
 trigrams, refusal paraphrases, JSON rules on outputs that are only sometimes JSON, PII, non-string outputs."""
 
+import json
+
 import polars as pl
 import pytest
 
@@ -98,6 +100,7 @@ def test_the_vectorised_bound_lets_through_every_character_loop() -> None:
             unit = "".join(alphabet[(width + i) % len(alphabet)] for i in range(width))
             copies = max(min_run if width == 1 else repetition.MIN_COPIES, -(-min_run // width))
             texts.append("x" * (min_run + width) + " lead " + unit * copies + " tail " + "y" * min_run)
+            texts.append(json.dumps({"s": "lead " + unit * copies}))  # each character a \\u escape of 6 bytes
     for min_run in (3, 5, 20, 40):
         found = [repetition.char_loop(t, min_run) is not None for t in texts]
         bound = repetition.may_char_loop(pl.Series(texts), min_run).to_list()
@@ -141,6 +144,40 @@ TECHNICAL = [
 
 def test_repetition_leaves_technical_texts_that_repeat_legitimately() -> None:
     assert _both("repetition", TECHNICAL) == [None] * len(TECHNICAL)
+
+
+def test_a_json_output_is_judged_as_it_shows() -> None:
+    """Escapes read (`\\u2500` is one `─`), each string value on its own lines, the structure on its own."""
+    table = str(pl.DataFrame({"region": ["north", "central"], "share": [0.61, 0.39]}))  # box drawing, as printed
+    normal = [
+        json.dumps({"summary": "Shares by region:\n" + table}),  # ensure_ascii: `\\u2500` five times is no loop
+        json.dumps({"summary": "Setup\n" + "~" * 63, "word_count": 3}),  # an underline, then the JSON goes on
+        "<!-- " + "." * 66 + " -->\n<p>Release notes</p>",  # an HTML banner
+        "Netmask: IPv6Address('ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0')",
+    ]
+    looping = [
+        json.dumps({"summary": "这是" + "的" * 30}),  # escaped, still 30 characters
+        '{"summary": "ok ' + "la" * 40,  # cut off mid-loop: not JSON any more
+        '{"summary": "ok", "scores":[' + "0," * 30 + "0]}",  # a loop in the structure
+    ]
+    reasons = _both("repetition", normal + looping)
+    assert reasons == [None] * 4 + ["repeated_run:30x1", "repeated_run:40x2", "repeated_run:30x2"]
+
+
+def test_grounding_leaves_names_and_metadata_blocks_alone() -> None:
+    outputs = [
+        json.dumps({"summary": "Charged twice for order 1250 in March.", "meta": {"model": "m-2.3", "tokens": 60}}),
+        json.dumps({"summary": "Charged twice for order 1250.", "model": "gpt-4.1", "format": "v2.17"}),
+        "Drafted by gpt-4.1 from the COVID-19 queue: charged twice for order 1,250.",
+    ]
+    assert _both("grounding", outputs, {"context": "context"}, [CONTEXT] * 3) == [None] * 3
+    invented = ["Drafted by gpt-4.1: charged twice for order 4,250."]  # a figure still counts next to a name
+    assert _both("grounding", invented, {"context": "context"}, [CONTEXT])[0].startswith("ungrounded:")
+
+
+def test_a_replacement_character_written_about_in_code_is_content() -> None:
+    texts = ["Lossy decoding replaces them with `\ufffd`.", "```\nb'caf\\xe9' -> caf\ufffd\n```", "Caf\ufffd au lait"]
+    assert _both("text_characters", texts) == [None, None, "replacement_character"]
 
 
 REFUSALS = [

@@ -17,6 +17,7 @@ def _kinds(text: str) -> list[str]:
 
 EMAILS = [
     "ana@mailbox.org",
+    '{"summary": "Contact:\\nana.lopez@mailbox.org"}',  # after a JSON escape
     "mail me: ana.lopez+ml@mail.example.co.uk.",
     "<first_last-99@sub.example-corp.io>",
     "mailto:ana@mailbox.org",
@@ -36,6 +37,8 @@ NOT_EMAILS = [
     "ana@example.c",
     "ana@mailbox.org2",
     "ana@@example.org",
+    '{"summary": "Example:\\n@dataclasses.dataclass\\nclass A:"}',  # an escape's letter, then a decorator
+    'Address.email_address.like("%@aol.com")',  # a pattern's wildcard
 ]
 
 
@@ -333,9 +336,21 @@ def test_allow_list() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["ana@example.com", "write to support@acme.io", "noreply@github.com", "bob@shop.test", "info@acme.de"]
+    "text",
+    [
+        "ana@example.com",
+        "write to support@acme.io",
+        "noreply@github.com",
+        "bob@shop.test",
+        "info@acme.de",
+        'filter(Address.email == "foo@bar.com")',  # placeholders of code samples
+        "John Doe <local_part@domain.com>",
+        "login as test-user@gmail.com",
+        "report it to debian-gcc@lists.debian.org or xdg-devel@freedesktop.org",  # mailing lists
+        "key of my-sa@my-project.iam.gserviceaccount.com",  # a service account
+    ],
 )
-def test_reserved_example_domains_and_role_accounts_are_not_personal(text: str) -> None:
+def test_placeholders_lists_and_role_accounts_are_not_personal(text: str) -> None:
     assert find_pii(text) == []
 
 
