@@ -203,8 +203,8 @@ DEFAULT_SPECIAL_TOKENS = (
     "[SEP]",
     "[MASK]",
 )
-# Where a token is content, not a leak: code (a fence or `inline`) and an HTML strikethrough <s>…</s>.
-MENTIONED = r"(?s)```.*?```|`[^`\n]*`|<s>[^<]{0,200}</s>"
+# Where a token is content, not a leak: code (a fence, `inline` or ``inline``) and an HTML strikethrough <s>…</s>.
+MENTIONED = r"(?s)```.*?```|``[^\n]*?``|`[^`\n]*`|<s>[^<]{0,200}</s>"
 
 
 def replaced(text: str) -> str | None:

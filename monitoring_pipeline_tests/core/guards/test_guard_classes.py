@@ -176,8 +176,13 @@ def test_grounding_leaves_names_and_metadata_blocks_alone() -> None:
 
 
 def test_a_replacement_character_written_about_in_code_is_content() -> None:
-    texts = ["Lossy decoding replaces them with `\ufffd`.", "```\nb'caf\\xe9' -> caf\ufffd\n```", "Caf\ufffd au lait"]
-    assert _both("text_characters", texts) == [None, None, "replacement_character"]
+    texts = [
+        "Lossy decoding replaces them with `\ufffd`.",
+        "Invalid bytes become the replacement character ``\ufffd``.",  # reStructuredText
+        "```\nb'caf\\xe9' -> caf\ufffd\n```",
+        "Caf\ufffd au lait",
+    ]
+    assert _both("text_characters", texts) == [None, None, None, "replacement_character"]
 
 
 REFUSALS = [
