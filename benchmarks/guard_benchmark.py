@@ -5,7 +5,8 @@
 Batch: N outputs of about 500 characters (valid JSON: four of the demo summarizer's summaries in one), with the
 text rules (required, text_characters, special_tokens, repetition, length), then with every rule of
 support_summarizer, then with README's summarizer example (adds json_like, nesting_depth and pii), then each rule of
-that example alone.
+that example alone. Then N real outputs: the guard corpus' normal rows (real text shipped offline, plain and JSON,
+with their contexts) repeated, through the text rules, README's summarizer example and each of its rules.
 Single record: a 2 KB output through every rule, p50 and p99 over 1,000 calls. Pathological: one 10 MB output
 and one 10,000-deep JSON through the json and text rules.
 """
@@ -23,8 +24,11 @@ import polars as pl
 from monitoring_pipeline import check_record, guard_rules
 from monitoring_pipeline.core.guards.evaluate import evaluate
 from monitoring_pipeline.demo.generator import llm_day
+from monitoring_pipeline.io.config_file import PROJECT_ROOT
 from monitoring_pipeline_tests.readme_queries import readme_guards
 
+CORPUS = PROJECT_ROOT / "monitoring_pipeline_tests" / "fixtures" / "guard_corpus.parquet"
+ID = "prediction_id"
 TEXT_CHECKS = {"required", "text_characters", "special_tokens", "repetition", "length"}
 
 
@@ -39,6 +43,13 @@ def outputs(rows: int) -> pl.DataFrame:
     parts = [words.shift(i, fill_value="") for i in range(4)]
     lengthened = pl.struct(pl.concat_str(parts, separator=" ").alias("summary")).struct.json_encode()
     return frame.with_columns(lengthened.alias("output_text"))
+
+
+def real_outputs(rows: int) -> pl.DataFrame:
+    """The guard corpus' normal outputs with their contexts, repeated to `rows` (ids made unique)."""
+    corpus = pl.read_parquet(CORPUS).filter(pl.col("kind") == "normal").select(ID, "output_text", "retrieved_context")
+    frame = pl.concat([corpus] * (rows // corpus.height + 1)).head(rows)
+    return frame.with_columns(pl.format("{}-{}", ID, pl.int_range(pl.len())).alias(ID))
 
 
 def rows_per_second(frame: pl.DataFrame, rules, repeat: int = 3) -> float:
@@ -74,6 +85,14 @@ def main() -> None:
         "single_record_p50_ms": round(statistics.median(latencies) * 1000, 2),
         "single_record_p99_ms": round(latencies[int(0.99 * len(latencies))] * 1000, 2),
         "pathological_ms": round(_timed(lambda: evaluate(pathological, rules)) * 1000, 1),
+    }
+    real = real_outputs(args.rows)
+    result["real_outputs"] = {
+        "rows": real.height,
+        "mean_output_chars": round(real["output_text"].str.len_chars().mean()),
+        "text_rules_rows_per_s": round(rows_per_second(real, [r for r in example if r.check in TEXT_CHECKS])),
+        "readme_summarizer_rules_rows_per_s": round(rows_per_second(real, example)),
+        "each_readme_rule_rows_per_s": {r.id: round(rows_per_second(real, [r], repeat=1)) for r in example},
     }
     print(json.dumps(result, indent=2))
 

@@ -36,6 +36,12 @@ HINT = r"https?://|\[\d|\d\d|\d[.,%]|“|«|„|「|『"
 TEXT_HINT = HINT + r'|"'
 JSON_HINT = HINT + r'|\\"|\\u'
 CITATION = re.compile(r"\[\d+\]")
+# What the batch path proves in Polars (Rust regex), so Python reads only the rest: an output whose claims can only
+# be numbers (no URL, citation, quotation or scaled figure), each of a plain shape and standing in the context.
+UNPROVABLE = r"https?://|\[\d|[“”«»„「」『』]|\d\s?(?:thousand|million|billion|trillion|bn|[kKmMbB])\b"
+UNPROVABLE_TEXT = UNPROVABLE + r'|"'
+UNPROVABLE_JSON = UNPROVABLE + r'|\\"|\\u'
+DIGITS = r"\d+(?:[.,]\d+)*%?"  # a number as written, separators and all
 URL = r"https?://[^\s\"'<>)\]`*（）「」『』【】。、，]+"
 QUOTATION = (
     r"“[^”]{12,}”|«[^»]{12,}»|„[^“”]{12,}[“”]|「[^」]{12,}」|『[^』]{12,}』"
@@ -44,6 +50,7 @@ QUOTATION = (
 # thousands grouped by commas (1,000), not a run of comma-separated values (88,2130,14.5)
 GROUPED = r"(?<!\d)(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?"
 PLAIN = r"\d+(?:\.\d+)?"
+PLAIN_NUMBER = re.compile(PLAIN)
 EUROPEAN = r"(?<![\d.,])\d{1,3}(?:[ .]\d{3})*,\d+(?![\d,])|(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,])"  # 4,95  1 000
 SCALE = r"(?:\s?(?:thousand|million|billion|trillion|bn|[kKmMbB])\b)?"
 # not a code's or a name's digits: E11.9, I10, COVID-19, m-2.3, gpt_4.1
@@ -65,15 +72,26 @@ CHANGE = re.compile(
     r"|gained|lost|shorter|longer)\b"
 )
 SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12}
+METADATA_WORDS = (
+    r"ids?|uuid|hash|count|num|number_of|length|len|size|total|index|idx|rank|version|confidence|score|scores|"
+    r"probability|prob|tokens?|words?|chars?|characters|latency|duration|ms|seconds|timestamp|created|updated|date|"
+    r"time|at|meta|metadata|usage|stats|model|engine|provider|format|encoding|lang|language|locale|mime"
+)
+METADATA_CAMEL = r"Id|Ids|Count|Length|Size|Version|Score|At|Meta|Metadata|Model"
 METADATA_KEY = re.compile(
-    r"(?i:^(?:key|n)$|(?:^|[_\-\s])(?:ids?|uuid|hash|count|num|number_of|length|len|size|total|index|idx|rank|"
-    r"version|confidence|score|scores|probability|prob|tokens?|words?|chars?|characters|latency|duration|ms|seconds|"
-    r"timestamp|created|updated|date|time|at|meta|metadata|usage|stats|model|engine|provider|format|encoding|lang|"
-    r"language|locale|mime)(?:$|[_\-\s]))|[a-z](?:Id|Ids|Count|Length|Size|Version|Score|At|Meta|Metadata|Model)$"
+    rf"(?i:^(?:key|n)$|(?:^|[_\-\s])(?:{METADATA_WORDS})(?:$|[_\-\s]))|[a-z](?:{METADATA_CAMEL})$"
+)
+# A JSON string value under a metadata key, as written (Rust regex): the batch path's proof leaves it out as Python
+# does. A value nested deeper under one (`"meta": {"x": "..."}`) stays in: then it must be proven too, or Python reads.
+_KEY = r'[^"\\]*'
+METADATA_PAIR = (
+    rf'"(?:(?i:key|n)|(?i:(?:{_KEY}[_\-\s])?(?:{METADATA_WORDS})(?:[_\-\s]{_KEY})?)|{_KEY}[a-z](?:{METADATA_CAMEL}))"'
+    r'\s*:\s*"(?:[^"\\]|\\.)*"'
 )
 FORMS = str.maketrans({"’": "'", "‘": "'", "–": "-", "—": "-", **dict.fromkeys('"“”«»„「」『』', " ")})
 ELISION = re.compile(r"\[?(?:…|\.\.\.)\]?")
 LONG_WORD = re.compile(r"\w{4,}")
+HEDGE_WINDOW = 64  # characters before a number where its hedge stands (read there, not in everything before it)
 TOLERANCE = 0.05
 MULTIPLES = range(2, 13)  # a context number times or divided by a small count is a derived figure
 DERIVED = 60  # context numbers up to which a total or a change is tried against their sums and differences
@@ -95,21 +113,37 @@ def claim_texts(text: str) -> list[str]:
 Claim = tuple[str, bool, str]  # the claim, whether hedged, and what the words around it say it is: "total", "change"
 
 
+Found = tuple[str, str, int, int]  # a claim, the part of the output it stands in, and where
+
+
 def claims(text: str) -> list[Claim]:
     """Each claim, whether it is a number hedged by the words before it, and whether the words around it make it a
     total or a change ("$600 combined", "down 1.2 kg", "won by 13")."""
+    return [_read(found) for found in _found(text)]
+
+
+def _found(text: str) -> list[Found]:
     found = []
     for part in claim_texts(text):
         part = re.sub(DATE_OR_TIME, lambda m: " " * len(m.group()), part)  # a date re-formatted is not a new number
-        for match in CLAIMS.finditer(part):
-            around = part[max(0, match.start() - 40) : match.start()] + " " + part[match.end() : match.end() + 25]
-            relation = "total" if TOTAL.search(around) else "change" if CHANGE.search(around) else ""
-            found.append((match.group(), bool(HEDGE.search(part, 0, match.start())), relation))
+        found.extend((match.group(), part, *match.span()) for match in CLAIMS.finditer(part))
     return found
+
+
+def _read(found: Found) -> Claim:
+    """The claim with what the words around it say (a URL, citation or quotation is neither hedged nor derived)."""
+    claim, part, start, end = found
+    if not claim[0].isdigit():
+        return claim, False, ""
+    around = part[max(0, start - 40) : start] + " " + part[end : end + 25]
+    relation = "total" if TOTAL.search(around) else "change" if CHANGE.search(around) else ""
+    return claim, HEDGE.search(part, max(0, start - HEDGE_WINDOW), start) is not None, relation
 
 
 def _value(number: str) -> float:
     """The value of a number claim (`1,200`, `3.5%`, `1.2 million`)."""
+    if number.isdigit() or PLAIN_NUMBER.fullmatch(number):
+        return float(number)
     digits = re.match(r"[\d,.]+", number).group().rstrip(".,").replace(",", "")
     scale = re.search(r"[a-z]+$", number.rstrip("%").lower())
     return float(digits) * SCALES.get(scale.group() if scale else "", 1.0)
@@ -161,15 +195,15 @@ def _decimals(number: str) -> int:
     return len(fraction.group(1)) if fraction else 0
 
 
-def _counting(found: list[Claim]) -> set[str]:
+def _counting(found: list[str]) -> set[str]:
     """Integers of the output that count along (a table's 00, 01, 02, ... hours): labels, not statements."""
-    integers = sorted({int(claim) for claim, _, _ in found if claim.isdigit() and len(claim) <= 3})
+    integers = sorted({int(claim) for claim in found if claim.isdigit() and len(claim) <= 3})
     runs, run = set(), [integers[0]] if integers else []
     for integer in integers[1:]:
         run = [*run, integer] if integer == run[-1] + 1 else [integer]
         if len(run) >= COUNTING_RUN:
             runs.update(run)
-    return {claim for claim, _, _ in found if claim.isdigit() and len(claim) <= 3 and int(claim) in runs}
+    return {claim for claim in found if claim.isdigit() and len(claim) <= 3 and int(claim) in runs}
 
 
 def _quotation_supported(quote: str, context: str) -> bool:
@@ -207,19 +241,34 @@ def ungrounded(text: str, context: str | None, min_score: float) -> str | None:
         return None
     if not re.search(JSON_HINT if re.search(LOOKS_LIKE_JSON, text) else TEXT_HINT, text):
         return None
-    found = claims(text)
-    labels = _counting(found)
-    found = [claim for claim in found if claim[0] not in labels]
-    if not found:
+    matches = _found(text)
+    labels = _counting([claim for claim, *_ in matches])
+    matches = [found for found in matches if found[0] not in labels]
+    if not matches:
         return None
     normal = normal_form(context)
-    numbers = context_numbers(normal) if any(claim[0].isdigit() for claim, _, _ in found) else []
+    verbatim = {claim for claim, *_ in matches if claim[0].isdigit() and _standing_in(claim, normal)}
+    # a number written as in the context is supported: what the words around it say is read only for the others
+    found = [(found[0], False, "") if found[0] in verbatim else _read(found) for found in matches]
+    numbers = context_numbers(normal) if any(c[0].isdigit() and c not in verbatim for c, _, _ in found) else []
     linked = _url_form(normal) if any(claim.startswith("http") for claim, _, _ in found) else ""
-    judged = [(claim, _supported(claim, normal, linked, numbers)) for claim in found]
+    judged = [(claim, claim[0] in verbatim or _supported(claim, normal, linked, numbers)) for claim in found]
     counted = [ok for (claim, _, _), ok in judged if not (ok and CITATION.fullmatch(claim))]
     score = sum(counted) / len(counted) if counted else 1.0
     invented = any(not ok and _decisive(claim) for claim, ok in judged)
     return f"ungrounded:{round(score, 2)}" if score < min_score or invented else None
+
+
+def _standing_in(number: str, context: str) -> bool:
+    """The number written the same way in the context as a number of its own (not inside 2012, 1,250 or 1.25.3), so
+    the context's numbers need not be read to support it."""
+    at = context.find(number)
+    while at >= 0:
+        before, after = context[at - 1 : at] if at else " ", context[at + len(number) : at + len(number) + 2]
+        if not (before.isdigit() or before in ".,") and not (after[:1].isdigit() or re.match(r"[.,]\d", after)):
+            return True
+        at = context.find(number, at + 1)
+    return False
 
 
 def _decisive(claim: Claim) -> bool:

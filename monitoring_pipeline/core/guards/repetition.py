@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from functools import cache
 
 import numpy as np
@@ -86,9 +87,10 @@ def may_char_loop(texts: pl.Series, min_run: int) -> pl.Series:
         if taken == 0:
             break
         end = int(ends[taken - 1])
-        same = (buffer[:end] == buffer[period : end + period]) & (owner[:end] == owner[period : end + period])
-        total = np.concatenate(([0], np.cumsum(same)))
-        flagged[owner[np.flatnonzero(total[need:] - total[:-need] == need)]] = True
+        same = np.flatnonzero(buffer[:end] == buffer[period : end + period])  # bytes equal to the one a unit on
+        same = same[owner[same] == owner[same + period]]  # within one stretch
+        if len(same) >= need:  # `need` of them in a row: a run starts at `same[k]`
+            flagged[owner[same[np.flatnonzero(same[need - 1 :] - same[: len(same) - need + 1] == need - 1)]]] = True
     rows = pl.concat(
         [stretches["row"].filter(pl.Series(flagged)), found.filter(pl.col("bytes") > LONGEST_SCREENED)["row"]]
     )
@@ -168,10 +170,14 @@ def _most_distinct(
 
 
 def may_loop(text: str, max_share: float, min_words: int) -> bool:
-    """The cheap bound a word loop must pass (the batch path computes the same one in Polars)."""
+    """The cheap bound a word loop must pass (the batch path computes the same one in Polars): few enough distinct
+    words and word pairs, and at least the words a loop needs among those written `MIN_WORD_COPIES` times or more
+    (each word of a looping unit is written once per copy)."""
     words = _bound_words(text)
     needed, most = _most_distinct(len(words), max_share, min_words)
-    return len(words) >= needed and len(set(words)) <= most and len(set(itertools.pairwise(words))) <= most
+    if len(words) < needed or len(set(words)) > most or len(set(itertools.pairwise(words))) > most:
+        return False
+    return sum(n for n in Counter(words).values() if n >= MIN_WORD_COPIES) >= needed
 
 
 def may_loop_expr(text: pl.Expr, max_share: float, min_words: int) -> pl.Expr:
@@ -189,8 +195,12 @@ def may_loop_expr(text: pl.Expr, max_share: float, min_words: int) -> pl.Expr:
         same_text = pl.col("row") == pl.col("row").shift(-1)
         pairs = words.select("row", pair.alias("pair"), same_text.alias("same")).filter("same")
         counts = pairs.group_by("row").agg(pl.col("pair").n_unique())
-        found = pl.DataFrame({"row": hit, "most": most.gather(hit)}).join(counts, on="row", how="left")
-        rows = found.filter(pl.col("pair").fill_null(0) <= pl.col("most"))["row"]
+        limits = pl.DataFrame({"row": hit, "most": most.gather(hit), "needed": needed.gather(hit)})
+        found = limits.join(counts, on="row", how="left").filter(pl.col("pair").fill_null(0) <= pl.col("most"))
+        copied = words.filter(pl.col("row").is_in(found["row"].implode()))  # the last bound on the fewest words
+        copies = copied.group_by("row", "word").len().filter(pl.col("len") >= MIN_WORD_COPIES)
+        written = copies.group_by("row").agg(pl.col("len").sum().alias("copies"))
+        rows = found.join(written, on="row").filter(pl.col("copies") >= pl.col("needed"))["row"]
         return pl.zeros(texts.len(), pl.Boolean, eager=True).scatter(rows, True)
 
     return text.map_batches(batch, pl.Boolean)

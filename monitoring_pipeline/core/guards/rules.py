@@ -45,7 +45,7 @@ from monitoring_pipeline.core.guards.json_shape import (
     json_strings,
     text_depth,
 )
-from monitoring_pipeline.core.text import TOKEN_PATTERN
+from monitoring_pipeline.core.text import STRING_LITERAL, TOKEN_PATTERN
 
 
 class Severity(StrEnum):
@@ -110,8 +110,18 @@ def _required(rule: GuardRule) -> pl.Expr:
         (value.is_null(), "null"),
         (text.str.len_chars() == 0, "empty"),
         (~text.str.contains(BLANK.replace("[", "[^", 1)), "whitespace_only"),  # no character that is not blank
-        (in_python([text], text.str.contains(EMPTY_VALUE), hollow).is_not_null(), "empty_content"),
+        (in_python([text], _may_be_hollow(text), empty_content).is_not_null(), "empty_content"),
     )
+
+
+def _may_be_hollow(text: pl.Expr) -> pl.Expr:
+    """A superset of the texts `EMPTY_VALUE` matches, by literal search (a regex would scan every text)."""
+    return text.str.contains('""', literal=True) | text.str.contains(r"^\s*```")
+
+
+def empty_content(text: str) -> str | None:
+    """`hollow` on a text with an empty value or a fence (`EMPTY_VALUE`), the one-record path's gate too."""
+    return hollow(text) if compiled(EMPTY_VALUE).search(text) else None
 
 
 def hollow(text: str) -> str | None:
@@ -162,8 +172,21 @@ MOJIBAKE = (
 )
 
 
+# Every character a text_characters reason needs: C0 but tab and line breaks, DEL, C1, U+FFFD, the overrides and the
+# lead characters of mojibake. One scan for it; the reasons are worked out only on the texts that have one.
+SUSPECT_CHARACTER = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\u202d\u202e\u00c2-\u00ef]"
+
+
 def _text_characters(rule: GuardRule) -> pl.Expr:
-    text = pl.col(rule.column)
+    def batch(texts: pl.Series) -> pl.Series:
+        rows = texts.str.contains(SUSPECT_CHARACTER).fill_null(False).arg_true()
+        found = pl.select(_character_reason(pl.lit(texts.gather(rows)))).to_series()
+        return pl.Series([None] * texts.len(), dtype=pl.String).scatter(rows, found)
+
+    return pl.col(rule.column).map_batches(batch, pl.String)
+
+
+def _character_reason(text: pl.Expr) -> pl.Expr:
     return _reason(
         (text.str.contains("\x00", literal=True), "nul_byte"),
         (text.str.contains("\x1b", literal=True), "ansi_escape"),
@@ -322,20 +345,25 @@ def json_proven(text: pl.Expr, required: Mapping[str, str], max_depth: int) -> p
     """Rows Polars proves free of every JSON problem, so Python parses only the rest: the whole text parses
     (Polars' parser refuses what orjson refuses), it opens no more brackets than `max_depth` allows, and each
     required key is at the top level, written once, with a value of its type. Anything it cannot prove (a fence,
-    a preamble, many brackets, a key written twice or named with a dot) goes to Python, which decides."""
-    compact = text.str.json_path_match("$")
-    proven = compact.is_not_null() & (text.str.count_matches(r"[\[{]") <= max_depth)
-    for key, kind in required.items():
-        if kind not in SERIALISED_OPENING or not SIMPLE_KEY.fullmatch(key):
-            return pl.lit(False)
-        written = re.escape(f'"{key}":')
-        proven &= (
-            compact.str.starts_with("{")
-            & text.str.json_path_match(f"$.{key}").is_not_null()
-            & (compact.str.count_matches(written) == 1)
-            & compact.str.contains(written + SERIALISED_OPENING[kind])
-        )
-    return proven
+    a preamble, many brackets, a key written twice or named with a dot) goes to Python, which decides. Measured on
+    the batch at once, so the text is parsed once (an expression would parse it again for each use)."""
+    if any(kind not in SERIALISED_OPENING or not SIMPLE_KEY.fullmatch(key) for key, kind in required.items()):
+        return pl.lit(False)
+
+    def batch(texts: pl.Series) -> pl.Series:
+        compact = texts.str.json_path_match("$")
+        proven = compact.is_not_null() & (texts.str.count_matches(r"[\[{]") <= max_depth)
+        for key, kind in required.items():
+            written = re.escape(f'"{key}":')
+            proven &= (
+                compact.str.starts_with("{")
+                & texts.str.json_path_match(f"$.{key}").is_not_null()
+                & (compact.str.count_matches(written) == 1)
+                & compact.str.contains(written + SERIALISED_OPENING[kind])
+            )
+        return proven
+
+    return text.map_batches(batch, pl.Boolean)
 
 
 def _json(rule: GuardRule) -> pl.Expr:
@@ -345,9 +373,10 @@ def _json(rule: GuardRule) -> pl.Expr:
     too_large = text.str.len_bytes() > max_bytes
     doubtful = checked & ~too_large & ~json_proven(text, required, max_depth)
     parsed = in_python([text], doubtful, lambda t: json_problem(t, required, max_depth))
+    # `parsed` is read once: Polars would run the Python twice for two reads (no common subexpression across UDFs)
     if when == "json_like":
-        return _reason((checked & too_large, "json_too_large"), (parsed.is_not_null(), parsed))
-    return _reason((text.is_null(), "null"), (too_large, "json_too_large"), (parsed.is_not_null(), parsed))
+        return pl.when(checked & too_large).then(pl.lit("json_too_large")).otherwise(parsed)
+    return pl.when(text.is_null()).then(pl.lit("null")).when(too_large).then(pl.lit("json_too_large")).otherwise(parsed)
 
 
 def _nesting_depth(rule: GuardRule) -> pl.Expr:
@@ -366,7 +395,42 @@ def _grounding(rule: GuardRule) -> pl.Expr:
     json_like, json_hint = text.str.contains(LOOKS_LIKE_JSON), text.str.contains(grounding.JSON_HINT)
     hint = pl.when(json_like).then(json_hint).otherwise(text.str.contains(grounding.TEXT_HINT))
     candidate = hint & (text.str.len_chars() <= grounding.MAX_CHARS) & context.str.contains(r"\S")
-    return in_python([text, context], candidate, lambda t, c: grounding.ungrounded(t, c, min_score))
+    doubtful = candidate & ~grounding_proven(text, context, json_like)
+    return in_python([text, context], doubtful, lambda t, c: grounding.ungrounded(t, c, min_score))
+
+
+def grounding_proven(text: pl.Expr, context: pl.Expr, json_like: pl.Expr) -> pl.Expr:
+    """Rows Polars proves grounded, so Python judges only the rest: nothing but numbers can be a claim (no URL,
+    citation, quotation or scaled figure), and every number but a lone digit — in a JSON output's string literals
+    outside metadata keys, dates left out — is written the same way as a whole number of the context (so
+    `ungrounded` finds its value there). A number written otherwise (`1250` for `1,250`, `１２`) is not proven: Python
+    decides."""
+
+    def batch(rows: pl.Series) -> pl.Series:
+        frame = rows.struct.unnest()
+        unlabelled = frame["text"].str.replace_all(grounding.METADATA_PAIR, " ")
+        literals = unlabelled.str.extract_all(STRING_LITERAL).list.join(" ")
+        parsed = frame["json_like"] & frame["text"].str.json_path_match("$").is_not_null()
+        read = pl.select(pl.when(pl.lit(parsed)).then(pl.lit(literals)).otherwise(pl.lit(frame["text"]))).to_series()
+        unprovable = pl.select(
+            pl.when(pl.lit(frame["json_like"]))
+            .then(pl.lit(frame["text"]).str.contains(grounding.UNPROVABLE_JSON))
+            .otherwise(pl.lit(frame["text"]).str.contains(grounding.UNPROVABLE_TEXT))
+        ).to_series()
+        numbers = _numbers(read.str.replace_all(grounding.DATE_OR_TIME, " ")).filter(~pl.col("n").str.contains(r"^\d$"))
+        doubtful = numbers.join(_numbers(frame["context"]).unique(), on=["row", "n"], how="anti")["row"].unique()
+        proven = ~unprovable.fill_null(True)
+        return proven.scatter(doubtful, False) if doubtful.len() else proven
+
+    row = pl.struct(text.alias("text"), context.alias("context"), json_like.alias("json_like"))
+    return row.map_batches(batch, pl.Boolean)
+
+
+def _numbers(texts: pl.Series) -> pl.DataFrame:
+    """(row, n): every number of each text as written (a run of digits and the separators between them), `%` off.
+    A claim inside such a run has a value the context's numbers hold when the same run stands in the context."""
+    found = pl.DataFrame({"row": pl.int_range(texts.len(), eager=True), "n": texts.str.extract_all(grounding.DIGITS)})
+    return found.explode("n").drop_nulls("n").with_columns(pl.col("n").str.strip_suffix("%"))
 
 
 APOSTROPHE = "['’]"

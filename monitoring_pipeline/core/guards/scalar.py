@@ -17,12 +17,11 @@ from monitoring_pipeline.core.guards.rules import (
     BLANK,
     CONTROL,
     DEFAULT_SPECIAL_TOKENS,
-    EMPTY_VALUE,
     MENTIONED,
     MOJIBAKE,
     GuardRule,
     compiled,
-    hollow,
+    empty_content,
     json_settings,
     leaked_token,
     pii_settings,
@@ -57,7 +56,7 @@ def _required(rule: GuardRule, record: Record) -> str | None:
         return "empty"
     if not compiled(BLANK.replace("[", "[^", 1)).search(text):  # no character that is not blank
         return "whitespace_only"
-    return hollow(text) if compiled(EMPTY_VALUE).search(text) else None
+    return empty_content(text)
 
 
 def _numeric_range(rule: GuardRule, record: Record) -> str | None:
