@@ -395,19 +395,20 @@ def _grounding(rule: GuardRule) -> pl.Expr:
     json_like, json_hint = text.str.contains(LOOKS_LIKE_JSON), text.str.contains(grounding.JSON_HINT)
     hint = pl.when(json_like).then(json_hint).otherwise(text.str.contains(grounding.TEXT_HINT))
     candidate = hint & (text.str.len_chars() <= grounding.MAX_CHARS) & context.str.contains(r"\S")
-    doubtful = candidate & ~grounding_proven(text, context, json_like)
+    doubtful = grounding_doubtful(text, context, json_like, candidate)
     return in_python([text, context], doubtful, lambda t, c: grounding.ungrounded(t, c, min_score))
 
 
-def grounding_proven(text: pl.Expr, context: pl.Expr, json_like: pl.Expr) -> pl.Expr:
-    """Rows Polars proves grounded, so Python judges only the rest: nothing but numbers can be a claim (no URL,
-    citation, quotation or scaled figure), and every number but a lone digit — in a JSON output's string literals
-    outside metadata keys, dates left out — is written the same way as a whole number of the context (so
-    `ungrounded` finds its value there). A number written otherwise (`1250` for `1,250`, `１２`) is not proven: Python
-    decides."""
+def grounding_doubtful(text: pl.Expr, context: pl.Expr, json_like: pl.Expr, candidate: pl.Expr) -> pl.Expr:
+    """The candidate rows Polars cannot prove grounded, for Python to judge. Proven: nothing but numbers can be a
+    claim (no URL, citation, quotation or scaled figure), and every number but a lone digit — in a JSON output's
+    string literals outside metadata keys, dates left out — is written the same way as a whole number of the context
+    (so `ungrounded` finds its value there). A number written otherwise (`1250` for `1,250`, `１２`) is not proven."""
 
     def batch(rows: pl.Series) -> pl.Series:
         frame = rows.struct.unnest()
+        hit = frame["candidate"].fill_null(False).arg_true()
+        frame = frame[hit]  # the proof costs a pass over text and context: only where Python would read
         unlabelled = frame["text"].str.replace_all(grounding.METADATA_PAIR, " ")
         literals = unlabelled.str.extract_all(STRING_LITERAL).list.join(" ")
         parsed = frame["json_like"] & frame["text"].str.json_path_match("$").is_not_null()
@@ -418,11 +419,14 @@ def grounding_proven(text: pl.Expr, context: pl.Expr, json_like: pl.Expr) -> pl.
             .otherwise(pl.lit(frame["text"]).str.contains(grounding.UNPROVABLE_TEXT))
         ).to_series()
         numbers = _numbers(read.str.replace_all(grounding.DATE_OR_TIME, " ")).filter(~pl.col("n").str.contains(r"^\d$"))
-        doubtful = numbers.join(_numbers(frame["context"]).unique(), on=["row", "n"], how="anti")["row"].unique()
-        proven = ~unprovable.fill_null(True)
-        return proven.scatter(doubtful, False) if doubtful.len() else proven
+        missing = numbers.join(_numbers(frame["context"]).unique(), on=["row", "n"], how="anti")["row"].unique()
+        doubtful = unprovable.fill_null(True)
+        doubtful = doubtful.scatter(missing, True) if missing.len() else doubtful
+        return pl.zeros(rows.len(), pl.Boolean, eager=True).scatter(hit, doubtful)
 
-    row = pl.struct(text.alias("text"), context.alias("context"), json_like.alias("json_like"))
+    row = pl.struct(
+        candidate.alias("candidate"), text.alias("text"), context.alias("context"), json_like.alias("json_like")
+    )
     return row.map_batches(batch, pl.Boolean)
 
 

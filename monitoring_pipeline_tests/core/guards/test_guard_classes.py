@@ -127,6 +127,15 @@ def test_the_word_loop_bound_lets_through_every_word_loop() -> None:
         assert [t for t, f, b in zip(texts, found, bound, strict=True) if f and not b] == []
 
 
+def test_the_word_loop_bound_leaves_a_text_said_twice_to_the_vectorised_path() -> None:
+    """A summary its points restate passes the distinct-word bounds, not the copies one: Python never reads it."""
+    summary = "The community guide covers development, support, implementation and the history of the project."
+    text = f'{{"summary": "{summary}", "points": ["{summary}", "It ships documentation and a changelog."]}}'
+    assert not repetition.may_loop(text, 0.3, 12)
+    assert not pl.select(repetition.may_loop_expr(pl.lit(pl.Series([text])), 0.3, 12)).item()
+    assert repetition.may_loop(f"Intro. {summary} {summary} {summary} {summary}", 0.3, 12)
+
+
 TECHNICAL = [
     "Title\n" + "=" * 60 + "\n\nSome text here about things that matter.",
     "Notes\n-----\n\n" + "^" * 109 + "\n",

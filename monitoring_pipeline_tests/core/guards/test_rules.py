@@ -6,7 +6,17 @@ import polars as pl
 import pytest
 
 from monitoring_pipeline.core.guards.evaluate import evaluate
-from monitoring_pipeline.core.guards.rules import GuardRule, Severity, check_for, json_problem, json_proven
+from monitoring_pipeline.core.guards.grounding import ungrounded
+from monitoring_pipeline.core.guards.json_shape import LOOKS_LIKE_JSON
+from monitoring_pipeline.core.guards.rules import (
+    GuardRule,
+    Severity,
+    check_for,
+    grounding_doubtful,
+    json_problem,
+    json_proven,
+)
+from monitoring_pipeline.io.config_file import PROJECT_ROOT
 
 
 def _reasons(check: str, values: list, params: dict | None = None, extra: dict | None = None) -> list[str | None]:
@@ -161,6 +171,18 @@ def test_what_polars_proves_valid_python_finds_valid(kind: str) -> None:
     vouched = [text for text, ok in zip(TRICKY_JSON, proven, strict=True) if ok]
     assert [t for t in vouched if json_problem(t, {"k": kind}, 8) is not None] == []
     assert vouched or kind == "null"  # and it does vouch: the fast path is taken
+
+
+def test_what_polars_proves_grounded_python_finds_grounded() -> None:
+    """The batch path skips Python on rows `grounding_doubtful` leaves out: on the corpus (every kind, abnormal rows
+    and re-formatted numbers included) none of them is one `ungrounded` flags; and it leaves out most normal rows."""
+    corpus = pl.read_parquet(PROJECT_ROOT / "monitoring_pipeline_tests" / "fixtures" / "guard_corpus.parquet")
+    text, context = pl.col("output_text"), pl.col("retrieved_context")
+    doubtful = grounding_doubtful(text, context, text.str.contains(LOOKS_LIKE_JSON), pl.lit(True))
+    proven = corpus.filter(~doubtful)
+    flagged = [t for t, c in proven.select("output_text", "retrieved_context").iter_rows() if ungrounded(t, c, 0.5)]
+    assert flagged == []
+    assert proven.filter(pl.col("kind") == "normal").height > 0.5 * corpus.filter(pl.col("kind") == "normal").height
 
 
 def test_pathological_json_is_a_verdict_in_milliseconds() -> None:
