@@ -122,6 +122,8 @@ def _run_needed(text: str, unit: str, start: int, end: int, min_run: int) -> int
 def char_loop(text: str, min_run: int) -> str | None:
     """`repeated_run:<copies>x<unit chars>` for the first unit looping over at least `min_run` characters of the
     text as it shows (`_shown`)."""
+    if not re.search(long_stretch(min_run), text):  # what it shows has no longer stretch than its raw text
+        return None
     for shown in _shown(text):
         for stretch in re.finditer(long_stretch(min_run), shown):
             for match in _char_loop(min_run).finditer(stretch.group()):

@@ -19,6 +19,7 @@ from monitoring_pipeline.core.guards.rules import (
     DEFAULT_SPECIAL_TOKENS,
     MENTIONED,
     MOJIBAKE,
+    SUSPECT_CHARACTER,
     GuardRule,
     compiled,
     empty_content,
@@ -89,6 +90,8 @@ def _text_characters(rule: GuardRule, record: Record) -> str | None:
         return None
     if _unencodable(text):
         return "unencodable_text"
+    if not compiled(SUSPECT_CHARACTER).search(text):  # one scan, as the batch path does
+        return None
     if "\x00" in text:
         return "nul_byte"
     if "\x1b" in text:
