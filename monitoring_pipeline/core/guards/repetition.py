@@ -40,7 +40,7 @@ NON_WORD = re.compile(rf"[\d{STRUCTURAL_CHARS}]+")  # deleted before the bound s
 # a whitespace-delimited word with more than digits and punctuation in it: list numbers and counters ("1.", "ticket
 # 7") do not break a loop, and a table or array of numbers is not one
 WORD = rf"\S*[^\s\d{STRUCTURAL_CHARS}]\S*"
-# a JSON string escape; \\u escapes of astral characters are read as their two surrogates, each one character
+# a JSON string escape; \u escapes of astral characters are read as their two surrogates, each one character
 JSON_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))')
 ESCAPED = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -76,7 +76,7 @@ def may_char_loop(texts: pl.Series, min_run: int) -> pl.Series:
     stretches = found.filter(pl.col("bytes") <= LONGEST_SCREENED).sort("bytes", descending=True)
     lengths = stretches["bytes"].to_numpy()
     flagged = np.zeros(len(lengths), bool)
-    widest = 6 * MAX_UNIT_CHARS  # a character is at most 4 UTF-8 bytes, or 6 as a JSON \\u escape
+    widest = 6 * MAX_UNIT_CHARS  # a character is at most 4 UTF-8 bytes, or 6 as a JSON \u escape
     buffer = np.frombuffer("".join(stretches["s"].to_list()).encode() + bytes(widest), np.uint8)
     owner = np.concatenate((np.repeat(np.arange(len(lengths)), lengths), np.full(widest, -1)))
     ends = np.cumsum(lengths)

@@ -419,7 +419,8 @@ def grounding_doubtful(text: pl.Expr, context: pl.Expr, json_like: pl.Expr, cand
             .otherwise(pl.lit(frame["text"]).str.contains(grounding.UNPROVABLE_TEXT))
         ).to_series()
         numbers = _numbers(read.str.replace_all(grounding.DATE_OR_TIME, " ")).filter(~pl.col("n").str.contains(r"^\d$"))
-        missing = numbers.join(_numbers(frame["context"]).unique(), on=["row", "n"], how="anti")["row"].unique()
+        given = _numbers(frame["context"]).with_columns(_value_of()).unique()
+        missing = numbers.with_columns(_value_of()).join(given, on=["row", "n"], how="anti")["row"].unique()
         doubtful = unprovable.fill_null(True)
         doubtful = doubtful.scatter(missing, True) if missing.len() else doubtful
         return pl.zeros(rows.len(), pl.Boolean, eager=True).scatter(hit, doubtful)
@@ -431,10 +432,15 @@ def grounding_doubtful(text: pl.Expr, context: pl.Expr, json_like: pl.Expr, cand
 
 
 def _numbers(texts: pl.Series) -> pl.DataFrame:
-    """(row, n): every number of each text as written (a run of digits and the separators between them), `%` off.
+    """(row, n): every number of each text as written (a run of digits and the separators between them, a `%`).
     A claim inside such a run has a value the context's numbers hold when the same run stands in the context."""
     found = pl.DataFrame({"row": pl.int_range(texts.len(), eager=True), "n": texts.str.extract_all(grounding.DIGITS)})
-    return found.explode("n").drop_nulls("n").with_columns(pl.col("n").str.strip_suffix("%"))
+    return found.explode("n").drop_nulls("n")
+
+
+def _value_of() -> pl.Expr:
+    """A number as compared: `15%` is the context's `15` (a lone digit with `%` is a claim, so `%` comes off after)."""
+    return pl.col("n").str.strip_suffix("%")
 
 
 APOSTROPHE = "['’]"

@@ -180,8 +180,12 @@ def test_grounding_leaves_names_and_metadata_blocks_alone() -> None:
         "Drafted by gpt-4.1 from the COVID-19 queue: charged twice for order 1,250.",
     ]
     assert _both("grounding", outputs, {"context": "context"}, [CONTEXT] * 3) == [None] * 3
-    invented = ["Drafted by gpt-4.1: charged twice for order 4,250."]  # a figure still counts next to a name
-    assert _both("grounding", invented, {"context": "context"}, [CONTEXT])[0].startswith("ungrounded:")
+    invented = [
+        "Drafted by gpt-4.1: charged twice for order 4,250.",  # a figure still counts next to a name
+        "Revenue grew 5% in March.",  # a lone digit with % is a claim too
+    ]
+    reasons = _both("grounding", invented, {"context": "context"}, [CONTEXT, "Revenue grew in March."])
+    assert all(reason and reason.startswith("ungrounded:") for reason in reasons)
 
 
 def test_a_replacement_character_written_about_in_code_is_content() -> None:
