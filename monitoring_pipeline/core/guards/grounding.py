@@ -42,6 +42,8 @@ UNPROVABLE = r"https?://|\[\d|[“”«»„「」『』]|\d\s?(?:thousand|milli
 UNPROVABLE_TEXT = UNPROVABLE + r'|"'
 UNPROVABLE_JSON = UNPROVABLE + r'|\\"|\\u'
 DIGITS = r"\d+(?:[.,]\d+)*%?"  # a number as written, separators and all
+# A context whose numbers NFKC may rewrite (10² -> 102, 12．5 -> 12.5, １２ -> 12): Python reads it normalised
+UNSTABLE_NUMBERS = r"[0-9][^\x00-\x7f]|[^\x00-\x7f][0-9]|[\d&&[^0-9]]"
 URL = r"https?://[^\s\"'<>)\]`*（）「」『』【】。、，]+"
 QUOTATION = (
     r"“[^”]{12,}”|«[^»]{12,}»|„[^“”]{12,}[“”]|「[^」]{12,}」|『[^』]{12,}』"

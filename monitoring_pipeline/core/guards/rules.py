@@ -403,7 +403,8 @@ def grounding_doubtful(text: pl.Expr, context: pl.Expr, json_like: pl.Expr, cand
     """The candidate rows Polars cannot prove grounded, for Python to judge. Proven: nothing but numbers can be a
     claim (no URL, citation, quotation or scaled figure), and every number but a lone digit — in a JSON output's
     string literals outside metadata keys, dates left out — is written the same way as a whole number of the context
-    (so `ungrounded` finds its value there). A number written otherwise (`1250` for `1,250`, `１２`) is not proven."""
+    (so `ungrounded` finds its value there), in a context whose numbers Unicode normalisation leaves as written. A
+    number written otherwise (`1250` for `1,250`) is not proven."""
 
     def batch(rows: pl.Series) -> pl.Series:
         frame = rows.struct.unnest()
@@ -421,7 +422,8 @@ def grounding_doubtful(text: pl.Expr, context: pl.Expr, json_like: pl.Expr, cand
         numbers = _numbers(read.str.replace_all(grounding.DATE_OR_TIME, " ")).filter(~pl.col("n").str.contains(r"^\d$"))
         given = _numbers(frame["context"]).with_columns(_value_of()).unique()
         missing = numbers.with_columns(_value_of()).join(given, on=["row", "n"], how="anti")["row"].unique()
-        doubtful = unprovable.fill_null(True)
+        unstable = frame["context"].str.contains(grounding.UNSTABLE_NUMBERS)
+        doubtful = (unprovable | unstable).fill_null(True)
         doubtful = doubtful.scatter(missing, True) if missing.len() else doubtful
         return pl.zeros(rows.len(), pl.Boolean, eager=True).scatter(hit, doubtful)
 

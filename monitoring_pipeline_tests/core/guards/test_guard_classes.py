@@ -183,9 +183,11 @@ def test_grounding_leaves_names_and_metadata_blocks_alone() -> None:
     invented = [
         "Drafted by gpt-4.1: charged twice for order 4,250.",  # a figure still counts next to a name
         "Revenue grew 5% in March.",  # a lone digit with % is a claim too
+        "The parcel weighs 12 kg.",  # the context's 12．5 reads 12.5 once normalised
     ]
-    reasons = _both("grounding", invented, {"context": "context"}, [CONTEXT, "Revenue grew in March."])
-    assert all(reason and reason.startswith("ungrounded:") for reason in reasons)
+    contexts = [CONTEXT, "Revenue grew in March.", "The parcel weighs 12\uff0e5 kg."]
+    reasons = _both("grounding", invented, {"context": "context"}, contexts)
+    assert all(reason and reason.startswith("ungrounded:") for reason in reasons), reasons
 
 
 def test_a_replacement_character_written_about_in_code_is_content() -> None:
