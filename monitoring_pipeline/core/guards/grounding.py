@@ -124,13 +124,8 @@ Claim = tuple[str, bool, str]  # the claim, whether hedged, and what the words a
 Found = tuple[str, str, int, int]  # a claim, the part of the output it stands in, and where
 
 
-def claims(text: str) -> list[Claim]:
-    """Each claim, whether it is a number hedged by the words before it, and whether the words around it make it a
-    total or a change ("$600 combined", "down 1.2 kg", "won by 13")."""
-    return [_read(found) for found in _found(text)]
-
-
 def _found(text: str) -> list[Found]:
+    """Each claim of the output, where it stands (`_read` says what the words around it make of it)."""
     found = []
     for part in claim_texts(text):
         part = re.sub(DATE_OR_TIME, lambda m: " " * len(m.group()), part)  # a date re-formatted is not a new number
@@ -139,7 +134,8 @@ def _found(text: str) -> list[Found]:
 
 
 def _read(found: Found) -> Claim:
-    """The claim with what the words around it say (a URL, citation or quotation is neither hedged nor derived)."""
+    """The claim, whether it is a number hedged by the words before it, and whether the words around it make it a
+    total or a change ("$600 combined", "down 1.2 kg", "won by 13"); a URL, citation or quotation is neither."""
     claim, part, start, end = found
     if not claim[0].isdigit():
         return claim, False, ""

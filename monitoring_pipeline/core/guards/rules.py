@@ -409,22 +409,23 @@ def grounding_doubtful(text: pl.Expr, context: pl.Expr, json_like: pl.Expr, cand
     def batch(rows: pl.Series) -> pl.Series:
         frame = rows.struct.unnest()
         hit = frame["candidate"].fill_null(False).arg_true()
-        frame = frame[hit]  # the proof costs a pass over text and context: only where Python would read
-        unlabelled = frame["text"].str.replace_all(grounding.METADATA_PAIR, " ")
-        literals = unlabelled.str.extract_all(STRING_LITERAL).list.join(" ")
-        parsed = frame["json_like"] & frame["text"].str.json_path_match("$").is_not_null()
-        read = pl.select(pl.when(pl.lit(parsed)).then(pl.lit(literals)).otherwise(pl.lit(frame["text"]))).to_series()
-        unprovable = pl.select(
-            pl.when(pl.lit(frame["json_like"]))
-            .then(pl.lit(frame["text"]).str.contains(grounding.UNPROVABLE_JSON))
-            .otherwise(pl.lit(frame["text"]).str.contains(grounding.UNPROVABLE_TEXT))
-        ).to_series()
-        numbers = _numbers(read.str.replace_all(grounding.DATE_OR_TIME, " ")).filter(~pl.col("n").str.contains(r"^\d$"))
-        given = _numbers(frame["context"]).with_columns(_value_of()).unique()
+        text, json_like = pl.col("text"), pl.col("json_like")
+        literals = text.str.replace_all(grounding.METADATA_PAIR, " ").str.extract_all(STRING_LITERAL).list.join(" ")
+        parsed = json_like & text.str.json_path_match("$").is_not_null()
+        unprovable = (
+            pl.when(json_like)
+            .then(text.str.contains(grounding.UNPROVABLE_JSON))
+            .otherwise(text.str.contains(grounding.UNPROVABLE_TEXT))
+        )
+        judged = frame[hit].select(  # the proof costs a pass over text and context: only where Python would read
+            pl.when(parsed).then(literals).otherwise(text).str.replace_all(grounding.DATE_OR_TIME, " ").alias("read"),
+            (unprovable | pl.col("context").str.contains(grounding.UNSTABLE_NUMBERS)).fill_null(True).alias("doubt"),
+            "context",
+        )
+        numbers = _numbers(judged["read"]).filter(~pl.col("n").str.contains(r"^\d$"))
+        given = _numbers(judged["context"]).with_columns(_value_of()).unique()
         missing = numbers.with_columns(_value_of()).join(given, on=["row", "n"], how="anti")["row"].unique()
-        unstable = frame["context"].str.contains(grounding.UNSTABLE_NUMBERS)
-        doubtful = (unprovable | unstable).fill_null(True)
-        doubtful = doubtful.scatter(missing, True) if missing.len() else doubtful
+        doubtful = judged["doubt"].scatter(missing, True) if missing.len() else judged["doubt"]
         return pl.zeros(rows.len(), pl.Boolean, eager=True).scatter(hit, doubtful)
 
     row = pl.struct(
